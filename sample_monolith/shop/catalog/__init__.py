@@ -1,0 +1,1 @@
+"""Catalog domain: categories, products, prices and product search."""

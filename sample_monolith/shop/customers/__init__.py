@@ -1,0 +1,1 @@
+"""Customers domain: accounts and postal addresses."""

@@ -1,0 +1,1 @@
+"""Inventory domain: stock levels, reservations for orders, stock movements."""

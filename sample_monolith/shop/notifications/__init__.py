@@ -1,0 +1,1 @@
+"""Notifications domain: message templates and the email/SMS outbox."""

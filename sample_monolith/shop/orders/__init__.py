@@ -1,0 +1,1 @@
+"""Orders domain: carts, checkout, order lifecycle and sales reporting."""

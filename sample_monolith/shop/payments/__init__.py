@@ -1,0 +1,1 @@
+"""Payments domain: charges, refunds and pluggable payment providers."""

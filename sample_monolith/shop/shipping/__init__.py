@@ -1,0 +1,1 @@
+"""Shipping domain: rate quotes, shipments and carrier tracking."""

@@ -1,0 +1,1 @@
+"""Helpers shared by every domain: money, validation, paging, ids, time, errors."""
