@@ -1,0 +1,163 @@
+"""Clustering on hand-built coupling graphs: domains recovered, constraints honoured, deterministic."""
+
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pytest
+
+from decompose.cluster import ConstraintError, Constraints, cluster, name_clusters
+
+DOMAINS = {
+    "shop.alpha": ["shop.alpha", "shop.alpha.api", "shop.alpha.models", "shop.alpha.service"],
+    "shop.beta": ["shop.beta", "shop.beta.api", "shop.beta.models", "shop.beta.service"],
+    "shop.gamma": ["shop.gamma", "shop.gamma.api", "shop.gamma.models", "shop.gamma.service"],
+}
+UTIL = "shop.util"
+
+
+def build(order_seed: int | None = None, extra_edges=()):
+    """Dense domains, weak links between them, and a util used by everyone that uses nothing."""
+    edges = []
+    deps = []
+    for pkg, mods in DOMAINS.items():
+        api, models, service = f"{pkg}.api", f"{pkg}.models", f"{pkg}.service"
+        for a, b, w in ((api, service, 5), (service, models, 6), (api, models, 2)):
+            edges.append((a, b, w))
+            deps.append((a, b))
+        for m in (api, models, service):
+            edges.append((m, pkg, 1))
+            deps.append((m, pkg))  # package containment (import-time dependency)
+            edges.append((m, UTIL, 1))
+            deps.append((m, UTIL))
+    edges += [("shop.beta.service", "shop.alpha.service", 1), ("shop.gamma.service", "shop.beta.service", 1)]
+    deps += [("shop.beta.service", "shop.alpha.service"), ("shop.gamma.service", "shop.beta.service")]
+    edges += list(extra_edges)
+    if order_seed is not None:
+        random.Random(order_seed).shuffle(edges)
+    g = nx.Graph()
+    for a, b, w in edges:
+        g.add_edge(a, b, weight=w)
+    d = nx.DiGraph()
+    d.add_nodes_from(g.nodes)
+    d.add_edges_from(deps)
+    return g, d
+
+
+def services_of(result):
+    out = {}
+    for m, s in result.assignment.items():
+        out.setdefault(s, set()).add(m)
+    return out
+
+
+@pytest.mark.parametrize("method", ["louvain", "greedy"])
+def test_recovers_domains_and_proposes_shared_util(method):
+    g, d = build()
+    r = cluster(g, d, seed=7, method=method)
+    assert r.shared == [UTIL]
+    assert "used from 3 clusters" in r.why[UTIL]
+    assert services_of(r) == {name.split(".")[1]: set(mods) for name, mods in DOMAINS.items()}
+
+
+def test_deterministic_regardless_of_edge_insertion_order():
+    results = set()
+    for order in range(5):
+        g, d = build(order_seed=order)
+        r = cluster(g, d, seed=3)
+        results.add(tuple(sorted(r.assignment.items())))
+    assert len(results) == 1
+
+
+def test_runtime_cycle_is_never_split():
+    # alpha.models and gamma.api import each other at import time, weakly
+    g, d = build(extra_edges=[("shop.alpha.models", "shop.gamma.api", 0.1)])
+    r = cluster(g, d, cycles=[["shop.alpha.models", "shop.gamma.api"]], seed=1)
+    assert r.assignment["shop.alpha.models"] == r.assignment["shop.gamma.api"]
+    assert "import cycle" in r.why["shop.alpha.models"]
+
+
+def test_pins_name_and_separate_services():
+    g, d = build()
+    c = Constraints(pins={"shop.alpha.*": "billing", "shop.alpha": "billing", "shop.beta.models": "ledger"})
+    r = cluster(g, d, constraints=c, seed=1)
+    svc = services_of(r)
+    assert set(DOMAINS["shop.alpha"]) <= svc["billing"]
+    assert r.assignment["shop.beta.models"] == "ledger"
+    assert "pinned to billing" in r.why["shop.alpha.api"]
+
+
+def test_pin_brings_modules_of_different_domains_together():
+    g, d = build()
+    c = Constraints(pins={"shop.alpha.api": "edge", "shop.gamma.api": "edge"})
+    r = cluster(g, d, constraints=c, seed=1)
+    assert r.assignment["shop.alpha.api"] == r.assignment["shop.gamma.api"] == "edge"
+
+
+def test_together_groups_and_forced_shared():
+    g, d = build()
+    c = Constraints(together=[["shop.alpha.api", "shop.beta.api"]], shared=["shop.gamma.models"], auto_shared=False)
+    r = cluster(g, d, constraints=c, seed=1)
+    assert r.assignment["shop.alpha.api"] == r.assignment["shop.beta.api"]
+    assert r.shared == ["shop.gamma.models"]  # auto_shared off: util is not proposed
+    assert UTIL in r.assignment
+
+
+@pytest.mark.parametrize("target", [1, 2, 4, 6])
+def test_target_number_of_services(target):
+    g, d = build()
+    r = cluster(g, d, constraints=Constraints(services=target), seed=5)
+    assert len(set(r.assignment.values())) == target
+    # domains are kept whole when merging (target < 3)
+    if target <= 3:
+        for mods in DOMAINS.values():
+            assert len({r.assignment[m] for m in mods}) == 1
+
+
+def test_target_count_respects_pins_and_reports_when_unreachable():
+    g, d = build()
+    c = Constraints(services=1, pins={"shop.alpha.api": "one", "shop.beta.api": "two"})
+    r = cluster(g, d, constraints=c, seed=5)
+    assert len(set(r.assignment.values())) == 2
+    assert any("pinned to different services" in n for n in r.notes)
+
+
+@pytest.mark.parametrize(
+    "constraints, message",
+    [
+        (Constraints(pins={"shop.nothing*": "x"}), "matches no analysed module"),
+        (Constraints(pins={"shop.alpha.api": "Bad_Name"}), "not a DNS-1123 label"),
+        (Constraints(pins={"shop.alpha.*": "x", "shop.alpha.api": "y"}), "pinned to both"),
+        (Constraints(pins={"shop.alpha.api": "x"}, shared=["shop.alpha.api"]), "both pinned"),
+        (Constraints(services=0), ">= 1"),
+    ],
+)
+def test_constraint_errors_are_one_line(constraints, message):
+    g, d = build()
+    with pytest.raises(ConstraintError) as exc:
+        cluster(g, d, constraints=constraints, seed=1)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_cycle_across_two_pins_is_an_error():
+    g, d = build()
+    c = Constraints(pins={"shop.alpha.api": "x", "shop.beta.api": "y"})
+    with pytest.raises(ConstraintError, match="pinned to different services"):
+        cluster(g, d, cycles=[["shop.alpha.api", "shop.beta.api"]], constraints=c, seed=1)
+
+
+def test_names_are_dns_labels_unique_and_after_the_dominant_package():
+    clusters = [
+        ["shop.orders", "shop.orders.models", "shop.orders.service"],
+        ["shop.orders.pricing", "shop.orders.pricing_rules"],
+        ["shop.Foo_Bar.x"],
+        ["shop.orders.cart"],
+    ]
+    names = name_clusters(clusters)
+    assert names[0] == "orders"
+    assert names[1] == "orders-pricing"
+    assert names[2] == "foo-bar"
+    assert names[3] == "orders-cart"
+    assert len(set(names)) == 4
+    assert name_clusters([["a"], ["b"]], fixed={1: "pinned"}) == ["a", "pinned"]
