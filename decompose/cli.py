@@ -110,3 +110,4 @@ def analyze_cmd(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+from . import cli_run  # noqa: E402,F401
