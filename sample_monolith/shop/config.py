@@ -28,51 +28,38 @@ class Settings:
     default_payment_method: str = "card"
     invoice_credit_limit_cents: int = 250_000
     notification_max_attempts: int = 3
-    sender_email: str = "orders@shop.example"
-
-
-def _as_bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     defaults = Settings()
 
-    def text(name: str, default: str) -> str:
-        return env.get(f"SHOP_{name}", default)
-
     def integer(name: str, default: int) -> int:
-        raw = env.get(f"SHOP_{name}")
-        if raw is None or raw.strip() == "":
-            return default
+        raw = env.get(name, "").strip()
         try:
-            return int(raw)
+            return int(raw) if raw else default
         except ValueError as exc:
-            raise RuntimeError(f"SHOP_{name} must be an integer, got {raw!r}") from exc
+            raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
 
-    methods = text("PAYMENT_METHODS", ",".join(defaults.payment_methods))
+    methods = env.get("SHOP_PAYMENT_METHODS") or ",".join(defaults.payment_methods)
     return Settings(
-        database_url=text("DATABASE_URL", defaults.database_url),
-        host=text("HOST", defaults.host),
-        port=integer("PORT", defaults.port),
-        debug=_as_bool(text("DEBUG", "false")),
-        currency=text("CURRENCY", defaults.currency).upper(),
-        home_country=text("HOME_COUNTRY", defaults.home_country).upper(),
-        tax_rate_bps=integer("TAX_RATE_BPS", defaults.tax_rate_bps),
-        free_shipping_threshold_cents=integer(
-            "FREE_SHIPPING_THRESHOLD_CENTS", defaults.free_shipping_threshold_cents
-        ),
-        refund_window_days=integer("REFUND_WINDOW_DAYS", defaults.refund_window_days),
+        database_url=env.get("SHOP_DATABASE_URL") or defaults.database_url,
+        host=env.get("SHOP_HOST") or defaults.host,
+        port=integer("SHOP_PORT", defaults.port),
+        debug=env.get("SHOP_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"},
+        currency=(env.get("SHOP_CURRENCY") or defaults.currency).upper(),
+        home_country=(env.get("SHOP_HOME_COUNTRY") or defaults.home_country).upper(),
+        tax_rate_bps=integer("SHOP_TAX_RATE_BPS", defaults.tax_rate_bps),
+        free_shipping_threshold_cents=integer("SHOP_FREE_SHIPPING_THRESHOLD_CENTS",
+                                              defaults.free_shipping_threshold_cents),
+        refund_window_days=integer("SHOP_REFUND_WINDOW_DAYS", defaults.refund_window_days),
         payment_methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-        default_payment_method=text("DEFAULT_PAYMENT_METHOD", defaults.default_payment_method),
-        invoice_credit_limit_cents=integer(
-            "INVOICE_CREDIT_LIMIT_CENTS", defaults.invoice_credit_limit_cents
-        ),
-        notification_max_attempts=integer(
-            "NOTIFICATION_MAX_ATTEMPTS", defaults.notification_max_attempts
-        ),
-        sender_email=text("SENDER_EMAIL", defaults.sender_email),
+        default_payment_method=(env.get("SHOP_DEFAULT_PAYMENT_METHOD")
+                                or defaults.default_payment_method),
+        invoice_credit_limit_cents=integer("SHOP_INVOICE_CREDIT_LIMIT_CENTS",
+                                           defaults.invoice_credit_limit_cents),
+        notification_max_attempts=integer("SHOP_NOTIFICATION_MAX_ATTEMPTS",
+                                          defaults.notification_max_attempts),
     )
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from shop.catalog import search, service
-from shop.utils.errors import ValidationError
 from shop.utils.pagination import page_request
 from shop.utils.validation import (
     get_bool, get_int, get_money_cents, get_str, query_int, require_object,
@@ -45,13 +44,10 @@ def list_products():
 @bp.post("/products")
 def create_product():
     data = require_object(request.get_json(silent=True))
-    price_cents = get_money_cents(data, "price")
-    if price_cents == 0:
-        raise ValidationError("price: must be positive", details={"field": "price"})
     product = service.create_product(
         sku=get_str(data, "sku", max_length=64),
         name=get_str(data, "name", max_length=200),
-        price_cents=price_cents,
+        price_cents=get_money_cents(data, "price"),
         description=get_str(data, "description", required=False, default="", max_length=5000),
         category_id=get_int(data, "category_id", required=False, minimum=1),
         weight_grams=get_int(data, "weight_grams", required=False, default=0, minimum=0,

@@ -19,7 +19,6 @@ class Category(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    parent: Mapped[Category | None] = relationship(remote_side=[id])
     products: Mapped[list[Product]] = relationship(back_populates="category")
 
 

@@ -12,7 +12,12 @@ from shop.catalog.models import Product
 from shop.utils.errors import ValidationError
 from shop.utils.pagination import PageRequest, page_envelope
 
-SORTS = ("relevance", "price_asc", "price_desc", "newest")
+SORT_KEYS = {
+    "relevance": lambda pair: (-pair[1], pair[0].name),
+    "price_asc": lambda pair: (pair[0].price_cents, pair[0].id),
+    "price_desc": lambda pair: (-pair[0].price_cents, pair[0].id),
+    "newest": lambda pair: -pair[0].id,
+}
 MAX_CANDIDATES = 500
 _FIELD_WEIGHTS = (("name", 5), ("sku", 3), ("description", 1))
 
@@ -38,8 +43,9 @@ def search_products(
     min_price_cents: int | None = None, max_price_cents: int | None = None,
     sort: str = "relevance",
 ) -> dict:
-    if sort not in SORTS:
-        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", details={"field": "sort"})
+    if sort not in SORT_KEYS:
+        raise ValidationError(f"sort must be one of {', '.join(SORT_KEYS)}",
+                              details={"field": "sort"})
     tokens = tokenize(query)
     if not tokens:
         raise ValidationError("query must contain at least one word of 2+ characters",
@@ -61,14 +67,7 @@ def search_products(
 
     candidates = db.get_session().scalars(stmt.limit(MAX_CANDIDATES)).all()
     scored = [(product, _score(product, tokens)) for product in candidates]
-    if sort == "relevance":
-        scored.sort(key=lambda pair: (-pair[1], pair[0].name))
-    elif sort == "price_asc":
-        scored.sort(key=lambda pair: (pair[0].price_cents, pair[0].id))
-    elif sort == "price_desc":
-        scored.sort(key=lambda pair: (-pair[0].price_cents, pair[0].id))
-    else:
-        scored.sort(key=lambda pair: pair[0].id, reverse=True)
+    scored.sort(key=SORT_KEYS[sort])
 
     window = scored[page.offset: page.offset + page.per_page]
     items = [{**catalog_service.product_to_dict(p), "score": s} for p, s in window]

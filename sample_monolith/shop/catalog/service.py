@@ -128,6 +128,8 @@ def create_product(
     sku: str, name: str, price_cents: int, description: str = "",
     category_id: int | None = None, weight_grams: int = 0,
 ) -> ProductInfo:
+    if price_cents <= 0:
+        raise ValidationError("price must be positive", details={"field": "price"})
     session = db.get_session()
     _check_category(category_id)
     product = Product(
@@ -146,17 +148,6 @@ def create_product(
 
 def get_product(product_id: int) -> ProductInfo:
     return product_to_dict(_load_product(product_id))
-
-
-def get_products(product_ids: list[int]) -> list[ProductInfo]:
-    if not product_ids:
-        return []
-    products = db.get_session().scalars(select(Product).where(Product.id.in_(product_ids))).all()
-    found = {p.id: p for p in products}
-    missing = [pid for pid in product_ids if pid not in found]
-    if missing:
-        raise NotFound(f"products not found: {missing}", details={"ids": missing})
-    return [product_to_dict(found[pid]) for pid in product_ids]
 
 
 def product_exists(product_id: int) -> bool:

@@ -44,10 +44,7 @@ def low_stock():
 
 @bp.get("/reservations")
 def list_reservations():
-    order_id = query_int(request.args, "order_id", minimum=1)
-    if order_id is None:
-        raise ValidationError("order_id query parameter is required",
-                              details={"field": "order_id"})
+    order_id = query_int(request.args, "order_id", minimum=1, required=True)
     return jsonify({"items": service.list_reservations(order_id)})
 
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from shop.notifications import service
-from shop.utils.errors import ValidationError
 from shop.utils.pagination import page_request
-from shop.utils.validation import get_int, get_str, query_int, require_object
+from shop.utils.validation import get_int, query_int, require_object
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")
 
@@ -38,16 +37,3 @@ def dispatch():
 @bp.get("/templates")
 def list_templates():
     return jsonify({"items": service.list_templates()})
-
-
-@bp.post("/preview")
-def preview():
-    data = require_object(request.get_json(silent=True))
-    context = data.get("context") or {}
-    if not isinstance(context, dict):
-        raise ValidationError("context must be a JSON object", details={"field": "context"})
-    return jsonify(service.preview(
-        get_int(data, "customer_id", minimum=1),
-        get_str(data, "template", max_length=40),
-        context,
-    ))

@@ -18,21 +18,15 @@ from shop.utils.pagination import PageRequest, paginate
 UNDELIVERABLE_EMAIL_DOMAINS = (".invalid", ".test")
 
 
+MESSAGE_FIELDS = ("id", "customer_id", "channel", "template", "recipient", "subject", "body",
+                  "status", "attempts", "last_error")
+
+
 def _to_dict(notification: Notification) -> dict:
-    return {
-        "id": notification.id,
-        "customer_id": notification.customer_id,
-        "channel": notification.channel,
-        "template": notification.template,
-        "recipient": notification.recipient,
-        "subject": notification.subject,
-        "body": notification.body,
-        "status": notification.status,
-        "attempts": notification.attempts,
-        "last_error": notification.last_error,
-        "created_at": isoformat(notification.created_at),
-        "sent_at": isoformat(notification.sent_at),
-    }
+    data = {field: getattr(notification, field) for field in MESSAGE_FIELDS}
+    data["created_at"] = isoformat(notification.created_at)
+    data["sent_at"] = isoformat(notification.sent_at)
+    return data
 
 
 def send(customer_id: int, template: str, context: dict) -> int:
@@ -57,14 +51,6 @@ def send(customer_id: int, template: str, context: dict) -> int:
                                  recipient=customer.phone, body=rendered.sms))
     session.commit()
     return email.id
-
-
-def preview(customer_id: int, template: str, context: dict) -> dict:
-    customer = db.get_session().get(Customer, customer_id)
-    if customer is None:
-        raise NotFound.entity("customer", customer_id)
-    rendered = templates.render(templates.get_template(template), customer, context)
-    return {"subject": rendered.subject, "body": rendered.body, "sms": rendered.sms}
 
 
 def list_templates() -> list[dict]:

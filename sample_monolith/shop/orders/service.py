@@ -35,32 +35,20 @@ def _line_to_dict(line: OrderLine) -> dict:
     }
 
 
+ORDER_FIELDS = ("id", "reference", "customer_id", "status", "currency", "item_count",
+                "subtotal_cents", "shipping_cents", "tax_cents", "total_cents",
+                "refunded_cents", "shipping_method", "shipping_address", "payment_id",
+                "shipment_id")
+ORDER_TIMESTAMPS = ("created_at", "placed_at", "paid_at", "shipped_at", "delivered_at",
+                    "cancelled_at")
+
+
 def order_to_dict(order: Order) -> dict:
-    return {
-        "id": order.id,
-        "reference": order.reference,
-        "customer_id": order.customer_id,
-        "status": order.status,
-        "currency": order.currency,
-        "lines": [_line_to_dict(line) for line in order.lines],
-        "item_count": order.item_count,
-        "subtotal_cents": order.subtotal_cents,
-        "shipping_cents": order.shipping_cents,
-        "tax_cents": order.tax_cents,
-        "total_cents": order.total_cents,
-        "total": format_cents(order.total_cents, order.currency),
-        "refunded_cents": order.refunded_cents,
-        "shipping_method": order.shipping_method,
-        "shipping_address": order.shipping_address,
-        "payment_id": order.payment_id,
-        "shipment_id": order.shipment_id,
-        "created_at": isoformat(order.created_at),
-        "placed_at": isoformat(order.placed_at),
-        "paid_at": isoformat(order.paid_at),
-        "shipped_at": isoformat(order.shipped_at),
-        "delivered_at": isoformat(order.delivered_at),
-        "cancelled_at": isoformat(order.cancelled_at),
-    }
+    data = {field: getattr(order, field) for field in ORDER_FIELDS}
+    data["total"] = format_cents(order.total_cents, order.currency)
+    data["lines"] = [_line_to_dict(line) for line in order.lines]
+    data.update({field: isoformat(getattr(order, field)) for field in ORDER_TIMESTAMPS})
+    return data
 
 
 def _load(order_id: int) -> Order:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from shop.payments import service
-from shop.utils.errors import ValidationError
 from shop.utils.validation import get_int, get_str, query_int, require_object
 
 bp = Blueprint("payments", __name__, url_prefix="/api/payments")
@@ -11,10 +10,7 @@ bp = Blueprint("payments", __name__, url_prefix="/api/payments")
 
 @bp.get("")
 def list_payments():
-    order_id = query_int(request.args, "order_id", minimum=1)
-    if order_id is None:
-        raise ValidationError("order_id query parameter is required",
-                              details={"field": "order_id"})
+    order_id = query_int(request.args, "order_id", minimum=1, required=True)
     return jsonify({"items": service.list_payments(order_id)})
 
 

@@ -25,22 +25,16 @@ def _refund_to_dict(refund: Refund) -> dict:
             "created_at": isoformat(refund.created_at)}
 
 
+PAYMENT_FIELDS = ("id", "order_id", "amount_cents", "currency", "method", "status",
+                  "provider_reference", "failure_reason", "details", "refunded_cents")
+
+
 def payment_to_dict(payment: Payment) -> dict:
-    return {
-        "id": payment.id,
-        "order_id": payment.order_id,
-        "amount_cents": payment.amount_cents,
-        "currency": payment.currency,
-        "method": payment.method,
-        "status": payment.status,
-        "provider_reference": payment.provider_reference,
-        "failure_reason": payment.failure_reason,
-        "details": payment.details,
-        "refunded_cents": payment.refunded_cents,
-        "refunds": [_refund_to_dict(r) for r in payment.refunds],
-        "created_at": isoformat(payment.created_at),
-        "captured_at": isoformat(payment.captured_at),
-    }
+    data = {field: getattr(payment, field) for field in PAYMENT_FIELDS}
+    data["refunds"] = [_refund_to_dict(r) for r in payment.refunds]
+    data["created_at"] = isoformat(payment.created_at)
+    data["captured_at"] = isoformat(payment.captured_at)
+    return data
 
 
 def _load(payment_id: int) -> Payment:

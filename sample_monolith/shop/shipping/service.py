@@ -46,29 +46,18 @@ def _quote_to_dict(quote: rates.Quote) -> ShippingQuote:
                          estimated_delivery=quote.estimated_delivery.isoformat())
 
 
+SHIPMENT_FIELDS = ("id", "order_id", "customer_id", "carrier", "method", "tracking_number",
+                   "status", "address", "weight_grams", "cost_cents")
+
+
 def _shipment_to_dict(shipment: Shipment, *, with_events: bool = True) -> dict:
-    data = {
-        "id": shipment.id,
-        "order_id": shipment.order_id,
-        "customer_id": shipment.customer_id,
-        "carrier": shipment.carrier,
-        "method": shipment.method,
-        "tracking_number": shipment.tracking_number,
-        "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number),
-        "status": shipment.status,
-        "address": shipment.address,
-        "weight_grams": shipment.weight_grams,
-        "cost_cents": shipment.cost_cents,
-        "estimated_delivery": isoformat(shipment.estimated_delivery),
-        "created_at": isoformat(shipment.created_at),
-        "delivered_at": isoformat(shipment.delivered_at),
-    }
+    data = {field: getattr(shipment, field) for field in SHIPMENT_FIELDS}
+    data["tracking_url"] = tracking_url(shipment.carrier, shipment.tracking_number)
+    for field in ("estimated_delivery", "created_at", "delivered_at"):
+        data[field] = isoformat(getattr(shipment, field))
     if with_events:
-        data["events"] = [
-            {"status": e.status, "location": e.location, "note": e.note,
-             "occurred_at": isoformat(e.occurred_at)}
-            for e in shipment.events
-        ]
+        data["events"] = [{"status": e.status, "location": e.location, "note": e.note,
+                           "occurred_at": isoformat(e.occurred_at)} for e in shipment.events]
     return data
 
 

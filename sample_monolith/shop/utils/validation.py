@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from shop.utils.errors import ValidationError
@@ -69,15 +69,6 @@ def get_bool(data: Mapping, key: str, *, default: bool | None = False) -> bool |
     return value
 
 
-def get_choice(
-    data: Mapping, key: str, choices: Collection[str], *, default: str | None = None
-) -> str:
-    value = get_str(data, key, required=default is None, default=default)
-    if value not in choices:
-        raise _fail(key, f"must be one of {', '.join(sorted(choices))}")
-    return value
-
-
 def get_email(data: Mapping, key: str = "email", *, required: bool = True) -> str | None:
     value = get_str(data, key, required=required, max_length=254)
     if value is None:
@@ -119,10 +110,12 @@ def get_money_cents(data: Mapping, key: str, *, required: bool = True) -> int | 
 
 def query_int(
     args: Mapping, key: str, *, default: int | None = None, minimum: int | None = None,
-    maximum: int | None = None,
+    maximum: int | None = None, required: bool = False,
 ) -> int | None:
     raw = args.get(key)
     if raw in (None, ""):
+        if required:
+            raise _fail(key, "query parameter is required")
         return default
     try:
         value = int(raw)
