@@ -125,8 +125,9 @@ def _strs(value: Any, where: str, what: str) -> tuple[str, ...]:
 
 
 def url_env_name(service: str) -> str:
-    """Default variable holding a service's base URL: ``inventory-svc`` -> ``INVENTORY_SVC_URL``."""
-    return re.sub(r"[^A-Z0-9]", "_", service.upper()) + "_URL"
+    """Default variable holding a service's base URL (as the generated clients read it):
+    ``inventory-svc`` -> ``DECOMPOSE_INVENTORY_SVC_URL``."""
+    return "DECOMPOSE_" + re.sub(r"[^A-Z0-9]", "_", service.upper()) + "_URL"
 
 
 def _unit(root: Path, raw: Any, role: str, project: str, version: str) -> Unit:

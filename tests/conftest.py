@@ -105,7 +105,7 @@ import json, os, sys, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROLE = os.environ.get("ROLE", "namer")
-ROUTES = {"/hello": "GREETER_URL"}
+ROUTES = {"/hello": "DECOMPOSE_GREETER_URL"}
 
 
 class H(BaseHTTPRequestHandler):
@@ -126,7 +126,7 @@ class H(BaseHTTPRequestHandler):
         if ROLE == "namer" and self.path == "/name":
             return self.send(200, {"name": os.environ.get("NAME", "world")})
         if ROLE == "greeter" and self.path == "/hello":
-            with urllib.request.urlopen(os.environ["NAMER_URL"] + "/name", timeout=5) as r:
+            with urllib.request.urlopen(os.environ["DECOMPOSE_NAMER_URL"] + "/name", timeout=5) as r:
                 name = json.load(r)["name"]
             return self.send(200, {"greeting": "hello " + name})
         if ROLE == "gateway" and self.path in ROUTES:

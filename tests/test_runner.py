@@ -1,0 +1,224 @@
+"""decompose up/down: pure helpers and the --local process runner (no Docker needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import urllib.request
+
+import pytest
+from conftest import write_fake_output
+
+from decompose.docker_build import load_manifest, parse_manifest
+from decompose.runner import (
+    RunError,
+    UpFailed,
+    down_local,
+    dockerfile_cmd,
+    free_port,
+    local_argv,
+    probe_script,
+    public_unit,
+    run_dir,
+    tail_lines,
+    unit_env,
+    up_local,
+)
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.load(r)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        return "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_unit_env_adds_every_other_units_url_and_local_mode_overrides(tmp_path):
+    m = parse_manifest(
+        tmp_path,
+        {
+            "project": "shop",
+            "services": [
+                {"name": "orders", "context": "o", "env": {"DECOMPOSE_STOCK_URL": "http://stock:8000", "X": "1"}},
+                {"name": "stock", "context": "s"},
+            ],
+            "gateway": {"name": "gateway", "context": "g"},
+        },
+    )
+    urls = {"orders": "http://127.0.0.1:1", "stock": "http://127.0.0.1:2", "gateway": "http://127.0.0.1:3"}
+    orders = m.unit("orders")
+    kept = unit_env(m, orders, urls, override_urls=False)
+    assert kept["DECOMPOSE_STOCK_URL"] == "http://stock:8000"  # the manifest wins in Docker mode
+    assert kept["DECOMPOSE_GATEWAY_URL"] == "http://127.0.0.1:3"
+    assert "DECOMPOSE_ORDERS_URL" not in kept and kept["X"] == "1"
+    local = unit_env(m, orders, urls, override_urls=True)
+    assert local["DECOMPOSE_STOCK_URL"] == "http://127.0.0.1:2"
+
+
+def test_public_unit_is_the_gateway_else_the_single_route_owner(tmp_path):
+    def manifest(services, gateway=None):
+        data = {"project": "p", "services": services}
+        if gateway:
+            data["gateway"] = gateway
+        return parse_manifest(tmp_path, data)
+
+    assert public_unit(manifest([{"name": "a", "context": "a"}], {"name": "gw", "context": "g"})).name == "gw"
+    assert public_unit(manifest([{"name": "a", "context": "a"}, {"name": "b", "context": "b", "routes": ["/b"]}])).name == "b"
+    assert public_unit(manifest([{"name": "a", "context": "a"}])).name == "a"
+    with pytest.raises(RunError, match="2 services own public routes"):
+        public_unit(manifest([{"name": "a", "context": "a", "routes": ["/a"]}, {"name": "b", "context": "b", "routes": ["/b"]}]))
+
+
+def test_local_argv_uses_this_interpreter_and_the_chosen_port(tmp_path):
+    m = parse_manifest(
+        tmp_path,
+        {"project": "p", "services": [
+            {"name": "a", "context": "a", "command": ["python", "-m", "decompose_rt"]},
+            {"name": "b", "context": "b", "command": ["python3", "-m", "gunicorn", "--port", "8000", "--bind=0.0.0.0:$PORT"]},
+            {"name": "c", "context": "c"},
+        ]},
+    )
+    assert local_argv(m.unit("a"), 5001) == [sys.executable, "-m", "decompose_rt"]
+    assert local_argv(m.unit("b"), 5002) == [sys.executable, "-m", "gunicorn", "--port", "5002", "--bind=0.0.0.0:5002"]
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c/Dockerfile").write_text('FROM x\nCMD ["old"]\nCMD ["python", "-m", "svc", \\\n  "--x"]\n')
+    assert local_argv(m.unit("c"), 1) == [sys.executable, "-m", "svc", "--x"]
+    (tmp_path / "c/Dockerfile").write_text("FROM x\n")
+    with pytest.raises(RunError, match="no command to run it locally"):
+        local_argv(m.unit("c"), 1)
+
+
+def test_dockerfile_cmd_shell_form_and_missing_file(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM x\nCMD python -m app --port 8000\n")
+    assert dockerfile_cmd(tmp_path / "Dockerfile") == ["python", "-m", "app", "--port", "8000"]
+    assert dockerfile_cmd(tmp_path / "missing") == []
+
+
+def test_probe_script_exits_zero_only_on_2xx():
+    import subprocess
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200 if self.path == "/readyz" else 503)
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        ok = subprocess.run([sys.executable, "-c", probe_script(port, "/readyz")], capture_output=True)
+        bad = subprocess.run([sys.executable, "-c", probe_script(port, "/other")], capture_output=True)
+        assert ok.returncode == 0 and bad.returncode != 0
+    finally:
+        srv.shutdown()
+
+
+def test_tail_lines_drops_blank_lines_and_keeps_the_end():
+    assert tail_lines("a\n\n b \nc\n", 2) == [" b", "c"]
+
+
+# --------------------------------------------------------------------------- --local runs
+
+
+def test_up_local_runs_every_unit_reachable_through_the_gateway_and_down_stops_them(tmp_path):
+    root = write_fake_output(tmp_path / "out")
+    m = load_manifest(root)
+    port = free_port()
+    running = up_local(m, port=port, timeout=30)
+    try:
+        assert running.url == f"http://127.0.0.1:{port}"
+        assert _get(running.url + "/hello") == {"greeting": "hello world"}  # gateway -> greeter -> namer
+        reg = json.loads((run_dir(root) / "local.json").read_text())
+        assert [p["name"] for p in reg["processes"]] == ["namer", "greeter", "gateway"]
+        pids = [p["pid"] for p in reg["processes"]]
+        assert all(_pid_alive(p) for p in pids)
+        assert (run_dir(root) / "logs/namer.log").read_text().startswith("namer listening on")
+        # A second `up` replaces the first run instead of failing on busy ports.
+        again = up_local(m, port=port, timeout=30)
+        assert _get(again.url + "/hello") == {"greeting": "hello world"}
+        assert not any(_pid_alive(p) for p in pids)
+    finally:
+        stopped = down_local(root)
+    assert stopped == ["namer", "greeter", "gateway"]
+    assert not (run_dir(root) / "local.json").exists()
+    assert down_local(root) == []  # idempotent
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def test_up_local_names_the_crashing_service_with_its_log_and_down_cleans_up(tmp_path):
+    root = write_fake_output(tmp_path / "out", crash="DATABASE_URL is not set")
+    m = load_manifest(root)
+    with pytest.raises(UpFailed) as exc:
+        up_local(m, port=free_port(), timeout=30)
+    err = exc.value
+    assert [f.name for f in err.failures] == ["greeter"]
+    assert err.failures[0].reason == "exited with code 3"
+    assert err.failures[0].logs == ["fatal: DATABASE_URL is not set"]
+    assert "greeter (exited with code 3)" in str(err) and "\n" not in str(err)
+    reg = json.loads((run_dir(root) / "local.json").read_text())
+    survivors = [p["pid"] for p in reg["processes"] if p["name"] != "greeter"]
+    assert survivors and all(_pid_alive(p) for p in survivors)
+    assert sorted(down_local(root)) == ["gateway", "namer"]
+    deadline = time.monotonic() + 5
+    while any(_pid_alive(p) for p in survivors) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_pid_alive(p) for p in survivors)
+
+
+def test_up_local_reports_a_unit_that_never_gets_ready(tmp_path):
+    root = write_fake_output(tmp_path / "out")
+    data = json.loads((root / "decompose-output.json").read_text())
+    data["services"][0]["ready"] = "/never"  # namer answers 404 there
+    (root / "decompose-output.json").write_text(json.dumps(data))
+    m = load_manifest(root)
+    try:
+        with pytest.raises(UpFailed) as exc:
+            up_local(m, port=free_port(), timeout=3)
+        (f,) = exc.value.failures
+        assert f.name == "namer" and f.reason == "not ready after 3s: HTTP 404"
+        assert any("GET /never" in line for line in f.logs)
+    finally:
+        down_local(root)
+
+
+def test_up_local_refuses_a_busy_public_port(tmp_path):
+    root = write_fake_output(tmp_path / "out")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(RunError, match="already in use"):
+            up_local(load_manifest(root), port=s.getsockname()[1])
+    assert down_local(root) == []
+
+
+def test_down_local_ignores_recycled_pids(tmp_path):
+    """A registry entry whose pid now belongs to another process must not be killed."""
+    root = write_fake_output(tmp_path / "out")
+    entry = {"name": "namer", "pid": os.getpid(), "port": 1, "log": "x", "start_ticks": 1, "argv": ["x"]}
+    (run_dir(root)).mkdir(parents=True)
+    (run_dir(root) / "local.json").write_text(json.dumps({"project": "fakeshop", "processes": [entry]}))
+    assert down_local(root) == []  # we are still alive to assert this
+    (run_dir(root) / "local.json").write_text("{not json")
+    with pytest.raises(RunError, match="unreadable process registry"):
+        down_local(root)
