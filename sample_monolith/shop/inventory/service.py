@@ -180,8 +180,10 @@ def stock_valuation(product_ids: list[int]) -> dict:
         level = get_stock_level(product_id)
         unit_price = catalog_service.PRICE_CACHE.get(product_id)
         if unit_price is None:
-            unit_price = catalog_service.get_product(product_id)["price_cents"]
-            catalog_service.PRICE_CACHE[product_id] = unit_price
+            product = catalog_service.get_product(product_id)  # discontinued stock counts too
+            unit_price = product["price_cents"]
+            if product["active"]:  # the cache only holds sellable products
+                catalog_service.PRICE_CACHE[product_id] = unit_price
         value = unit_price * level["on_hand"]
         total += value
         items.append({"product_id": product_id, "on_hand": level["on_hand"],
