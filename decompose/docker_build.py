@@ -401,6 +401,46 @@ def build_unit(
     return BuiltImage(unit.name, unit.image, info.get("Id", log.image_id), time.monotonic() - started, int(info.get("Size") or 0))
 
 
+BuildResult = BuiltImage | BuildFailed
+
+
+def dependency_key(unit: Unit) -> str:
+    """Units with equal keys share their dependency layers in the engine's build cache.
+
+    The key is the Dockerfile plus the requirement files of the context: the
+    layers up to ``pip install -r requirements.txt`` are identical for such
+    units, so only the first build of each key downloads packages.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        lines = (unit.context / unit.dockerfile).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    pip = [i for i, ln in enumerate(lines) if "pip" in ln and "install" in ln]
+    head = lines[: pip[-1] + 1] if pip else lines  # what comes after cannot share a layer anyway
+    h.update("\n".join(head).encode() + b"\0")
+    for name in ("requirements.txt", "constraints.txt"):
+        try:
+            h.update(name.encode() + b"\0" + (unit.context / name).read_bytes() + b"\0")
+        except OSError:
+            h.update(name.encode() + b"\0-\0")
+    return h.hexdigest()
+
+
+def cache_waves(units: list[Unit]) -> tuple[list[Unit], list[Unit]]:
+    """(first unit of each dependency key, the others): built in two waves, so
+    parallel builds never download the same packages twice."""
+    seen: set[str] = set()
+    leaders, followers = [], []
+    for u in units:
+        k = dependency_key(u)
+        (followers if k in seen else leaders).append(u)
+        seen.add(k)
+    return leaders, followers
+
+
 def build_all(
     manifest: OutputManifest,
     *,
@@ -430,28 +470,30 @@ def build_all(
             with lock:
                 progress(name, step, total, line)
 
-    results: dict[str, BuiltImage | BuildFailed] = {}
+    results: dict[str, BuildResult] = {}
+    leaders, followers = cache_waves(units)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futs = {
-            pool.submit(
-                build_unit,
-                client,
-                u,
-                project=manifest.project,
-                version=manifest.version,
-                base_image=base_image,
-                nocache=nocache,
-                progress=report,
-                network_mode=network_mode,
-            ): u.name
-            for u in units
-        }
-        for fut in as_completed(futs):
-            name = futs[fut]
-            try:
-                results[name] = fut.result()
-            except BuildFailed as exc:
-                results[name] = exc
+        for wave in (leaders, followers):
+            futs = {
+                pool.submit(
+                    build_unit,
+                    client,
+                    u,
+                    project=manifest.project,
+                    version=manifest.version,
+                    base_image=base_image,
+                    nocache=nocache,
+                    progress=report,
+                    network_mode=network_mode,
+                ): u.name
+                for u in wave
+            }
+            for fut in as_completed(futs):
+                name = futs[fut]
+                try:
+                    results[name] = fut.result()
+                except BuildFailed as exc:
+                    results[name] = exc
     built = [r for u in units if isinstance(r := results[u.name], BuiltImage)]
     failed = [r for u in units if isinstance(r := results[u.name], BuildFailed)]
     return built, failed

@@ -15,6 +15,7 @@ from decompose.docker_build import (
     BuildLog,
     ManifestError,
     build_all,
+    cache_waves,
     load_manifest,
     parse_manifest,
     url_env_name,
@@ -227,3 +228,21 @@ def test_manifest_file_written_by_tests_is_valid_json(tmp_path):
     data = json.loads((root / "decompose-output.json").read_text())
     assert {s["name"] for s in data["services"]} == {"namer", "greeter"}
     assert Path(root / data["gateway"]["context"] / "Dockerfile").is_file()
+
+
+def test_cache_waves_build_one_unit_per_dependency_set_first(tmp_path):
+    root = write_fake_output(tmp_path / "out")
+    for name, req in (("namer", "flask==3.1.3\n"), ("greeter", "flask==3.1.3\n")):
+        ctx = root / "services" / name
+        (ctx / "requirements.txt").write_text(req)
+        (ctx / "Dockerfile").write_text(
+            "FROM python\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n" f"COPY {name}.py .\n"
+        )
+    m = load_manifest(root)
+    leaders, followers = cache_waves(list(m.units))
+    # namer and greeter differ only after the pip install line: same key
+    assert [u.name for u in leaders] == ["namer", "gateway"]
+    assert [u.name for u in followers] == ["greeter"]
+    (root / "services/greeter/requirements.txt").write_text("flask==3.1.2\n")
+    leaders, followers = cache_waves(list(m.units))
+    assert [u.name for u in leaders] == ["namer", "greeter", "gateway"] and followers == []
