@@ -9,6 +9,7 @@ from shop.utils.validation import (
 )
 
 bp = Blueprint("customers", __name__, url_prefix="/api/customers")
+REQUIRED_ADDRESS_FIELDS = frozenset({"line1", "city", "postal_code", "country"})
 
 
 @bp.post("")
@@ -55,8 +56,7 @@ def list_addresses(customer_id: int):
 @bp.post("/<int:customer_id>/addresses")
 def add_address(customer_id: int):
     data = require_object(request.get_json(silent=True))
-    address = {field: get_str(data, field, required=field in {"line1", "city", "postal_code",
-                                                                "country"},
+    address = {field: get_str(data, field, required=field in REQUIRED_ADDRESS_FIELDS,
                               default="", max_length=200)
                for field in service.ADDRESS_FIELDS}
     created = service.add_address(
