@@ -298,6 +298,82 @@ def name_clusters(clusters: list[list[str]], fixed: Mapping[int, str] | None = N
     return [n or "" for n in names]
 
 
+def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why) -> set[str]:
+    """Atoms proposed for the shared library (see step 2 of the module docstring).
+
+    Bottom-up, level by level.  A level holds the undecided atoms (not
+    pinned, defining no table) whose dependencies all lie in the shared set
+    so far; a module's dependency on its own parent package does not count
+    (every module "depends" on its package ``__init__``), nor does a
+    submodule count as a user of its package.  The level is left
+    out of a clustering pass over the remaining atoms (so a hub cannot pull
+    its users into one cluster), and each member is shared when its users
+    fall into at least ``min_shared_users`` of those clusters (or into every
+    cluster, when there are fewer).  Shared atoms let the next level form;
+    it stops when a level adds nothing.  Finally the parent packages of
+    shared modules whose own dependencies are shared join them.
+    """
+
+    def is_parent(child: str, parent: str) -> bool:
+        return child.startswith(parent + ".")
+
+    def deps_of(r: str) -> set[str]:
+        members = set(atoms[r])
+        return {
+            atom_of[t]
+            for m in atoms[r]
+            if m in dependencies
+            for t in dependencies.successors(m)
+            if t not in members and t in atom_of and not is_parent(m, t)
+        }
+
+    def users_of(r: str) -> set[str]:
+        members = set(atoms[r])
+        return {
+            atom_of[u]
+            for m in atoms[r]
+            if m in dependencies
+            for u in dependencies.predecessors(m)
+            if u not in members and u in atom_of and not is_parent(u, m)
+        }
+
+    eligible = {r for r in atoms if r not in forced and r not in atom_pin and not (table_modules & set(atoms[r]))}
+    shared: set[str] = set(forced)
+    decided: set[str] = set()
+    while True:
+        level = sorted(r for r in eligible - decided - shared if deps_of(r) <= shared)
+        if not level:
+            break
+        decided |= set(level)
+        rest = [r for r in atoms if r not in shared and r not in level]
+        if not rest:
+            break
+        first = run(rest)
+        cluster_of_atom = {a: i for i, comm in enumerate(first) for a in comm}
+        need = min(c.min_shared_users, max(2, len(first)))
+        added = False
+        for r in level:
+            reached = {cluster_of_atom[u] for u in users_of(r) if u in cluster_of_atom}
+            if len(reached) >= need:
+                shared.add(r)
+                added = True
+                for m in atoms[r]:
+                    why[m] = f"shared: used from {len(reached)} of {len(first)} clusters, depends only on shared modules"
+        if not added:
+            break
+    # parent packages of shared modules come along when they depend on nothing else
+    changed = True
+    while changed:
+        changed = False
+        for r in sorted(eligible - shared):
+            children = [x for s_ in shared for x in atoms[s_] if any(is_parent(x, m) for m in atoms[r])]
+            if children and deps_of(r) <= shared:
+                shared.add(r)
+                changed = True
+                for m in atoms[r]:
+                    why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
+    return shared - set(forced)
+
 def cluster(
     coupling: nx.Graph,
     dependencies: nx.DiGraph,
@@ -385,31 +461,10 @@ def cluster(
         comms = _attach_isolated(q, _communities(q, method, seed), atoms)
         return comms
 
-    # 2. shared library: fixed point over a first clustering pass
+    # 2. shared library: the bottom layer, judged by how many clusters reach it
     table_modules = set(table_modules)
     if c.auto_shared:
-        first = run([r for r in atoms if r not in shared_atoms])
-        cluster_of_atom = {a: i for i, comm in enumerate(first) for a in comm}
-        changed = True
-        while changed:
-            changed = False
-            for r, ms in atoms.items():
-                if r in shared_atoms or r in atom_pin or table_modules & set(ms):
-                    continue
-                members = set(ms)
-                deps = {t for m in ms for t in dependencies.successors(m) if t not in members} if all(m in dependencies for m in ms) else set()
-                if any(atom_of.get(t) not in shared_atoms for t in deps if t in atom_of):
-                    continue
-                users = {u for m in ms if m in dependencies for u in dependencies.predecessors(m) if u not in members}
-                user_clusters = {cluster_of_atom[atom_of[u]] for u in users if u in atom_of and atom_of[u] in cluster_of_atom}
-                if len(user_clusters) >= c.min_shared_users:
-                    shared_atoms.add(r)
-                    changed = True
-                    for m in ms:
-                        why[m] = (
-                            f"shared: used from {len(user_clusters)} clusters ({len(users)} modules) and "
-                            f"depends only on shared modules"
-                        )
+        shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why)
     shared = sorted(m for r in shared_atoms for m in atoms[r])
     active = [r for r in atoms if r not in shared_atoms]
     if not active:

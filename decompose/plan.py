@@ -25,6 +25,8 @@ Canonical dict form (``Plan.to_dict``)::
           shop.catalog.models: "shop.catalog.service (weight 14), shop.catalog.api (weight 6)"
     shared:                       # modules copied into every service as a library
       modules: [shop.utils, shop.utils.money, ...]
+      reasons:                    # why each was left shared (only written when known)
+        shop.utils.money: "shared: used from 5 clusters (12 modules) and depends only on shared modules"
     quality: {...}                # figures of the proposal (informational)
     blockers: [...]               # informational
 
@@ -100,6 +102,7 @@ class Plan:
     quality: dict[str, Any] = field(default_factory=dict)
     blockers: list[dict[str, Any]] = field(default_factory=list)
     version: int = PLAN_VERSION
+    shared_reasons: dict[str, str] = field(default_factory=dict)
 
     # -- queries -----------------------------------------------------------
     def service_of(self) -> dict[str, str]:
@@ -120,10 +123,16 @@ class Plan:
             "project": self.project,
             "source": self.source,
             "services": {name: self.services[name].to_dict() for name in sorted(self.services)},
-            "shared": {"modules": sorted(self.shared)},
+            "shared": self._shared_dict(),
             "quality": _sorted(self.quality),
             "blockers": [_sorted(b) for b in self.blockers],
         }
+
+    def _shared_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"modules": sorted(self.shared)}
+        if self.shared_reasons:
+            out["reasons"] = {k: self.shared_reasons[k] for k in sorted(self.shared_reasons)}
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "decompose.yaml") -> "Plan":
@@ -199,6 +208,13 @@ class Plan:
         if not isinstance(shared, list) or not all(isinstance(m, str) for m in shared):
             problems.append(f"{origin}: 'shared' must be a mapping with a 'modules' list")
             shared = []
+        shared_reasons = shared_raw.get("reasons") or {} if isinstance(shared_raw, dict) else {}
+        if isinstance(shared_raw, dict):
+            for key in sorted(set(shared_raw) - {"modules", "reasons"}, key=str):
+                problems.append(f"{origin}: shared: unknown key {key!r}")
+        if not isinstance(shared_reasons, dict):
+            problems.append(f"{origin}: shared: 'reasons' must be a mapping")
+            shared_reasons = {}
         # duplicates across services / shared
         owner: dict[str, str] = {}
         for name, svc in services.items():
@@ -222,6 +238,7 @@ class Plan:
             quality=dict(data.get("quality") or {}),
             blockers=list(data.get("blockers") or []),
             version=version,
+            shared_reasons={str(k): str(v) for k, v in shared_reasons.items()},
         )
 
 

@@ -57,7 +57,7 @@ def test_recovers_domains_and_proposes_shared_util(method):
     g, d = build()
     r = cluster(g, d, seed=7, method=method)
     assert r.shared == [UTIL]
-    assert "used from 3 clusters" in r.why[UTIL]
+    assert "used from 3 of 3 clusters" in r.why[UTIL]
     assert services_of(r) == {name.split(".")[1]: set(mods) for name, mods in DOMAINS.items()}
 
 
