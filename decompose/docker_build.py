@@ -415,9 +415,11 @@ def dependency_key(unit: Unit) -> str:
 
     h = hashlib.sha256()
     try:
-        lines = (unit.context / unit.dockerfile).read_text(encoding="utf-8").splitlines()
+        text = (unit.context / unit.dockerfile).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        lines = []
+        text = ""
+    # comments and blank lines do not take part in the engine's cache key either
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     pip = [i for i, ln in enumerate(lines) if "pip" in ln and "install" in ln]
     head = lines[: pip[-1] + 1] if pip else lines  # what comes after cannot share a layer anyway
     h.update("\n".join(head).encode() + b"\0")

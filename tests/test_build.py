@@ -236,7 +236,8 @@ def test_cache_waves_build_one_unit_per_dependency_set_first(tmp_path):
         ctx = root / "services" / name
         (ctx / "requirements.txt").write_text(req)
         (ctx / "Dockerfile").write_text(
-            "FROM python\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n" f"COPY {name}.py .\n"
+            f"# image of {name}\nFROM python\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+            f"COPY {name}.py .\n"
         )
     m = load_manifest(root)
     leaders, followers = cache_waves(list(m.units))
