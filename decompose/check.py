@@ -553,6 +553,30 @@ def _symbol_allowed(module: str, name: str, interface: set[str], imports, module
     return False
 
 
+def baseline(
+    after: GraphState, checked: Iterable[str], base: dict[str, tuple[list[Imp], list[Use]] | None]
+) -> tuple[dict[str, dict[str, Edge]], set[str]]:
+    """The before graph: ``after`` with each checked module's edges made from its base version.
+
+    ``base`` maps a checked module to its (imports, uses) at the base, or None
+    when it did not exist there; modules missing from ``base`` are unchanged.
+    Base imports resolve against today's module set.  Returns (before out-edges, absent modules).
+    """
+    before_out = dict(after.out)
+    absent: set[str] = set()
+    tops = after.top_levels()
+    for m in checked:
+        if m not in base:
+            continue
+        b = base[m]
+        if b is None:
+            absent.add(m)
+            before_out[m] = {}
+        else:
+            before_out[m], _ = module_edges(m, b[0], b[1], after.info, tops)
+    return before_out, absent
+
+
 @dataclass
 class Evaluation:
     findings: list[Finding]
@@ -820,11 +844,14 @@ def _boundary_findings(after: GraphState, checked: list[str], checked_facts: dic
                         out.append(Finding("DC101", path, imp.line, m, stmt, what,
                                            f"{src} -> {dst}: {what} is not in the interface of {dst!r}"))
                 else:
-                    if _in_interface(target, iface):
+                    if target in iface:  # the module itself is listed as an interface item
                         continue
                     used = uses_by_module.get(target, [])
                     # uses that go through a submodule of target belong to that submodule, handled above
-                    bad = sorted({u.target for u in used if not _use_allowed(u.target, target, iface, after.imports, modules)})
+                    bad = sorted({
+                        _symbol_of(u.target, target) for u in used
+                        if not _use_allowed(u.target, target, iface, after.imports, modules)
+                    })
                     if not used:
                         out.append(Finding("DC101", path, imp.line, m, stmt, target,
                                            f"{src} -> {dst}: imports module {target} without using any of its "
@@ -833,6 +860,12 @@ def _boundary_findings(after: GraphState, checked: list[str], checked_facts: dic
                         out.append(Finding("DC101", path, imp.line, m, stmt, sym,
                                            f"{src} -> {dst}: {sym} (used through `{stmt}`) is not in the interface of {dst!r}"))
     return out
+
+
+def _symbol_of(use_target: str, module: str) -> str:
+    """``pkg.mod.Symbol.attr`` used through module ``pkg.mod`` -> ``pkg.mod.Symbol``."""
+    rest = use_target[len(module) + 1 :]
+    return f"{module}.{rest.split('.', 1)[0]}" if rest else module
 
 
 def _use_allowed(use_target: str, module: str, iface: set[str], imports, modules) -> bool:
@@ -1334,25 +1367,26 @@ def run_check(
         lap("facts")
 
         # -- the baseline ----------------------------------------------------------------------
-        tops = state.top_levels()
-        before_out = dict(state.out)
-        absent: set[str] = set()
+        base: dict[str, tuple[list[Imp], list[Use]] | None] = {}
         if files is None and base_ref is None:
             base_desc = "none (every module checked against an empty baseline)"
-            before_out = {m: {} for m in state.info}
+            before_out: dict[str, dict[str, Edge]] = {m: {} for m in state.info}
             absent = set(state.info)
         else:
             top = git_toplevel(root)
             if top is None:
                 if base_ref is not None:
                     raise CheckError(f"{root}: --base-ref {base_ref} needs a git work tree")
+                # Outside git the baseline is what the previous check saw; on a first check
+                # there is nothing to compare with, so no change (and no new cycle) is claimed.
                 base_desc = "the previous check" if prev_info is not None else "none (first check outside git)"
                 for m in checked:
-                    if prev_info is None or m not in prev_info:
-                        absent.add(m)
-                        before_out[m] = {}
+                    if prev_info is None:
+                        continue
+                    if m not in prev_info:
+                        base[m] = None
                     elif prev_info[m].key != state.info[m].key:
-                        before_out[m], _ = module_edges(m, prev_imports[m], prev_uses.get(m, ()), state.info, tops)
+                        base[m] = (prev_imports[m], prev_uses.get(m, []))
             else:
                 ref = base_ref or "HEAD"
                 v = _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
@@ -1371,8 +1405,7 @@ def run_check(
                     data = blobs.get(m)
                     i = state.info[m]
                     if data is None:
-                        absent.add(m)
-                        before_out[m] = {}
+                        base[m] = None
                         continue
                     key = content_key(m, i.is_package, i.relpath, data)
                     if key != i.key:
@@ -1380,11 +1413,9 @@ def run_check(
                 base_facts = facts.get(base_jobs)
                 for key, _data, m, *_rest in base_jobs:
                     bf = base_facts[key][0]
-                    if bf is None:  # unparsable at the base: nothing to compare with
-                        absent.add(m)
-                        before_out[m] = {}
-                    else:
-                        before_out[m], _ = module_edges(m, compact_imports(bf), compact_uses(bf), state.info, tops)
+                    # unparsable at the base: nothing to compare with, the module counts as new
+                    base[m] = (compact_imports(bf), compact_uses(bf)) if bf is not None else None
+            before_out, absent = baseline(state, checked, base)
         lap("baseline")
 
         ev = evaluate(state, before_out, absent, checked, checked_facts, plan, config,
