@@ -154,7 +154,9 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
                 skipped.append(SkippedFile(rel, "not a regular file"))
                 continue
             stem = fname[:-3]
-            if fname != "__init__.py" and not stem.isidentifier():
+            # Names like ``0001_initial`` are not identifiers but importlib loads them
+            # (Django migrations); only a dot makes the dotted name ambiguous.
+            if not stem or "." in stem:
                 skipped.append(SkippedFile(rel, f"{fname!r} is not an importable module name"))
                 continue
             mod = module_name(path)

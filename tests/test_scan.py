@@ -93,12 +93,13 @@ def test_broken_symlink_and_bad_names_are_reported_not_fatal(tmp_path):
     touch(tmp_path, "app/__init__.py", "z = 1\n")
     touch(tmp_path, "app/ok.py")
     os.symlink(tmp_path / "nowhere.py", tmp_path / "app" / "dangling.py")
-    touch(tmp_path, "app/my-script.py")
+    touch(tmp_path, "app/my.script.py")
+    touch(tmp_path, "app/0001_initial.py")  # not an identifier, but importlib imports it
     result = scan(tmp_path)
-    assert set(modules(result)) == {"app", "app.ok"}
+    assert set(modules(result)) == {"app", "app.ok", "app.0001_initial"}
     reasons = {s.path: s.reason for s in result.skipped}
     assert reasons["app/dangling.py"].startswith("broken symlink")
-    assert "not an importable module name" in reasons["app/my-script.py"]
+    assert "not an importable module name" in reasons["app/my.script.py"]
 
 
 def test_duplicate_module_names_are_reported(tmp_path):
