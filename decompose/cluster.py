@@ -15,8 +15,13 @@ Steps
 2. **Shared library.**  Modules matching the user's ``shared`` globs, plus
    (``auto_shared``) every atom that depends only on shared modules, defines
    no table and is used from at least ``min_shared_users`` clusters of a
-   first clustering pass - utilities like ``shop.utils.money``.  This is a
-   fixed point: ``shop.db`` qualifies once ``shop.config`` is shared.
+   first clustering pass - utilities like ``shop.utils.money``, bottom-up:
+   ``shop.db`` qualifies once ``shop.config`` is shared.  Mirror image at the
+   top: a *composition root* (an app factory importing every domain's
+   routes) depends on ``min_shared_users`` clusters and no service module
+   depends on it, so it belongs to none of them; it and its entry points
+   (``__main__``, ``wsgi``) are shared too: every service needs its own
+   wiring.  Parent packages of shared modules follow them.
 3. **Communities** on the graph of atoms (edge weights summed): Louvain
    (``networkx.community.louvain_communities`` with the seed; default) or
    greedy modularity (Clauset-Newman-Moore, deterministic by itself).
@@ -62,6 +67,7 @@ class Constraints:
     shared: list[str] = field(default_factory=list)  # module globs left in the shared library
     auto_shared: bool = True
     min_shared_users: int = 3  # clusters that must use a module for it to be proposed as shared
+    composition_roots: bool = True  # auto_shared also takes modules wiring many clusters that nobody uses
     origin: str = "constraints"  # where they came from, for messages
 
 
@@ -361,6 +367,38 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                     why[m] = f"shared: used from {len(reached)} of {len(first)} clusters, depends only on shared modules"
         if not added:
             break
+    # composition roots: wire many clusters together, and no service module depends on them
+    rest = [r for r in atoms if r not in shared]
+    if rest and c.composition_roots:
+        first = run(rest)
+        cluster_of_atom = {a: i for i, comm in enumerate(first) for a in comm}
+        need = min(c.min_shared_users, max(2, len(first)))
+        spans = {r: {cluster_of_atom[t] for t in deps_of(r) if t in cluster_of_atom} for r in rest}
+        removed: set[str] = set()
+        while True:
+            roots = {r for r in rest if r in eligible and r not in removed and len(spans[r]) >= need}
+            grew = True
+            while grew:  # entry points (``__main__``, ``wsgi``) that only reach roots and shared code
+                grew = False
+                for r in rest:
+                    if r in eligible and r not in roots and r not in removed:
+                        deps = deps_of(r)
+                        if deps & roots and deps <= roots | shared:
+                            roots.add(r)
+                            grew = True
+            bad = {r for r in roots if not users_of(r) <= roots}
+            if not bad:
+                break
+            removed |= bad
+        for r in sorted(roots):
+            shared.add(r)
+            n = len(spans[r])
+            for m in atoms[r]:
+                why[m] = (
+                    f"shared: composition root, wires {n} clusters together and no service module depends on it"
+                    if n >= need
+                    else "shared: entry point of a composition root"
+                )
     # parent packages of shared modules come along when they depend on nothing else
     changed = True
     while changed:

@@ -161,3 +161,20 @@ def test_names_are_dns_labels_unique_and_after_the_dominant_package():
     assert names[3] == "orders-cart"
     assert len(set(names)) == 4
     assert name_clusters([["a"], ["b"]], fixed={1: "pinned"}) == ["a", "pinned"]
+
+
+def test_composition_root_and_its_entry_point_are_shared_but_not_a_used_orchestrator():
+    extra = [(f"{pkg}.api", "shop.app", 2) for pkg in DOMAINS] + [("shop.main", "shop.app", 2)]
+    g, d = build(extra_edges=extra)
+    for pkg in DOMAINS:
+        d.add_edge("shop.app", f"{pkg}.api")
+    d.add_edge("shop.main", "shop.app")
+    r = cluster(g, d, seed=3)
+    assert {"shop.app", "shop.main"} <= set(r.shared)
+    assert "composition root" in r.why["shop.app"] and "entry point" in r.why["shop.main"]
+    # the same wiring module is no root once a service module depends on it
+    d.add_edge("shop.beta.service", "shop.app")
+    r = cluster(g, d, seed=3)
+    assert "shop.app" not in r.shared and "shop.main" not in r.shared
+    r = cluster(g, d, seed=3, constraints=Constraints(composition_roots=False))
+    assert "shop.app" not in r.shared
