@@ -17,7 +17,6 @@ from pathlib import Path
 
 from .cache import FactsCache, content_key
 from .facts import ModuleFacts, SkippedFile
-from .parse import ParseFailure, parse_module
 from .scan import SourceFile
 
 #: Below this many cache misses a process pool costs more than it saves.
@@ -43,6 +42,9 @@ class Extraction:
 
 
 def _parse_one(job: tuple[bytes, str, str, bool]) -> tuple[ModuleFacts | None, str | None]:
+    # Imported here: a warm run with nothing to parse never pays for importing LibCST.
+    from .parse import ParseFailure, parse_module
+
     data, module, relpath, is_package = job
     try:
         return parse_module(data, module, relpath, is_package), None
@@ -121,6 +123,9 @@ def extract(
             skipped.append(SkippedFile(f.relpath, error or "unparsable"))
         if cache is not None:
             cache.put(key, facts, error)
+
+    if misses:
+        from . import parse  # noqa: F401 - load LibCST once, before forking workers
 
     workers = min(jobs or default_jobs(), max(1, len(misses) // 16))
     if workers > 1 and len(misses) >= PARALLEL_THRESHOLD:
