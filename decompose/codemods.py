@@ -1,0 +1,338 @@
+"""LibCST codemods applied to the copied source of a service (pure: text in, text out).
+
+``rewrite_remote_imports``
+    Every run-time import of a module that lives in another service becomes an
+    import of the generated HTTP client standing in for it, binding the same
+    local name, so every call through it (``catalog_service.get_product(7)``,
+    ``get_product_price(7)`` after ``from ... import``) is a call on the
+    client, whose functions have the original signatures.  Handled forms:
+    ``from pkg import module [as x]``, ``from module import name [as x]``
+    (also relative), ``import a.b.c as x``, ``import a.b.c`` (its dotted uses
+    ``a.b.c.f()`` are rewritten too) and literal ``importlib.import_module``.
+    Imports under ``if TYPE_CHECKING:`` never run and are left alone.
+
+``prune_app_module``
+    The monolith's app module (the one calling ``register_blueprint``) is
+    copied into every service; imports of modules the service does not hold
+    are removed, and so is every reference to the names they bound: elements
+    of tuple/list literals (``BLUEPRINTS = (catalog_bp, orders_bp)``) and
+    expression statements (``app.register_blueprint(orders_bp)``).  Any other
+    reference is an error (:class:`CodemodError`) rather than a silently
+    broken app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+
+
+class CodemodError(Exception):
+    """The source cannot be rewritten safely; the message names the module and line."""
+
+
+@dataclass(frozen=True)
+class Change:
+    module: str
+    line: int
+    before: str
+    after: str
+
+
+def _resolve(module: str, is_package: bool, level: int, name: str | None) -> str:
+    if not level:
+        return name or ""
+    parts = module.split(".")
+    base = parts if is_package else parts[:-1]
+    if level - 1 > len(base):
+        return ""
+    base = base[: len(base) - (level - 1)]
+    return ".".join([*base, *( [name] if name else [])])
+
+
+def _dotted(node: cst.BaseExpression | None) -> str:
+    return get_full_name_for_node(node) or "" if node is not None else ""
+
+
+def _attr_expr(dotted: str) -> cst.BaseExpression:
+    parts = dotted.split(".")
+    node: cst.BaseExpression = cst.Name(parts[0])
+    for p in parts[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(p))
+    return node
+
+
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    return _dotted(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING", "t.TYPE_CHECKING")
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, module: str, is_package: bool, remote: dict[str, str], code: cst.Module):
+        self.module = module
+        self.is_package = is_package
+        self.remote = remote
+        self.code = code
+        self.type_checking = 0
+        self.in_import = 0
+        self.chains: dict[str, str] = {}  # dotted module -> local alias for ``import a.b.c``
+        self.changes: list[Change] = []
+
+    def _note(self, before: cst.CSTNode, after: cst.CSTNode | str) -> None:
+        b = self.code.code_for_node(before).strip()
+        a = after if isinstance(after, str) else self.code.code_for_node(after).strip()
+        self.changes.append(Change(self.module, 0, b, a))
+
+    def visit_If(self, node: cst.If) -> None:
+        if _is_type_checking(node.test):
+            self.type_checking += 1
+
+    def leave_If(self, original: cst.If, updated: cst.If) -> cst.If:
+        if _is_type_checking(original.test):
+            self.type_checking -= 1
+        return updated
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.in_import += 1
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.in_import += 1
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import):
+        self.in_import -= 1
+        if self.type_checking:
+            return updated
+        names = []
+        changed = False
+        extra: list[cst.BaseSmallStatement] = []
+        for alias in updated.names:
+            target = _dotted(alias.name)
+            client = self.remote.get(target)
+            if client is None:
+                names.append(alias)
+                continue
+            changed = True
+            if alias.asname is not None:
+                names.append(alias.with_changes(name=_attr_expr(client)))
+            else:
+                local = "_decompose_" + target.replace(".", "_")
+                self.chains[target] = local
+                names.append(cst.ImportAlias(name=_attr_expr(client), asname=cst.AsName(name=cst.Name(local))))
+                top = target.split(".", 1)[0]
+                if top != target:
+                    extra.append(cst.Import(names=[cst.ImportAlias(name=cst.Name(top))]))
+        if not changed:
+            return updated
+        for i, a in enumerate(names):
+            names[i] = a.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        new = updated.with_changes(names=names)
+        self._note(original, new)
+        return cst.FlattenSentinel([*extra, new]) if extra else new
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom):
+        self.in_import -= 1
+        if self.type_checking:
+            return updated
+        level = len(updated.relative)
+        base = _resolve(self.module, self.is_package, level, _dotted(updated.module) or None)
+        if not base:
+            return updated
+        if isinstance(updated.names, cst.ImportStar):
+            if base in self.remote:
+                new = cst.ImportFrom(module=_attr_expr(self.remote[base]), names=cst.ImportStar())
+                self._note(original, new)
+                return new
+            return updated
+        keep: list[cst.ImportAlias] = []
+        out: list[cst.BaseSmallStatement] = []
+        for alias in updated.names:
+            name = _dotted(alias.name)
+            sub = f"{base}.{name}"
+            local = alias.asname.name.value if alias.asname is not None else name
+            if sub in self.remote:
+                client = self.remote[sub]
+                parent, _, leaf = client.rpartition(".")
+                out.append(cst.ImportFrom(
+                    module=_attr_expr(parent),
+                    names=[cst.ImportAlias(name=cst.Name(leaf), asname=cst.AsName(name=cst.Name(local)))],
+                ))
+            elif base in self.remote:
+                out.append(cst.ImportFrom(
+                    module=_attr_expr(self.remote[base]),
+                    names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)],
+                ))
+            else:
+                keep.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        if not out:
+            return updated
+        if keep:
+            out.insert(0, updated.with_changes(names=keep, lpar=None, rpar=None))
+        self._note(original, " ; ".join(cst.Module([]).code_for_node(s) for s in out))
+        return cst.FlattenSentinel(out) if len(out) > 1 else out[0]
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        if self.in_import or not self.chains:
+            return updated
+        dotted = _dotted(updated)
+        local = self.chains.get(dotted)
+        if local is not None:
+            return cst.Name(local)
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call):
+        if self.type_checking or _dotted(updated.func) not in ("importlib.import_module", "import_module"):
+            return updated
+        if not updated.args or not isinstance(updated.args[0].value, cst.SimpleString):
+            return updated
+        value = updated.args[0].value.evaluated_value
+        if isinstance(value, str) and value in self.remote:
+            new = updated.with_changes(
+                args=[updated.args[0].with_changes(value=cst.SimpleString(repr(self.remote[value]))), *updated.args[1:]]
+            )
+            self._note(original, new)
+            return new
+        return updated
+
+
+def rewrite_remote_imports(
+    source: str, module: str, is_package: bool, remote: dict[str, str]
+) -> tuple[str, list[Change]]:
+    """Rewrite imports of the modules in ``remote`` (module -> client module) in ``source``."""
+    if not remote:
+        return source, []
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise CodemodError(f"{module}: cannot parse: {exc.message}") from None
+    rw = _Rewriter(module, is_package, remote, tree)
+    new = tree.visit(rw)
+    # Line numbers of the changes, from the original text (stable and cheap).
+    lines = source.splitlines()
+    changes = []
+    for c in rw.changes:
+        first = c.before.splitlines()[0] if c.before else ""
+        line = next((i + 1 for i, text in enumerate(lines) if first and first in text), 0)
+        changes.append(Change(c.module, line, c.before, c.after))
+    return new.code, changes
+
+
+# --------------------------------------------------------------------------- app module
+
+
+class _Pruner(cst.CSTTransformer):
+    def __init__(self, module: str, is_package: bool, drop: set[str]):
+        self.module = module
+        self.is_package = is_package
+        self.drop = drop  # modules not present in this service
+        self.removed: set[str] = set()  # local names bound by removed imports
+
+    def _gone(self, node: cst.CSTNode) -> bool:
+        found = False
+
+        class V(cst.CSTVisitor):
+            def visit_Name(inner, n: cst.Name) -> None:  # noqa: N805
+                nonlocal found
+                if n.value in self.removed:
+                    found = True
+
+        node.visit(V())
+        return found
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom):
+        base = _resolve(self.module, self.is_package, len(updated.relative), _dotted(updated.module) or None)
+        if isinstance(updated.names, cst.ImportStar):
+            if base in self.drop:
+                return cst.RemoveFromParent()
+            return updated
+        keep = []
+        for alias in updated.names:
+            name = _dotted(alias.name)
+            local = alias.asname.name.value if alias.asname is not None else name
+            if base in self.drop or f"{base}.{name}" in self.drop:
+                self.removed.add(local)
+            else:
+                keep.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        if len(keep) == len(updated.names):
+            return updated
+        if not keep:
+            return cst.RemoveFromParent()
+        return updated.with_changes(names=keep)
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import):
+        keep = []
+        for alias in updated.names:
+            target = _dotted(alias.name)
+            if target in self.drop:
+                if alias.asname is not None:
+                    self.removed.add(alias.asname.name.value)
+                else:
+                    raise CodemodError(f"{self.module}: cannot prune 'import {target}' (binds the top-level package)")
+            else:
+                keep.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        if len(keep) == len(updated.names):
+            return updated
+        if not keep:
+            return cst.RemoveFromParent()
+        return updated.with_changes(names=keep)
+
+    def _filter(self, updated, elements):
+        kept = [e for e in elements if not self._gone(e)]
+        if len(kept) == len(elements):
+            return updated
+        fixed = []
+        for i, e in enumerate(kept):
+            last = i == len(kept) - 1
+            if last and isinstance(updated, cst.Tuple) and len(kept) == 1:
+                fixed.append(e.with_changes(comma=cst.Comma()))
+            elif last:
+                fixed.append(e.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+            else:
+                fixed.append(e.with_changes(comma=e.comma if isinstance(e.comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
+        new = updated.with_changes(elements=fixed)
+        if isinstance(new, cst.Tuple) and not new.lpar:
+            new = new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        return new
+
+    def leave_Tuple(self, original: cst.Tuple, updated: cst.Tuple):
+        return self._filter(updated, list(updated.elements)) if self.removed else updated
+
+    def leave_List(self, original: cst.List, updated: cst.List):
+        return self._filter(updated, list(updated.elements)) if self.removed else updated
+
+    def leave_SimpleStatementLine(self, original, updated: cst.SimpleStatementLine):
+        if not self.removed:
+            return updated
+        body = [s for s in updated.body if not (isinstance(s, cst.Expr) and self._gone(s))]
+        if len(body) == len(updated.body):
+            return updated
+        if not body:
+            return cst.RemoveFromParent()
+        return updated.with_changes(body=body)
+
+
+def prune_app_module(source: str, module: str, is_package: bool, drop: set[str]) -> str:
+    """Remove from the app module everything that needs one of the ``drop`` modules."""
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise CodemodError(f"{module}: cannot parse: {exc.message}") from None
+    pruner = _Pruner(module, is_package, set(drop))
+    new = tree.visit(pruner)
+    if pruner.removed:
+        leftover: list[str] = []
+
+        class Check(cst.CSTVisitor):
+            METADATA_DEPENDENCIES = (cst.metadata.PositionProvider,)
+
+            def visit_Name(self, n: cst.Name) -> None:
+                if n.value in pruner.removed:
+                    pos = self.get_metadata(cst.metadata.PositionProvider, n)
+                    leftover.append(f"{n.value} (line {pos.start.line})")
+
+        cst.metadata.MetadataWrapper(new).visit(Check())
+        if leftover:
+            raise CodemodError(
+                f"{module}: cannot prune the app module for this service: still uses {', '.join(sorted(set(leftover)))}"
+            )
+    return new.code
