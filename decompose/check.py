@@ -789,6 +789,12 @@ def evaluate(
 def _boundary_findings(after: GraphState, checked: list[str], checked_facts: dict[str, ModuleFacts], plan: Plan) -> list[Finding]:
     direct, below, planned_tops = owner_map(plan)
     interface: dict[str, set[str]] = {name: {i.name for i in s.interface} for name, s in plan.services.items()}
+    # shared -> service dependencies the plan itself records as blockers: known, not new
+    acknowledged: dict[tuple[str, str], set[str]] = {}
+    for b in plan.blockers:
+        if isinstance(b, dict) and b.get("kind") == "shared-uses-service":
+            key = (str(b.get("module", "")), str(b.get("depends_on", "")))
+            acknowledged.setdefault(key, set()).update(str(x) for x in b.get("symbols") or ())
     modules = after.info
     out: list[Finding] = []
     for m in sorted(checked):
@@ -832,8 +838,19 @@ def _boundary_findings(after: GraphState, checked: list[str], checked_facts: dic
                     continue
                 what = target if symbol is None else f"{target}.{symbol}"
                 if src == "":
-                    out.append(Finding("DC102", path, imp.line, m, stmt, what,
-                                       f"shared module {m} imports {what} of service {dst!r}"))
+                    if symbol is None:
+                        syms = sorted({_symbol_of(u.target, target) for u in uses_by_module.get(target, [])}) or [target]
+                    else:
+                        syms = [what]
+                    for sym in syms:
+                        short = sym[len(target) + 1 :]
+                        if short and short in acknowledged.get((m, target), ()):
+                            out.append(Finding("DC102", path, imp.line, m, stmt, sym,
+                                               f"shared module {m} imports {sym} of service {dst!r} "
+                                               "(a blocker recorded in the plan)", level="warning"))
+                        else:
+                            out.append(Finding("DC102", path, imp.line, m, stmt, sym,
+                                               f"shared module {m} imports {sym} of service {dst!r}"))
                     continue
                 iface = interface.get(dst, set())
                 if symbol == "*":
@@ -1251,6 +1268,23 @@ def _refresh(root: Path, state: GraphState, written: int, facts: _Facts, stats: 
     return dirty or bool(gone or changed), set_changed
 
 
+def _names_new_submodule(root: Path, state: GraphState, checked: list[str]) -> bool:
+    """Whether a checked module's ``from pkg import name`` names a submodule file the snapshot lacks."""
+    for m in checked:
+        for imp_module, names, *_ in state.imports.get(m, ()):
+            info = state.info.get(imp_module)
+            if info is None or not info.is_package:
+                continue
+            folder = root / info.relpath.rpartition("/")[0] if "/" in info.relpath else root
+            for n in names:
+                n = _bare(n)
+                if n == "*" or f"{imp_module}.{n}" in state.info:
+                    continue
+                if (folder / f"{n}.py").is_file() or (folder / n / "__init__.py").is_file():
+                    return True
+    return False
+
+
 def _rescan(root: Path, state: GraphState, config: Config, facts: _Facts) -> bool:
     """Reconcile the snapshot's module set with a full scan of the tree; True if it changed."""
     from .scan import scan
@@ -1349,7 +1383,9 @@ def run_check(
             dirty |= _rescan(root, state, config, facts)
             lap("scan")
         checked = sorted(set(state.info) if files is None else set(modules_of(wanted)))
-        if not stats["scanned"] and any(state.unresolved.get(m) for m in checked):
+        if not stats["scanned"] and (
+            any(state.unresolved.get(m) for m in checked) or _names_new_submodule(root, state, checked)
+        ):
             stats["scanned"] = True  # an unresolved import may name a module created since the snapshot
             dirty |= _rescan(root, state, config, facts)
             lap("scan")

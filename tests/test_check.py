@@ -179,6 +179,21 @@ def test_shared_module_importing_a_service_module():
     assert brief(ev) == [("DC102", "shop/utils/money.py", 6, "shop.catalog.service.get_price")]
 
 
+def test_shared_imports_recorded_as_blockers_in_the_plan_are_warnings():
+    plan = Plan.from_dict({
+        **PLAN.to_dict(),
+        "blockers": [{"kind": "shared-uses-service", "severity": "error", "module": "shop.utils.money",
+                      "depends_on": "shop.catalog.service", "service": "catalog", "symbols": ["get_price"]}],
+    })
+    facts = shop_modules()
+    facts[2] = mod("shop.utils.money", imp("shop.catalog.service", "get_price", "Catalog", line=6))
+    ev = check(facts, ["shop.utils.money"], plan=plan)
+    assert [(f.rule, f.level, f.target) for f in ev.findings] == [
+        ("DC102", "error", "shop.catalog.service.Catalog"),  # not recorded: new
+        ("DC102", "warning", "shop.catalog.service.get_price"),  # recorded in the plan: known
+    ]
+
+
 def test_new_module_is_placed_by_its_package_and_outsiders_are_ignored():
     extra = [
         mod("shop.orders.refunds", imp("shop.catalog.models", "Product", line=2)),  # not in the plan
