@@ -59,6 +59,30 @@ class Unit:
     command: tuple[str, ...] = ()  # argv to run it as a plain process (``--local``), "python" = this interpreter
     source: Path | None = None  # folder to put on PYTHONPATH for ``--local`` (defaults to the context)
     url_env: str = ""  # variable other units read this unit's base URL from
+    volumes: tuple[tuple[str, str], ...] = ()  # (volume name, mount path); same name = same volume
+
+
+def _volumes(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """``["catalog-data:/data"]`` or ``[{"name": "catalog-data", "path": "/data"}]``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ManifestError(f"{where}: volumes must be a list")
+    out = []
+    for v in value:
+        if isinstance(v, str) and ":" in v:
+            name, _, path = v.partition(":")
+            path = path.split(":")[0]  # drop a ":ro"-style suffix
+        elif isinstance(v, Mapping):
+            name, path = _first(v, "name", "volume"), _first(v, "path", "mount", "mountPath", "target")
+        else:
+            raise ManifestError(f"{where}: volume {v!r} is not NAME:/PATH or {{name, path}}")
+        if not isinstance(name, str) or not _DNS1123.match(name):
+            raise ManifestError(f"{where}: volume name {name!r} is not a DNS-1123 label")
+        if not isinstance(path, str) or not path.startswith("/") or ".." in path.split("/"):
+            raise ManifestError(f"{where}: volume mount path {path!r} must be absolute")
+        out.append((name, path.rstrip("/") or "/"))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -179,6 +203,7 @@ def _unit(root: Path, raw: Any, role: str, project: str, version: str) -> Unit:
         command=tuple(command),
         source=(root / src_rel).resolve() if src_rel else None,
         url_env=str(_first(raw, "url_env", default=url_env_name(name))),
+        volumes=_volumes(_first(raw, "volumes", "compose_volumes"), where),
     )
 
 

@@ -160,10 +160,14 @@ def _labels(project: str, unit: Unit) -> dict[str, str]:
     return {LABEL_PROJECT: project, LABEL_SERVICE: unit.name, LABEL_ROLE: unit.role}
 
 
-def down_docker(project: str, *, client=None) -> tuple[list[str], list[str]]:
-    """Remove every container and network labelled for ``project``; idempotent.
+def volume_name(project: str, volume: str) -> str:
+    return f"{project}-{volume}"
 
-    Returns (removed container names, removed network names).
+
+def down_docker(project: str, *, client=None, keep_volumes: bool = False) -> tuple[list[str], list[str]]:
+    """Remove every container, network and (unless ``keep_volumes``) volume labelled for ``project``.
+
+    Idempotent.  Returns (removed container names, removed network names).
     """
     from docker.errors import NotFound
 
@@ -183,6 +187,12 @@ def down_docker(project: str, *, client=None) -> tuple[list[str], list[str]]:
             networks.append(n.name)
         except NotFound:
             pass
+    if not keep_volumes:
+        for v in client.volumes.list(filters=flt):
+            try:
+                v.remove(force=True)
+            except NotFound:
+                pass
     return sorted(containers), sorted(networks)
 
 
@@ -214,7 +224,7 @@ def up_docker(
     raises :class:`UpFailed` and leaves the containers for inspection;
     :func:`down_docker` removes them.
     """
-    from docker.errors import APIError, ImageNotFound
+    from docker.errors import APIError, ImageNotFound, NotFound
 
     t0 = time.monotonic()
     say = status or (lambda name, text: None)
@@ -255,6 +265,14 @@ def up_docker(
             "start_period": int(max(timeout, 10) * 1e9),
         }
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
+        mounts = {}
+        for vname, path in u.volumes:
+            full = volume_name(m.project, vname)
+            try:
+                client.volumes.get(full)
+            except NotFound:
+                client.volumes.create(full, labels={LABEL_PROJECT: m.project})
+            mounts[full] = {"bind": path, "mode": "rw"}
         say(u.name, "starting")
         try:
             c = client.containers.create(
@@ -267,6 +285,12 @@ def up_docker(
                 networking_config={net: client.api.create_endpoint_config(aliases=[u.name])},
                 healthcheck=healthcheck,
                 ports=ports,
+                volumes=mounts or None,
+                # as hardened as the generated compose file and Kubernetes manifests
+                read_only=True,
+                tmpfs={"/tmp": "rw,nosuid,nodev"},
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
                 detach=True,
             )
             containers[u.name] = c
@@ -385,6 +409,23 @@ def _write_registry(out: Path, project: str, procs: list[LocalProc], url: str) -
     atomic_write(run_dir(out) / REGISTRY, json.dumps(data, indent=2) + "\n")
 
 
+def local_volume_env(env: Mapping[str, str], volumes: Mapping[str, Path]) -> dict[str, str]:
+    """Rewrite container mount paths in environment values to local folders.
+
+    ``{"DB": "sqlite:////data/x.db"}`` with ``{"/data": Path("/o/v/x-data")}``
+    gives ``{"DB": "sqlite:////o/v/x-data/x.db"}``.  Only whole path
+    components match: ``/database`` or ``/var/data`` are left alone.
+    """
+    import re
+
+    out = dict(env)
+    for path, local in sorted(volumes.items(), key=lambda kv: -len(kv[0])):
+        pat = re.compile(r"(?<![A-Za-z0-9_.\-])" + re.escape(path) + r"(?=/|$|[^A-Za-z0-9_.\-])")
+        for k, v in out.items():
+            out[k] = pat.sub(lambda _m: str(local), v)
+    return out
+
+
 def local_argv(unit: Unit, port: int) -> list[str]:
     """The command running ``unit`` locally: its manifest command with this interpreter and ``port``.
 
@@ -459,8 +500,11 @@ def _terminate(procs: list[LocalProc], grace: float = 10.0) -> list[str]:
     return [p.name for p in live]
 
 
-def down_local(out: Path) -> list[str]:
-    """Stop the processes recorded by :func:`up_local` in ``out``; idempotent. Returns stopped names."""
+def down_local(out: Path, *, keep_volumes: bool = False) -> list[str]:
+    """Stop the processes recorded by :func:`up_local` in ``out`` and (unless
+    ``keep_volumes``) delete their data folders; idempotent. Returns stopped names."""
+    import shutil
+
     reg = _read_registry(out)
     procs = [LocalProc(**p) for p in reg.get("processes", [])]
     stopped = _terminate(procs)
@@ -468,6 +512,8 @@ def down_local(out: Path) -> list[str]:
         (run_dir(out) / REGISTRY).unlink()
     except FileNotFoundError:
         pass
+    if not keep_volumes:
+        shutil.rmtree(run_dir(out) / "volumes", ignore_errors=True)
     return stopped
 
 
@@ -488,7 +534,7 @@ def up_local(
     say = status or (lambda name, text: None)
     front = public_unit(m)
     out = m.root
-    stopped = down_local(out)
+    stopped = down_local(out, keep_volumes=True)
     if stopped:
         say("*", f"stopped {len(stopped)} process(es) of a previous run")
     if port_in_use(port):
@@ -504,7 +550,11 @@ def up_local(
         p = ports[u.name]
         argv = local_argv(u, p)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-        env.update(unit_env(m, u, urls, override_urls=True))
+        vols = {}
+        for vname, path in u.volumes:
+            vols[path] = run_dir(out) / "volumes" / vname
+            vols[path].mkdir(parents=True, exist_ok=True)
+        env.update(local_volume_env(unit_env(m, u, urls, override_urls=True), vols))
         src = str(u.source or u.context)
         env["PYTHONPATH"] = os.pathsep.join([src, *(python_path_extra or [])])
         env["PORT"] = str(p)

@@ -105,7 +105,7 @@ import json, os, sys, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROLE = os.environ.get("ROLE", "namer")
-ROUTES = {"/hello": "DECOMPOSE_GREETER_URL"}
+ROUTES = {"/hello": "DECOMPOSE_GREETER_URL", "/state": "DECOMPOSE_NAMER_URL"}
 
 
 class H(BaseHTTPRequestHandler):
@@ -123,6 +123,9 @@ class H(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path in ("/healthz", "/readyz"):
             return self.send(200, {"status": "ok", "role": ROLE})
+        if ROLE == "namer" and self.path == "/state":
+            with open(os.environ["STATE_FILE"]) as f:
+                return self.send(200, {"lines": sorted(f.read().split())})
         if ROLE == "namer" and self.path == "/name":
             return self.send(200, {"name": os.environ.get("NAME", "world")})
         if ROLE == "greeter" and self.path == "/hello":
@@ -139,6 +142,9 @@ if __name__ == "__main__":
     if os.environ.get("CRASH"):
         print("fatal: " + os.environ["CRASH"], flush=True)
         sys.exit(3)
+    if os.environ.get("STATE_FILE"):  # services sharing a volume both write here
+        with open(os.environ["STATE_FILE"], "a") as f:
+            f.write(ROLE + "\n")
     port = int(os.environ.get("PORT", "8000"))
     print(ROLE + " listening on %d" % port, flush=True)
     ThreadingHTTPServer((os.environ.get("HOST", "0.0.0.0"), port), H).serve_forever()
@@ -149,14 +155,21 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 WORKDIR /app
 COPY app.py /app/app.py
+RUN mkdir -p /shared-data && chown 65534:65534 /shared-data
 USER 65534
 EXPOSE 8000
 CMD ["python", "/app/app.py"]
 """
 
 
-def write_fake_output(root: Path, project: str = "fakeshop", *, crash: str = "", dockerfile_extra: str = "") -> Path:
-    """Write a generate-style output folder with ``namer``, ``greeter`` and ``gateway``."""
+def write_fake_output(
+    root: Path, project: str = "fakeshop", *, crash: str = "", dockerfile_extra: str = "", shared_volume: bool = False
+) -> Path:
+    """Write a generate-style output folder with ``namer``, ``greeter`` and ``gateway``.
+
+    ``shared_volume``: namer and greeter mount volume ``state`` at /shared-data
+    and append their role to /shared-data/state.txt on start (GET /state).
+    """
     import json
 
     root.mkdir(parents=True, exist_ok=True)
@@ -169,6 +182,10 @@ def write_fake_output(root: Path, project: str = "fakeshop", *, crash: str = "",
         env = {"ROLE": name}
         if crash and name == "greeter":
             env["CRASH"] = crash
+        volumes = []
+        if shared_volume and name != "gateway":
+            env["STATE_FILE"] = "/shared-data/state.txt"
+            volumes = [{"name": "state", "path": "/shared-data"}]
         entries.append(
             {
                 "name": name,
@@ -181,6 +198,7 @@ def write_fake_output(root: Path, project: str = "fakeshop", *, crash: str = "",
                 "calls": {"greeter": ["namer"], "gateway": ["greeter"]}.get(name, []),
                 "routes": ["/hello"] if name == "greeter" else [],
                 "command": ["python", "app.py"],
+                "volumes": volumes,
             }
         )
     manifest = {"project": project, "version": "0.1.0", "services": entries[:2], "gateway": entries[2]}

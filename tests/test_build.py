@@ -186,7 +186,7 @@ def test_failing_step_is_named_with_its_log_and_other_images_still_build(tmp_pat
         assert len(failed) == 1
         f = failed[0]
         assert f.service == "greeter"
-        assert f.step.startswith("step 9/") and "RUN echo" in f.step
+        assert f.step.startswith("step 10/") and "RUN echo" in f.step
         assert "returned a non-zero code: 7" in str(f)
         assert "\n" not in str(f)
         assert "fatal: no such table" in f.log

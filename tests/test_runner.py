@@ -20,6 +20,7 @@ from decompose.runner import (
     dockerfile_cmd,
     free_port,
     local_argv,
+    local_volume_env,
     probe_script,
     public_unit,
     run_dir,
@@ -222,3 +223,39 @@ def test_down_local_ignores_recycled_pids(tmp_path):
     (run_dir(root) / "local.json").write_text("{not json")
     with pytest.raises(RunError, match="unreadable process registry"):
         down_local(root)
+
+
+def test_local_volume_env_rewrites_whole_mount_paths_only(tmp_path):
+    env = {
+        "DB": "sqlite:////data/catalog.db",
+        "SHARED": "sqlite:////shared-data/shop.db",
+        "OTHER": "/database/x:/var/data/y",
+        "EXACT": "/data",
+    }
+    out = local_volume_env(env, {"/data": tmp_path / "c", "/shared-data": tmp_path / "s"})
+    assert out == {
+        "DB": f"sqlite:///{tmp_path}/c/catalog.db",
+        "SHARED": f"sqlite:///{tmp_path}/s/shop.db",
+        "OTHER": "/database/x:/var/data/y",
+        "EXACT": str(tmp_path / "c"),
+    }
+
+
+def test_manifest_volumes_both_spellings(tmp_path):
+    m = parse_manifest(tmp_path, {"project": "p", "services": [
+        {"name": "a", "context": "a", "volumes": ["a-data:/data", {"name": "shared", "path": "/shared-data/"}]},
+    ]})
+    assert m.unit("a").volumes == (("a-data", "/data"), ("shared", "/shared-data"))
+    with pytest.raises(Exception, match="must be absolute"):
+        parse_manifest(tmp_path, {"project": "p", "services": [{"name": "a", "context": "a", "volumes": ["v:rel"]}]})
+
+
+def test_up_local_gives_services_sharing_a_volume_one_folder_and_down_removes_it(tmp_path):
+    root = write_fake_output(tmp_path / "out", shared_volume=True)
+    running = up_local(load_manifest(root), port=free_port(), timeout=30)
+    try:
+        assert _get(running.url + "/state") == {"lines": ["greeter", "namer"]}
+        assert (run_dir(root) / "volumes/state/state.txt").is_file()
+    finally:
+        down_local(root)
+    assert not (run_dir(root) / "volumes").exists()

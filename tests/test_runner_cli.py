@@ -88,7 +88,7 @@ def test_build_failure_is_exit_1_with_the_failing_step(tmp_path, base_image, doc
         b = run("build", "-q", "--base-image", base_image, "--service", "greeter", str(root))
         assert b.returncode == 1
         first = b.stderr.splitlines()[0]
-        assert first.startswith("error: build of 'greeter' failed at step 8/") and "RUN echo bad-step-output && false" in first
+        assert first.startswith("error: build of 'greeter' failed at step 9/") and "RUN echo bad-step-output && false" in first
         assert "returned a non-zero code: 1" in first
         assert "  greeter | bad-step-output" in b.stderr.splitlines()
         assert b.stderr.splitlines()[-1].startswith("0 built, 1 failed")

@@ -134,3 +134,26 @@ def test_missing_images_and_a_busy_port_are_refused_before_starting_anything(fre
         with pytest.raises(RunError, match="already in use"):
             up_docker(load_manifest(fresh), port=s.getsockname()[1], client=client)
     assert _project_objects(client) == ([], [])
+
+
+def test_services_sharing_a_volume_see_each_others_files_on_a_read_only_root(tmp_path, docker_client_fixture, base_image):
+    client = docker_client_fixture
+    root = write_fake_output(tmp_path / "out", project="dcvol", shared_volume=True)
+    m = load_manifest(root)
+    _, failed = build_all(m, client=client, base_image=base_image)
+    assert not failed
+    try:
+        running = up_docker(m, port=free_port(), timeout=60, client=client)
+        with urllib.request.urlopen(f"{running.url}/state", timeout=5) as r:
+            assert json.load(r) == {"lines": ["greeter", "namer"]}
+        namer = client.containers.get("dcvol-namer")
+        assert namer.attrs["HostConfig"]["ReadonlyRootfs"] is True
+        assert namer.attrs["HostConfig"]["CapDrop"] == ["ALL"]
+        assert [v.name for v in client.volumes.list(filters={"label": f"{LABEL_PROJECT}=dcvol"})] == ["dcvol-state"]
+        code, output = namer.exec_run(["python", "-c", "open('/app/x', 'w')"])
+        assert code != 0 and b"Read-only file system" in output
+    finally:
+        down_docker("dcvol", client=client)
+        for u in m.units:
+            client.images.remove(u.image, force=True)
+    assert client.volumes.list(filters={"label": f"{LABEL_PROJECT}=dcvol"}) == []
