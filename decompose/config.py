@@ -8,6 +8,19 @@ Recognised keys (all optional)::
     max_instability = 0.9        # used by `decompose check`
     max_efferent = 25            # used by `decompose check`
     max_afferent = 60            # used by `decompose check`
+    plan = "decompose.yaml"      # the plan file (or use the table form below)
+
+    [tool.decompose.plan]        # `decompose plan` settings and constraints
+    file = "decompose.yaml"
+    services = 7                 # target number of services
+    seed = 42
+    method = "louvain"           # or "greedy"
+    weights = { static = 1, data = 1, evolution = 0.5, dynamic = 1 }
+    shared = ["shop.utils*"]     # module globs left in the shared library
+    auto_shared = true           # also propose utilities / composition roots as shared
+    min_shared_users = 3
+    together = [["shop.a", "shop.b"]]          # globs kept in one service
+    pin = { "shop.legacy*" = "orders" }        # module glob -> service name
 
 Unknown keys are rejected with a message naming the key, so that a typo never
 silently disables a rule.
@@ -26,7 +39,20 @@ KNOWN_KEYS = {
     "max_instability": (int, float),
     "max_efferent": int,
     "max_afferent": int,
-    "plan": str,
+    "plan": (str, dict),
+}
+
+PLAN_KEYS = {
+    "file": str,
+    "services": int,
+    "seed": int,
+    "method": str,
+    "weights": dict,
+    "shared": list,
+    "auto_shared": bool,
+    "min_shared_users": int,
+    "together": list,
+    "pin": dict,
 }
 
 
@@ -41,8 +67,66 @@ class Config:
     max_instability: float | None = None
     max_efferent: int | None = None
     max_afferent: int | None = None
-    plan: str | None = None
+    plan: str | None = None  # the plan file
     path: str | None = None  # the pyproject.toml it came from, if any
+    plan_options: PlanOptions = field(default_factory=lambda: PlanOptions())
+
+
+@dataclass
+class PlanOptions:
+    """``[tool.decompose.plan]`` as a table: settings and constraints of ``decompose plan``."""
+
+    services: int | None = None
+    seed: int | None = None
+    method: str | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    shared: list[str] = field(default_factory=list)
+    auto_shared: bool = True
+    min_shared_users: int = 3
+    together: list[list[str]] = field(default_factory=list)
+    pin: dict[str, str] = field(default_factory=dict)
+
+
+def plan_options_from_mapping(table: dict[str, Any], origin: str) -> tuple[str | None, PlanOptions]:
+    """Validate the ``[tool.decompose.plan]`` table (pure); returns (plan file, options)."""
+    where = f"{origin}: tool.decompose.plan"
+    for key, value in table.items():
+        if key not in PLAN_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(PLAN_KEYS))})")
+        expected = PLAN_KEYS[key]
+        if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
+            raise ConfigError(f"{where}.{key} must be a {expected.__name__}, got {value!r}")
+    if "services" in table and table["services"] < 1:
+        raise ConfigError(f"{where}.services must be >= 1")
+    if "min_shared_users" in table and table["min_shared_users"] < 1:
+        raise ConfigError(f"{where}.min_shared_users must be >= 1")
+    if table.get("method", "louvain") not in ("louvain", "greedy"):
+        raise ConfigError(f"{where}.method must be 'louvain' or 'greedy', got {table['method']!r}")
+    weights = table.get("weights", {})
+    for k, v in weights.items():
+        if k not in ("static", "data", "evolution", "dynamic"):
+            raise ConfigError(f"{where}.weights: unknown signal {k!r} (signals: static, data, evolution, dynamic)")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"{where}.weights.{k} must be a number >= 0, got {v!r}")
+    if not all(isinstance(v, str) for v in table.get("shared", [])):
+        raise ConfigError(f"{where}.shared must be a list of module globs (strings)")
+    together = table.get("together", [])
+    if not all(isinstance(g, list) and g and all(isinstance(x, str) for x in g) for g in together):
+        raise ConfigError(f"{where}.together must be a list of non-empty lists of module globs")
+    pin = table.get("pin", {})
+    if not all(isinstance(v, str) for v in pin.values()):
+        raise ConfigError(f"{where}.pin must map module globs to service names (strings)")
+    return table.get("file"), PlanOptions(
+        services=table.get("services"),
+        seed=table.get("seed"),
+        method=table.get("method"),
+        weights={k: float(v) for k, v in weights.items()},
+        shared=list(table.get("shared", [])),
+        auto_shared=table.get("auto_shared", True),
+        min_shared_users=table.get("min_shared_users", 3),
+        together=[list(g) for g in together],
+        pin=dict(pin),
+    )
 
 
 def config_from_mapping(table: dict[str, Any], origin: str = "<config>") -> Config:
@@ -55,7 +139,7 @@ def config_from_mapping(table: dict[str, Any], origin: str = "<config>") -> Conf
             raise ConfigError(f"{origin}: unknown key tool.decompose.{key} (known: {known})")
         expected = KNOWN_KEYS[key]
         if isinstance(value, bool) or not isinstance(value, expected):
-            name = expected.__name__ if isinstance(expected, type) else "number"
+            name = expected.__name__ if isinstance(expected, type) else "number" if int in expected else "string or table"
             raise ConfigError(f"{origin}: tool.decompose.{key} must be a {name}, got {value!r}")
         if expected is list and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{origin}: tool.decompose.{key} must be a list of strings")
@@ -64,14 +148,18 @@ def config_from_mapping(table: dict[str, Any], origin: str = "<config>") -> Conf
     for key in ("max_efferent", "max_afferent"):
         if key in table and table[key] < 0:
             raise ConfigError(f"{origin}: tool.decompose.{key} must be >= 0")
+    plan_file, plan_options = table.get("plan"), PlanOptions()
+    if isinstance(plan_file, dict):
+        plan_file, plan_options = plan_options_from_mapping(plan_file, origin)
     return Config(
         exclude=list(table.get("exclude", [])),
         source_roots=list(table.get("source_roots", [])),
         max_instability=table.get("max_instability"),
         max_efferent=table.get("max_efferent"),
         max_afferent=table.get("max_afferent"),
-        plan=table.get("plan"),
+        plan=plan_file,
         path=origin,
+        plan_options=plan_options,
     )
 
 

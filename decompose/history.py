@@ -20,9 +20,11 @@ MAX_COMMITS = 5000
 def commits(root: Path, max_commits: int = MAX_COMMITS, timeout: float = 60.0) -> list[list[str]] | None:
     """Files changed by each commit (newest first), or None without git history.
 
-    Merge commits are skipped (their changes are already in the merged
-    commits).  Huge commits are kept here and dropped by the signal, which
-    counts them.
+    Only *modified* files are listed (``--diff-filter=M``): files created or
+    deleted together (an initial import, a vendored folder) say nothing about
+    how the code evolves together.  Merge commits are skipped (their changes
+    are already in the merged commits).  Huge commits are kept here and
+    dropped by the signal, which counts them.
     """
     root = Path(root)
     folder = root if root.is_dir() else root.parent
@@ -39,7 +41,7 @@ def commits(root: Path, max_commits: int = MAX_COMMITS, timeout: float = 60.0) -
         log = subprocess.run(
             [
                 git, "-C", str(folder), "log", "--no-merges", "--relative", "--name-only",
-                "--no-renames", f"--max-count={max_commits}", "--format=%x00%H",
+                "--no-renames", "--diff-filter=M", f"--max-count={max_commits}", "--format=%x00%H", "--", ".",
             ],
             capture_output=True, text=True, timeout=timeout,
         )
@@ -56,5 +58,6 @@ def parse_log(text: str) -> list[list[str]]:
     for chunk in text.split("\x00")[1:]:
         lines = [ln.strip() for ln in chunk.splitlines()]
         files = sorted({ln for ln in lines[1:] if ln})
-        out.append(files)
+        if files:
+            out.append(files)
     return out

@@ -30,9 +30,11 @@ Blockers (each a dict with ``kind`` and ``severity``):
     after the split every service holds its own copy and they diverge.
 ``shared-table`` (error)
     a table touched by modules of more than one service.
-``shared-uses-service`` (error)
-    a shared-library module depending on a service module: the library
-    would need that service's code.
+``shared-uses-service`` (error; warning for a composition root)
+    a shared-library module depending on service modules: the library
+    would need that service's code.  For the app factory / entry points
+    proposed as shared because they wire everything together this is
+    expected, and a warning: each service needs its own wiring.
 """
 
 from __future__ import annotations
@@ -516,15 +518,23 @@ def describe(
                     "access": {s: sorted(v) for s, v in sorted(users.items())},
                 }
             )
-    for (user, mod), syms in sorted(shared_uses.items()):
+    by_shared: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for (user, mod), syms in shared_uses.items():
+        by_shared[user][mod] |= {f"{mod}.{s}" for s in syms}
+    for user, deps in sorted(by_shared.items()):
+        root = why.get(user, "").startswith(("shared: composition root", "shared: entry point"))
         blockers.append(
             {
                 "kind": "shared-uses-service",
-                "severity": "error",
+                "severity": "warning" if root else "error",
                 "module": user,
-                "depends_on": mod,
-                "service": owner[mod],
-                "symbols": sorted(set(syms)),
+                "services": sorted({owner[m] for m in deps}),
+                "symbols": sorted(x for v in deps.values() for x in v),
+                "note": (
+                    "composition root: every service needs its own copy wired with its own parts only"
+                    if root
+                    else "the shared library would need this service's code"
+                ),
             }
         )
     order = {"error": 0, "warning": 1}

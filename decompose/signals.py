@@ -19,7 +19,9 @@ unordered pairs (stored with ``a < b``) of analysed modules:
 ``evolution``
     co-change: each commit touching ``n >= 2`` analysed modules adds
     ``1 / (n - 1)`` to each of their pairs; commits changing more than
-    ``max_files`` files (mass reformatting, vendoring) are ignored.
+    ``max_files`` files (mass reformatting, vendoring) are ignored, and a
+    pair must have changed together in at least ``min_support`` (2) commits
+    to count at all (one commit is an anecdote, not a coupling).
 ``dynamic``
     calls recorded at run time by ``decompose trace`` between the two
     modules, both directions.
@@ -47,6 +49,8 @@ SIGNALS = ("static", "data", "evolution", "dynamic")
 DEFAULT_WEIGHTS = {"static": 1.0, "data": 1.0, "evolution": 0.5, "dynamic": 1.0}
 #: Commits touching more files than this are ignored by the evolutionary signal.
 MAX_COMMIT_FILES = 50
+#: Pairs that changed together in fewer commits than this are ignored.
+MIN_SUPPORT = 2
 
 Pair = tuple[str, str]
 Signal = dict[Pair, float]
@@ -178,10 +182,14 @@ class CoChange:
 
 
 def evolution_signal(
-    commits: Iterable[Iterable[str]], path_to_module: Mapping[str, str], max_files: int = MAX_COMMIT_FILES
+    commits: Iterable[Iterable[str]],
+    path_to_module: Mapping[str, str],
+    max_files: int = MAX_COMMIT_FILES,
+    min_support: int = MIN_SUPPORT,
 ) -> CoChange:
-    """Co-change counts from commits given as lists of paths (relative to the analysed root)."""
+    """Co-change strengths from commits given as lists of paths (relative to the analysed root)."""
     out: Signal = defaultdict(float)
+    support: dict[Pair, int] = defaultdict(int)
     result = CoChange(signal={})
     for files in commits:
         files = list(files)
@@ -197,7 +205,8 @@ def evolution_signal(
         for i, a in enumerate(mods):
             for b in mods[i + 1 :]:
                 out[(a, b)] += share
-    result.signal = dict(sorted(out.items()))
+                support[(a, b)] += 1
+    result.signal = {k: v for k, v in sorted(out.items()) if support[k] >= min_support}
     return result
 
 

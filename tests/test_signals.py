@@ -82,9 +82,11 @@ def test_table_access_follows_models_reexports_and_sql(facts):
 def test_evolution_skips_huge_commits_and_unknown_paths():
     p2m = {"a.py": "a", "b.py": "b", "c.py": "c"}
     commits = [["a.py", "b.py"], ["a.py", "b.py", "c.py"], ["a.py", "README.md"], [f"f{i}.py" for i in range(51)] + ["a.py", "c.py"]]
-    r = evolution_signal(commits, p2m)
+    r = evolution_signal(commits, p2m, min_support=1)
     assert r.commits == 4 and r.used == 2 and r.skipped_large == 1
     assert r.signal == {("a", "b"): pytest.approx(1.5), ("a", "c"): pytest.approx(0.5), ("b", "c"): pytest.approx(0.5)}
+    # by default a pair needs two commits: only a-b changed together twice
+    assert evolution_signal(commits, p2m).signal == {("a", "b"): pytest.approx(1.5)}
 
 
 def test_dynamic_aggregates_scopes_and_directions():
