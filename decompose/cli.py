@@ -112,4 +112,5 @@ if __name__ == "__main__":  # pragma: no cover
     app()
 from . import cli_run  # noqa: E402,F401
 from . import cli_check  # noqa: E402,F401
+from . import cli_plan  # noqa: E402,F401
 from . import cli_generate  # noqa: E402,F401
