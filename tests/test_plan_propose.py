@@ -1,0 +1,174 @@
+"""Plan building on hand-written facts: interface, signatures, tables, routes, blockers, determinism."""
+
+from __future__ import annotations
+
+import pytest
+
+from decompose.facts import DataAccess, Definition, GlobalWrite, ImportFact, ModuleFacts, Param, Route, SymbolUse
+from decompose.graph import build_graph
+from decompose.plan import Plan
+from decompose.planfile import dumps_plan, loads_plan
+from decompose.propose import _Resolver, classify_annotation, describe, propose, signature
+
+
+def mod(name, imports=(), uses=(), data=(), defs=(), routes=(), writes=(), package=False):
+    return ModuleFacts(
+        module=name,
+        path=name.replace(".", "/") + ("/__init__.py" if package else ".py"),
+        is_package=package,
+        imports=list(imports),
+        uses=list(uses),
+        data=list(data),
+        definitions=list(defs),
+        routes=list(routes),
+        global_writes=list(writes),
+    )
+
+
+def fn(name, params=(), returns=None, kind="function"):
+    return Definition(name, kind, 1, 2, params=list(params), returns=returns)
+
+
+@pytest.fixture
+def facts():
+    return [
+        mod("shop", package=True),
+        mod(
+            "shop.catalog.models",
+            imports=[ImportFact("shop.db", ["Base"], 1)],
+            data=[DataAccess("products", "model", 5, symbol="Product")],
+            defs=[Definition("Product", "class", 5, 9, bases=["Base"])],
+        ),
+        mod(
+            "shop.catalog.service",
+            imports=[
+                ImportFact("shop.catalog.models", ["Product"], 1),
+                ImportFact("typing", ["Callable", "Any"], 2),
+            ],
+            uses=[SymbolUse("get_price", "shop.catalog.models.Product", 2)],
+            defs=[
+                fn("get_price", [Param("product_id", "int")], "int"),
+                fn("load", [Param("product", "Product")], "Product | None"),
+                fn("on_change", [Param("callback", "Callable[[int], None]")], "None"),
+                fn("lookup", [Param("key"), Param("extra", "Any")], "dict"),
+                Definition("CACHE", "variable", 3, 3, mutable=True),
+            ],
+            writes=[GlobalWrite("reset", "COUNTER", 20)],
+            routes=[Route("list_products", "/products", ["GET", "POST"], "bp.route", 30)],
+        ),
+        mod(
+            "shop.orders.service",
+            imports=[ImportFact("shop.catalog", ["service"], 1)],
+            uses=[
+                SymbolUse("place", "shop.catalog.service.get_price", 2, calls=2),
+                SymbolUse("place", "shop.catalog.service.load", 1, calls=1),
+                SymbolUse("place", "shop.catalog.service.on_change", 1, calls=1),
+                SymbolUse("place", "shop.catalog.service.lookup", 1, calls=1),
+                SymbolUse("place", "shop.catalog.service.CACHE", 1),
+                SymbolUse("place", "shop.catalog.models.Product", 1),
+            ],
+            data=[DataAccess("orders", "model", 3, symbol="Order")],
+            defs=[Definition("Order", "class", 3, 5)],
+        ),
+        mod("shop.db", defs=[Definition("Base", "class", 1, 2)]),
+    ]
+
+
+def test_signature_text():
+    d = fn(
+        "f",
+        [
+            Param("a", "int", kind="positional_only"),
+            Param("b", None, "2"),
+            Param("args", "str", kind="var_positional"),
+            Param("c", "bool", "False", kind="keyword_only"),
+            Param("kw", None, kind="var_keyword"),
+        ],
+        "dict[str, int]",
+    )
+    assert signature(d) == "(a: int, /, b=2, *args: str, c: bool = False, **kw) -> dict[str, int]"
+    assert signature(fn("g", [Param("x", kind="keyword_only")], kind="async_function")) == "async (*, x)"
+    assert signature(Definition("C", "class", 1, 2, bases=["Base", "Mixin"])) == "class C(Base, Mixin)"
+
+
+def test_annotation_verdicts(facts):
+    res = _Resolver(facts, {"shop.catalog.models.Product"})
+    m = "shop.catalog.service"
+    assert classify_annotation("int", m, res)[0] == "ok"
+    assert classify_annotation("dict[str, list[int]] | None", m, res)[0] == "ok"
+    verdict, why = classify_annotation("Product | None", m, res)
+    assert verdict == "bad" and "ORM model shop.catalog.models.Product" in why
+    assert classify_annotation("Callable[[int], None]", m, res) == ("bad", "Callable is a callable")
+    assert classify_annotation("Any", m, res)[0] == "unknown"
+    assert classify_annotation(None, m, res) == ("unknown", "no annotation")
+    assert classify_annotation("'Product'", m, res)[0] == "bad"  # string annotations too
+    assert classify_annotation("typing.IO[str]", m, res)[0] == "bad"
+
+
+def test_describe_interface_tables_routes_and_blockers(facts):
+    g = build_graph(facts)
+    assignment = {
+        "shop.catalog.models": "catalog",
+        "shop.catalog.service": "catalog",
+        "shop.orders.service": "orders",
+    }
+    plan = describe(assignment, ["shop", "shop.db"], facts, g, project="shop")
+    cat = plan.services["catalog"]
+    names = {i.name: i for i in cat.interface}
+    assert set(names) == {
+        "shop.catalog.service.get_price",
+        "shop.catalog.service.load",
+        "shop.catalog.service.on_change",
+        "shop.catalog.service.lookup",
+        "shop.catalog.service.CACHE",
+        "shop.catalog.models.Product",
+    }
+    assert names["shop.catalog.service.get_price"].signature == "(product_id: int) -> int"
+    assert names["shop.catalog.service.get_price"].used_by == ["orders"]
+    assert cat.tables == ["products"] and plan.services["orders"].tables == ["orders"]
+    assert [(r.method, r.path) for r in cat.routes] == [("GET", "/products"), ("POST", "/products")]
+
+    by = {(b["kind"], b.get("function") or b.get("state") or b.get("table")): b for b in plan.blockers}
+    load = by[("non-serializable-call", "shop.catalog.service.load")]
+    assert load["severity"] == "error" and load["called_from"] == ["orders"]
+    assert any("parameter product" in p and "ORM model" in p for p in load["problems"])
+    assert any(p.startswith("return:") for p in load["problems"])
+    assert ("non-serializable-call", "shop.catalog.service.on_change") in by
+    lookup = by[("unknown-serializability", "shop.catalog.service.lookup")]
+    assert lookup["severity"] == "warning"
+    assert lookup["problems"] == ["parameter key: no annotation", "parameter extra: Any: Any says nothing about the value"]
+    assert not any(k[1] == "shop.catalog.service.get_price" for k in by)  # ints only: fine
+    state = by[("cross-service-state", "shop.catalog.service.CACHE")]
+    assert state["owner"] == "catalog" and state["used_by"] == ["orders"]
+    table = by[("shared-table", "products")]
+    assert table["owner"] == "catalog" and table["used_by"] == ["catalog", "orders"]
+    assert plan.quality["blockers"] == {
+        "errors": sum(b["severity"] == "error" for b in plan.blockers),
+        "warnings": sum(b["severity"] == "warning" for b in plan.blockers),
+    }
+    # same service: no interface, no blockers about calls
+    together = describe(dict.fromkeys(assignment, "all"), ["shop", "shop.db"], facts, g, project="shop")
+    assert together.services["all"].interface == []
+    assert not any(b["kind"] in ("non-serializable-call", "cross-service-state", "shared-table") for b in together.blockers)
+
+
+def test_shared_state_used_by_two_services_is_a_blocker(facts):
+    facts = [*facts, mod("shop.orders.other", uses=[SymbolUse("f", "shop.catalog.service.CACHE", 1)])]
+    g = build_graph(facts)
+    assignment = {"shop.catalog.models": "catalog", "shop.orders.service": "orders", "shop.orders.other": "billing"}
+    plan = describe(assignment, ["shop", "shop.db", "shop.catalog.service"], facts, g, project="shop")
+    kinds = {(b["kind"], b.get("state")) for b in plan.blockers}
+    assert ("shared-library-state", "shop.catalog.service.CACHE") in kinds
+    assert any(b["kind"] == "shared-uses-service" and b["module"] == "shop.catalog.service" for b in plan.blockers)
+
+
+def test_propose_is_deterministic_and_round_trips(facts):
+    g = build_graph(facts)
+    texts = {dumps_plan(propose(facts, g, project="shop", seed=3).plan) for _ in range(3)}
+    assert len(texts) == 1
+    text = texts.pop()
+    assert dumps_plan(loads_plan(text)) == text
+    plan = loads_plan(text)
+    assert isinstance(plan, Plan) and plan.quality["settings"]["seed"] == 3
+    for key in ("modularity", "structural_modularity", "icp", "ifn", "ned"):
+        assert key in plan.quality
