@@ -88,7 +88,7 @@ from .config import Config
 from .facts import FACTS_VERSION, ImportFact, ModuleFacts, SymbolUse
 from .plan import Plan
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 SNAPSHOT_NAME = "check-snapshot.marshal"
 RUNTIME_CONTEXTS = frozenset({"module", "conditional"})  # same as decompose.metrics
 #: A file whose mtime is this close to the snapshot's write time is re-hashed
@@ -1014,6 +1014,12 @@ def save_snapshot(path: Path, state: GraphState, fingerprint: str) -> None:
         "imports": state.imports,
         "uses": state.uses,
         "skipped": state.skipped,
+        # resolved edges, so that a warm load does not resolve every import again
+        "out": {
+            m: [(t, e.imports, tuple(e.lines), tuple(sorted(e.contexts)), e.uses, e.calls) for t, e in es.items()]
+            for m, es in state.out.items()
+        },
+        "unresolved": state.unresolved,
     }
     atomic_write(path, marshal.dumps(data))
 
@@ -1029,9 +1035,15 @@ def load_snapshot(path: Path, fingerprint: str) -> tuple[GraphState, int] | None
     try:
         info = {m: ModuleInfo(*t) for m, t in data["info"].items()}
         st = GraphState(info=info, imports=data["imports"], uses=data["uses"], skipped=data["skipped"])
-    except (KeyError, TypeError):
+        st.out = {
+            m: {t: Edge(n, list(lines), set(ctx), uses, calls) for t, n, lines, ctx, uses, calls in es}
+            for m, es in data["out"].items()
+        }
+        st.unresolved = data["unresolved"]
+    except (KeyError, TypeError, ValueError):
         return None
-    st.rebuild_edges()
+    if st.out.keys() != info.keys():
+        return None
     return st, int(data["written_ns"])
 
 
