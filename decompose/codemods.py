@@ -325,6 +325,12 @@ def prune_app_module(source: str, module: str, is_package: bool, drop: set[str])
         class Check(cst.CSTVisitor):
             METADATA_DEPENDENCIES = (cst.metadata.PositionProvider,)
 
+            def visit_ImportFrom(self, n: cst.ImportFrom) -> bool:
+                return False  # names imported from kept modules are not references
+
+            def visit_Import(self, n: cst.Import) -> bool:
+                return False
+
             def visit_Name(self, n: cst.Name) -> None:
                 if n.value in pruner.removed:
                     pos = self.get_metadata(cst.metadata.PositionProvider, n)

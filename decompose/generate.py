@@ -110,6 +110,7 @@ class RouteSpec:
     methods: list[str]
     function: str  # fully qualified view function
     blueprint: str | None  # "module:attr" of the Blueprint, None for app-level routes
+    prefix: str = ""  # public prefix it falls under: the Blueprint's url_prefix, else its static part
 
 
 @dataclass
@@ -136,7 +137,7 @@ class ServiceSpec:
 
     @property
     def route_prefixes(self) -> list[str]:
-        return sorted({static_prefix(r.path) for r in self.routes})
+        return sorted({r.prefix for r in self.routes})
 
 
 @dataclass
@@ -662,7 +663,9 @@ def build_generation(
             obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
             bp = f"{m}:{obj}" if obj in prefixes else None
             path = join_route(prefixes.get(obj, ""), r.path)
-            spec.routes.append(RouteSpec(path=path, methods=sorted(r.methods), function=f"{m}.{r.function}", blueprint=bp))
+            prefix = prefixes.get(obj, "").rstrip("/") or static_prefix(path)
+            spec.routes.append(RouteSpec(path=path, methods=sorted(r.methods), function=f"{m}.{r.function}",
+                                         blueprint=bp, prefix=prefix))
             if bp and (m, obj) not in spec.blueprints:
                 spec.blueprints.append((m, obj))
     for spec in services.values():
@@ -718,7 +721,8 @@ def build_generation(
         # module; the gateway sends them to the default service.
         spec = services[default_service]
         for path, methods in app_routes(sources.get(app_module, "")):
-            spec.routes.append(RouteSpec(path=path, methods=methods, function=f"{app_module}:<app>", blueprint=None))
+            spec.routes.append(RouteSpec(path=path, methods=methods, function=f"{app_module}:<app>", blueprint=None,
+                                         prefix=static_prefix(path)))
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
     constraints = sorted(v for v in deps.values() if "==" in v)
     return Generation(

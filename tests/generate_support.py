@@ -1,0 +1,108 @@
+"""Shared helpers of the generate tests: a plan from sample_monolith/reference.yaml,
+one generated output folder per session, and running the generated units as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from decompose.plan import Plan
+from decompose.planfile import save_plan
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_monolith"
+
+
+def reference_plan(source: Path = SAMPLE, project: str = "shop") -> Plan:
+    ref = yaml.safe_load((source / "reference.yaml").read_text(encoding="utf-8"))
+    return Plan.from_dict({"project": project, "source": str(source), **ref})
+
+
+def write_reference_plan(path: Path) -> Path:
+    save_plan(reference_plan(), path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    def __init__(self, out: Path, data: Path, names: list[str] | None = None):
+        self.out = out
+        manifest = json.loads((out / "decompose-output.json").read_text())
+        self.manifest = manifest
+        units = manifest["services"] + [manifest["gateway"]]
+        self.units = [u for u in units if names is None or u["name"] in names]
+        self.ports = {u["name"]: free_port() for u in units}
+        self.data = data
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs = data / "logs"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, timeout: float = 90) -> "Running":
+        self.logs.mkdir(parents=True, exist_ok=True)
+        all_units = self.manifest["services"] + [self.manifest["gateway"]]
+        for u in self.units:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
+            env.update(u["env"])
+            for v in all_units:
+                env[v["url_env"]] = self.url(v["name"])
+            src = self.out / u["source"]
+            env.update(PORT=str(self.ports[u["name"]]), HOST="127.0.0.1", DECOMPOSE_LOCAL_DATA=str(self.data),
+                       PYTHONPATH=str(src), PYTHONUNBUFFERED="1")
+            argv = [sys.executable if u["command"][0] == "python" else u["command"][0], *u["command"][1:]]
+            with open(self.logs / f"{u['name']}.log", "wb") as log:
+                self.procs[u["name"]] = subprocess.Popen(
+                    argv, cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+        deadline = time.monotonic() + timeout
+        for u in self.units:
+            while True:
+                if self.procs[u["name"]].poll() is not None:
+                    self.stop()
+                    raise AssertionError(f"{u['name']} exited:\n{self.log(u['name'])}")
+                try:
+                    if httpx.get(self.url(u["name"]) + u["readiness"], timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError(f"{u['name']} not ready in {timeout}s:\n{self.log(u['name'])}")
+                time.sleep(0.2)
+        return self
+
+    def log(self, name: str) -> str:
+        try:
+            return (self.logs / f"{name}.log").read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs.values():
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
