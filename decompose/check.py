@@ -786,15 +786,28 @@ def evaluate(
     return Evaluation(findings=findings, changes=[] if absolute else changes, new_cycles=new_cycles)
 
 
+def acknowledged_shared_uses(plan: Plan) -> dict[str, set[str]]:
+    """Shared module -> the service symbols it uses that the plan records as ``shared-uses-service`` blockers.
+
+    Accepts fully qualified ``symbols`` or names relative to ``depends_on``.
+    """
+    out: dict[str, set[str]] = {}
+    for b in plan.blockers:
+        if not isinstance(b, dict) or b.get("kind") != "shared-uses-service":
+            continue
+        base = str(b.get("depends_on") or "")
+        syms = out.setdefault(str(b.get("module", "")), set())
+        for x in b.get("symbols") or ():
+            x = str(x)
+            syms.add(f"{base}.{x}" if base and not x.startswith(base + ".") else x)
+    return out
+
+
 def _boundary_findings(after: GraphState, checked: list[str], checked_facts: dict[str, ModuleFacts], plan: Plan) -> list[Finding]:
     direct, below, planned_tops = owner_map(plan)
     interface: dict[str, set[str]] = {name: {i.name for i in s.interface} for name, s in plan.services.items()}
     # shared -> service dependencies the plan itself records as blockers: known, not new
-    acknowledged: dict[tuple[str, str], set[str]] = {}
-    for b in plan.blockers:
-        if isinstance(b, dict) and b.get("kind") == "shared-uses-service":
-            key = (str(b.get("module", "")), str(b.get("depends_on", "")))
-            acknowledged.setdefault(key, set()).update(str(x) for x in b.get("symbols") or ())
+    acknowledged = acknowledged_shared_uses(plan)
     modules = after.info
     out: list[Finding] = []
     for m in sorted(checked):
@@ -843,8 +856,7 @@ def _boundary_findings(after: GraphState, checked: list[str], checked_facts: dic
                     else:
                         syms = [what]
                     for sym in syms:
-                        short = sym[len(target) + 1 :]
-                        if short and short in acknowledged.get((m, target), ()):
+                        if sym in acknowledged.get(m, ()):
                             out.append(Finding("DC102", path, imp.line, m, stmt, sym,
                                                f"shared module {m} imports {sym} of service {dst!r} "
                                                "(a blocker recorded in the plan)", level="warning"))

@@ -183,7 +183,7 @@ def test_shared_imports_recorded_as_blockers_in_the_plan_are_warnings():
     plan = Plan.from_dict({
         **PLAN.to_dict(),
         "blockers": [{"kind": "shared-uses-service", "severity": "error", "module": "shop.utils.money",
-                      "depends_on": "shop.catalog.service", "service": "catalog", "symbols": ["get_price"]}],
+                      "services": ["catalog"], "symbols": ["shop.catalog.service.get_price"]}],
     })
     facts = shop_modules()
     facts[2] = mod("shop.utils.money", imp("shop.catalog.service", "get_price", "Catalog", line=6))
@@ -192,6 +192,17 @@ def test_shared_imports_recorded_as_blockers_in_the_plan_are_warnings():
         ("DC102", "error", "shop.catalog.service.Catalog"),  # not recorded: new
         ("DC102", "warning", "shop.catalog.service.get_price"),  # recorded in the plan: known
     ]
+
+
+def test_acknowledged_blockers_accept_relative_and_qualified_symbols():
+    from decompose.check import acknowledged_shared_uses
+
+    plan = Plan.from_dict({**PLAN.to_dict(), "blockers": [
+        {"kind": "shared-uses-service", "module": "shop.a", "depends_on": "shop.x.api", "symbols": ["bp"]},
+        {"kind": "shared-uses-service", "module": "shop.b", "symbols": ["shop.y.api.bp"]},
+        {"kind": "shared-table", "table": "t"},
+    ]})
+    assert acknowledged_shared_uses(plan) == {"shop.a": {"shop.x.api.bp"}, "shop.b": {"shop.y.api.bp"}}
 
 
 def test_new_module_is_placed_by_its_package_and_outsiders_are_ignored():
