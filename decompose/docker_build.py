@@ -154,7 +154,7 @@ def url_env_name(service: str) -> str:
     return "DECOMPOSE_" + re.sub(r"[^A-Z0-9]", "_", service.upper()) + "_URL"
 
 
-def _unit(root: Path, raw: Any, role: str, project: str, version: str) -> Unit:
+def _unit(root: Path, raw: Any, role: str, project: str, version: str, fallback_volumes: Any = None) -> Unit:
     if not isinstance(raw, Mapping):
         raise ManifestError(f"{MANIFEST_NAME}: every {role} entry must be an object")
     name = _first(raw, "name", default="gateway" if role == "gateway" else None)
@@ -203,13 +203,19 @@ def _unit(root: Path, raw: Any, role: str, project: str, version: str) -> Unit:
         command=tuple(command),
         source=(root / src_rel).resolve() if src_rel else None,
         url_env=str(_first(raw, "url_env", default=url_env_name(name))),
-        volumes=_volumes(_first(raw, "volumes", "compose_volumes"), where),
+        volumes=_volumes(_first(raw, "volumes", "compose_volumes", default=fallback_volumes), where),
     )
 
 
-def parse_manifest(root: Path, data: Any) -> OutputManifest:
-    """Validate the decoded ``decompose-output.json`` of the output folder ``root``."""
+def parse_manifest(root: Path, data: Any, compose_volumes: Mapping[str, Any] | None = None) -> OutputManifest:
+    """Validate the decoded ``decompose-output.json`` of the output folder ``root``.
+
+    ``compose_volumes`` (unit name -> ``["name:/path", ...]``, from the
+    generated compose file) supplies the volumes of units the manifest gives
+    none for.
+    """
     root = Path(root).resolve()
+    cv = compose_volumes or {}
     if not isinstance(data, Mapping):
         raise ManifestError(f"{MANIFEST_NAME}: top level must be an object")
     project = data.get("project")
@@ -233,8 +239,12 @@ def parse_manifest(root: Path, data: Any) -> OutputManifest:
                 raise ManifestError(f"{MANIFEST_NAME}: more than one gateway")
             gateway_raw = raw
             continue
-        services.append(_unit(root, raw, "service", project, version))
-    gateway = _unit(root, gateway_raw, "gateway", project, version) if gateway_raw is not None else None
+        services.append(_unit(root, raw, "service", project, version, cv.get(raw.get("name"))))
+    gateway = (
+        _unit(root, gateway_raw, "gateway", project, version, cv.get(gateway_raw.get("name", "gateway")))
+        if isinstance(gateway_raw, Mapping)
+        else None if gateway_raw is None else _unit(root, gateway_raw, "gateway", project, version)
+    )
     names = [u.name for u in services] + ([gateway.name] if gateway else [])
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -260,7 +270,28 @@ def load_manifest(out_dir: Path) -> OutputManifest:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    return parse_manifest(out_dir, data)
+    return parse_manifest(out_dir, data, _compose_volumes(out_dir, data))
+
+
+def _compose_volumes(out_dir: Path, data: Any) -> dict[str, Any]:
+    """Volumes per unit from the compose file the manifest names (``"compose": "compose.yaml"``)."""
+    rel = data.get("compose") if isinstance(data, Mapping) else None
+    if not isinstance(rel, str) or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        return {}
+    import yaml
+
+    try:
+        text = (out_dir / rel).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    try:
+        compose = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{out_dir / rel}: unreadable compose file: {' '.join(str(exc).split())}") from None
+    services = compose.get("services") if isinstance(compose, Mapping) else None
+    if not isinstance(services, Mapping):
+        return {}
+    return {str(k): v.get("volumes") for k, v in services.items() if isinstance(v, Mapping) and v.get("volumes")}
 
 
 # --------------------------------------------------------------------------- build log parsing (pure)

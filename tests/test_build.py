@@ -247,3 +247,19 @@ def test_cache_waves_build_one_unit_per_dependency_set_first(tmp_path):
     (root / "services/greeter/requirements.txt").write_text("flask==3.1.2\n")
     leaders, followers = cache_waves(list(m.units))
     assert [u.name for u in leaders] == ["namer", "greeter", "gateway"] and followers == []
+
+
+def test_volumes_come_from_the_compose_file_when_the_manifest_has_none(tmp_path):
+    root = write_fake_output(tmp_path / "out")
+    data = json.loads((root / "decompose-output.json").read_text())
+    data["compose"] = "compose.yaml"
+    (root / "decompose-output.json").write_text(json.dumps(data))
+    (root / "compose.yaml").write_text(
+        "services:\n  namer:\n    volumes: ['namer-data:/data', 'shared-data:/shared-data']\n  gateway: {image: x}\n"
+    )
+    m = load_manifest(root)
+    assert m.unit("namer").volumes == (("namer-data", "/data"), ("shared-data", "/shared-data"))
+    assert m.unit("greeter").volumes == () and m.unit("gateway").volumes == ()
+    (root / "compose.yaml").write_text("services: [unclosed\n")
+    with pytest.raises(ManifestError, match="unreadable compose file"):
+        load_manifest(root)
