@@ -253,6 +253,8 @@ def test_volumes_come_from_the_compose_file_when_the_manifest_has_none(tmp_path)
     root = write_fake_output(tmp_path / "out")
     data = json.loads((root / "decompose-output.json").read_text())
     data["compose"] = "compose.yaml"
+    for unit in data["services"]:
+        del unit["volumes"]  # as decompose generate writes it: volumes only in compose.yaml
     (root / "decompose-output.json").write_text(json.dumps(data))
     (root / "compose.yaml").write_text(
         "services:\n  namer:\n    volumes: ['namer-data:/data', 'shared-data:/shared-data']\n  gateway: {image: x}\n"
