@@ -172,3 +172,17 @@ def test_propose_is_deterministic_and_round_trips(facts):
     assert isinstance(plan, Plan) and plan.quality["settings"]["seed"] == 3
     for key in ("modularity", "structural_modularity", "icp", "ifn", "ned"):
         assert key in plan.quality
+
+
+def test_shared_reasons_round_trip_and_unknown_shared_keys_are_rejected():
+    from decompose.plan import PlanError
+
+    base = "version: 1\nproject: shop\nservices:\n  a:\n    modules: [m.a]\nshared:\n  modules: [m.u]\n"
+    with_reasons = base + "  reasons:\n    m.u: 'shared: used from 3 of 3 clusters'\n"
+    plan = loads_plan(with_reasons)
+    assert plan.shared_reasons == {"m.u": "shared: used from 3 of 3 clusters"}
+    text = dumps_plan(plan)
+    assert dumps_plan(loads_plan(text)) == text and "reasons:" in text
+    assert "reasons" not in dumps_plan(loads_plan(base)).split("shared:")[1]  # absent stays absent
+    with pytest.raises(PlanError, match="shared: unknown key 'modulez'"):
+        loads_plan(base + "  modulez: [x]\n")
