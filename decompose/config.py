@@ -95,7 +95,8 @@ def plan_options_from_mapping(table: dict[str, Any], origin: str) -> tuple[str |
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(PLAN_KEYS))})")
         expected = PLAN_KEYS[key]
         if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
-            raise ConfigError(f"{where}.{key} must be a {expected.__name__}, got {value!r}")
+            kind = {int: "an integer", str: "a string", bool: "true or false", list: "a list", dict: "a table"}[expected]
+            raise ConfigError(f"{where}.{key} must be {kind}, got {value!r}")
     if "services" in table and table["services"] < 1:
         raise ConfigError(f"{where}.services must be >= 1")
     if "min_shared_users" in table and table["min_shared_users"] < 1:

@@ -41,7 +41,7 @@ def test_table_form():
     [
         ({"colour": 1}, "tool.decompose.plan: unknown key 'colour'"),
         ({"services": 0}, "tool.decompose.plan.services must be >= 1"),
-        ({"services": True}, "tool.decompose.plan.services must be a int"),
+        ({"services": True}, "tool.decompose.plan.services must be an integer"),
         ({"method": "kmeans"}, "method must be 'louvain' or 'greedy'"),
         ({"weights": {"static": -1}}, "weights.static must be a number >= 0"),
         ({"weights": {"vibes": 1}}, "unknown signal 'vibes'"),
