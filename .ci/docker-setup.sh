@@ -65,25 +65,45 @@ if docker info >/dev/null 2>&1; then
 else
   if [ -f "$WORK/dockerd.pid" ]; then
     old=$(cat "$WORK/dockerd.pid" 2>/dev/null || true)
-    if [ -n "$old" ] && kill -0 "$old" 2>/dev/null; then
+    # only a live dockerd counts: the pid may be stale or recycled by another program
+    if [ -n "$old" ] && grep -qa dockerd "/proc/$old/cmdline" 2>/dev/null; then
       ts "dockerd (pid $old) exists but does not answer yet; waiting"
       DOCKERD_PID=$old
-      wait_docker 60 || { tail_log "$WORK/dockerd.log"; die "dockerd pid $old does not answer"; }
-    else
-      rm -f "$WORK/dockerd.pid"   # stale pidfile from a previous run
+      if ! wait_docker 60 && kill -0 "$old" 2>/dev/null; then
+        tail_log "$WORK/dockerd.log"; die "dockerd pid $old runs but does not answer; stop it and rerun"
+      fi
+      unset DOCKERD_PID
     fi
+    docker info >/dev/null 2>&1 || rm -f "$WORK/dockerd.pid"   # stale pidfile from a previous run
   fi
-  if ! docker info >/dev/null 2>&1; then
-    ts "starting dockerd (overlay2, data in $WORK/data)"
-    # stale socket from a killed daemon would make dockerd refuse to start
+  start_dockerd() {
+    # The exec root is run-time state (sockets, pid files, containerd's) of a
+    # daemon that is gone: a stale one makes containerd hang on start.
+    rm -rf "$WORK/exec"
     [ -S /var/run/docker.sock ] && rm -f /var/run/docker.sock
     nohup dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" \
           --pidfile "$WORK/dockerd.pid" --storage-driver overlay2 \
           >>"$WORK/dockerd.log" 2>&1 </dev/null &
     DOCKERD_PID=$!
-    if ! wait_docker 90; then
-      tail_log "$WORK/dockerd.log" 60
-      die "dockerd did not answer within 90 s (log: $WORK/dockerd.log)"
+    wait_docker 90
+  }
+  if ! docker info >/dev/null 2>&1; then
+    if pgrep -x dockerd >/dev/null 2>&1 || pgrep -x containerd >/dev/null 2>&1; then
+      ts "another dockerd/containerd is running: waiting up to 20 s for it to exit"
+      for _ in $(seq 1 40); do pgrep -x dockerd >/dev/null 2>&1 || pgrep -x containerd >/dev/null 2>&1 || break; sleep 0.5; done
+    fi
+    ts "starting dockerd (overlay2, data in $WORK/data, log $WORK/dockerd.log)"
+    if ! start_dockerd; then
+      tail_log "$WORK/dockerd.log" 30
+      if [ -n "${DOCKERD_PID:-}" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+        kill "$DOCKERD_PID" 2>/dev/null || true
+        for _ in $(seq 1 40); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
+      fi
+      ts "dockerd did not come up; retrying once with a clean exec root"
+      if ! start_dockerd; then
+        tail_log "$WORK/dockerd.log" 60
+        die "dockerd did not answer within 90 s, twice (log: $WORK/dockerd.log)"
+      fi
     fi
   fi
 fi
