@@ -1059,6 +1059,51 @@ def load_snapshot(path: Path, fingerprint: str) -> tuple[GraphState, int] | None
     return st, int(data["written_ns"])
 
 
+PLAN_CACHE_NAME = "check-plan.marshal"
+
+
+def load_plan_cached(path: Path, cache_dir: Path | None = None) -> Plan:
+    """``decompose.yaml`` through a cache of its validated form.
+
+    PyYAML's pure-Python loader (needed to reject duplicate keys) takes about
+    half a second on a Django-size plan; the plan is re-read only when its
+    bytes change (SHA-256), otherwise rebuilt from a marshal file in the cache
+    folder of the plan's directory.  Errors are raised as ``PlanError`` exactly
+    as ``planfile.load_plan`` raises them.
+    """
+    from . import __version__
+    from .cache import default_cache_dir
+    from .fsio import atomic_write
+    from .plan import PlanError
+    from .planfile import loads_plan
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PlanError([f"{path}: no such plan file (run `decompose plan` first)"]) from None
+    except OSError as exc:
+        raise PlanError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    digest = hashlib.sha256(f"{__version__}\0{SNAPSHOT_VERSION}\0".encode() + raw).hexdigest()
+    cfile = (Path(cache_dir) if cache_dir else default_cache_dir(path.resolve().parent)) / PLAN_CACHE_NAME
+    try:
+        data = marshal.loads(cfile.read_bytes())
+        if isinstance(data, dict) and data.get("digest") == digest:
+            return Plan.from_dict(data["plan"], str(path))
+    except (OSError, EOFError, ValueError, TypeError, KeyError, PlanError):
+        pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError([f"{path}: cannot read: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
+    plan = loads_plan(text, str(path))
+    try:
+        atomic_write(cfile, marshal.dumps({"digest": digest, "plan": plan.to_dict()}))
+    except (OSError, ValueError):
+        pass  # an unwritable cache or an unmarshalable value only costs speed
+    return plan
+
+
 def _git(cwd: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess | None:
     try:
         return subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)

@@ -20,7 +20,7 @@ class CheckFormat(str, Enum):
     sarif = "sarif"
 
 
-def _resolve_inputs(path: Optional[Path], plan: Optional[Path], cwd: Path):
+def _resolve_inputs(path: Optional[Path], plan: Optional[Path], cwd: Path, cache_dir: Optional[Path] = None):
     """(root, config, plan file or None) following the documented lookup order; raises on bad input."""
     from .config import load_config
 
@@ -41,9 +41,9 @@ def _resolve_inputs(path: Optional[Path], plan: Optional[Path], cwd: Path):
     if plan is None and (cwd / "decompose.yaml").is_file():
         plan = cwd / "decompose.yaml"
     if plan is not None:
-        from .planfile import load_plan
+        from .check import load_plan_cached
 
-        source = load_plan(plan).source  # raises PlanError naming the file
+        source = load_plan_cached(plan, cache_dir).source  # raises PlanError naming the file
         root = (plan.parent / source) if source else plan.parent
         if not root.is_dir():
             raise ValueError(f"{plan}: source {source!r} is not a folder ({root})")
@@ -134,12 +134,12 @@ def check_cmd(
 
     cwd = Path(os.getcwd())
     try:
-        root, config, plan_file = _resolve_inputs(path, plan, cwd)
+        root, config, plan_file = _resolve_inputs(path, plan, cwd, cache_dir)
         plan_obj = None
         if plan_file is not None:
-            from .planfile import load_plan
+            from .check import load_plan_cached
 
-            plan_obj = load_plan(plan_file)
+            plan_obj = load_plan_cached(plan_file, cache_dir)
         result = run_check(
             root, files, plan=plan_obj, plan_path=str(plan_file) if plan_file else None,
             config=config, base_ref=base_ref, cache_dir=cache_dir, cwd=cwd,

@@ -414,3 +414,26 @@ def test_reference_plan_findings_are_exactly_the_cross_service_imports(sample_co
     got = {(f.rule, f.module, nearest_module(f.target, modules)) for f in r.findings if f.rule in ("DC101", "DC102")}
     assert got == expected
     assert expected  # the sample has deliberate cross-domain tangles
+
+
+def test_plan_cache_is_exact_and_follows_edits(shop, tmp_path, monkeypatch):
+    from decompose import planfile
+    from decompose.check import load_plan_cached
+
+    cache = tmp_path / "plan-cache"
+    plan_file = shop / "decompose.yaml"
+    first = load_plan_cached(plan_file, cache)
+    assert first.to_dict() == load_plan(plan_file).to_dict()
+
+    def boom(*a, **k):
+        raise AssertionError("the YAML was parsed again")
+
+    monkeypatch.setattr(planfile, "loads_plan", boom)
+    assert load_plan_cached(plan_file, cache).to_dict() == first.to_dict()  # from the cache
+    monkeypatch.undo()
+    plan_file.write_text(PLAN.replace("used_by: [orders]", "used_by: [orders, shipping]"))
+    edited = load_plan_cached(plan_file, cache)
+    assert edited.services["catalog"].interface[0].used_by == ["orders", "shipping"]
+    plan_file.write_text(PLAN + "shared:\n  modules: []\n")  # duplicate key: still rejected
+    with pytest.raises(Exception, match="duplicate key"):
+        load_plan_cached(plan_file, cache)
