@@ -1525,6 +1525,8 @@ def run_check(
 
         ev = evaluate(state, before_out, absent, checked, checked_facts, plan, config,
                       absolute=files is None and base_ref is None)
+        if files is None:  # every module checked: list only those whose dependencies or figures moved
+            ev.changes = [c for c in ev.changes if c.added or c.removed or c.before != c.after]
         lap("evaluate")
         facts.close()
         if dirty:

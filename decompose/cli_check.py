@@ -144,7 +144,10 @@ def check_cmd(
             root, files, plan=plan_obj, plan_path=str(plan_file) if plan_file else None,
             config=config, base_ref=base_ref, cache_dir=cache_dir, cwd=cwd,
         )
-    except (CheckError, ConfigError, PlanError, ValueError, FileNotFoundError) as exc:
+    except PlanError as exc:
+        more = len(exc.problems) - 1
+        fail(exc.problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""), EXIT_USAGE)
+    except (CheckError, ConfigError, ValueError, FileNotFoundError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, EXIT_USAGE)
     if format is CheckFormat.text:
         if output is not None:

@@ -160,6 +160,13 @@ def test_new_cycle_against_head_then_not_new_once_committed(shop):
     first = git(shop, "rev-list", "--max-parents=0", "HEAD").strip()
     r = invoke(shop, "shop/catalog/models.py", "--base-ref", first, "--format", "json")
     assert r.exit_code == 1 and findings(r)[0][0] == "DC103"
+    # every module against a base: only what changed since is judged as new
+    r = invoke(shop, "--base-ref", first, "--format", "json")
+    assert r.exit_code == 1
+    assert findings(r) == [("DC103", "shop/catalog/models.py", line, "shop.catalog.service")]
+    assert json.loads(r.stdout)["changes"][0]["module"] == "shop.catalog.models"
+    r = invoke(shop, "--base-ref", "HEAD", "--format", "json")
+    assert r.exit_code == 0 and findings(r) == []
 
 
 def test_thresholds_from_pyproject(tmp_path):
