@@ -604,8 +604,6 @@ def evaluate(
     """
     findings: list[Finding] = []
     info = after.info
-    modules = info
-    checked_set = set(checked)
 
     # -- dependency changes ---------------------------------------------------
     added_edges: dict[str, dict[str, Edge]] = {}
@@ -1315,9 +1313,12 @@ def _refresh(root: Path, state: GraphState, written: int, facts: _Facts, stats: 
                 continue
             if content_key(m, i.is_package, i.relpath, data) != i.key:
                 changed.append(SourceFile(root / i.relpath, i.relpath, m, i.is_package))
-            elif st != (i.mtime_ns, i.size):
-                i.mtime_ns, i.size = st
-                dirty = True
+            else:
+                if st != (i.mtime_ns, i.size):
+                    i.mtime_ns, i.size = st
+                    dirty = True
+                if time.time_ns() - st[0] > RACY_NS:
+                    dirty = True  # rewritten now, the snapshot's time no longer makes this file racy
     for rel, (m, is_pkg, _reason, mtime, size) in list(state.skipped.items()):
         st = _stat(root / rel)
         if st is None:
