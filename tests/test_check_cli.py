@@ -444,3 +444,31 @@ def test_plan_cache_is_exact_and_follows_edits(shop, tmp_path, monkeypatch):
     plan_file.write_text(PLAN + "shared:\n  modules: []\n")  # duplicate key: still rejected
     with pytest.raises(Exception, match="duplicate key"):
         load_plan_cached(plan_file, cache)
+
+
+def test_full_audit_cycles_are_the_analyzers_cycles(sample_copy, tmp_path):
+    from decompose.analysis import analyze
+
+    an = analyze(sample_copy, use_cache=False)
+    r = run_check(sample_copy, None, cache_dir=tmp_path / "c", cwd=sample_copy)
+    cycles = [f for f in r.findings if f.rule == "DC203"]
+    assert len(cycles) == len(an.metrics.cycles) >= 1
+    for f, c in zip(sorted(cycles, key=lambda f: f.module), sorted(an.metrics.cycles, key=lambda c: c.modules)):
+        assert f"cycle of {len(c.modules)} modules" in f.message
+        assert f.module in c.modules and f.target in c.modules
+        assert ("at import time" in f.message) == c.runtime
+
+
+def test_unparsable_file_is_listed_not_failed(shop):
+    (shop / "shop/orders/broken.py").write_text("def broken(:\n")
+    r = invoke(shop, "shop/orders/broken.py", "shop/orders/service.py", "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["checked"] == ["shop.orders.service"]
+    (skip,) = data["skipped"]
+    assert skip["path"] == "shop/orders/broken.py" and "syntax error" in skip["reason"]
+    # fixed, it is checked (and the snapshot picks it up)
+    (shop / "shop/orders/broken.py").write_text("from shop.catalog.models import Product\n")
+    r = invoke(shop, "shop/orders/broken.py", "--format", "json")
+    assert r.exit_code == 1
+    assert findings(r) == [("DC101", "shop/orders/broken.py", 1, "shop.catalog.models.Product")]
