@@ -409,6 +409,31 @@ def _write_registry(out: Path, project: str, procs: list[LocalProc], url: str) -
     atomic_write(run_dir(out) / REGISTRY, json.dumps(data, indent=2) + "\n")
 
 
+def missing_requirements(req_file: Path) -> list[str]:
+    """Requirements in ``req_file`` with no installed distribution in this interpreter.
+
+    Only presence is checked: a different installed version still runs.
+    """
+    import importlib.metadata as md
+    import re
+
+    try:
+        lines = req_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    missing = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if not m or line.startswith("-"):
+            continue
+        try:
+            md.distribution(m.group(1))
+        except md.PackageNotFoundError:
+            missing.append(line)
+    return missing
+
+
 def local_volume_env(env: Mapping[str, str], volumes: Mapping[str, Path]) -> dict[str, str]:
     """Rewrite container mount paths in environment values to local folders.
 
@@ -537,6 +562,10 @@ def up_local(
     stopped = down_local(out, keep_volumes=True)
     if stopped:
         say("*", f"stopped {len(stopped)} process(es) of a previous run")
+    lacking = {u.name: missing_requirements(u.context / "requirements.txt") for u in m.units}
+    lacking = {k: v for k, v in lacking.items() if v}
+    for name, reqs in lacking.items():  # may still run (e.g. gunicorn is optional): warn, report on failure
+        say(name, f"warning: not installed in this Python: {', '.join(reqs)}")
     if port_in_use(port):
         raise RunError(f"port {port} on 127.0.0.1 is already in use (choose another with --port)")
     ports = {u.name: (port if u is front else free_port()) for u in m.units}
@@ -612,5 +641,10 @@ def up_local(
     if failures:
         order = [u.name for u in m.units]
         failures.sort(key=lambda f: order.index(f.name))
-        raise UpFailed(failures, hint=f"logs in {logs_dir}; `decompose down --local {out}` stops the rest")
+        hint = f"logs in {logs_dir}; `decompose down --local {out}` stops the rest"
+        for f in failures:
+            if f.name in lacking:
+                req = m.unit(f.name).context / "requirements.txt"
+                hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {Path(sys.executable).name} -m pip install -r {req}"
+        raise UpFailed(failures, hint=hint)
     return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0)

@@ -21,6 +21,7 @@ from decompose.runner import (
     free_port,
     local_argv,
     local_volume_env,
+    missing_requirements,
     probe_script,
     public_unit,
     run_dir,
@@ -259,3 +260,21 @@ def test_up_local_gives_services_sharing_a_volume_one_folder_and_down_removes_it
     finally:
         down_local(root)
     assert not (run_dir(root) / "volumes").exists()
+
+
+def test_up_local_names_packages_this_python_lacks_when_a_service_fails(tmp_path):
+    root = write_fake_output(tmp_path / "out", crash="ModuleNotFoundError: No module named 'nosuchdist'")
+    (root / "services/greeter/requirements.txt").write_text(
+        "# comment\nhttpx==0.0.1  # another version still runs\n-c constraints.txt\ndecompose-no-such-dist==1.0\n"
+    )
+    assert missing_requirements(root / "services/greeter/requirements.txt") == ["decompose-no-such-dist==1.0"]
+    assert missing_requirements(root / "services/namer/requirements.txt") == []  # no file
+    said = []
+    try:
+        with pytest.raises(UpFailed) as exc:
+            up_local(load_manifest(root), port=free_port(), timeout=20, status=lambda n, t: said.append((n, t)))
+    finally:
+        down_local(root)
+    assert ("greeter", "warning: not installed in this Python: decompose-no-such-dist==1.0") in said
+    assert "greeter needs decompose-no-such-dist==1.0: " in exc.value.hint
+    assert "-m pip install -r " in exc.value.hint and "services/greeter/requirements.txt" in exc.value.hint
