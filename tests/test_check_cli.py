@@ -472,3 +472,19 @@ def test_unparsable_file_is_listed_not_failed(shop):
     r = invoke(shop, "shop/orders/broken.py", "--format", "json")
     assert r.exit_code == 1
     assert findings(r) == [("DC101", "shop/orders/broken.py", 1, "shop.catalog.models.Product")]
+
+
+@pytest.mark.slow
+def test_snapshot_graph_equals_the_analyzers_on_django(django_source):
+    """At scale: the check's incremental graph state is exactly `decompose analyze`'s graph."""
+    from decompose.analysis import analyze
+
+    an = analyze(django_source)  # warm when the corpus was analysed before (its own cache folder)
+    r = run_check(django_source, None, cwd=django_source)
+    assert r.stats["modules"] == len(an.facts) > 800
+    from decompose.cache import default_cache_dir
+
+    assert snapshot_graph(django_source, default_cache_dir(django_source)) == {
+        (a, b): (d["imports"], d["lines"], d["contexts"], d["uses"]) for a, b, d in an.graph.internal.edges(data=True)
+    }
+    assert len([f for f in r.findings if f.rule == "DC203"]) == len(an.metrics.cycles)
