@@ -1007,8 +1007,10 @@ def to_sarif_dict(r: CheckResult, tool_version: str) -> dict[str, Any]:
 
 
 def _fingerprint(config: Config) -> str:
+    from . import __version__
+
     return "|".join([
-        f"snapshot={SNAPSHOT_VERSION}", f"facts={FACTS_VERSION}", f"py={sys.version_info[0]}.{sys.version_info[1]}",
+        f"decompose={__version__}", f"snapshot={SNAPSHOT_VERSION}", f"facts={FACTS_VERSION}", f"py={sys.version_info[0]}.{sys.version_info[1]}",
         f"marshal={marshal.version}", "exclude=" + "\0".join(sorted(config.exclude)),
         "roots=" + "\0".join(sorted(config.source_roots)),
     ])
