@@ -11,9 +11,10 @@ of the current interpreter with each service's source folder on PYTHONPATH,
 free ports on 127.0.0.1, service URLs pointing at them, logs in files and a
 process registry in the output folder so ``down --local`` stops them.
 
-Readiness: each unit's readiness path answers 200 (Docker: a container
-health check probing it; local: HTTP from here), then the gateway's
-readiness path through the published port.  A unit that exits or stays
+Readiness: each unit's readiness path answers 2xx (Docker: probed from
+inside the container with ``docker exec``, as the ports of services are not
+published; local: HTTP from here), then the gateway's readiness path through
+the published port.  A unit that exits or stays
 unready is reported by name with its last log lines (:class:`UpFailed`).
 """
 
@@ -257,13 +258,6 @@ def up_docker(
         name = container_name(m.project, u.name)
         env = unit_env(m, u, urls, override_urls=False)
         env.setdefault("PORT", str(u.port))
-        healthcheck = {
-            "test": ["CMD", "python", "-c", probe_script(u.port, u.ready)],
-            "interval": 1_000_000_000,
-            "timeout": 5_000_000_000,
-            "retries": 3,
-            "start_period": int(max(timeout, 10) * 1e9),
-        }
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
         mounts = {}
         for vname, path in u.volumes:
@@ -283,7 +277,6 @@ def up_docker(
                 labels=_labels(m.project, u),
                 network=net,
                 networking_config={net: client.api.create_endpoint_config(aliases=[u.name])},
-                healthcheck=healthcheck,
                 ports=ports,
                 volumes=mounts or None,
                 # as hardened as the generated compose file and Kubernetes manifests
@@ -303,6 +296,7 @@ def up_docker(
 
     pending = dict(containers)
     failures: list[UnitFailure] = []
+    last_probe: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for name, c in list(pending.items()):
@@ -317,21 +311,23 @@ def up_docker(
                 failures.append(UnitFailure(name, why, _container_logs(c)))
                 del pending[name]
                 say(name, "exited")
-            elif health == "healthy":
-                del pending[name]
-                say(name, "ready")
-            elif health == "unhealthy":
+                continue
+            if health == "unhealthy":  # the image's own HEALTHCHECK gave up
                 out = _health_output(state)
                 failures.append(UnitFailure(name, "unhealthy" + (f": {out}" if out else ""), _container_logs(c)))
                 del pending[name]
                 say(name, "unhealthy")
+                continue
+            ok, why = _probe(c, m.unit(name))
+            if ok:
+                del pending[name]
+                say(name, "ready")
+            else:
+                last_probe[name] = why
         if pending:
             time.sleep(0.5)
     for name, c in pending.items():
-        c.reload()
-        state = c.attrs.get("State", {})
-        out = _health_output(state)
-        why = f"not ready after {timeout:.0f}s" + (f": {out}" if out else "")
+        why = f"not ready after {timeout:.0f}s" + (f": {last_probe[name]}" if last_probe.get(name) else "")
         failures.append(UnitFailure(name, why, _container_logs(c)))
     if failures:
         order = [u.name for u in m.units]
@@ -346,6 +342,20 @@ def up_docker(
             hint=f"`decompose down {m.root}` removes the containers",
         )
     return Running(m.project, url, {n: c.name for n, c in containers.items()}, time.monotonic() - t0)
+
+
+def _probe(container, unit: Unit) -> tuple[bool, str]:
+    """GET the unit's readiness path from inside its container (its port is not published)."""
+    from docker.errors import APIError
+
+    try:
+        code, output = container.exec_run(["python", "-c", probe_script(unit.port, unit.ready)], stdout=True, stderr=True)
+    except APIError as exc:  # e.g. the container stopped between reload() and exec
+        return False, " ".join(str(exc.explanation or exc).split())[-300:]
+    if code == 0:
+        return True, ""
+    text = output.decode("utf-8", "replace").strip().splitlines() if output else []
+    return False, (text[-1] if text else f"probe exited {code}")[-300:]
 
 
 def _wait_http(url: str, *, deadline: float) -> tuple[bool, str]:
