@@ -1413,10 +1413,13 @@ def run_check(
     # FILES first: bad arguments fail before any work
     skipped: list[tuple[str, str]] = []
     wanted: list[str] = []  # relpaths under root
+    folders: list[str] = []  # a folder checks the modules below it
     for name in files or ():
         rel = _rel_to_root(root, name, cwd)
         if rel is None:
             skipped.append((name, f"outside the analysed tree {root}"))
+        elif (root / rel).is_dir():
+            folders.append("" if rel == "." else rel.rstrip("/") + "/")
         elif not rel.endswith(".py"):
             skipped.append((rel, "not a .py file"))
         elif not (root / rel).is_file():
@@ -1450,6 +1453,12 @@ def run_check(
             by_path = {i.relpath: m for m, i in state.info.items()}
             return [by_path[r] for r in rels if r in by_path]
 
+        if folders:
+            if not stats["scanned"]:  # new files below the folders
+                stats["scanned"] = True
+                dirty |= _rescan(root, state, config, facts)
+            known = sorted(i.relpath for i in state.info.values())
+            wanted += [r for r in known if any(r.startswith(f) for f in folders) and r not in wanted]
         if not stats["scanned"] and len(modules_of(wanted)) < len(wanted):
             stats["scanned"] = True  # a file the snapshot does not know: a new module, or excluded
             dirty |= _rescan(root, state, config, facts)

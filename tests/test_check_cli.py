@@ -488,3 +488,14 @@ def test_snapshot_graph_equals_the_analyzers_on_django(django_source):
         (a, b): (d["imports"], d["lines"], d["contexts"], d["uses"]) for a, b, d in an.graph.internal.edges(data=True)
     }
     assert len([f for f in r.findings if f.rule == "DC203"]) == len(an.metrics.cycles)
+
+
+def test_a_folder_checks_the_modules_below_it(shop):
+    line = append(shop, "shop/orders/service.py", "from shop.catalog.models import Product")
+    r = invoke(shop, "shop/orders", "--format", "json")
+    assert r.exit_code == 1, r.output
+    assert json.loads(r.stdout)["checked"] == ["shop.orders", "shop.orders.models", "shop.orders.service"]
+    assert findings(r) == [("DC101", "shop/orders/service.py", line, "shop.catalog.models.Product")]
+    write(shop, "shop/orders/refunds.py", "from shop.catalog.service import get_price\n")  # new since the snapshot
+    r = invoke(shop, "shop/orders", "--format", "json")
+    assert "shop.orders.refunds" in json.loads(r.stdout)["checked"]
