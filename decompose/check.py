@@ -677,11 +677,12 @@ def evaluate(
                 continue
             before = c.before or Coupling(0, 0, 0.0)
             line, tgt = first_new(m)
-            if line == 10**9:  # new edges made by symbol uses only
-                line = 1
+            stmt = stmt_at(m, line)
+            if line == 10**9:  # the new dependencies come from symbol uses only: no import line to name
+                line, stmt = 1, ""
             if config.max_efferent is not None and c.after.ce > config.max_efferent and c.after.ce > before.ce:
                 findings.append(Finding(
-                    "DC105", c.path, line or 1, m, stmt_at(m, line), tgt or m,
+                    "DC105", c.path, line or 1, m, stmt, tgt or m,
                     f"{m} now depends on {c.after.ce} internal modules (was {before.ce}; "
                     f"max_efferent = {config.max_efferent})",
                 ))
@@ -692,7 +693,7 @@ def evaluate(
                 and c.after.instability > before.instability
             ):
                 findings.append(Finding(
-                    "DC104", c.path, line or 1, m, stmt_at(m, line), tgt or m,
+                    "DC104", c.path, line or 1, m, stmt, tgt or m,
                     f"{m} instability is {c.after.instability:.2f} (was {before.instability:.2f}; "
                     f"Ca {c.after.ca}, Ce {c.after.ce}; max_instability = {config.max_instability})",
                 ))
