@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .analysis import AnalysisError, analyze
 from .config import ConfigError
 from .fsio import RefusedOverwrite, atomic_write
 
@@ -87,6 +86,7 @@ def analyze_cmd(
     skipped (listed with their reason); 2 bad input.
     """
     from . import console, render
+    from .analysis import AnalysisError, analyze
 
     try:
         with console.progress_bar("parsing", quiet=quiet) as bar:
@@ -108,9 +108,12 @@ def analyze_cmd(
     raise typer.Exit(EXIT_FINDINGS if an.skipped else EXIT_OK)
 
 
+
+# Commands living in their own modules register themselves on ``app``.
+from . import cli_check  # noqa: E402,F401
+from . import cli_generate  # noqa: E402,F401
+from . import cli_plan  # noqa: E402,F401
+from . import cli_run  # noqa: E402,F401
+
 if __name__ == "__main__":  # pragma: no cover
     app()
-from . import cli_run  # noqa: E402,F401
-from . import cli_check  # noqa: E402,F401
-from . import cli_plan  # noqa: E402,F401
-from . import cli_generate  # noqa: E402,F401

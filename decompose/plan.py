@@ -42,7 +42,9 @@ from typing import Any
 PLAN_VERSION = 1
 #: DNS-1123 label: what Kubernetes accepts as a Service / Deployment name.
 SERVICE_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: Dotted module names; a component may start with a digit (``0001_initial``: Django
+#: migrations are real modules, loaded by importlib).
+MODULE_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
 class PlanError(Exception):
