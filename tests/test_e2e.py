@@ -187,11 +187,13 @@ def test_split_system_in_docker_passes_the_monolith_suite(generated, baseline, t
         up = check(cli("up", "--port", str(port), "--timeout", "180", str(generated)))
         assert up.stdout.strip() == f"http://127.0.0.1:{port}"
         up_s = time.monotonic() - t1
+        containers = docker_client_fixture.containers.list(all=True, filters={"label": f"io.decompose.project={m.project}"})
+        assert sorted(c.labels["io.decompose.service"] for c in containers) == sorted(u.name for u in m.units)
+        for c in containers:  # the generated images run as a non-root user on a read-only root
+            assert c.attrs["Config"]["User"] not in ("", "root", "0", "0:0"), c.name
+            assert c.attrs["HostConfig"]["ReadonlyRootfs"] is True
         split = run_suite(f"http://127.0.0.1:{port}", tmp_path / "junit.xml")
-        logs = {
-            c.labels.get("io.decompose.service", c.name): c.logs().decode("utf-8", "replace")
-            for c in docker_client_fixture.containers.list(all=True, filters={"label": f"io.decompose.project={m.project}"})
-        }
+        logs = {c.labels["io.decompose.service"]: c.logs().decode("utf-8", "replace") for c in containers}
         assert_split_passes_what_monolith_passes(baseline, split, run_suite.details, logs)
         print(f"e2e docker: {len(m.units)} images built in {build_s:.0f}s, up in {up_s:.0f}s")
     finally:
