@@ -29,6 +29,17 @@ again.  So the extractor does two cheap passes over the tree:
    by node type to the handlers that collect imports, definitions, uses,
    routes, data access and global writes.
 
+Measured on Django 5.2 (CPU time, one process): the extraction walk costs
+about a third of ``libcst.parse_module`` itself, while ``MetadataWrapper`` +
+``PositionProvider`` + a visitor would cost about three times the parse.
+
+Robustness: a file that LibCST's native parser cannot handle raises
+:class:`ParseFailure`; very deep nesting in the walk is retried once with a
+higher recursion limit.  Pathologically deep expressions (thousands of chained
+operators) can crash LibCST's *native* parser itself (LibCST issues #619,
+#1000), which no Python code can catch: callers that analyse untrusted trees
+should parse in worker processes.
+
 Ordering of the output lists
 ----------------------------
 * ``imports``: by (line, module), statement order kept for ties.

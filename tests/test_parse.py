@@ -705,6 +705,7 @@ def test_raw_sql():
             flash("Delete this item?")
             label = "Selection from list"
             q = "select 1"
+            "SELECT * FROM commented_out " "WHERE 1"
         '''
     )
     assert [(d.table, d.how, d.line) for d in f.data] == [
