@@ -113,6 +113,8 @@ def up_cmd(
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Local port of the public routes (the gateway).")] = 8080,
     local: Annotated[bool, typer.Option("--local", help="Run the services as local processes of this Python, without Docker.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for every service to be ready.")] = 120.0,
+    build: Annotated[bool, typer.Option("--build", help="Build the images first (as `decompose build`).")] = False,
+    base_image: Annotated[Optional[str], typer.Option("--base-image", help="With --build: build arg BASE_IMAGE.")] = None,
 ) -> None:
     """Start the generated services and wait until they are ready; prints the public URL.
 
@@ -134,11 +136,26 @@ def up_cmd(
     def status(name: str, text: str) -> None:
         err.print(f"[dim]{escape(name)}:[/dim] {escape(text)}", highlight=False)
 
+    if build and local:
+        fail("--build builds Docker images; --local runs without them")
     try:
         if local:
             running = up_local(m, port=port, timeout=timeout, status=status)
         else:
-            running = up_docker(m, port=port, timeout=timeout, client=_client(), status=status)
+            client = _client()
+            if build:
+                from .docker_build import build_all
+
+                built, failed = build_all(m, client=client, base_image=base_image)
+                for b in built:
+                    status(b.unit, f"built {b.image} ({b.seconds:.1f}s)")
+                if failed:
+                    for f in failed:
+                        err.print(f"[bold red]error:[/bold red] {escape(str(f))}", highlight=False, soft_wrap=True)
+                        for line in f.log[-12:]:
+                            err.print(f"  [dim]{escape(f.service)} |[/dim] {escape(line)}", highlight=False, soft_wrap=True)
+                    raise typer.Exit(EXIT_FINDINGS)
+            running = up_docker(m, port=port, timeout=timeout, client=client, status=status)
     except RunError as exc:
         fail(str(exc))
     except UpFailed as exc:
@@ -155,6 +172,7 @@ def down_cmd(
     out: Annotated[Optional[Path], typer.Argument(help="Output folder of `decompose generate` (gives the project name).")] = None,
     project: Annotated[Optional[str], typer.Option("--project", help="Project name instead of an output folder (Docker only).")] = None,
     local: Annotated[bool, typer.Option("--local", help="Stop the local processes started by `up --local`.")] = False,
+    keep_volumes: Annotated[bool, typer.Option("--keep-volumes", help="Keep the services' data (Docker volumes / local data folders).")] = False,
 ) -> None:
     """Remove everything `up` started for the project (also after a failed `up`); safe to repeat.
 
@@ -167,7 +185,7 @@ def down_cmd(
         if out is None:
             fail("down --local needs the output folder")
         try:
-            stopped = down_local(out)
+            stopped = down_local(out, keep_volumes=keep_volumes)
         except RunError as exc:
             fail(str(exc))
         err.print(f"stopped {len(stopped)} process(es)" + (f": {', '.join(stopped)}" if stopped else ""), highlight=False)
@@ -176,7 +194,7 @@ def down_cmd(
         if out is None:
             fail("give the output folder or --project NAME")
         project = _manifest(out).project
-    containers, networks = down_docker(project, client=_client())
+    containers, networks = down_docker(project, client=_client(), keep_volumes=keep_volumes)
     err.print(
         f"removed {len(containers)} container(s), {len(networks)} network(s) of project {project!r}",
         highlight=False,

@@ -28,10 +28,14 @@ def test_bad_output_folder_is_exit_2_with_one_line(tmp_path):
         assert r.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: no such folder (run `decompose generate` first)"]
     r = run("down")
     assert r.returncode == 2 and "give the output folder or --project" in r.stderr
+    r = run("up", "--local", "--build", str(tmp_path))
+    assert r.returncode == 2 and "decompose-output.json: not found" in r.stderr
 
 
 def test_up_local_prints_the_url_and_down_local_stops_everything(tmp_path):
     root = write_fake_output(tmp_path / "out")
+    r = run("up", "--local", "--build", str(root))
+    assert r.returncode == 2 and "--build builds Docker images; --local runs without them" in r.stderr
     port = free_port()
     r = run("up", "--local", "--port", str(port), "--timeout", "30", str(root))
     try:
@@ -72,6 +76,10 @@ def test_build_up_down_with_docker(tmp_path, base_image, docker_client_fixture):
         assert u.stdout.strip() == f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=5) as resp:
             assert json.load(resp) == {"greeting": "hello world"}
+        # `up --build` in one step, replacing the running system
+        u = run("up", "--build", "--base-image", base_image, "--port", str(port), str(root))
+        assert u.returncode == 0, u.stderr
+        assert "namer: built dccli/namer:0.1.0" in u.stderr and "removed 3 container(s) of a previous run" in u.stderr
     finally:
         d = run("down", str(root))
         assert d.returncode == 0

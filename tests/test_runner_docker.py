@@ -177,3 +177,23 @@ def test_service_whose_image_healthcheck_fails_is_reported_unhealthy(tmp_path, d
         down_docker("dcunh", client=client)
         for u in m.units:
             client.images.remove(u.image, force=True)
+
+
+def test_image_whose_command_cannot_start_is_named_and_down_cleans_up(tmp_path, docker_client_fixture, base_image):
+    client = docker_client_fixture
+    root = write_fake_output(tmp_path / "out", project="dcnocmd", dockerfile_extra='CMD ["/app/no-such-server"]\n')
+    m = load_manifest(root)
+    _, failed = build_all(m, client=client, base_image=base_image)
+    assert not failed
+    try:
+        with pytest.raises(UpFailed) as exc:
+            up_docker(m, port=free_port(), timeout=30, client=client)
+        (f,) = exc.value.failures
+        assert f.name == "greeter"
+        assert f.reason.startswith("cannot start container: ") and "no-such-server" in f.reason
+    finally:
+        removed, networks = down_docker("dcnocmd", client=client)
+        for u in m.units:
+            client.images.remove(u.image, force=True)
+    assert "dcnocmd-greeter" in removed and networks == ["dcnocmd"]
+    assert client.containers.list(all=True, filters={"label": f"{LABEL_PROJECT}=dcnocmd"}) == []
