@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app, fail
+from .cli import EXIT_FINDINGS, EXIT_OK, app, fail
 
 OutArg = Annotated[Path, typer.Argument(help="Output folder of `decompose generate` (holds decompose-output.json).")]
 
@@ -161,7 +161,7 @@ def up_cmd(
     except UpFailed as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         _print_failures(exc.failures, exc.hint)
-        raise typer.Exit(EXIT_FINDINGS)
+        raise typer.Exit(EXIT_FINDINGS) from None
     err.print(f"{len(running.units)} unit(s) ready in {running.seconds:.1f}s", highlight=False)
     stdout.print(running.url, highlight=False)
     raise typer.Exit(EXIT_OK)
@@ -202,4 +202,4 @@ def down_cmd(
     raise typer.Exit(EXIT_OK)
 
 
-__all__ = ["build_cmd", "up_cmd", "down_cmd", "EXIT_USAGE"]
+__all__ = ["build_cmd", "up_cmd", "down_cmd"]

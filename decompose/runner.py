@@ -456,8 +456,9 @@ def local_volume_env(env: Mapping[str, str], volumes: Mapping[str, Path]) -> dic
     out = dict(env)
     for path, local in sorted(volumes.items(), key=lambda kv: -len(kv[0])):
         pat = re.compile(r"(?<![A-Za-z0-9_.\-])" + re.escape(path) + r"(?=/|$|[^A-Za-z0-9_.\-])")
+        repl = str(local)
         for k, v in out.items():
-            out[k] = pat.sub(lambda _m: str(local), v)
+            out[k] = pat.sub(lambda _m, r=repl: r, v)
     return out
 
 
