@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def _parse_one(job: tuple[bytes, str, str, bool]) -> tuple[ModuleFacts | None, s
 
 def _parse_batch(jobs: list[tuple[bytes, str, str, bool]]) -> list[tuple[ModuleFacts | None, str | None]]:
     return [_parse_one(j) for j in jobs]
+
+
+CRASH_REASON = "the parser crashed on this file (LibCST's native parser died, e.g. on an extremely deep expression)"
+
+
+def _parse_isolated(job: tuple[bytes, str, str, bool]) -> tuple[ModuleFacts | None, str | None]:
+    """Parse one file in a single-use process, so a native crash loses only this file."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context()) as pool:
+        try:
+            return pool.submit(_parse_batch, [job]).result()[0]
+        except BrokenProcessPool:
+            return None, CRASH_REASON
 
 
 def _pool_context():
@@ -133,17 +146,31 @@ def extract(
         # Batches of ~files/(workers*8) keep every core busy and the bar moving.
         size = max(4, len(misses) // (workers * 8))
         batches = [misses[i : i + size] for i in range(0, len(misses), size)]
+        orphans: list[tuple[SourceFile, str, bytes]] = []
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
             futures = [
                 (batch, pool.submit(_parse_batch, [(d, f.module, f.relpath, f.is_package) for f, _, d in batch]))
                 for batch in batches
             ]
             for batch, fut in futures:
-                for (f, key, _), outcome in zip(batch, fut.result()):
+                try:
+                    outcomes = fut.result()
+                except BrokenProcessPool:
+                    # A worker died (a native crash): every unfinished batch is lost with it.
+                    orphans.extend(batch)
+                    continue
+                for (f, key, _), outcome in zip(batch, outcomes):
                     record(f, key, outcome)
                 done += len(batch)
                 if progress:
                     progress(done, total)
+        # Re-parse what the dead pool lost, one isolated process per file, so
+        # only the file that crashes the parser is skipped.
+        for f, key, data in orphans:
+            record(f, key, _parse_isolated((data, f.module, f.relpath, f.is_package)))
+            done += 1
+            if progress:
+                progress(done, total)
     else:
         for f, key, data in misses:
             record(f, key, _parse_one((data, f.module, f.relpath, f.is_package)))

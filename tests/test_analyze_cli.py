@@ -158,3 +158,26 @@ def test_console_script_runs(project):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["modules"] == 3
+
+
+def test_a_parser_crash_in_a_worker_loses_only_that_file(tmp_path, monkeypatch):
+    """A native crash (segfault) kills a pool worker; the other files are still analysed."""
+    import decompose.extract as extract
+
+    real = extract._parse_one
+
+    def crashing(job):
+        if job[1] == "pkg.m007":
+            os._exit(139)  # what a segfault in LibCST's native parser looks like to the pool
+        return real(job)
+
+    monkeypatch.setattr(extract, "_parse_one", crashing)  # workers are forked: they inherit it
+    root = tmp_path / "crashy"
+    write(root, "pkg/__init__.py", "")
+    for i in range(80):
+        write(root, f"pkg/m{i:03d}.py", f"import os\nX{i} = {i}\n")
+    an = analyze(root, use_cache=False, jobs=2)
+    assert an.stats.workers == 2
+    assert [s.path for s in an.skipped] == ["pkg/m007.py"]
+    assert "parser crashed" in an.skipped[0].reason
+    assert len(an.facts) == 80  # 79 modules + the package
