@@ -275,7 +275,10 @@ def name_clusters(clusters: list[list[str]], fixed: Mapping[int, str] | None = N
     for i, c in enumerate(clusters):
         if names[i]:
             continue
-        counts = Counter(_component(m, depth) for m in c)
+        # A package's weight is its distinct direct children in the cluster: a
+        # sub-package (plugins, say) counts once, however many modules it holds.
+        heads = {".".join(m.split(".")[: depth + 2]) for m in c}
+        counts = Counter(_component(m, depth) for m in heads)
         base[i] = _dns(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
     by_base: dict[str, list[int]] = defaultdict(list)
     for i, b in base.items():
@@ -419,6 +422,7 @@ def cluster(
     cycles: Iterable[Iterable[str]] = (),
     constraints: Constraints | None = None,
     table_modules: Iterable[str] = (),
+    bonds: Iterable[tuple[Iterable[str], str]] = (),
     seed: int = 42,
     method: str = "louvain",
 ) -> Clustering:
@@ -503,6 +507,30 @@ def cluster(
     table_modules = set(table_modules)
     if c.auto_shared:
         shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why)
+    # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
+    # results that are live objects) stay in one service.  Bonds into the shared
+    # library need nothing: it is copied into every service.
+    for group, reason in bonds:
+        roots = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
+        if len(roots) < 2:
+            continue
+        pins = sorted({atom_pin[r] for r in roots if r in atom_pin})
+        if len(pins) > 1:
+            raise ConstraintError(
+                f"{origin}: {reason}, but those modules are pinned to different services: {', '.join(pins)}"
+            )
+        keep = roots[0]
+        for r in roots[1:]:
+            for m in atoms.pop(r):
+                atoms[keep].append(m)
+                atom_of[m] = keep
+            atom_pin.pop(r, None)
+        atoms[keep].sort()
+        if pins:
+            atom_pin[keep] = pins[0]
+        for m in group:
+            if m in atom_of:
+                why.setdefault(m, reason)
     shared = sorted(m for r in shared_atoms for m in atoms[r])
     active = [r for r in atoms if r not in shared_atoms]
     if not active:

@@ -131,6 +131,7 @@ def propose(
         coupling.graph,
         dependency_graph(graph),
         cycles=runtime_cycles(graph),
+        bonds=live_object_bonds(facts, graph),
         constraints=constraints,
         table_modules=[m for m, ts in access.items() if any(h in ("model", "table") for hs in ts.values() for h in hs)],
         seed=seed,
@@ -159,6 +160,38 @@ def propose(
     if constraints is not None and constraints.services is not None:
         plan.quality["settings"]["target_services"] = constraints.services
     return Proposal(plan=plan, coupling=coupling, clustering=clustering, access=access, notes=notes)
+
+
+def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[tuple[list[str], str]]:
+    """Pairs of modules that must share a service: one calls a function of the other
+    whose parameters or result are live objects (ORM rows, sessions, callables,
+    objects with behaviour) that cannot be sent between processes.  Splitting them
+    would turn the call into an HTTP call that cannot work."""
+    model_classes = {
+        f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
+    }
+    res = _Resolver(facts, model_classes)
+    bonds: dict[tuple[str, str], str] = {}
+    for src, dst, d in sorted(graph.symbols.edges(data=True)):
+        if not d.get("calls"):
+            continue
+        user = src.partition(":")[0]
+        mod, _, name = dst.partition(":")
+        found = res.definition(f"{mod}.{name}")
+        if found is None:
+            continue
+        mod, dfn = found
+        if mod == user or dfn.kind not in ("function", "async_function") or (user, mod) in bonds:
+            continue
+        annotations = [p.annotation for p in dfn.params] + [dfn.returns]
+        for text in annotations:
+            if text is None:
+                continue
+            verdict, why = classify_annotation(text, mod, res)
+            if verdict == "bad":
+                bonds[(user, mod)] = f"kept with {mod if user != mod else user}: calls {mod}.{dfn.name}, which passes live objects ({why})"
+                break
+    return [([a, b], reason.replace(f"kept with {b}", f"kept with {a} and {b}", 1)) for (a, b), reason in sorted(bonds.items())]
 
 
 # -- signatures and serializability ------------------------------------------------
@@ -245,6 +278,7 @@ BAD_MODULES = {
 }
 BAD_SQLALCHEMY = {"Session", "Engine", "Connection", "Query", "Result", "ScopedSession", "scoped_session", "AsyncSession", "Select"}
 OK_BASES = ("TypedDict", "NamedTuple", "Enum", "IntEnum", "StrEnum", "BaseModel")
+BEHAVIOUR_BASES = ("Protocol", "ABC", "ABCMeta")
 
 
 class _Resolver:
@@ -323,6 +357,13 @@ def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
                 dec.split(".")[-1].split("(")[0] == "dataclass" for dec in d.decorators
             ):
                 return "ok", ""
+            behaviour = [m for m in d.methods if not (m.startswith("__") and m.endswith("__"))]
+            if behaviour or any(b.split(".")[-1].split("[")[0] in BEHAVIOUR_BASES for b in d.bases):
+                shown = ", ".join(behaviour[:3]) + ("..." if len(behaviour) > 3 else "")
+                return "bad", (
+                    f"{written} is the class {full}, an object with behaviour ({shown or 'an interface'}); "
+                    "it cannot be sent to another process"
+                )
             return "unknown", f"{written} is the class {full}, serializable only if converted explicitly"
         if d.kind == "variable":
             return "ok", ""  # a type alias: its parts were checked where written

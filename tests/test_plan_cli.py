@@ -73,6 +73,8 @@ def test_proposal_recovers_the_domains(proposed):
     placed = plan.service_of()
     for models in ("catalog", "inventory", "orders", "shipping"):
         assert placed[f"shop.{models}.models"] == models
+    # load_provider() returns a provider object (behaviour, not data): never split from its caller
+    assert placed["shop.payments.providers"] == placed["shop.payments.service"]
 
 
 def test_plan_file_content(proposed):

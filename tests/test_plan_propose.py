@@ -186,3 +186,37 @@ def test_shared_reasons_round_trip_and_unknown_shared_keys_are_rejected():
     assert "reasons" not in dumps_plan(loads_plan(base)).split("shared:")[1]  # absent stays absent
     with pytest.raises(PlanError, match="shared: unknown key 'modulez'"):
         loads_plan(base + "  modulez: [x]\n")
+
+
+def test_calls_passing_live_objects_bond_caller_and_callee():
+    """A function returning an object with behaviour cannot become an HTTP call: keep both sides together."""
+    from decompose.propose import live_object_bonds
+
+    facts = [
+        mod(
+            "app.plugins",
+            defs=[
+                Definition("Provider", "class", 1, 5, methods=["charge", "refund"]),
+                fn("load_provider", [Param("name", "str")], "Provider"),
+                fn("names", [], "list[str]"),
+            ],
+        ),
+        mod(
+            "app.billing",
+            imports=[ImportFact("app.plugins", ["load_provider", "names"], 1)],
+            uses=[
+                SymbolUse("pay", "app.plugins.load_provider", 1, calls=1),
+                SymbolUse("pay", "app.plugins.names", 1, calls=1),
+            ],
+        ),
+        mod(
+            "app.reports",
+            imports=[ImportFact("app.plugins", ["names"], 1)],
+            uses=[SymbolUse("show", "app.plugins.names", 1, calls=1)],
+        ),
+    ]
+    bonds = live_object_bonds(facts, build_graph(facts))
+    assert [pair for pair, _ in bonds] == [["app.billing", "app.plugins"]]  # reports only passes strings
+    assert "object with behaviour (charge, refund)" in bonds[0][1]
+    res = _Resolver(facts, set())
+    assert classify_annotation("Provider", "app.plugins", res)[0] == "bad"
