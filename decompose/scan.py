@@ -26,6 +26,7 @@ Rules, in order:
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -71,86 +72,86 @@ def _excluded(rel: str, name: str, patterns: list[str]) -> bool:
     return False
 
 
-def _package_top(root: Path) -> Path:
-    """The folder where dotted names start for files under ``root``."""
-    top = root
-    while (top / "__init__.py").is_file() and top.parent != top:
-        top = top.parent
-    return top
-
-
 def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] | None = None) -> ScanResult:
     root = root.resolve()
     if not root.exists():
         raise FileNotFoundError(f"{root}: no such file or directory")
     patterns = list(exclude or [])
-    if root.is_file():
+    single = root.is_file()
+    if single:
         if root.suffix != ".py":
             raise ValueError(f"{root}: not a Python file")
-        base = _package_top(root.parent)
-        ns_roots: list[Path] = []
-        walk_root = root.parent
-        only = {root}
+        ns_roots: list[str] = []
+        rel_base = str(root.parent)
     else:
-        base = _package_top(root)
-        walk_root = root
-        only = None
-        ns_roots = [(root / r).resolve() for r in (source_roots or [])]
+        rel_base = str(root)
+        ns_paths = [(root / r).resolve() for r in (source_roots or [])]
         if not source_roots and (root / "src").is_dir() and not (root / "src" / "__init__.py").exists():
-            ns_roots.append((root / "src").resolve())
+            ns_paths.append((root / "src").resolve())
+        ns_roots = [str(p) for p in ns_paths]
 
     files: list[SourceFile] = []
     skipped: list[SkippedFile] = []
     notes: list[SkippedFile] = []
     seen: dict[str, str] = {}
-    init_cache: dict[Path, bool] = {}
+    sizes: dict[str, int] = {}
+    prefixes: dict[str, str] = {}
 
-    def has_init(folder: Path) -> bool:
-        v = init_cache.get(folder)
-        if v is None:
-            v = init_cache[folder] = (folder / "__init__.py").is_file()
-        return v
+    def folder_prefix(folder: str) -> str:
+        """Dotted package name of ``folder`` ("" where names start)."""
+        got = prefixes.get(folder)
+        if got is not None:
+            return got
+        parent = os.path.dirname(folder)
+        if parent != folder and os.path.isfile(os.path.join(folder, "__init__.py")):
+            above = folder_prefix(parent)  # a regular package: its parent's name + its own
+            name = os.path.basename(folder)
+            value = f"{above}.{name}" if above else name
+        else:  # not a regular package: a PEP 420 namespace below a source root, or where names start
+            value = ""
+            for ns in ns_roots:
+                if folder.startswith(ns + os.sep):
+                    value = folder[len(ns) + 1 :].replace(os.sep, ".")
+                    break
+        prefixes[folder] = value
+        return value
 
-    def module_name(path: Path) -> str:
-        parts = [path.stem] if path.name != "__init__.py" else []
-        folder = path.parent
-        while has_init(folder) and folder != base.parent and folder.parent != folder:
-            parts.append(folder.name)
-            folder = folder.parent
-        # PEP 420 namespace packages below a source root
-        for ns in ns_roots:
-            if folder != ns and ns in folder.parents:
-                parts.extend(reversed(folder.relative_to(ns).parts))
-                break
-        return ".".join(reversed(parts))
+    def walk():
+        if single:
+            yield str(root.parent), [root.name]
+            return
+        for dirpath, dirnames, filenames in os.walk(rel_base, followlinks=False):
+            rel_dir = dirpath[len(rel_base) + 1 :].replace(os.sep, "/")
+            keep = []
+            for d in sorted(dirnames):
+                rel = f"{rel_dir}/{d}" if rel_dir else d
+                full = os.path.join(dirpath, d)
+                if d in PRUNED_DIRS or d.endswith(".egg-info") or os.path.exists(os.path.join(full, "pyvenv.cfg")):
+                    continue
+                if _excluded(rel, d, patterns) or os.path.islink(full):
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
+            yield dirpath, filenames
 
-    for dirpath, dirnames, filenames in os.walk(walk_root, followlinks=False):
-        here = Path(dirpath)
-        rel_dir = here.relative_to(root).as_posix() if here != root and not root.is_file() else ""
-        keep = []
-        for d in sorted(dirnames):
-            rel = f"{rel_dir}/{d}" if rel_dir else d
-            if d in PRUNED_DIRS or d.endswith(".egg-info") or (here / d / "pyvenv.cfg").exists():
-                continue
-            if _excluded(rel, d, patterns):
-                continue
-            if (here / d).is_symlink():
-                continue
-            keep.append(d)
-        dirnames[:] = keep
+    for dirpath, filenames in walk():
+        rel_dir = dirpath[len(rel_base) + 1 :].replace(os.sep, "/")
         for fname in sorted(filenames):
             if not fname.endswith(".py"):
                 continue
-            path = here / fname
-            if only is not None and path not in only:
-                continue
-            rel = path.relative_to(root.parent if root.is_file() else root).as_posix()
+            full = os.path.join(dirpath, fname)
+            rel = f"{rel_dir}/{fname}" if rel_dir else fname
             if _excluded(rel, fname, patterns):
                 continue
-            if not path.exists():
+            try:
+                st = os.stat(full)
+            except FileNotFoundError:
                 skipped.append(SkippedFile(rel, "broken symlink (target does not exist)"))
                 continue
-            if not path.is_file():
+            except OSError as exc:
+                skipped.append(SkippedFile(rel, f"cannot stat: {exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):
                 skipped.append(SkippedFile(rel, "not a regular file"))
                 continue
             stem = fname[:-3]
@@ -159,7 +160,9 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
             if not stem or "." in stem:
                 skipped.append(SkippedFile(rel, f"{fname!r} is not an importable module name"))
                 continue
-            mod = module_name(path)
+            is_pkg = fname == "__init__.py"
+            prefix = folder_prefix(dirpath)
+            mod = prefix if is_pkg else (f"{prefix}.{stem}" if prefix else stem)
             if not mod:
                 skipped.append(SkippedFile(rel, "cannot derive a module name"))
                 continue
@@ -167,16 +170,13 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
                 skipped.append(SkippedFile(rel, f"module name {mod!r} is already taken by {seen[mod]}"))
                 continue
             seen[mod] = rel
-            is_pkg = fname == "__init__.py"
-            files.append(SourceFile(path=path, relpath=rel, module=mod, is_package=is_pkg))
+            sizes[mod] = st.st_size
+            files.append(SourceFile(path=Path(full), relpath=rel, module=mod, is_package=is_pkg))
 
     # An empty package: an __init__.py with no content and nothing else inside.
-    modules = {f.module for f in files}
+    parents = {m.rpartition(".")[0] for m in seen}
     for f in files:
-        if f.is_package:
-            prefix = f.module + "."
-            has_children = any(m.startswith(prefix) for m in modules)
-            if not has_children and f.path.stat().st_size == 0:
-                notes.append(SkippedFile(f.relpath, f"empty package {f.module!r}: no modules and an empty __init__.py"))
+        if f.is_package and f.module not in parents and sizes[f.module] == 0:
+            notes.append(SkippedFile(f.relpath, f"empty package {f.module!r}: no modules and an empty __init__.py"))
     files.sort(key=lambda f: f.module)
     return ScanResult(root=root, files=files, skipped=skipped, notes=notes)
