@@ -53,6 +53,7 @@ IMPORT_TO_DIST = {
 }
 #: What the generated runtime itself needs, pinned unless the monolith pins them.
 RUNTIME_PINS = {"flask": "flask==3.1.3", "httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
+FASTAPI_RUNTIME_PINS = {"fastapi": "fastapi==0.165.0", "httpx": "httpx==0.28.1", "uvicorn": "uvicorn==0.54.0"}
 GATEWAY_PINS = {"werkzeug": "werkzeug==3.1.8", "httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
 # Image references: registry/name[:tag][@digest], nothing that could break a Dockerfile line.
 IMAGE_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
@@ -153,6 +154,8 @@ class Generation:
     shared_tables: list[str]
     constraints: list[str]  # the monolith's pinned dependencies
     notes: list[str] = field(default_factory=list)
+    framework: str = "flask"  # "flask" | "fastapi" (detected from the monolith's imports)
+    router_prefixes: dict[str, str] = field(default_factory=dict)  # FastAPI: "module:attr" -> include_router prefix
 
     @property
     def shared_db_services(self) -> list[str]:
@@ -181,6 +184,25 @@ def static_prefix(path: str) -> str:
     if "<" in path:
         head = head.rsplit("/", 1)[0] or "/"
     return head.rstrip("/") or "/"
+
+
+def fastapi_static_prefix(path: str) -> str:
+    """:func:`static_prefix` for FastAPI paths (``/items/{item_id}``)."""
+    head = path.split("{", 1)[0]
+    if "{" in path:
+        head = head.rsplit("/", 1)[0] or "/"
+    return head.rstrip("/") or "/"
+
+
+def fastapi_to_werkzeug(path: str) -> str:
+    """A FastAPI path as a Werkzeug rule: ``{x}`` -> ``<x>``, ``{x:path}`` -> ``<path:x>``."""
+
+    def conv(m: re.Match) -> str:
+        name, _, kind = m.group(1).partition(":")
+        kind = {"path": "path", "int": "int", "float": "float", "uuid": "uuid"}.get(kind.strip(), "")
+        return f"<{kind}:{name.strip()}>" if kind else f"<{name.strip()}>"
+
+    return re.sub(r"\{([^{}]+)\}", conv, path)
 
 
 def validate_service_name(name: str) -> str | None:
@@ -300,6 +322,107 @@ def client_function(d: Definition) -> ClientFunction:
 
 
 # --------------------------------------------------------------------------- app module
+
+
+def detect_framework(facts: dict[str, ModuleFacts]) -> str:
+    """``"fastapi"`` when the monolith imports fastapi and not flask, else ``"flask"``."""
+    tops = {imp.module.split(".", 1)[0] for f in facts.values() for imp in f.imports
+            if imp.module and not imp.level and imp.context != "type_checking"}
+    return "fastapi" if "fastapi" in tops and "flask" not in tops else "flask"
+
+
+def find_fastapi_app_module(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> tuple[str | None, str | None]:
+    """The module calling ``include_router`` on the FastAPI app and its factory ("module:attr")."""
+    candidates = sorted(m for m, src in sources.items() if ".include_router(" in src and "FastAPI(" in src and m in facts)
+    if not candidates:
+        return None, None
+    module = candidates[0]
+    try:
+        tree = ast.parse(sources[module])
+    except SyntaxError:
+        return module, None
+    names = ("FastAPI", "fastapi.FastAPI")
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Call) and _call_name(sub) in names:
+                    return module, f"{module}:{node.name}"
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in names:
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    return module, f"{module}:{t.id}"
+    return module, None
+
+
+def include_router_prefixes(source: str, module: str, is_package: bool, modules: frozenset[str]) -> dict[str, str]:
+    """``x.include_router(<router>, prefix="...")`` calls of the app module -> {"module:attr": prefix}.
+
+    ``<router>`` is a name imported from a module (``from m import router as r``)
+    or an attribute of an imported module (``items_api.router``).
+    """
+    out: dict[str, str] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return out
+    bound: dict[str, str] = {}  # local name -> dotted name it stands for
+    pkg = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                bound[a.asname or a.name.split(".", 1)[0]] = a.name if a.asname else a.name.split(".", 1)[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = pkg[: len(pkg) - (node.level - 1)] if node.level - 1 <= len(pkg) else []
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for a in node.names:
+                if a.name != "*":
+                    bound[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "include_router"):
+            continue
+        if not node.args:
+            continue
+        expr = node.args[0]
+        parts = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name) or expr.id not in bound:
+            continue
+        dotted = ".".join([bound[expr.id], *reversed(parts)])
+        mod, _, attr = dotted.rpartition(".")
+        if mod not in modules:
+            continue
+        prefix = ""
+        for kw in node.keywords:
+            if kw.arg == "prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                prefix = kw.value.value
+        out[f"{mod}:{attr}"] = prefix
+    return dict(sorted(out.items()))
+
+
+def router_prefixes(source: str) -> dict[str, str]:
+    """Module-level ``name = APIRouter(..., prefix="...")`` -> {name: prefix}."""
+    out: dict[str, str] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return out
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if _call_name(node.value).rsplit(".", 1)[-1] != "APIRouter":
+                continue
+            prefix = ""
+            for kw in node.value.keywords:
+                if kw.arg == "prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                    prefix = kw.value.value
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    out[t.id] = prefix
+    return out
 
 
 def find_app_module(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> tuple[str | None, str | None]:
@@ -458,7 +581,14 @@ def build_generation(
     if unplaced:
         notes.append("modules in no service, copied where imported: " + ", ".join(unplaced[:10]))
     modules = frozenset(fb)
-    app_module, app_factory = find_app_module(fb, sources)
+    framework = detect_framework(fb)
+    included: dict[str, str] = {}
+    if framework == "fastapi":
+        app_module, app_factory = find_fastapi_app_module(fb, sources)
+        if app_module:
+            included = include_router_prefixes(sources.get(app_module, ""), app_module, fb[app_module].is_package, modules)
+    else:
+        app_module, app_factory = find_app_module(fb, sources)
     db_env = database_env or detect_database_env(sources)
     deps = dict(dependencies or {})
 
@@ -657,8 +787,11 @@ def build_generation(
         if not svc_name:
             notes.append(f"{m}: routes in a module of no service (or shared) are served by every service that copies it")
             continue
-        prefixes = blueprint_prefixes(sources.get(m, ""))
         spec = services[svc_name]
+        if framework == "fastapi":
+            _fastapi_routes(m, f, sources.get(m, ""), spec, included, app_module, notes)
+            continue
+        prefixes = blueprint_prefixes(sources.get(m, ""))
         for r in f.routes:
             obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
             bp = f"{m}:{obj}" if obj in prefixes else None
@@ -701,12 +834,13 @@ def build_generation(
             dist = normalise_dist_name(IMPORT_TO_DIST.get(t, IMPORT_TO_DIST.get(t.split(".", 1)[0], t.split(".", 1)[0])))
             if dist in deps:
                 reqs[dist] = deps[dist]
-            elif dist in RUNTIME_PINS:
-                reqs[dist] = RUNTIME_PINS[dist]
+            elif dist in (FASTAPI_RUNTIME_PINS if framework == "fastapi" else RUNTIME_PINS):
+                reqs[dist] = (FASTAPI_RUNTIME_PINS if framework == "fastapi" else RUNTIME_PINS)[dist]
             else:
                 reqs[dist] = dist
                 unpinned.append(dist)
-        for dist, pin in RUNTIME_PINS.items():
+        runtime_pins = FASTAPI_RUNTIME_PINS if framework == "fastapi" else RUNTIME_PINS
+        for dist, pin in runtime_pins.items():
             reqs.setdefault(dist, deps.get(dist, pin))
         spec.requirements = [reqs[k] for k in sorted(reqs)]
         spec.unpinned = sorted(set(unpinned))
@@ -721,8 +855,9 @@ def build_generation(
         # module; the gateway sends them to the default service.
         spec = services[default_service]
         for path, methods in app_routes(sources.get(app_module, "")):
+            prefix = fastapi_static_prefix(path) if framework == "fastapi" else static_prefix(path)
             spec.routes.append(RouteSpec(path=path, methods=methods, function=f"{app_module}:<app>", blueprint=None,
-                                         prefix=static_prefix(path)))
+                                         prefix=prefix))
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
     constraints = sorted(v for v in deps.values() if "==" in v)
     return Generation(
@@ -737,7 +872,33 @@ def build_generation(
         shared_tables=shared_tables,
         constraints=constraints,
         notes=sorted(set(notes)),
+        framework=framework,
+        router_prefixes=included,
     )
+
+
+def _fastapi_routes(m: str, f: ModuleFacts, source: str, spec: ServiceSpec, included: dict[str, str],
+                    app_module: str | None, notes: list[str]) -> None:
+    """Routes of one module of a FastAPI monolith: full path = include_router prefix + APIRouter prefix + path."""
+    if m == app_module:
+        return  # the app's own routes: added to the default service (app_routes)
+    prefixes = router_prefixes(source)
+    for r in f.routes:
+        obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
+        if obj not in prefixes:
+            notes.append(f"{m}: route {r.path} is not on a module-level APIRouter; left out")
+            continue
+        key = f"{m}:{obj}"
+        if app_module and key not in included:
+            notes.append(f"{m}: router {obj} is not included by {app_module}; its routes are left out")
+            continue
+        router_prefix = included.get(key, "") + prefixes[obj]
+        path = router_prefix + r.path
+        prefix = router_prefix.rstrip("/") or fastapi_static_prefix(path)
+        spec.routes.append(RouteSpec(path=path, methods=sorted(r.methods), function=f"{m}.{r.function}",
+                                     blueprint=key, prefix=prefix))
+        if (m, obj) not in spec.blueprints:
+            spec.blueprints.append((m, obj))
 
 
 def extraction_order(gen: Generation) -> list[ServiceSpec]:

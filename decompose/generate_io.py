@@ -233,13 +233,23 @@ def render_outputs(
 
     def unit_files(prefix: str, unit: dict, requirements: list[str], wsgi: str, package: str, database_env: str | None,
                    mounts: dict[str, str]) -> None:
+        # FastAPI services run under uvicorn (ASGI); Flask services and every gateway under gunicorn.
+        asgi = gen.framework == "fastapi" and unit["role"] == "service"
+        ctx = {"server": "uvicorn"} if asgi else {}
         files[f"{prefix}/Dockerfile"] = _render(
             env, "service/Dockerfile.j2", unit=unit, base_image=gen.base_image, port=PORT, uid=UID,
             health=HEALTH_PATH, wsgi=wsgi, data_dirs=data_dirs_service if unit["role"] == "service" else ["/tmp/app"],
+            **ctx,
         )
         files[f"{prefix}/.dockerignore"] = _render(env, "service/dockerignore.j2", unit=unit)
         files[f"{prefix}/requirements.txt"] = _render(env, "service/requirements.txt.j2", unit=unit, requirements=requirements)
         files[f"{prefix}/constraints.txt"] = _render(env, "service/constraints.txt.j2", constraints=gen.constraints)
+        if asgi:
+            files[f"{prefix}/app/{package}/__main__.py"] = _render(
+                env, "runtime/main_fastapi.py.j2", asgi=wsgi, package=package, role=unit["role"], mounts=mounts,
+                database_env=database_env,
+            )
+            return
         files[f"{prefix}/app/gunicorn.conf.py"] = _render(env, "runtime/gunicorn.conf.py.j2")
         files[f"{prefix}/app/{package}/__main__.py"] = _render(
             env, "runtime/main.py.j2", wsgi=wsgi, package=package, role=unit["role"], mounts=mounts,
@@ -271,7 +281,8 @@ def render_outputs(
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2")
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
-        files[f"{rt}/server.py"] = _render(env, "runtime/server.py.j2")
+        server_template = "runtime/server_fastapi.py.j2" if gen.framework == "fastapi" else "runtime/server.py.j2"
+        files[f"{rt}/server.py"] = _render(env, server_template)
         service_ctx = {
             "name": name,
             "exports": [{"name": e.name, "module": e.module, "attr": e.attr, "kind": e.kind} for e in spec.exports],
@@ -279,6 +290,8 @@ def render_outputs(
             "blueprints": spec.blueprints,
             "database_env": gen.database_env,
         }
+        if gen.framework == "fastapi":
+            service_ctx["routers"] = [(m, a, gen.router_prefixes.get(f"{m}:{a}", "")) for m, a in spec.blueprints]
         files[f"{rt}/service.py"] = _render(env, "runtime/service.py.j2", service=service_ctx)
         files[f"{rt}/clients/__init__.py"] = _render(env, "runtime/clients_init.py.j2")
         for t in sorted(spec.clients):
@@ -292,7 +305,8 @@ def render_outputs(
     files[f"{GATEWAY_NAME}/app/decompose_gateway/__init__.py"] = _render(env, "gateway/init.py.j2")
     files[f"{GATEWAY_NAME}/app/decompose_gateway/app.py"] = _render(env, "gateway/app.py.j2")
     files[f"{GATEWAY_NAME}/app/decompose_gateway/routes.py"] = _render(
-        env, "gateway/routes.py.j2", routes=gateway_routes(gen), default_service=gen.default_service,
+        env, "gateway/routes.py.j2", routes=gateway_routes(gen, werkzeug_rules=gen.framework == "fastapi"),
+        default_service=gen.default_service,
         services=gw["egress_to"],
     )
 

@@ -21,6 +21,7 @@ from .generate import (
     Generation,
     coupling_score,
     extraction_order,
+    fastapi_to_werkzeug,
     url_env,
 )
 
@@ -173,11 +174,13 @@ def gateway_unit(gen: Generation) -> dict[str, Any]:
     }
 
 
-def gateway_routes(gen: Generation) -> list[dict[str, Any]]:
+def gateway_routes(gen: Generation, *, werkzeug_rules: bool = False) -> list[dict[str, Any]]:
+    """Rows of the gateway's routing table; ``werkzeug_rules`` turns FastAPI paths into Werkzeug rules."""
     rows = []
     for name in sorted(gen.services):
         for r in gen.services[name].routes:
-            rows.append({"path": r.path, "methods": list(r.methods), "service": name})
+            path = fastapi_to_werkzeug(r.path) if werkzeug_rules else r.path
+            rows.append({"path": path, "methods": list(r.methods), "service": name})
     return sorted(rows, key=lambda r: (r["path"], r["methods"], r["service"]))
 
 

@@ -1,0 +1,1 @@
+"""A small FastAPI shop: items, users and orders in one app."""

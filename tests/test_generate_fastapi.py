@@ -1,0 +1,161 @@
+"""``decompose generate`` on a FastAPI monolith (tests/data/fastapi_shop): routers with
+their prefixes, uvicorn services, the gateway routing FastAPI paths, and the
+monolith's own HTTP suite passing through the gateway of the split system."""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from decompose.generate import detect_framework, fastapi_to_werkzeug, include_router_prefixes
+from decompose.generate_io import generation_for, render_outputs, write_outputs
+from decompose.plan import Plan
+from decompose.planfile import save_plan
+
+from tests.generate_support import Running
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "fastapi_shop"
+
+
+@pytest.fixture(scope="module")
+def plan_file(tmp_path_factory) -> Path:
+    ref = yaml.safe_load((FIXTURE / "reference.yaml").read_text(encoding="utf-8"))
+    plan = Plan.from_dict({"project": "fshop", "source": str(FIXTURE), **ref})
+    path = tmp_path_factory.mktemp("fastapi-plan") / "decompose.yaml"
+    save_plan(plan, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def generated(plan_file):
+    gen, root, facts, sources = generation_for(plan_file, use_cache=False)
+    return gen, render_outputs(gen, facts, sources, root=root)
+
+
+@pytest.fixture(scope="module")
+def out_dir(generated, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fastapi-generated") / "out"
+    write_outputs(out, generated[1].files)
+    return out
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def test_framework_app_and_routes_with_prefixes(generated):
+    gen = generated[0]
+    assert gen.framework == "fastapi"
+    assert gen.app_factory == "fshop.app:create_app"
+    # include_router prefix + APIRouter prefix + route path, as FastAPI joins them
+    assert gen.router_prefixes == {"fshop.items.api:router": "", "fshop.orders.api:router": "/api",
+                                   "fshop.users.api:router": "/api/users"}
+    routes = {n: [(r.path, r.methods) for r in s.routes] for n, s in gen.services.items()}
+    assert routes["orders"] == [("/api/orders", ["POST"]), ("/api/orders/{order_id}", ["GET"])]
+    assert routes["users"] == [("/api/users/", ["POST"]), ("/api/users/{user_id}", ["GET"])]
+    assert ("/items/{item_id}/stock", ["POST"]) in routes["items"]
+    assert gen.services["orders"].route_prefixes == ["/api/orders"]
+    assert gen.services["orders"].calls == ["items", "users"]
+    assert {e.name for e in gen.services["items"].exports} == {"fshop.items.service.get_item",
+                                                               "fshop.items.service.adjust_stock"}
+
+
+def test_helpers():
+    assert fastapi_to_werkzeug("/items/{item_id}/x/{rest:path}") == "/items/<item_id>/x/<path:rest>"
+    src = ("from fastapi import FastAPI\nfrom . import a\nfrom .b import router as rb\nimport p.c\n"
+           "app = FastAPI()\napp.include_router(a.router, prefix='/a')\napp.include_router(rb)\n"
+           "app.include_router(p.c.r, prefix='/c')\n")
+    mods = frozenset({"p", "p.app", "p.a", "p.b", "p.c"})
+    assert include_router_prefixes(src, "p.app", False, mods) == {"p.a:router": "/a", "p.b:router": "", "p.c:r": "/c"}
+
+
+def test_framework_detection():
+    from decompose.facts import ImportFact, ModuleFacts
+
+    def facts(*mods):
+        return {"m": ModuleFacts(module="m", path="m.py", is_package=False, imports=[ImportFact(module=x, names=[], line=1) for x in mods])}
+
+    assert detect_framework(facts("flask")) == "flask"
+    assert detect_framework(facts("fastapi", "flask")) == "flask"
+    assert detect_framework(facts("fastapi.routing")) == "fastapi"
+
+
+def test_generated_files(out_dir):
+    items = out_dir / "services/items"
+    assert not (items / "app/gunicorn.conf.py").exists()
+    assert '"uvicorn", "decompose_rt.server:app"' in (items / "Dockerfile").read_text()
+    reqs = (items / "requirements.txt").read_text()
+    assert "fastapi==0.165.0" in reqs and "uvicorn==0.54.0" in reqs and "flask" not in reqs and "gunicorn" not in reqs
+    app_src = (out_dir / "services/orders/app/fshop/app.py").read_text()
+    assert "orders_router" in app_src and "items_api" not in app_src and "users_router" not in app_src
+    svc = (out_dir / "services/orders/app/fshop/orders/service.py").read_text()
+    assert "from decompose_rt.clients import fshop_items_service as items_service" in svc
+    assert "from decompose_rt.clients.fshop_users_service import user_exists" in svc
+    routes = (out_dir / "gateway/app/decompose_gateway/routes.py").read_text()
+    assert "('/items/<item_id>', ['GET'], 'items')" in routes
+    assert (out_dir / "gateway/app/gunicorn.conf.py").exists()
+
+
+def test_generated_python_compiles_and_every_service_imports(out_dir, tmp_path):
+    for f in sorted(out_dir.rglob("*.py")):
+        py_compile.compile(str(f), cfile=str(tmp_path / "x.pyc"), doraise=True)
+    m = json.loads((out_dir / "decompose-output.json").read_text())
+    for u in m["services"] + [m["gateway"]]:
+        module = "decompose_rt.server" if u["role"] == "service" else "decompose_gateway.app"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
+        env.update(PYTHONPATH=str(out_dir / u["source"]))
+        r = subprocess.run([sys.executable, "-c", f"import {module}; print({module}.app)"], cwd=out_dir / u["source"],
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"{u['name']}: {r.stderr[-2000:]}"
+
+
+# --------------------------------------------------------------------------- the generated system runs
+
+
+@pytest.fixture(scope="module")
+def running(out_dir, tmp_path_factory):
+    run = Running(out_dir, tmp_path_factory.mktemp("fastapi-run")).start()
+    yield run
+    run.stop()
+
+
+def test_services_answer_healthz_readyz_and_serve_their_routes(running):
+    for u in running.units:
+        r = httpx.get(running.url(u["name"]) + "/healthz", timeout=5)
+        assert r.status_code == 200 and r.json()["status"] == "ok", u["name"]
+        assert httpx.get(running.url(u["name"]) + "/readyz", timeout=5).status_code == 200, u["name"]
+    for u in running.manifest["services"]:
+        served = httpx.get(running.url(u["name"]) + "/_decompose/routes", timeout=5).json()["routes"]
+        assert [(r["path"], r["methods"]) for r in served if r["path"] != "/health"] == \
+               [(r["path"], r["methods"]) for r in u["routes"] if r["path"] != "/health"], u["name"]
+
+
+def test_rpc_interface_is_exactly_the_exports(running):
+    items = running.url("items")
+    r = httpx.post(items + "/_rpc/fshop.items.service.create_item", json={"args": ["x", "y", 1]}, timeout=5)
+    assert r.status_code == 404
+    r = httpx.post(items + "/_rpc/fshop.items.service.get_item", json={"args": [], "kwargs": {"item_id": 10**9}},
+                   timeout=5)
+    assert r.status_code == 500 and "NotFound" in r.json()["error"]["cls"]
+    r = httpx.post(running.url("users") + "/_rpc/fshop.users.service.user_exists", json={"kwargs": {"user_id": 10**9}},
+                   timeout=5)
+    assert r.status_code == 200 and r.json() == {"result": False}
+
+
+def test_fixture_http_suite_passes_through_the_gateway(running):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
+    env["SHOP_BASE_URL"] = running.url("gateway")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=FIXTURE, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "6 passed" in r.stdout
+    # the orders service reached items and users over HTTP
+    assert "POST /_rpc/fshop.items.service.get_item" in running.log("items")
+    assert "POST /_rpc/fshop.users.service.user_exists" in running.log("users")
