@@ -14,11 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from decompose.cli import app
 from decompose.generate import detect_framework, fastapi_to_werkzeug, include_router_prefixes
 from decompose.generate_io import generation_for, render_outputs, write_outputs
 from decompose.plan import Plan
-from decompose.planfile import save_plan
+from decompose.planfile import load_plan, save_plan
 
 from tests.generate_support import Running
 
@@ -27,11 +29,25 @@ FIXTURE = Path(__file__).resolve().parent / "data" / "fastapi_shop"
 
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory) -> Path:
-    ref = yaml.safe_load((FIXTURE / "reference.yaml").read_text(encoding="utf-8"))
-    plan = Plan.from_dict({"project": "fshop", "source": str(FIXTURE), **ref})
+    """The plan ``decompose plan`` proposes for the fixture (it is the reference split)."""
     path = tmp_path_factory.mktemp("fastapi-plan") / "decompose.yaml"
-    save_plan(plan, path)
+    r = CliRunner().invoke(app, ["plan", str(FIXTURE), "-o", str(path), "-n", "3", "--no-history", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    proposed = load_plan(path)
+    ref = yaml.safe_load((FIXTURE / "reference.yaml").read_text(encoding="utf-8"))
+    assert {n: sorted(s.modules) for n, s in proposed.services.items()} == \
+           {n: sorted(s["modules"]) for n, s in ref["services"].items()}
+    assert sorted(proposed.shared) == sorted(ref["shared"]["modules"])
     return path
+
+
+def test_reference_plan_generates_the_same(plan_file, generated, tmp_path):
+    ref = yaml.safe_load((FIXTURE / "reference.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "decompose.yaml"
+    save_plan(Plan.from_dict({"project": "fshop", "source": str(FIXTURE), **ref}), path)
+    gen, root, facts, sources = generation_for(path, use_cache=False)
+    assert {n: [(r.path, r.methods) for r in s.routes] for n, s in gen.services.items()} == \
+           {n: [(r.path, r.methods) for r in s.routes] for n, s in generated[0].services.items()}
 
 
 @pytest.fixture(scope="module")
