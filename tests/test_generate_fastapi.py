@@ -168,7 +168,7 @@ def test_rpc_interface_is_exactly_the_exports(running):
 def test_fixture_http_suite_passes_through_the_gateway(running):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
     env["SHOP_BASE_URL"] = running.url("gateway")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=FIXTURE, env=env,
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "shop_tests"], cwd=FIXTURE, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert "6 passed" in r.stdout
