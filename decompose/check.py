@@ -87,6 +87,8 @@ from .cache import content_key
 from .config import Config
 from .facts import FACTS_VERSION, ImportFact, ModuleFacts, SymbolUse
 from .plan import Plan
+from .resolve import bare as _bare
+from .resolve import nearest_module, resolve
 
 SNAPSHOT_VERSION = 2
 SNAPSHOT_NAME = "check-snapshot.marshal"
@@ -219,37 +221,6 @@ def compact_uses(facts: ModuleFacts) -> list[Use]:
     return [(t, c, k) for t, (c, k) in agg.items()]
 
 
-def nearest_module(name: str, modules: frozenset[str] | set[str] | dict) -> str | None:
-    while name:
-        if name in modules:
-            return name
-        name = name.rpartition(".")[0]
-    return None
-
-
-def resolve(module: str, names: Iterable[str], modules) -> list[str]:
-    """Same rule as ``decompose.graph.resolve_import`` (kept here so a check never imports networkx)."""
-    if not module or module not in modules:
-        return []
-    names = list(names)
-    targets: list[str] = []
-    plain = not names or names == ["*"]
-    for name in names if not plain else ():
-        sub = f"{module}.{_bare(name)}"
-        if sub in modules:
-            targets.append(sub)
-        else:
-            plain = True
-    if plain:
-        targets.append(module)
-    return targets
-
-
-def _bare(name: str) -> str:
-    """``"y as z"`` -> ``"y"`` (tolerates either way of recording aliases)."""
-    return name.split(" as ", 1)[0].strip()
-
-
 def module_edges(
     module: str, imports: Iterable[Imp], uses: Iterable[Use], modules, top_levels
 ) -> tuple[dict[str, Edge], list[tuple[str, int]]]:
@@ -265,7 +236,7 @@ def module_edges(
         if imp_module.partition(".")[0] not in top_levels:
             continue
         targets = resolve(imp_module, names, modules)
-        if not targets:
+        if targets is None:
             unresolved.append((imp_module, line))
             continue
         for t in targets:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from . import __version__
 from .config import ConfigError
@@ -36,7 +37,7 @@ class AnalyzeFormat(str, Enum):
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     from .console import err
 
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -49,6 +50,8 @@ def emit(text: str, output: Optional[Path], force: bool) -> None:
         atomic_write(output, text, force=force)
     except RefusedOverwrite as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror or exc}")
 
 
 def version_callback(value: bool) -> None:
@@ -104,7 +107,7 @@ def analyze_cmd(
     else:
         emit(render.to_mermaid(an, depth), output, force)
     for sk in an.skipped:
-        console.err.print(f"[yellow]skipped[/yellow] {sk.path}: {sk.reason}", highlight=False, soft_wrap=True)
+        console.err.print(f"[yellow]skipped[/yellow] {escape(sk.path)}: {escape(sk.reason)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_FINDINGS if an.skipped else EXIT_OK)
 
 

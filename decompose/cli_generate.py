@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from .cli import EXIT_OK, app, fail
 
@@ -92,5 +93,5 @@ def generate_cmd(
         highlight=False,
     )
     for note in gen.notes:
-        err.print(f"[yellow]note[/yellow] {note}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK)

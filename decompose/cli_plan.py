@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from .cli import EXIT_OK, EXIT_USAGE, app, fail
 
@@ -27,7 +28,7 @@ def _fail_lines(lines: list[str]) -> None:
     from .console import err
 
     for line in lines:
-        err.print(f"[bold red]error:[/bold red] {line}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/bold red] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -164,7 +165,7 @@ def plan_cmd(
     from .console import err
 
     for s in an.skipped:
-        err.print(f"[yellow]skipped[/yellow] {s.path}: {s.reason}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]skipped[/yellow] {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK)
 
 
@@ -264,10 +265,10 @@ def _print_plan(plan, notes: list[str], out_path: Path, status: str) -> None:
             else:
                 details = f"uses {', '.join(b['services'])}: {', '.join(b['symbols'])} ({b['note']})"
             color = "red" if b["severity"] == "error" else "yellow"
-            bt.add_row(f"[{color}]{b['severity']}[/{color}]", b["kind"], what, details)
+            bt.add_row(f"[{color}]{b['severity']}[/{color}]", b["kind"], escape(what), escape(details))
         out.print(bt)
     for n in notes:
-        out.print(f"[yellow]note:[/yellow] {n}", highlight=False)
+        out.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False)
 
 
 @app.command("evaluate")

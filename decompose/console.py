@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,7 +19,7 @@ err = Console(stderr=True)
 @contextlib.contextmanager
 def progress_bar(description: str, quiet: bool = False) -> Iterator:
     """Yields ``update(done, total)``; draws a bar on stderr unless quiet."""
-    if quiet:
+    if quiet or not err.is_terminal:  # no stray control output in hooks, CI logs and pipes
         yield lambda done, total: None
         return
     with Progress(
@@ -90,7 +91,7 @@ def print_analysis(an: Analysis, top: int = 25) -> None:
         ct.add_column("at import time")
         ct.add_column("shortest cycle (file:line of each import)")
         for i, c in enumerate(m.cycles, 1):
-            steps = " → ".join(f"{st.source} ({st.path}:{','.join(map(str, st.lines))})" for st in c.example)
+            steps = " → ".join(f"{st.source} ({escape(st.path)}:{','.join(map(str, st.lines))})" for st in c.example)
             steps += f" → {c.example[-1].target}" if c.example else ""
             ct.add_row(str(i), str(len(c.modules)), "yes" if c.runtime else "no", steps)
         out.print(ct)
@@ -100,7 +101,7 @@ def print_analysis(an: Analysis, top: int = 25) -> None:
         for col in ("module", "line", "imports", "reason"):
             ut.add_column(col)
         for u in an.graph.unresolved[:top]:
-            ut.add_row(u.module, str(u.line), u.target, u.reason)
+            ut.add_row(u.module, str(u.line), escape(u.target), escape(u.reason))
         out.print(ut)
 
     if an.skipped or an.notes:
@@ -108,7 +109,7 @@ def print_analysis(an: Analysis, top: int = 25) -> None:
         st.add_column("file")
         st.add_column("problem")
         for sk in an.skipped:
-            st.add_row(f"[red]{sk.path}[/red]", sk.reason)
+            st.add_row(f"[red]{escape(sk.path)}[/red]", escape(sk.reason))
         for n in an.notes:
-            st.add_row(f"[yellow]{n.path}[/yellow]", n.reason)
+            st.add_row(f"[yellow]{escape(n.path)}[/yellow]", escape(n.reason))
         out.print(st)

@@ -20,11 +20,9 @@ Three graphs come out of :func:`build_graph`:
 ``symbols``  (``nx.DiGraph``) ``"mod:scope" -> "mod:Symbol"`` edges with
     ``count``/``calls``: which function or class uses which definition.
 
-Import resolution (the rules grimp uses too, see docs/analysis.md):
-``import a.b.c`` depends on ``a.b.c``; ``from a.b import c`` depends on ``a.b.c`` when that
-is a module (a submodule import) and on ``a.b`` otherwise.  An import of an
-internal top-level package that matches no analysed module is *unresolved*
-and reported.
+Import resolution follows ``decompose.resolve`` (the rules grimp uses too,
+see docs/analysis.md).  An import of an internal top-level package that
+matches no analysed module is *unresolved* and reported.
 """
 
 from __future__ import annotations
@@ -37,6 +35,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .facts import ImportFact, ModuleFacts
+from .resolve import nearest_module, resolve
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
@@ -69,35 +68,10 @@ class DependencyGraph:
         return out
 
 
-def _nearest_module(name: str, modules: set[str] | frozenset[str]) -> str | None:
-    while name:
-        if name in modules:
-            return name
-        name = name.rpartition(".")[0]
-    return None
-
-
 def resolve_import(fact: ImportFact, modules: set[str] | frozenset[str]) -> list[str]:
-    """Internal modules an import statement depends on; [] if the named module is not analysed.
-
-    Python itself requires the module named in ``import X`` / ``from X import
-    n`` to exist, so there is no fallback to an ancestor package: an import of
-    a missing internal module is reported as unresolved instead of inventing
-    an edge.
-    """
-    if not fact.module or fact.module not in modules:
-        return []
-    targets: list[str] = []
-    plain = not fact.names or fact.names == ["*"]
-    for name in fact.names if not plain else ():
-        sub = f"{fact.module}.{name}"
-        if sub in modules:
-            targets.append(sub)
-        else:
-            plain = True
-    if plain:
-        targets.append(fact.module)
-    return targets
+    """Internal modules an import statement depends on; [] if it names no analysed module
+    (see ``decompose.resolve`` for the rules)."""
+    return resolve(fact.module, fact.names, modules) or []
 
 
 def _category(top: str) -> str:
@@ -133,8 +107,8 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
                 e["lines"].add(imp.line)
                 e["contexts"].add(imp.context)
                 continue
-            targets = resolve_import(imp, modules)
-            if not targets:
+            targets = resolve(imp.module, imp.names, modules)
+            if targets is None:
                 unresolved.append(Unresolved(f.module, imp.module, imp.line, "no such module in the analysed tree"))
                 continue
             for t in targets:
@@ -147,7 +121,7 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
                 e["kinds"].add(imp.kind)
 
         for use in f.uses:
-            target_mod = _nearest_module(use.target, modules)
+            target_mod = nearest_module(use.target, modules)
             if target_mod is None or target_mod == f.module:
                 continue
             e = edges[(f.module, target_mod)]

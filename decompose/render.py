@@ -55,6 +55,10 @@ def analysis_to_dict(an: Analysis) -> dict:
                     {"module": i.module, "names": i.names, "line": i.line, "kind": i.kind, "context": i.context}
                     for i in f.imports
                 ],
+                "uses": [
+                    {"scope": u.scope, "target": u.target, "count": u.count, "calls": u.calls, "line": u.line}
+                    for u in f.uses
+                ],
                 "tables": sorted({d.table for d in f.data}),
                 "routes": [{"path": r.path, "methods": r.methods, "function": r.function} for r in f.routes],
             }

@@ -3,8 +3,9 @@
 Rules, in order:
 
 * Folders that are never source are pruned: VCS folders, caches, build
-  output, ``node_modules`` and any virtualenv (a folder holding
-  ``pyvenv.cfg``, whatever its name); symlinked folders are not followed.
+  output, ``node_modules``, any virtualenv (a folder holding
+  ``pyvenv.cfg``, whatever its name) and any output of ``decompose generate``
+  (a folder holding ``decompose-output.json``); symlinked folders are not followed.
 * ``exclude`` patterns from ``[tool.decompose]`` (and ``--exclude``) are
   matched like ``.gitignore`` entries: a pattern without ``/`` matches a file
   or folder name at any depth (``tests``, ``*_pb2.py``); a pattern with ``/``
@@ -14,7 +15,8 @@ Rules, in order:
   folder has an ``__init__.py``; the first folder without one is where the
   dotted name starts.  If that folder lies below a *source root* (``src/``
   when it exists, or any folder named in ``source_roots``), the folders in
-  between are PEP 420 namespace packages and join the name.
+  between are PEP 420 namespace packages and join the name; so does a folder
+  without ``__init__.py`` inside a regular package (a namespace sub-package).
 * If the analysed path is itself inside a package (``decompose analyze
   shop/`` where ``shop/__init__.py`` exists), names still start at the
   top-level package, so imports resolve.
@@ -40,6 +42,11 @@ PRUNED_DIRS = frozenset(
         ".eggs", "build", "dist", "node_modules", "site-packages", ".idea", ".vscode",
     }
 )
+
+
+#: A folder holding one of these is never source: a virtualenv, or what
+#: ``decompose generate`` wrote (copies of the monolith's own modules).
+PRUNE_MARKERS = ("pyvenv.cfg", "decompose-output.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +110,9 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
         if got is not None:
             return got
         parent = os.path.dirname(folder)
+        name = os.path.basename(folder)
         if parent != folder and os.path.isfile(os.path.join(folder, "__init__.py")):
             above = folder_prefix(parent)  # a regular package: its parent's name + its own
-            name = os.path.basename(folder)
             value = f"{above}.{name}" if above else name
         else:  # not a regular package: a PEP 420 namespace below a source root, or where names start
             value = ""
@@ -113,6 +120,12 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
                 if folder.startswith(ns + os.sep):
                     value = folder[len(ns) + 1 :].replace(os.sep, ".")
                     break
+            else:
+                # a folder without __init__.py inside a regular package is a namespace
+                # sub-package: ``import pkg.plugins.x`` works without pkg/plugins/__init__.py
+                above = folder_prefix(parent) if parent != folder else ""
+                if above and name.isidentifier():
+                    value = f"{above}.{name}"
         prefixes[folder] = value
         return value
 
@@ -126,7 +139,9 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
             for d in sorted(dirnames):
                 rel = f"{rel_dir}/{d}" if rel_dir else d
                 full = os.path.join(dirpath, d)
-                if d in PRUNED_DIRS or d.endswith(".egg-info") or os.path.exists(os.path.join(full, "pyvenv.cfg")):
+                if d in PRUNED_DIRS or d.endswith(".egg-info") or any(
+                    os.path.exists(os.path.join(full, marker)) for marker in PRUNE_MARKERS
+                ):
                     continue
                 if _excluded(rel, d, patterns) or os.path.islink(full):
                     continue

@@ -181,3 +181,20 @@ def test_a_parser_crash_in_a_worker_loses_only_that_file(tmp_path, monkeypatch):
     assert [s.path for s in an.skipped] == ["pkg/m007.py"]
     assert "parser crashed" in an.skipped[0].reason
     assert len(an.facts) == 80  # 79 modules + the package
+
+
+def test_namespace_packages_resolve(tmp_path):
+    """PEP 420: folders without __init__.py are packages; importing through them gives real edges."""
+    root = tmp_path / "ns"
+    write(root, "src/acme/core/__init__.py", "")
+    write(root, "src/acme/core/base.py", "VALUE = 1\n")
+    write(root, "src/acme/plugins/loader.py", "from acme.plugins import extra\nimport acme.plugins\n")
+    write(root, "src/acme/plugins/extra.py", "from acme.core import base\n")
+    write(root, "src/app.py", "from acme import plugins\nfrom acme.missing import thing\n")
+    an = analyze(root, use_cache=False)
+    edges = set(an.graph.internal.edges)
+    assert ("acme.plugins.loader", "acme.plugins.extra") in edges
+    assert ("acme.plugins.extra", "acme.core.base") in edges
+    # `import acme.plugins` / `from acme import plugins` name namespace packages: no edge, not unresolved
+    assert not any(a == "app" for a, _ in edges)
+    assert [(u.module, u.target) for u in an.graph.unresolved] == [("app", "acme.missing")]

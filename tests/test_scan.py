@@ -129,3 +129,23 @@ def test_symlinked_folders_are_not_followed(tmp_path):
 def test_missing_path_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         scan(tmp_path / "nope")
+
+
+def test_namespace_subpackage_inside_a_regular_package(tmp_path):
+    touch(tmp_path, "pkg/__init__.py", "p = 1\n")
+    touch(tmp_path, "pkg/sub1/util.py")  # no __init__.py: importable as pkg.sub1.util
+    touch(tmp_path, "pkg/sub2/util.py")
+    touch(tmp_path, "scripts/tool.py")  # not inside a package: a loose script
+    assert modules(scan(tmp_path)) == {
+        "pkg": "pkg/__init__.py",
+        "pkg.sub1.util": "pkg/sub1/util.py",
+        "pkg.sub2.util": "pkg/sub2/util.py",
+        "tool": "scripts/tool.py",
+    }
+
+
+def test_generate_output_inside_the_tree_is_not_source(tmp_path):
+    touch(tmp_path, "app/__init__.py", "a = 1\n")
+    touch(tmp_path, "out/decompose-output.json", "{}")
+    touch(tmp_path, "out/services/app/app/app/__init__.py", "a = 1\n")
+    assert set(modules(scan(tmp_path))) == {"app"}
