@@ -14,7 +14,8 @@ Cycles are the strongly connected components with more than one module.  For
 each, one shortest cycle through its smallest module is given with the import
 lines that close it, and ``runtime`` tells whether the cycle is still there
 when imports that never run at import time (inside functions, under
-``TYPE_CHECKING``) are ignored: only those cycles can break an import.
+``TYPE_CHECKING``) are ignored: only those cycles can break an import.  For a
+runtime cycle the example only uses imports that run at import time.
 """
 
 from __future__ import annotations
@@ -171,13 +172,18 @@ def find_cycles(graph: DependencyGraph) -> list[Cycle]:
     for comp in nx.strongly_connected_components(import_g):
         if len(comp) < 2:
             continue
-        start = min(comp)
-        path = _shortest_cycle(import_g, start, comp)
+        inner = [r for r in runtime_sccs if r <= comp]
+        runtime = bool(inner)
+        if runtime:
+            # show a cycle that really runs at import time, not one through a function-level import
+            r = min(inner, key=lambda r: (-len(r), min(r)))
+            path = _shortest_cycle(runtime_g, min(r), r)
+        else:
+            path = _shortest_cycle(import_g, min(comp), comp)
         steps = [
             CycleStep(a, b, g.nodes[a].get("path", ""), list(g[a][b]["lines"]))
             for a, b in zip(path, path[1:])
         ]
-        runtime = any(len(comp & r) > 1 for r in runtime_sccs)
         n_edges = import_g.subgraph(comp).number_of_edges()
         cycles.append(Cycle(sorted(comp), runtime, steps, n_edges))
     cycles.sort(key=lambda c: (-len(c.modules), c.modules))

@@ -134,3 +134,15 @@ def test_graph_is_deterministic(shop):
     a = build_graph(shop)
     b = build_graph(list(reversed(shop)))
     assert list(a.internal.edges(data=True)) == list(b.internal.edges(data=True))
+
+
+def test_runtime_cycle_example_avoids_function_level_imports():
+    # a -> b -> a at import time; b -> c -> a only through a function-level import in c (shorter via a?)
+    facts = [
+        mod("a", imp("b", line=1), imp("c", line=2)),
+        mod("b", imp("a", line=3)),
+        mod("c", imp("a", line=4, context="function")),
+    ]
+    (c,) = compute_metrics(build_graph(facts)).cycles
+    assert c.modules == ["a", "b", "c"] and c.runtime is True
+    assert [(s.source, s.target) for s in c.example] == [("a", "b"), ("b", "a")]
