@@ -32,10 +32,22 @@ def content_key(module: str, is_package: bool, relpath: str, data: bytes) -> str
     return h.hexdigest()
 
 
+def tag_cache_dir(folder: Path) -> None:
+    """Create ``folder`` marked as a cache: CACHEDIR.TAG for backup tools, a
+    ``.gitignore`` of ``*`` so nothing in it is ever committed by accident."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = folder / "CACHEDIR.TAG"
+    if not tag.exists():
+        tag.write_text(_TAG)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# created by decompose\n*\n")
+
+
 def default_cache_dir(root: Path) -> Path:
     candidate = (root if root.is_dir() else root.parent) / CACHE_DIRNAME
     try:
-        candidate.mkdir(exist_ok=True)
+        tag_cache_dir(candidate)
         probe = candidate / ".probe"
         probe.write_text("")
         probe.unlink()
@@ -50,11 +62,7 @@ class FactsCache:
     """A SQLite table ``key -> facts JSON | failure reason``."""
 
     def __init__(self, folder: Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        tag = folder / "CACHEDIR.TAG"
-        if not tag.exists():
-            tag.write_text(_TAG)
-            (folder / ".gitignore").write_text("# created by decompose\n*\n")
+        tag_cache_dir(folder)
         self.path = folder / "facts.sqlite3"
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -499,3 +499,18 @@ def test_a_folder_checks_the_modules_below_it(shop):
     write(shop, "shop/orders/refunds.py", "from shop.catalog.service import get_price\n")  # new since the snapshot
     r = invoke(shop, "shop/orders", "--format", "json")
     assert "shop.orders.refunds" in json.loads(r.stdout)["checked"]
+
+
+def test_check_caches_are_git_ignored(tmp_path):
+    """Whatever `decompose check` leaves in .decompose_cache must never end up in a commit."""
+    import subprocess
+
+    from decompose.cache import default_cache_dir
+
+    folder = default_cache_dir(tmp_path)
+    assert folder == tmp_path / ".decompose_cache"
+    (folder / "check-plan.marshal").write_bytes(b"x")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+                            check=True, capture_output=True, text=True).stdout
+    assert ".decompose_cache" not in status
