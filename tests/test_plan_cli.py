@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from decompose import quality
 from decompose.cli import app
-from decompose.planfile import dumps_plan, load_plan
+from decompose.planfile import dumps_plan, load_plan, save_plan
 from decompose.reference import load_reference, plan_partition
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_monolith"
@@ -314,3 +314,21 @@ def test_history_reads_modified_files_only(tmp_path):
         (repo / "b.py").write_text(f"{i + 2}\n")
         git("commit", "-qam", f"change {i}")
     assert history.commits(repo) == [["a.py", "b.py"], ["a.py", "b.py"]]
+
+
+def test_check_shows_the_blockers_of_an_edited_plan(proposed, tmp_path):
+    """A valid but unrunnable edit: --check still says ok, and names the call that cannot cross services."""
+    plan = load_plan(proposed)
+    owner = plan.service_of()
+    svc = owner["shop.catalog.search"]
+    other = next(n for n in sorted(plan.services) if n != svc)
+    plan.services[svc].modules.remove("shop.catalog.search")
+    plan.services[other].modules.append("shop.catalog.search")
+    edited = tmp_path / "edited.yaml"
+    save_plan(plan, edited)
+    r = run("plan", str(SAMPLE), "--check", "--plan", str(edited), "--quiet", "--format", "json")
+    assert r.exit_code == 0, err_of(r)
+    data = json.loads(r.stdout)
+    calls = [b for b in data["blocker_details"] if b["kind"] == "non-serializable-call"]
+    assert [b["function"] for b in calls] == ["shop.catalog.service.product_to_dict"]
+    assert calls[0]["called_from"] == [other]
