@@ -379,6 +379,45 @@ def write_outputs(out: Path, files: dict[str, bytes], *, force: bool = False) ->
     if existing and not force:
         shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
         raise RefusedOverwrite(f"{out}: {len(existing)} file(s) already exist ({shown}); use --force to overwrite")
+    previous = _previous_outputs(out)
     for rel, data in files.items():
         atomic_write(out / _safe_rel(rel), data, force=True)
+    # What an earlier generation wrote and this one does not (a renamed or removed
+    # service) goes, so the folder equals a fresh generation.  Only files listed in
+    # the earlier record are touched: nothing the user added is ever deleted.
+    for rel in sorted(previous - set(files)):
+        target = out / _safe_rel(rel)
+        if target.is_file():
+            target.unlink()
+            _prune_empty_dirs(target.parent, out)
+    record = "".join(f"{rel}\n" for rel in sorted(files))
+    atomic_write(out / GENERATED_LIST, record, force=True)
     return list(files)
+
+
+#: The files the last ``decompose generate`` wrote into an output folder, one per line.
+GENERATED_LIST = ".decompose-generated"
+
+
+def _previous_outputs(out: Path) -> set[str]:
+    try:
+        lines = (out / GENERATED_LIST).read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return set()
+    keep = set()
+    for line in lines:
+        try:
+            _safe_rel(line)
+        except GenerateError:  # a tampered record never makes us delete outside `out`
+            continue
+        keep.add(line)
+    return keep
+
+
+def _prune_empty_dirs(folder: Path, stop: Path) -> None:
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            return
+        folder = folder.parent

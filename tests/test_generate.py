@@ -199,7 +199,8 @@ def test_output_is_deterministic(plan_file, generated, tmp_path):
         assert r.exit_code == 0, r.output
         digests.append({p.relative_to(tmp_path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                         for p in sorted((tmp_path / "o").rglob("*")) if p.is_file()})
-    assert digests[0] == digests[1] and len(digests[0]) == len(generated[4].files)
+    assert digests[0] == digests[1]
+    assert len(digests[0]) == len(generated[4].files) + 1  # + the .decompose-generated record
 
 
 def test_existing_files_are_not_overwritten_without_force(plan_file, tmp_path):
@@ -215,6 +216,30 @@ def test_existing_files_are_not_overwritten_without_force(plan_file, tmp_path):
     assert not (out / "MIGRATION.md").exists()  # checked everything before writing anything
     r = CliRunner().invoke(app, ["generate", "--plan", str(plan_file), "--output", str(out), "--force"])
     assert r.exit_code == 0 and compose.read_text() != "mine\n" and (out / "MIGRATION.md").exists()
+
+
+def test_force_regeneration_removes_what_the_old_plan_generated_and_keeps_user_files(tmp_path):
+    from decompose.planfile import save_plan
+
+    plan = reference_plan()
+    save_plan(plan, tmp_path / "a.yaml")
+    out = tmp_path / "o"
+    assert CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "a.yaml"), "-o", str(out)]).exit_code == 0
+    (out / "NOTES.md").write_text("mine\n")
+    assert (out / "services" / "shipping" / "Dockerfile").is_file()
+    renamed = plan.services.pop("shipping")
+    renamed.name = "logistics"
+    plan.services["logistics"] = renamed
+    save_plan(plan, tmp_path / "b.yaml")
+    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "b.yaml"), "-o", str(out), "--force"])
+    assert r.exit_code == 0, r.output
+    assert not (out / "services" / "shipping").exists() and not (out / "k8s" / "base" / "shipping").exists()
+    assert (out / "services" / "logistics" / "Dockerfile").is_file()
+    assert (out / "NOTES.md").read_text() == "mine\n"
+    fresh = tmp_path / "fresh"
+    assert CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "b.yaml"), "-o", str(fresh)]).exit_code == 0
+    listing = lambda d: sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file() and p.name != "NOTES.md")  # noqa: E731
+    assert listing(out) == listing(fresh)
 
 
 # --------------------------------------------------------------------------- validation / injection
