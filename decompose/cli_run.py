@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +14,19 @@ import typer
 from .cli import EXIT_FINDINGS, EXIT_OK, app, fail
 
 OutArg = Annotated[Path, typer.Argument(help="Output folder of `decompose generate` (holds decompose-output.json).")]
+
+
+class RunFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+FormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Result on stdout: text, or JSON for scripts.")]
+
+
+def _json(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 def _manifest(out: Path):
@@ -55,6 +71,7 @@ def build_cmd(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Images built at the same time.")] = 2,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use the engine's build cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    format: FormatOpt = RunFormat.table,
 ) -> None:
     """Build one image per service (and the gateway), tagged <project>/<service>:<version>.
 
@@ -97,8 +114,20 @@ def build_cmd(
                 )
     except ManifestError as exc:
         fail(str(exc))
+    if format is RunFormat.json:
+        _json(
+            {
+                "project": m.project,
+                "built": [
+                    {"unit": b.unit, "image": b.image, "image_id": b.image_id, "size": b.size, "seconds": round(b.seconds, 1)}
+                    for b in built
+                ],
+                "failed": [{"service": f.service, "step": f.step, "message": f.message, "log": f.log[-12:]} for f in failed],
+            }
+        )
     for b in built:
-        stdout.print(f"built {b.image} ({b.size / 1e6:.0f} MB, {b.seconds:.1f}s)", highlight=False)
+        if format is RunFormat.table:
+            stdout.print(f"built {b.image} ({b.size / 1e6:.0f} MB, {b.seconds:.1f}s)", highlight=False)
     for f in failed:
         err.print(f"[bold red]error:[/bold red] {escape(str(f))}", highlight=False, soft_wrap=True)
         for line in f.log[-12:]:
@@ -115,6 +144,7 @@ def up_cmd(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for every service to be ready.")] = 120.0,
     build: Annotated[bool, typer.Option("--build", help="Build the images first (as `decompose build`).")] = False,
     base_image: Annotated[Optional[str], typer.Option("--base-image", help="With --build: build arg BASE_IMAGE.")] = None,
+    format: FormatOpt = RunFormat.table,
 ) -> None:
     """Start the generated services and wait until they are ready; prints the public URL.
 
@@ -161,9 +191,28 @@ def up_cmd(
     except UpFailed as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         _print_failures(exc.failures, exc.hint)
+        if format is RunFormat.json:
+            _json(
+                {
+                    "project": m.project,
+                    "ready": False,
+                    "failures": [{"name": f.name, "reason": f.reason, "logs": list(f.logs)} for f in exc.failures],
+                }
+            )
         raise typer.Exit(EXIT_FINDINGS) from None
     err.print(f"{len(running.units)} unit(s) ready in {running.seconds:.1f}s", highlight=False)
-    stdout.print(running.url, highlight=False)
+    if format is RunFormat.json:
+        _json(
+            {
+                "project": running.project,
+                "ready": True,
+                "url": running.url,
+                "units": dict(sorted(running.units.items())),
+                "mode": "local" if local else "docker",
+            }
+        )
+    else:
+        stdout.print(running.url, highlight=False)
     raise typer.Exit(EXIT_OK)
 
 
@@ -173,6 +222,7 @@ def down_cmd(
     project: Annotated[Optional[str], typer.Option("--project", help="Project name instead of an output folder (Docker only).")] = None,
     local: Annotated[bool, typer.Option("--local", help="Stop the local processes started by `up --local`.")] = False,
     keep_volumes: Annotated[bool, typer.Option("--keep-volumes", help="Keep the services' data (Docker volumes / local data folders).")] = False,
+    format: FormatOpt = RunFormat.table,
 ) -> None:
     """Remove everything `up` started for the project (also after a failed `up`); safe to repeat.
 
@@ -189,6 +239,8 @@ def down_cmd(
         except RunError as exc:
             fail(str(exc))
         err.print(f"stopped {len(stopped)} process(es)" + (f": {', '.join(stopped)}" if stopped else ""), highlight=False)
+        if format is RunFormat.json:
+            _json({"mode": "local", "stopped": sorted(stopped)})
         raise typer.Exit(EXIT_OK)
     if project is None:
         if out is None:
@@ -199,6 +251,8 @@ def down_cmd(
         f"removed {len(containers)} container(s), {len(networks)} network(s) of project {project!r}",
         highlight=False,
     )
+    if format is RunFormat.json:
+        _json({"mode": "docker", "project": project, "containers": sorted(containers), "networks": sorted(networks)})
     raise typer.Exit(EXIT_OK)
 
 

@@ -100,6 +100,34 @@ def test_build_failure_is_exit_1_with_the_failing_step(tmp_path, base_image, doc
         assert "returned a non-zero code: 1" in first
         assert "  greeter | bad-step-output" in b.stderr.splitlines()
         assert b.stderr.splitlines()[-1].startswith("0 built, 1 failed")
+        j = run("build", "-q", "-f", "json", "--base-image", base_image, "--service", "greeter", str(root))
+        assert j.returncode == 1
+        data = json.loads(j.stdout)
+        assert data["built"] == [] and [f["service"] for f in data["failed"]] == ["greeter"]
+        assert "RUN echo bad-step-output && false" in data["failed"][0]["step"] and "bad-step-output" in data["failed"][0]["log"]
     finally:
         for img in docker_client_fixture.images.list(filters={"label": "io.decompose.project=dcclifail"}):
             docker_client_fixture.images.remove(img.id, force=True)
+
+
+def test_up_and_down_local_json_for_scripts(tmp_path):
+    root = write_fake_output(tmp_path / "out")
+    port = free_port()
+    r = run("up", "--local", "--port", str(port), "--timeout", "30", "--format", "json", str(root))
+    try:
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout)
+        assert data["ready"] is True and data["mode"] == "local" and data["project"] == "fakeshop"
+        assert data["url"] == f"http://127.0.0.1:{port}"
+        assert sorted(data["units"]) == ["gateway", "greeter", "namer"]
+    finally:
+        d = run("down", "--local", "--format", "json", str(root))
+    assert d.returncode == 0 and json.loads(d.stdout) == {"mode": "local", "stopped": ["gateway", "greeter", "namer"]}
+    bad = write_fake_output(tmp_path / "bad", crash="no DATABASE_URL")
+    r = run("up", "--local", "--port", str(free_port()), "--timeout", "30", "-f", "json", str(bad))
+    try:
+        assert r.returncode == 1
+        failures = json.loads(r.stdout)["failures"]
+        assert [f["name"] for f in failures] == ["greeter"] and "fatal: no DATABASE_URL" in failures[0]["logs"]
+    finally:
+        run("down", "--local", str(bad))
