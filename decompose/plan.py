@@ -222,12 +222,16 @@ class Plan:
         for name, svc in services.items():
             for m in svc.modules:
                 if m in owner:
-                    problems.append(f"{origin}: module {m!r} is in both {owner[m]!r} and {name!r}")
+                    if owner[m] == name:
+                        problems.append(f"{origin}: module {m!r} is listed twice in {name!r}")
+                    else:
+                        problems.append(f"{origin}: module {m!r} is in both {owner[m]!r} and {name!r}")
                 else:
                     owner[m] = name
         for m in shared:
             if m in owner:
-                problems.append(f"{origin}: module {m!r} is in both {owner[m]!r} and 'shared'")
+                where = "listed twice in 'shared'" if owner[m] == "shared" else f"in both {owner[m]!r} and 'shared'"
+                problems.append(f"{origin}: module {m!r} is {where}")
             else:
                 owner[m] = "shared"
         if problems:

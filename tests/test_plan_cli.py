@@ -332,3 +332,16 @@ def test_check_shows_the_blockers_of_an_edited_plan(proposed, tmp_path):
     calls = [b for b in data["blocker_details"] if b["kind"] == "non-serializable-call"]
     assert [b["function"] for b in calls] == ["shop.catalog.service.product_to_dict"]
     assert calls[0]["called_from"] == [other]
+
+
+def test_duplicates_inside_one_list_are_named_plainly():
+    from decompose.plan import PlanError
+    from decompose.planfile import loads_plan
+
+    with pytest.raises(PlanError) as info:
+        loads_plan("project: s\nservices:\n  a: {modules: [x, x, y]}\nshared: {modules: [y, z, z]}\n", "p.yaml")
+    assert info.value.problems == [
+        "p.yaml: module 'x' is listed twice in 'a'",
+        "p.yaml: module 'y' is in both 'a' and 'shared'",
+        "p.yaml: module 'z' is listed twice in 'shared'",
+    ]
