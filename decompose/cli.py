@@ -35,9 +35,15 @@ class AnalyzeFormat(str, Enum):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
+    fail_lines([message], code)
+
+
+def fail_lines(messages: list[str], code: int = EXIT_USAGE) -> None:
+    """Every problem on its own ``error:`` line (stderr), then exit."""
     from .console import err
 
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
+    for message in messages:
+        err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from .cli import EXIT_OK, app, fail
+from .cli import EXIT_OK, app, fail, fail_lines
 
 
 class GenerateFormat(str, Enum):
@@ -52,9 +52,9 @@ def generate_cmd(
         outputs = render_outputs(gen, facts, sources, root=root, templates=templates)
         written = write_outputs(output, outputs.files, force=force)
     except PlanError as exc:
-        fail("; ".join(exc.problems))
+        fail_lines(exc.problems)
     except GenerateError as exc:
-        fail("\n  ".join(["cannot generate:", *exc.problems]))
+        fail_lines([f"cannot generate: {p}" for p in exc.problems])
     except RefusedOverwrite as exc:
         fail(str(exc))
     except (AnalysisError, ConfigError, FileNotFoundError, ValueError) as exc:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from .cli import EXIT_OK, EXIT_USAGE, app, fail
+from .cli import EXIT_OK, app, fail, fail_lines
 
 DEFAULT_PLAN = Path("decompose.yaml")
 DEFAULT_TRACE = Path("decompose-trace.json")
@@ -22,14 +22,6 @@ DEFAULT_TRACE = Path("decompose-trace.json")
 class PlanFormat(str, Enum):
     table = "table"
     json = "json"
-
-
-def _fail_lines(lines: list[str]) -> None:
-    from .console import err
-
-    for line in lines:
-        err.print(f"[bold red]error:[/bold red] {escape(line)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_USAGE)
 
 
 def _project_name(root: Path) -> str:
@@ -179,12 +171,12 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
     try:
         plan = load_plan(plan_file)
     except PlanError as exc:
-        _fail_lines(exc.problems)
+        fail_lines(exc.problems)
     src = path if path is not None else (Path(plan_file).parent / plan.source)
     an = _analyze(src, quiet, no_cache)
     problems = validate_against_modules(plan, {f.module for f in an.facts}, str(plan_file))
     if problems:
-        _fail_lines(problems)
+        fail_lines(problems)
     access = table_access(an.facts, an.graph)
     coupling = combine(
         [f.module for f in an.facts],
@@ -304,7 +296,7 @@ def evaluate_cmd(
         plan = load_plan(plan_path)
         ref = load_reference(reference)
     except PlanError as exc:
-        _fail_lines(exc.problems)
+        fail_lines(exc.problems)
     ours = plan_partition(plan)
     common = sorted(set(ours) & set(ref))
     if not common:

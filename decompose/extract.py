@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .cache import FactsCache, content_key
 from .facts import ModuleFacts, SkippedFile

@@ -408,7 +408,6 @@ def describe(
     facts = sorted(facts, key=lambda f: f.module)
     by_module = {f.module: f for f in facts}
     shared = sorted(set(shared))
-    shared_set = set(shared)
     why = dict(why or {})
     access = access if access is not None else table_access(facts, graph)
     svc_of = dict(assignment)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from decompose.check import SNAPSHOT_NAME, _fingerprint, acknowledged_shared_uses, load_snapshot, run_check
 from decompose.cli import app
-from decompose.config import Config, load_config
+from decompose.config import load_config
 from decompose.graph import build_graph
 from decompose.planfile import load_plan, loads_plan
 
@@ -336,7 +336,7 @@ def test_snapshot_follows_edits_new_and_deleted_modules(shop, tmp_path):
             checked = [rnd.choice(mods).replace(".", "/") + ".py"]  # often another file than the edited one
         elif action == "new":
             name = f"shop.orders.extra{step}"
-            write(shop, name.replace(".", "/") + ".py", f"from shop.orders import models\n")
+            write(shop, name.replace(".", "/") + ".py", "from shop.orders import models\n")
             # import the new module from a checked file: the snapshot must discover it
             append(shop, "shop/orders/service.py", f"from shop.orders import extra{step}")
             mods.append(name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from pathlib import Path
 
 from decompose.analysis import analyze
 from decompose.check import acknowledged_shared_uses, owner_map, owner_of
