@@ -171,7 +171,7 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
     try:
         plan = load_plan(plan_file)
     except PlanError as exc:
-        fail_lines(exc.problems)
+        fail_lines([*exc.problems, *_module_problems_of_broken_plan(Path(plan_file), path, quiet, no_cache)])
     src = path if path is not None else (Path(plan_file).parent / plan.source)
     an = _analyze(src, quiet, no_cache)
     problems = validate_against_modules(plan, {f.module for f in an.facts}, str(plan_file))
@@ -213,6 +213,30 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
         # services make `decompose generate` refuse it: show them where the user looks
         _print_blockers(measured.blockers, measured.quality["blockers"])
     raise typer.Exit(EXIT_OK)
+
+
+def _module_problems_of_broken_plan(plan_file: Path, path: Optional[Path], quiet: bool, no_cache: bool) -> list[str]:
+    """Unknown/unplaced modules of a plan that failed structural validation, so that
+    one `plan --check` run lists every problem.  Nothing if the file is not YAML."""
+    import yaml
+
+    from .analysis import AnalysisError, analyze
+    from .config import ConfigError
+    from .plan import lenient_placement, placement_problems
+
+    try:
+        data = yaml.safe_load(plan_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    placed, source = lenient_placement(data)
+    src = path if path is not None else (plan_file.parent / source if source is not None else None)
+    if src is None or not placed:
+        return []
+    try:
+        an = analyze(src, use_cache=not no_cache)
+    except (AnalysisError, ConfigError, FileNotFoundError, ValueError):
+        return []
+    return placement_problems(placed, {f.module for f in an.facts}, str(plan_file))
 
 
 def _short(module: str) -> str:

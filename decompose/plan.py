@@ -250,8 +250,12 @@ class Plan:
 
 def validate_against_modules(plan: Plan, modules: set[str], origin: str = "decompose.yaml") -> list[str]:
     """Problems of a structurally valid plan against the analysed modules (pure)."""
+    return placement_problems(plan.service_of(), modules, origin)
+
+
+def placement_problems(placed: dict[str, str], modules: set[str], origin: str = "decompose.yaml") -> list[str]:
+    """Unknown and unplaced modules, given module -> service ("" for shared) (pure)."""
     problems = []
-    placed = plan.service_of()
     for m in sorted(placed):
         if m not in modules:
             where = placed[m] or "shared"
@@ -261,6 +265,28 @@ def validate_against_modules(plan: Plan, modules: set[str], origin: str = "decom
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         problems.append(f"{origin}: {len(missing)} analysed module(s) are in no service: {shown}")
     return problems
+
+
+def lenient_placement(data: Any) -> tuple[dict[str, str], str | None]:
+    """module -> service ("" for shared) and ``source`` read from a plan's raw dict
+    *without* validating it, so a broken plan's unknown modules can be reported
+    together with its structural problems (pure)."""
+    placed: dict[str, str] = {}
+    if not isinstance(data, dict):
+        return placed, None
+    services = data.get("services")
+    for name, body in (services.items() if isinstance(services, dict) else ()):
+        mods = body.get("modules") if isinstance(body, dict) else None
+        for m in mods if isinstance(mods, list) else ():
+            if isinstance(m, str):
+                placed.setdefault(m, str(name))
+    shared = data.get("shared")
+    mods = shared.get("modules") if isinstance(shared, dict) else None
+    for m in mods if isinstance(mods, list) else ():
+        if isinstance(m, str):
+            placed.setdefault(m, "")
+    source = data.get("source")
+    return placed, source if isinstance(source, str) else None
 
 
 def _sorted(value: Any) -> Any:

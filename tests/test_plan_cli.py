@@ -345,3 +345,23 @@ def test_duplicates_inside_one_list_are_named_plainly():
         "p.yaml: module 'y' is in both 'a' and 'shared'",
         "p.yaml: module 'z' is listed twice in 'shared'",
     ]
+
+
+def test_check_lists_structural_and_module_problems_in_one_run(proposed, tmp_path):
+    import yaml
+
+    data = yaml.safe_load(proposed.read_text())
+    svc = sorted(data["services"])[0]
+    data["services"][svc]["modules"].append("shop.nope")
+    emptied = sorted(data["services"])[1]
+    lost = data["services"][emptied]["modules"]
+    data["services"][emptied]["modules"] = []
+    data["source"] = str(SAMPLE)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data))
+    r = run("plan", "--check", "--plan", str(broken), "--quiet")
+    assert r.exit_code == 2
+    lines = err_of(r).strip().splitlines()
+    assert lines[0] == f"error: {broken}: service {emptied!r}: has no modules"
+    assert f"error: {broken}: unknown module 'shop.nope' in {svc!r} (not found in the analysed source)" in lines
+    assert any(f"analysed module(s) are in no service: {sorted(lost)[0]}" in ln for ln in lines)
