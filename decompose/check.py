@@ -1117,19 +1117,6 @@ def git_blobs(top: Path, ref: str, relpaths: list[str]) -> dict[str, bytes | Non
     return out
 
 
-def _parse_bytes(data: bytes, module: str, relpath: str, is_package: bool) -> tuple[ModuleFacts | None, str | None]:
-    from .parse import ParseFailure, parse_module
-
-    try:
-        return parse_module(data, module, relpath, is_package), None
-    except ParseFailure as exc:
-        return None, str(exc)
-    except RecursionError:
-        return None, "too deeply nested to parse"
-    except Exception as exc:  # a parser bug must not stop the check
-        return None, f"internal parser error: {type(exc).__name__}: {exc}"
-
-
 class _Facts:
     """Facts by content key: the SQLite facts cache first, the parser on a miss (both lazily)."""
 
@@ -1175,7 +1162,9 @@ class _Facts:
                 except OSError as exc:
                     out[key] = (None, f"cannot read: {exc.strerror or exc}")
                     continue
-            out[key] = _parse_bytes(data, module, relpath, is_pkg)
+            from .parse import parse_safely  # LibCST is imported only when a file must be parsed
+
+            out[key] = parse_safely(data, module, relpath, is_pkg)
             self.parsed += 1
             if cache is not None:
                 cache.put(key, *out[key])
@@ -1387,6 +1376,8 @@ def run_check(
     wanted: list[str] = []  # relpaths under root
     folders: list[str] = []  # a folder checks the modules below it
     for name in files or ():
+        if not (cwd / name).exists():
+            raise CheckError(f"{name}: no such file")  # a typo must not give a green check
         rel = _rel_to_root(root, name, cwd)
         if rel is None:
             skipped.append((name, f"outside the analysed tree {root}"))

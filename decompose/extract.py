@@ -43,17 +43,9 @@ class Extraction:
 
 def _parse_one(job: tuple[bytes, str, str, bool]) -> tuple[ModuleFacts | None, str | None]:
     # Imported here: a warm run with nothing to parse never pays for importing LibCST.
-    from .parse import ParseFailure, parse_module
+    from .parse import parse_safely
 
-    data, module, relpath, is_package = job
-    try:
-        return parse_module(data, module, relpath, is_package), None
-    except ParseFailure as exc:
-        return None, str(exc)
-    except RecursionError:
-        return None, "too deeply nested to parse"
-    except Exception as exc:  # a parser bug must not lose the rest of the analysis
-        return None, f"internal parser error: {type(exc).__name__}: {exc}"
+    return parse_safely(*job)
 
 
 def _parse_batch(jobs: list[tuple[bytes, str, str, bool]]) -> list[tuple[ModuleFacts | None, str | None]]:

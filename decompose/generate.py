@@ -404,27 +404,6 @@ def include_router_prefixes(source: str, module: str, is_package: bool, modules:
     return dict(sorted(out.items()))
 
 
-def router_prefixes(source: str) -> dict[str, str]:
-    """Module-level ``name = APIRouter(..., prefix="...")`` -> {name: prefix}."""
-    out: dict[str, str] = {}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return out
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            if _call_name(node.value).rsplit(".", 1)[-1] != "APIRouter":
-                continue
-            prefix = ""
-            for kw in node.value.keywords:
-                if kw.arg == "prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-                    prefix = kw.value.value
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    out[t.id] = prefix
-    return out
-
-
 def find_app_module(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> tuple[str | None, str | None]:
     """The module registering Blueprints on the Flask app and its factory ("module:attr")."""
     candidates = sorted(m for m, src in sources.items() if ".register_blueprint(" in src and m in facts)
@@ -489,8 +468,11 @@ def app_routes(source: str, app_names: tuple[str, ...] = ("app",)) -> list[tuple
     return sorted(out)
 
 
-def blueprint_prefixes(source: str) -> dict[str, str]:
-    """Module-level ``name = Blueprint(..., url_prefix="...")`` -> {name: prefix}."""
+def blueprint_prefixes(source: str, ctor: str = "Blueprint", keyword: str = "url_prefix") -> dict[str, str]:
+    """Module-level ``name = Blueprint(..., url_prefix="...")`` -> {name: prefix}.
+
+    The same for FastAPI with ``ctor="APIRouter", keyword="prefix"``.
+    """
     out: dict[str, str] = {}
     try:
         tree = ast.parse(source)
@@ -498,11 +480,11 @@ def blueprint_prefixes(source: str) -> dict[str, str]:
         return out
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            if _call_name(node.value).rsplit(".", 1)[-1] != "Blueprint":
+            if _call_name(node.value).rsplit(".", 1)[-1] != ctor:
                 continue
             prefix = ""
             for kw in node.value.keywords:
-                if kw.arg == "url_prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                if kw.arg == keyword and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
                     prefix = kw.value.value
             for t in node.targets:
                 if isinstance(t, ast.Name):
@@ -904,7 +886,7 @@ def _fastapi_routes(m: str, f: ModuleFacts, source: str, spec: ServiceSpec, incl
     """Routes of one module of a FastAPI monolith: full path = include_router prefix + APIRouter prefix + path."""
     if m == app_module:
         return  # the app's own routes: added to the default service (app_routes)
-    prefixes = router_prefixes(source)
+    prefixes = blueprint_prefixes(source, "APIRouter", "prefix")
     for r in f.routes:
         obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
         if obj not in prefixes:

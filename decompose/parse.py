@@ -1562,3 +1562,19 @@ _LEAVE: dict[type, Callable[[Any, Any], None]] = {
     cst.Assign: _W.leave_assign,
     cst.AnnAssign: _W.leave_assign,
 }
+
+
+def parse_safely(source: bytes, module: str, path: str, is_package: bool) -> tuple[ModuleFacts | None, str | None]:
+    """``parse_module`` that never raises: (facts, None) or (None, one-line reason).
+
+    A parser bug or a pathological file must not lose the rest of an analysis
+    or a check, so every exception becomes the file's skip reason.
+    """
+    try:
+        return parse_module(source, module, path, is_package), None
+    except ParseFailure as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, "too deeply nested to parse"
+    except Exception as exc:  # noqa: BLE001 - reported per file, see above
+        return None, f"internal parser error: {type(exc).__name__}: {exc}"

@@ -106,3 +106,14 @@ class Running:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(5)
+
+
+def tool(name: str) -> str:
+    """A validator installed by the test extra: on PATH or next to this Python; missing is a failure."""
+    import os
+    import shutil
+    import sys
+
+    path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
+    assert path, f"{name} not found: pip install -e '.[test]'"
+    return path

