@@ -407,4 +407,9 @@ def trace_cmd(
         highlight=False,
         soft_wrap=True,
     )
+    if run.lost:
+        err.print(
+            f"[yellow]warning:[/yellow] the calls of {run.lost} process(es) were lost (killed while writing their trace)",
+            highlight=False,
+        )
     raise typer.Exit(run.returncode)

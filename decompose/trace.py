@@ -66,6 +66,7 @@ class TraceRun:
     returncode: int
     document: dict
     processes: int
+    lost: int = 0  # processes whose calls could not be read (killed while writing)
 
 
 def merge(parts: list[dict], packages: list[str]) -> dict:
@@ -104,12 +105,19 @@ def run_traced(command: list[str], packages: list[str], *, cwd: Path | None = No
         child_env[tracer.ENV_PACKAGES] = ",".join(sorted(set(packages)))
         proc = subprocess.run(command, cwd=cwd, env=child_env)
         parts = []
+        unreadable = 0
         for f in sorted(out.glob("trace-*.json")):
             try:
                 parts.append(json.loads(f.read_text(encoding="utf-8")))
             except (OSError, ValueError):
-                continue  # a process killed while writing: its calls are lost, the others still count
-        return TraceRun(returncode=proc.returncode, document=merge(parts, packages), processes=len(parts))
+                unreadable += 1  # its calls are lost, the others still count; reported
+        unfinished = len(list(out.glob("trace-*.json.tmp")))  # killed while writing
+        return TraceRun(
+            returncode=proc.returncode,
+            document=merge(parts, packages),
+            processes=len(parts),
+            lost=unreadable + unfinished,
+        )
 
 
 def dumps_trace(document: dict) -> str:

@@ -122,11 +122,13 @@ def install(out_dir: str, packages: list[str]) -> Recorder:
         sys.setprofile(None)
         _seq += 1
         path = os.path.join(out_dir, f"trace-{os.getpid()}-{_seq}.json")
-        try:
-            with open(path, "w", encoding="utf-8") as fh:
+        tmp = path + ".tmp"
+        try:  # atomic: the collector never reads half a file (it ignores *.tmp)
+            with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(rec.document(), fh)
+            os.replace(tmp, path)
         except OSError:
-            pass
+            pass  # an unwritable trace folder must not change the traced program's exit
 
     def after_fork() -> None:
         rec.counts.clear()

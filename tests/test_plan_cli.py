@@ -364,3 +364,18 @@ def test_check_lists_structural_and_module_problems_in_one_run(proposed, tmp_pat
     assert lines[0] == f"error: {broken}: service {emptied!r}: has no modules"
     assert f"error: {broken}: unknown module 'shop.nope' in {svc!r} (not found in the analysed source)" in lines
     assert any(f"analysed module(s) are in no service: {sorted(lost)[0]}" in ln for ln in lines)
+
+
+def test_trace_reports_processes_whose_calls_were_lost(tmp_path):
+    """A trace file torn by a killed process is counted as lost, never silently dropped."""
+    import sys
+
+    from decompose.trace import run_traced
+
+    torn = (
+        "import os; p = os.path.join(os.environ['DECOMPOSE_TRACE_DIR'], 'trace-1-1.json'); "
+        "open(p, 'w').write('{not json')"
+    )
+    run = run_traced([sys.executable, "-c", torn], ["shop"], cwd=tmp_path)
+    assert run.returncode == 0
+    assert run.lost == 1 and run.processes == 1  # the torn file, and this process's own complete trace
