@@ -379,3 +379,25 @@ def test_trace_reports_processes_whose_calls_were_lost(tmp_path):
     run = run_traced([sys.executable, "-c", torn], ["shop"], cwd=tmp_path)
     assert run.returncode == 0
     assert run.lost == 1 and run.processes == 1  # the torn file, and this process's own complete trace
+
+
+def test_analyze_and_plan_bytes_do_not_depend_on_hash_seeds(tmp_path):
+    """Set and dict orders change with PYTHONHASHSEED between processes; the output must not."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        plan = tmp_path / f"plan-{seed}.yaml"
+        analysis = subprocess.run(
+            [sys.executable, "-m", "decompose", "analyze", str(SAMPLE), "-f", "json", "-q", "--no-cache"],
+            capture_output=True, check=True, env=env,
+        ).stdout
+        subprocess.run(
+            [sys.executable, "-m", "decompose", "plan", str(SAMPLE), "-o", str(plan), "-q", "--no-history", "--no-cache"],
+            capture_output=True, check=True, env=env,
+        )
+        outputs.append((analysis, plan.read_bytes()))
+    assert outputs[0] == outputs[1]
