@@ -331,30 +331,6 @@ def detect_framework(facts: dict[str, ModuleFacts]) -> str:
     return "fastapi" if "fastapi" in tops and "flask" not in tops else "flask"
 
 
-def find_fastapi_app_module(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> tuple[str | None, str | None]:
-    """The module calling ``include_router`` on the FastAPI app and its factory ("module:attr")."""
-    candidates = sorted(m for m, src in sources.items() if ".include_router(" in src and "FastAPI(" in src and m in facts)
-    if not candidates:
-        return None, None
-    module = candidates[0]
-    try:
-        tree = ast.parse(sources[module])
-    except SyntaxError:
-        return module, None
-    names = ("FastAPI", "fastapi.FastAPI")
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and _call_name(sub) in names:
-                    return module, f"{module}:{node.name}"
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in names:
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    return module, f"{module}:{t.id}"
-    return module, None
-
-
 def include_router_prefixes(source: str, module: str, is_package: bool, modules: frozenset[str]) -> dict[str, str]:
     """``x.include_router(<router>, prefix="...")`` calls of the app module -> {"module:attr": prefix}.
 
@@ -404,9 +380,20 @@ def include_router_prefixes(source: str, module: str, is_package: bool, modules:
     return dict(sorted(out.items()))
 
 
-def find_app_module(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> tuple[str | None, str | None]:
-    """The module registering Blueprints on the Flask app and its factory ("module:attr")."""
-    candidates = sorted(m for m, src in sources.items() if ".register_blueprint(" in src and m in facts)
+#: framework -> (text every app module contains, names of the app constructor)
+APP_MARKERS = {
+    "flask": ((".register_blueprint(",), ("Flask", "flask.Flask")),
+    "fastapi": ((".include_router(", "FastAPI("), ("FastAPI", "fastapi.FastAPI")),
+}
+
+
+def find_app_module(
+    facts: dict[str, ModuleFacts], sources: dict[str, str], framework: str = "flask"
+) -> tuple[str | None, str | None]:
+    """The module wiring the routes into the app (registering Flask Blueprints, or
+    including FastAPI routers) and its factory or app object ("module:attr")."""
+    markers, names = APP_MARKERS[framework]
+    candidates = sorted(m for m, src in sources.items() if all(k in src for k in markers) and m in facts)
     if not candidates:
         return None, None
     module = candidates[0]
@@ -417,10 +404,10 @@ def find_app_module(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> t
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and _call_name(sub) in ("Flask", "flask.Flask"):
+                if isinstance(sub, ast.Call) and _call_name(sub) in names:
                     return module, f"{module}:{node.name}"
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in ("Flask", "flask.Flask"):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in names:
             for t in node.targets:
                 if isinstance(t, ast.Name):
                     return module, f"{module}:{t.id}"
@@ -588,7 +575,7 @@ def build_generation(
     framework = detect_framework(fb)
     included: dict[str, str] = {}
     if framework == "fastapi":
-        app_module, app_factory = find_fastapi_app_module(fb, sources)
+        app_module, app_factory = find_app_module(fb, sources, "fastapi")
         if app_module:
             included = include_router_prefixes(sources.get(app_module, ""), app_module, fb[app_module].is_package, modules)
     else:
