@@ -30,7 +30,7 @@ from benchmarks.corpus import DJANGO_VERSION, django_source  # noqa: E402
 DECOMPOSE = r"""
 import json, resource, sys, time
 from pathlib import Path
-from decompose.analysis import analyze
+from decompose.analysis.pipeline import analyze
 t = time.perf_counter()
 an = analyze(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]), jobs=int(sys.argv[3]) or None)
 dt = time.perf_counter() - t

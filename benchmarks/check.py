@@ -57,7 +57,7 @@ ANALYZE = r"""
 import json, sys, time
 from pathlib import Path
 t = time.perf_counter()
-from decompose.analysis import analyze
+from decompose.analysis.pipeline import analyze
 an = analyze(Path(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - t, "modules": len(an.facts), "parsed": an.stats.parsed}))
 """
@@ -67,8 +67,8 @@ LIBRARY = r"""
 import json, sys, time
 t = time.perf_counter()
 from pathlib import Path
-from decompose.check import run_check
-from decompose.planfile import load_plan
+from decompose.guard.check import run_check
+from decompose.planning.planfile import load_plan
 r = run_check(Path(sys.argv[1]), [sys.argv[2]], plan=load_plan(Path(sys.argv[1]) / "decompose.yaml"))
 print(json.dumps({"seconds": time.perf_counter() - t, "errors": len(r.errors)}))
 """
@@ -191,7 +191,7 @@ def main() -> None:
             size = (work / rel).stat().st_size
             print(f"{rel:36} {size / 1024:4.0f}KB {w:9.3f}s {lib:9.3f}s {i:9.3f}s {li:12.3f}s {li / w:5.2f}x")
         print("decompose: wall clock of `decompose check FILE` (interpreter start, CLI imports, the check);\n"
-              "library: a fresh interpreter importing decompose.check and calling run_check (no CLI imports);\n"
+              "library: a fresh interpreter importing decompose.guard.check and calling run_check (no CLI imports);\n"
               "in-proc: the time the check reports for itself (incl. importing LibCST to parse the file);\n"
               f"files re-parsed per run: {max(r[3] for r in results.values())}; "
               f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "

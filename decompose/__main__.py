@@ -1,3 +1,3 @@
-from .cli import app
+from decompose.cli import app
 
 app(prog_name="decompose")

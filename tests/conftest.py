@@ -42,7 +42,7 @@ def docker_unreachable_reason() -> str | None:
     if "reason" not in _DOCKER_STATE:
         reason = None
         try:
-            from decompose.docker_build import EngineUnavailable, docker_client
+            from decompose.runtime.docker_build import EngineUnavailable, docker_client
 
             docker_client(timeout=10).close()
         except EngineUnavailable as exc:
@@ -85,7 +85,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 @pytest.fixture(scope="session")
 def docker_client_fixture():
-    from decompose.docker_build import docker_client
+    from decompose.runtime.docker_build import docker_client
 
     client = docker_client()
     yield client

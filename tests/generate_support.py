@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from decompose.plan import Plan
-from decompose.planfile import save_plan
+from decompose.planning.plan import Plan
+from decompose.planning.planfile import save_plan
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_monolith"

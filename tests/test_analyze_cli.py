@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from decompose.analysis import analyze
+from decompose.analysis.pipeline import analyze
 from decompose.cli import app
 
 runner = CliRunner()
@@ -125,7 +125,7 @@ def test_default_cache_lives_in_project_and_is_ignored_by_git(project):
 
 
 def test_parallel_and_serial_give_identical_json(tmp_path):
-    from decompose import render
+    from decompose.cli import render
 
     root = tmp_path / "big"
     for i in range(120):
@@ -162,7 +162,7 @@ def test_console_script_runs(project):
 
 def test_a_parser_crash_in_a_worker_loses_only_that_file(tmp_path, monkeypatch):
     """A native crash (segfault) kills a pool worker; the other files are still analysed."""
-    import decompose.extract as extract
+    import decompose.analysis.extract as extract
 
     real = extract._parse_one
 

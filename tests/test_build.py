@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import write_fake_output
 
-from decompose.docker_build import (
+from decompose.runtime.docker_build import (
     LABEL_PROJECT,
     LABEL_SERVICE,
     BuildFailed,

@@ -7,7 +7,7 @@ import random
 import networkx as nx
 import pytest
 
-from decompose.check import (
+from decompose.guard.check import (
     GraphState,
     ModuleInfo,
     baseline,
@@ -21,9 +21,9 @@ from decompose.check import (
     tarjan_sccs,
 )
 from decompose.config import Config
-from decompose.facts import ImportFact, ModuleFacts, SymbolUse
-from decompose.graph import build_graph
-from decompose.plan import InterfaceItem, Plan, Service
+from decompose.analysis.facts import ImportFact, ModuleFacts, SymbolUse
+from decompose.analysis.graph import build_graph
+from decompose.planning.plan import InterfaceItem, Plan, Service
 
 
 def mod(name, *imports, uses=(), package=False):
@@ -195,7 +195,7 @@ def test_shared_imports_recorded_as_blockers_in_the_plan_are_warnings():
 
 
 def test_acknowledged_blockers_accept_relative_and_qualified_symbols():
-    from decompose.check import acknowledged_shared_uses
+    from decompose.guard.check import acknowledged_shared_uses
 
     plan = Plan.from_dict({**PLAN.to_dict(), "blockers": [
         {"kind": "shared-uses-service", "module": "shop.a", "depends_on": "shop.x.api", "symbols": ["bp"]},
@@ -399,7 +399,7 @@ def test_import_statement_rebuilds_relative_imports():
 
 
 def test_module_edges_match_build_graph(sample_monolith):
-    from decompose.analysis import analyze
+    from decompose.analysis.pipeline import analyze
 
     an = analyze(sample_monolith, use_cache=False)
     g = build_graph(an.facts)

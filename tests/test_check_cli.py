@@ -18,11 +18,11 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from decompose.check import SNAPSHOT_NAME, _fingerprint, acknowledged_shared_uses, load_snapshot, run_check
+from decompose.guard.check import SNAPSHOT_NAME, _fingerprint, acknowledged_shared_uses, load_snapshot, run_check
 from decompose.cli import app
 from decompose.config import load_config
-from decompose.graph import build_graph
-from decompose.planfile import load_plan, loads_plan
+from decompose.analysis.graph import build_graph
+from decompose.planning.planfile import load_plan, loads_plan
 
 runner = CliRunner()
 DATA = Path(__file__).parent / "data"
@@ -306,7 +306,7 @@ def snapshot_graph(root: Path, cache: Path) -> dict:
 
 
 def analyzer_graph(root: Path) -> dict:
-    from decompose.analysis import analyze
+    from decompose.analysis.pipeline import analyze
 
     g = build_graph(analyze(root, use_cache=False).facts).internal
     return {(a, b): (d["imports"], d["lines"], d["contexts"], d["uses"]) for a, b, d in g.edges(data=True)}
@@ -380,8 +380,8 @@ def sample_copy(tmp_path_factory, sample_monolith) -> Path:
 
 
 def test_no_false_positives_on_sample_monolith_under_its_own_plan(sample_copy, tmp_path):
-    from decompose.analysis import analyze
-    from decompose.propose import propose
+    from decompose.analysis.pipeline import analyze
+    from decompose.planning.propose import propose
 
     an = analyze(sample_copy, use_cache=False)
     plan = propose(an.facts, an.graph, project="shop").plan
@@ -407,8 +407,8 @@ def test_no_false_positives_on_sample_monolith_under_its_own_plan(sample_copy, t
 def test_reference_plan_findings_are_exactly_the_cross_service_imports(sample_copy, tmp_path):
     """The reference decomposition has no interface: every import across its services is flagged,
     and nothing else.  The oracle is the analyzer's own graph."""
-    from decompose.analysis import analyze
-    from decompose.check import nearest_module, owner_map, owner_of
+    from decompose.analysis.pipeline import analyze
+    from decompose.guard.check import nearest_module, owner_map, owner_of
 
     ref = loads_plan("project: shop\n" + (sample_copy / "reference.yaml").read_text())
     an = analyze(sample_copy, use_cache=False)
@@ -427,8 +427,8 @@ def test_reference_plan_findings_are_exactly_the_cross_service_imports(sample_co
 
 
 def test_plan_cache_is_exact_and_follows_edits(shop, tmp_path, monkeypatch):
-    from decompose import planfile
-    from decompose.check import load_plan_cached
+    from decompose.planning import planfile
+    from decompose.guard.check import load_plan_cached
 
     cache = tmp_path / "plan-cache"
     plan_file = shop / "decompose.yaml"
@@ -450,7 +450,7 @@ def test_plan_cache_is_exact_and_follows_edits(shop, tmp_path, monkeypatch):
 
 
 def test_full_audit_cycles_are_the_analyzers_cycles(sample_copy, tmp_path):
-    from decompose.analysis import analyze
+    from decompose.analysis.pipeline import analyze
 
     an = analyze(sample_copy, use_cache=False)
     r = run_check(sample_copy, None, cache_dir=tmp_path / "c", cwd=sample_copy)
@@ -480,12 +480,12 @@ def test_unparsable_file_is_listed_not_failed(shop):
 @pytest.mark.slow
 def test_snapshot_graph_equals_the_analyzers_on_django(django_source):
     """At scale: the check's incremental graph state is exactly `decompose analyze`'s graph."""
-    from decompose.analysis import analyze
+    from decompose.analysis.pipeline import analyze
 
     an = analyze(django_source)  # warm when the corpus was analysed before (its own cache folder)
     r = run_check(django_source, None, cwd=django_source)
     assert r.stats["modules"] == len(an.facts) > 800
-    from decompose.cache import default_cache_dir
+    from decompose.analysis.cache import default_cache_dir
 
     assert snapshot_graph(django_source, default_cache_dir(django_source)) == {
         (a, b): (d["imports"], d["lines"], d["contexts"], d["uses"]) for a, b, d in an.graph.internal.edges(data=True)
@@ -508,7 +508,7 @@ def test_check_caches_are_git_ignored(tmp_path):
     """Whatever `decompose check` leaves in .decompose_cache must never end up in a commit."""
     import subprocess
 
-    from decompose.cache import default_cache_dir
+    from decompose.analysis.cache import default_cache_dir
 
     folder = default_cache_dir(tmp_path)
     assert folder == tmp_path / ".decompose_cache"

@@ -6,9 +6,9 @@ import json
 import shutil
 import sys
 
-from decompose.analysis import analyze
-from decompose.check import acknowledged_shared_uses, owner_map, owner_of
-from decompose.planfile import load_plan
+from decompose.analysis.pipeline import analyze
+from decompose.guard.check import acknowledged_shared_uses, owner_map, owner_of
+from decompose.planning.planfile import load_plan
 from tests.test_check_precommit import commit_count, env, git, run
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from decompose.runner import free_port
+from decompose.runtime.runner import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_monolith"
@@ -175,7 +175,7 @@ def test_split_system_as_local_processes_passes_the_monolith_suite(generated, ba
 @pytest.mark.docker
 @pytest.mark.slow
 def test_split_system_in_docker_passes_the_monolith_suite(generated, baseline, tmp_path, base_image, docker_client_fixture):
-    from decompose.docker_build import load_manifest
+    from decompose.runtime.docker_build import load_manifest
 
     m = load_manifest(generated)
     t0 = time.monotonic()

@@ -18,10 +18,10 @@ import yaml
 from typer.testing import CliRunner
 
 from decompose.cli import app
-from decompose.codemods import CodemodError, prune_app_module, rewrite_remote_imports
-from decompose.generate import GenerateError, build_generation, client_function
-from decompose.generate_io import _q, generation_for, render_outputs, write_outputs
-from decompose.plan import Plan, PlanError, Service
+from decompose.generation.codemods import CodemodError, prune_app_module, rewrite_remote_imports
+from decompose.generation.generate import GenerateError, build_generation, client_function
+from decompose.generation.output import _q, generation_for, render_outputs, write_outputs
+from decompose.planning.plan import Plan, PlanError, Service
 
 from tests.generate_support import SAMPLE, Running, reference_plan, write_reference_plan
 
@@ -131,7 +131,7 @@ def test_rewrite_forms():
 
 
 def test_client_function_signature_kinds():
-    from decompose.facts import Definition, Param
+    from decompose.analysis.facts import Definition, Param
 
     d = Definition(name="f", kind="function", line=1, end_line=2, returns="int", params=[
         Param("a", kind="positional_only"), Param("b", "int", "2"), Param("args", kind="var_positional"),
@@ -219,7 +219,7 @@ def test_existing_files_are_not_overwritten_without_force(plan_file, tmp_path):
 
 
 def test_force_regeneration_removes_what_the_old_plan_generated_and_keeps_user_files(tmp_path):
-    from decompose.planfile import save_plan
+    from decompose.planning.planfile import save_plan
 
     plan = reference_plan()
     save_plan(plan, tmp_path / "a.yaml")
@@ -262,7 +262,7 @@ def test_service_names_are_validated(tmp_path):
 
 def test_edited_plan_splitting_a_live_object_call_is_refused(tmp_path):
     """search_products() hands ORM rows to product_to_dict(): that call cannot become HTTP."""
-    from decompose.planfile import save_plan
+    from decompose.planning.planfile import save_plan
 
     plan = reference_plan()
     plan.services["catalog"].modules.remove("shop.catalog.search")

@@ -17,10 +17,10 @@ import yaml
 from typer.testing import CliRunner
 
 from decompose.cli import app
-from decompose.generate import detect_framework, fastapi_to_werkzeug, include_router_prefixes
-from decompose.generate_io import generation_for, render_outputs, write_outputs
-from decompose.plan import Plan
-from decompose.planfile import load_plan, save_plan
+from decompose.generation.generate import detect_framework, fastapi_to_werkzeug, include_router_prefixes
+from decompose.generation.output import generation_for, render_outputs, write_outputs
+from decompose.planning.plan import Plan
+from decompose.planning.planfile import load_plan, save_plan
 
 from tests.generate_support import Running, tool
 
@@ -93,7 +93,7 @@ def test_helpers():
 
 
 def test_framework_detection():
-    from decompose.facts import ImportFact, ModuleFacts
+    from decompose.analysis.facts import ImportFact, ModuleFacts
 
     def facts(*mods):
         return {"m": ModuleFacts(module="m", path="m.py", is_package=False, imports=[ImportFact(module=x, names=[], line=1) for x in mods])}

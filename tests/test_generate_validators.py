@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from decompose.generate_io import generation_for, render_outputs, write_outputs
+from decompose.generation.output import generation_for, render_outputs, write_outputs
 
 from tests.generate_support import REPO, tool, write_reference_plan
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from decompose.facts import ImportFact, ModuleFacts, SymbolUse
-from decompose.graph import build_graph
-from decompose.metrics import compute_metrics
+from decompose.analysis.facts import ImportFact, ModuleFacts, SymbolUse
+from decompose.analysis.graph import build_graph
+from decompose.analysis.metrics import compute_metrics
 
 
 def mod(name, *imports, uses=(), package=False, lines=10):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from decompose.analysis import analyze
+from decompose.analysis.pipeline import analyze
 
 GRIMP_EDGES = r"""
 import json, sys

@@ -1,4 +1,4 @@
-"""Tests for decompose.parse: LibCST extraction of ModuleFacts."""
+"""Tests for decompose.analysis.parse: LibCST extraction of ModuleFacts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from decompose.facts import DataAccess, GlobalWrite, ModuleFacts, Param, Route, SymbolUse
-from decompose.parse import ParseFailure, parse_module
+from decompose.analysis.facts import DataAccess, GlobalWrite, ModuleFacts, Param, Route, SymbolUse
+from decompose.analysis.parse import ParseFailure, parse_module
 
 
 def facts(src: str, module: str = "shop.orders.views", is_package: bool = False) -> ModuleFacts:

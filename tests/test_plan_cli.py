@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from decompose import quality
+from decompose.planning import quality
 from decompose.cli import app
-from decompose.planfile import dumps_plan, load_plan, save_plan
-from decompose.reference import load_reference, plan_partition
+from decompose.planning.planfile import dumps_plan, load_plan, save_plan
+from decompose.planning.reference import load_reference, plan_partition
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_monolith"
 REFERENCE = SAMPLE / "reference.yaml"
@@ -150,7 +150,7 @@ def test_edited_plan_round_trips_and_passes_check(proposed, tmp_path):
 
 
 def load_plan_text(text: str):
-    from decompose.planfile import loads_plan
+    from decompose.planning.planfile import loads_plan
 
     return loads_plan(text)
 
@@ -290,7 +290,7 @@ def test_plan_uses_a_trace(proposed, tmp_path):
 
 
 def test_history_reads_modified_files_only(tmp_path):
-    from decompose import history
+    from decompose.planning import history
 
     if shutil.which("git") is None:
         pytest.skip("git not installed")
@@ -334,8 +334,8 @@ def test_check_shows_the_blockers_of_an_edited_plan(proposed, tmp_path):
 
 
 def test_duplicates_inside_one_list_are_named_plainly():
-    from decompose.plan import PlanError
-    from decompose.planfile import loads_plan
+    from decompose.planning.plan import PlanError
+    from decompose.planning.planfile import loads_plan
 
     with pytest.raises(PlanError) as info:
         loads_plan("project: s\nservices:\n  a: {modules: [x, x, y]}\nshared: {modules: [y, z, z]}\n", "p.yaml")
@@ -370,7 +370,7 @@ def test_trace_reports_processes_whose_calls_were_lost(tmp_path):
     """A trace file torn by a killed process is counted as lost, never silently dropped."""
     import sys
 
-    from decompose.trace import run_traced
+    from decompose.planning.trace import run_traced
 
     torn = (
         "import os; p = os.path.join(os.environ['DECOMPOSE_TRACE_DIR'], 'trace-1-1.json'); "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from decompose.facts import DataAccess, Definition, GlobalWrite, ImportFact, ModuleFacts, Param, Route, SymbolUse
-from decompose.graph import build_graph
-from decompose.plan import Plan
-from decompose.planfile import dumps_plan, loads_plan
-from decompose.propose import _Resolver, classify_annotation, describe, propose, signature
+from decompose.analysis.facts import DataAccess, Definition, GlobalWrite, ImportFact, ModuleFacts, Param, Route, SymbolUse
+from decompose.analysis.graph import build_graph
+from decompose.planning.plan import Plan
+from decompose.planning.planfile import dumps_plan, loads_plan
+from decompose.planning.propose import _Resolver, classify_annotation, describe, propose, signature
 
 
 def mod(name, imports=(), uses=(), data=(), defs=(), routes=(), writes=(), package=False):
@@ -175,7 +175,7 @@ def test_propose_is_deterministic_and_round_trips(facts):
 
 
 def test_shared_reasons_round_trip_and_unknown_shared_keys_are_rejected():
-    from decompose.plan import PlanError
+    from decompose.planning.plan import PlanError
 
     base = "version: 1\nproject: shop\nservices:\n  a:\n    modules: [m.a]\nshared:\n  modules: [m.u]\n"
     with_reasons = base + "  reasons:\n    m.u: 'shared: used from 3 of 3 clusters'\n"
@@ -190,7 +190,7 @@ def test_shared_reasons_round_trip_and_unknown_shared_keys_are_rejected():
 
 def test_calls_passing_live_objects_bond_caller_and_callee():
     """A function returning an object with behaviour cannot become an HTTP call: keep both sides together."""
-    from decompose.propose import live_object_bonds
+    from decompose.planning.propose import live_object_bonds
 
     facts = [
         mod(

@@ -9,7 +9,7 @@ from collections import deque
 import networkx as nx
 import pytest
 
-from decompose import quality as q
+from decompose.planning import quality as q
 
 
 def part(*groups):

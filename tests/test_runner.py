@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 from conftest import write_fake_output
 
-from decompose.docker_build import load_manifest, parse_manifest
-from decompose.runner import (
+from decompose.runtime.docker_build import load_manifest, parse_manifest
+from decompose.runtime.runner import (
     RunError,
     UpFailed,
     down_local,

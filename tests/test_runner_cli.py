@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from conftest import write_fake_output
 
-from decompose.runner import free_port
+from decompose.runtime.runner import free_port
 
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

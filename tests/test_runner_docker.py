@@ -9,8 +9,8 @@ import urllib.request
 import pytest
 from conftest import write_fake_output
 
-from decompose.docker_build import LABEL_PROJECT, build_all, load_manifest
-from decompose.runner import RunError, UpFailed, down_docker, free_port, up_docker
+from decompose.runtime.docker_build import LABEL_PROJECT, build_all, load_manifest
+from decompose.runtime.runner import RunError, UpFailed, down_docker, free_port, up_docker
 
 pytestmark = pytest.mark.docker
 

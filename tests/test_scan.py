@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from decompose.scan import scan
+from decompose.analysis.scan import scan
 
 
 def touch(root: Path, rel: str, text: str = "") -> Path:

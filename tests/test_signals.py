@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from decompose.facts import DataAccess, Definition, ImportFact, ModuleFacts, SymbolUse
-from decompose.graph import build_graph
-from decompose.signals import (
+from decompose.analysis.facts import DataAccess, Definition, ImportFact, ModuleFacts, SymbolUse
+from decompose.analysis.graph import build_graph
+from decompose.planning.signals import (
     combine,
     data_signal,
     dynamic_signal,

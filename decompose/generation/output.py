@@ -1,0 +1,426 @@
+"""``decompose generate``: read the inputs, render every output file, write them (adapters).
+
+:func:`render_outputs` turns a :class:`~decompose.generation.generate.Generation` into a
+``{relative path: bytes}`` mapping (templates + codemods, no disk writes);
+:func:`write_outputs` checks every target first and writes nothing unless all
+of them may be written (``force`` or absent).  The same inputs always give
+byte-identical files: everything is sorted and nothing depends on time, the
+machine or the order of a directory listing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from decompose.analysis.pipeline import analyze
+from decompose.generation.codemods import Change, CodemodError, prune_app_module, rewrite_remote_imports
+from decompose.config import project_dependencies
+from decompose.analysis.facts import ModuleFacts
+from decompose.fsio import RefusedOverwrite, atomic_write
+from decompose.generation.generate import (
+    DATA_MOUNT,
+    DEFAULT_BASE_IMAGE,
+    GATEWAY_NAME,
+    GATEWAY_PINS,
+    HEALTH_PATH,
+    PORT,
+    SHARED_MOUNT,
+    Generation,
+    GenerateError,
+    build_generation,
+)
+from decompose.generation.manifests import (
+    BASE_RESOURCES,
+    INGRESS_CLASS,
+    INGRESS_NAMESPACE,
+    MANIFEST_NAME,
+    OVERLAYS,
+    PUBLIC_PORT,
+    SHARED_VOLUME,
+    UID,
+    gateway_routes,
+    gateway_unit,
+    labels,
+    migration_rows,
+    minimal_prefixes,
+    output_manifest,
+    service_unit,
+)
+from decompose.planning.plan import Plan
+from decompose.planning.planfile import load_plan
+
+PRUNED = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".decompose_cache", ".venv", "node_modules"}
+
+
+@dataclass
+class Outputs:
+    files: dict[str, bytes]
+    changes: list[Change] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_inputs(plan_path: Path, *, use_cache: bool = True) -> tuple[Plan, Path, list[ModuleFacts], dict[str, str]]:
+    """The plan, the monolith's root, its facts and the source text of every module."""
+    plan = load_plan(plan_path)
+    root = (Path(plan_path).resolve().parent / plan.source).resolve()
+    an = analyze(root, use_cache=use_cache)
+    sources = {}
+    for f in an.facts:
+        sources[f.module] = (an.root / f.path).read_text(encoding="utf-8")
+    return plan, an.root, an.facts, sources
+
+
+def project_version(root: Path) -> str:
+    py = Path(root) / "pyproject.toml"
+    try:
+        data = tomllib.loads(py.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "0.1.0"
+    version = data.get("project", {}).get("version")
+    return str(version) if version else "0.1.0"
+
+
+def generation_for(
+    plan_path: Path, *, base_image: str = DEFAULT_BASE_IMAGE, database_env: str | None = None, use_cache: bool = True
+) -> tuple[Generation, Path, list[ModuleFacts], dict[str, str]]:
+    plan, root, facts, sources = load_inputs(plan_path, use_cache=use_cache)
+    gen = build_generation(
+        plan,
+        facts,
+        sources,
+        dependencies=project_dependencies(root),
+        version=project_version(root),
+        base_image=base_image,
+        database_env=database_env,
+    )
+    return gen, root, facts, sources
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def default_templates_dir() -> Path:
+    """The templates shipped with decompose (package data of the wheel, or the checkout's templates/)."""
+    try:
+        files = resources.files("decompose.templates")
+        candidates = [Path(str(files))]
+        candidates += [Path(str(p)) for p in getattr(files, "_paths", ())]  # a namespace package's MultiplexedPath
+    except (ModuleNotFoundError, TypeError):
+        candidates = []
+    candidates.append(Path(__file__).resolve().parents[2] / "templates")  # a source checkout
+    for path in candidates:
+        if (path / "service" / "Dockerfile.j2").is_file():
+            return path
+    return candidates[-1]
+
+
+def _q(value) -> str:
+    """A YAML-safe scalar: JSON (a subset of YAML), ASCII only, so no plan content can inject YAML."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, (dict, list, tuple)):
+        raise TypeError("the q filter quotes scalars only")
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _py(value) -> str:
+    """A Python literal of plain data (str, int, bool, None, lists, tuples, dicts)."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_py(v) for v in value)
+        if isinstance(value, tuple):
+            return f"({inner}{',' if len(value) == 1 else ''})"
+        return f"[{inner}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot render {type(value).__name__} as a Python literal")
+
+
+def template_env(user_dir: Path | None = None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if user_dir is not None:
+        if not Path(user_dir).is_dir():
+            raise GenerateError([f"--templates {user_dir}: no such folder"])
+        loaders.append(jinja2.FileSystemLoader(str(user_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(default_templates_dir())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["q"] = _q
+    env.filters["py"] = _py
+    return env
+
+
+def _render(env: jinja2.Environment, name: str, **ctx) -> bytes:
+    try:
+        text = env.get_template(name).render(**ctx)
+    except jinja2.TemplateError as exc:
+        raise GenerateError([f"template {name}: {exc}"]) from None
+    return text.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _module_path(module: str, is_package: bool) -> str:
+    base = module.replace(".", "/")
+    return f"{base}/__init__.py" if is_package else f"{base}.py"
+
+
+def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[str, bytes]:
+    """Non-Python files of a copied package's folder (and its non-package data folders)."""
+    f = facts[module]
+    if not f.is_package:
+        return {}
+    folder = (root / f.path).parent
+    out: dict[str, bytes] = {}
+    base = module.replace(".", "/")
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in PRUNED and not (here / d / "__init__.py").exists() and not d.endswith(".egg-info")
+        )
+        for name in sorted(filenames):
+            if name.endswith((".py", ".pyc", ".pyo")):
+                continue
+            p = here / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            rel = p.relative_to(folder).as_posix()
+            out[f"{base}/{rel}"] = p.read_bytes()
+    return out
+
+
+def _check_python(files: dict[str, bytes]) -> None:
+    problems = []
+    for path, data in sorted(files.items()):
+        if path.endswith(".py"):
+            try:
+                compile(data, path, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                problems.append(f"{path}:{exc.lineno}: generated code does not compile: {exc.msg}")
+    if problems:
+        raise GenerateError(problems)
+
+
+def render_outputs(
+    gen: Generation,
+    facts: list[ModuleFacts],
+    sources: dict[str, str],
+    *,
+    root: Path | None = None,
+    templates: Path | None = None,
+) -> Outputs:
+    env = template_env(templates)
+    fb = {f.module: f for f in facts}
+    files: dict[str, bytes] = {}
+    changes: list[Change] = []
+    data_dirs_service = [DATA_MOUNT, SHARED_MOUNT]
+
+    def unit_files(prefix: str, unit: dict, requirements: list[str], wsgi: str, package: str, database_env: str | None,
+                   mounts: dict[str, str]) -> None:
+        # FastAPI services run under uvicorn (ASGI); Flask services and every gateway under gunicorn.
+        asgi = gen.framework == "fastapi" and unit["role"] == "service"
+        ctx = {"server": "uvicorn"} if asgi else {}
+        files[f"{prefix}/Dockerfile"] = _render(
+            env, "service/Dockerfile.j2", unit=unit, base_image=gen.base_image, port=PORT, uid=UID,
+            health=HEALTH_PATH, wsgi=wsgi, data_dirs=data_dirs_service if unit["role"] == "service" else ["/tmp/app"],
+            **ctx,
+        )
+        files[f"{prefix}/.dockerignore"] = _render(env, "service/dockerignore.j2", unit=unit)
+        files[f"{prefix}/requirements.txt"] = _render(env, "service/requirements.txt.j2", unit=unit, requirements=requirements)
+        files[f"{prefix}/constraints.txt"] = _render(env, "service/constraints.txt.j2", constraints=gen.constraints)
+        if asgi:
+            files[f"{prefix}/app/{package}/__main__.py"] = _render(
+                env, "runtime/main_fastapi.py.j2", asgi=wsgi, package=package, role=unit["role"], mounts=mounts,
+                database_env=database_env,
+            )
+            return
+        files[f"{prefix}/app/gunicorn.conf.py"] = _render(env, "runtime/gunicorn.conf.py.j2")
+        files[f"{prefix}/app/{package}/__main__.py"] = _render(
+            env, "runtime/main.py.j2", wsgi=wsgi, package=package, role=unit["role"], mounts=mounts,
+            database_env=database_env,
+        )
+
+    for name in sorted(gen.services):
+        spec = gen.services[name]
+        unit = service_unit(gen, name)
+        prefix = f"services/{name}"
+        mounts = {DATA_MOUNT: name, SHARED_MOUNT: SHARED_VOLUME}
+        unit_files(prefix, unit, spec.requirements, "decompose_rt.server:app", "decompose_rt", gen.database_env, mounts)
+        # the service's source tree
+        drop = {m for m in fb if m not in spec.copied}
+        for m in spec.copied:
+            f = fb[m]
+            text = sources[m]
+            try:
+                if m == gen.app_module and m not in spec.modules:
+                    text = prune_app_module(text, m, f.is_package, drop)
+                text, ch = rewrite_remote_imports(text, m, f.is_package, spec.rewrites.get(m, {}))
+            except CodemodError as exc:
+                raise GenerateError([f"{name}: {exc}"]) from None
+            changes.extend(ch)
+            files[f"{prefix}/app/{_module_path(m, f.is_package)}"] = text.encode("utf-8")
+            if root is not None:
+                for rel, data in _data_files(root, fb, m).items():
+                    files[f"{prefix}/app/{rel}"] = data
+        rt = f"{prefix}/app/decompose_rt"
+        files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2")
+        files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
+        server_template = "runtime/server_fastapi.py.j2" if gen.framework == "fastapi" else "runtime/server.py.j2"
+        files[f"{rt}/server.py"] = _render(env, server_template)
+        service_ctx = {
+            "name": name,
+            "exports": [{"name": e.name, "module": e.module, "attr": e.attr, "kind": e.kind} for e in spec.exports],
+            "app_factory": gen.app_factory,
+            "blueprints": spec.blueprints,
+            "database_env": gen.database_env,
+        }
+        if gen.framework == "fastapi":
+            service_ctx["routers"] = [(m, a, gen.router_prefixes.get(f"{m}:{a}", "")) for m, a in spec.blueprints]
+        files[f"{rt}/service.py"] = _render(env, "runtime/service.py.j2", service=service_ctx)
+        files[f"{rt}/clients/__init__.py"] = _render(env, "runtime/clients_init.py.j2")
+        for t in sorted(spec.clients):
+            cm = spec.clients[t]
+            files[f"{prefix}/app/{cm.path}"] = _render(env, "runtime/client.py.j2", client=cm)
+
+    # the gateway
+    gw = gateway_unit(gen)
+    gw_reqs = sorted(GATEWAY_PINS.values())
+    unit_files(GATEWAY_NAME, gw, gw_reqs, "decompose_gateway.app:app", "decompose_gateway", None, {})
+    files[f"{GATEWAY_NAME}/app/decompose_gateway/__init__.py"] = _render(env, "gateway/init.py.j2")
+    files[f"{GATEWAY_NAME}/app/decompose_gateway/app.py"] = _render(env, "gateway/app.py.j2")
+    files[f"{GATEWAY_NAME}/app/decompose_gateway/routes.py"] = _render(
+        env, "gateway/routes.py.j2", routes=gateway_routes(gen, werkzeug_rules=gen.framework == "fastapi"),
+        default_service=gen.default_service,
+        services=gw["egress_to"],
+    )
+
+    # Kubernetes: base per unit, then the base and the overlays.
+    namespace = gen.project
+    units = [service_unit(gen, n) for n in sorted(gen.services)] + [gw]
+    common = {"namespace": namespace, "project": gen.project, "uid": UID, "port": PORT,
+              "ingress_namespace": INGRESS_NAMESPACE, "resources": BASE_RESOURCES}
+    for unit in units:
+        base = f"k8s/base/{unit['name']}"
+        for kind in ("configmap", "deployment", "service", "networkpolicy", "pdb", "hpa"):
+            files[f"{base}/{kind}.yaml"] = _render(env, f"k8s/{kind}.yaml.j2", unit=unit, **common)
+        files[f"{base}/kustomization.yaml"] = _render(env, "k8s/kustomization-unit.yaml.j2", unit=unit)
+    project_labels = {k: v for k, v in labels(gen, gen.project, "project").items()
+                      if k not in ("app.kubernetes.io/component", "app.kubernetes.io/instance")}
+    files["k8s/base/namespace.yaml"] = _render(env, "k8s/namespace.yaml.j2", labels=project_labels, **common)
+    files["k8s/base/default-deny.yaml"] = _render(env, "k8s/default-deny.yaml.j2", labels=project_labels, **common)
+    files["k8s/base/ingress.yaml"] = _render(
+        env, "k8s/ingress.yaml.j2", labels=project_labels, prefixes=minimal_prefixes(gw["route_prefixes"]) or ["/"],
+        gateway=GATEWAY_NAME, ingress_class=INGRESS_CLASS, **common,
+    )
+    files["k8s/base/kustomization.yaml"] = _render(
+        env, "k8s/kustomization-base.yaml.j2", project=gen.project, units=[u["name"] for u in units]
+    )
+    for name, overlay in OVERLAYS.items():
+        files[f"k8s/overlays/{name}/kustomization.yaml"] = _render(
+            env, "k8s/kustomization-overlay.yaml.j2", overlay=overlay, project=gen.project
+        )
+        files[f"k8s/overlays/{name}/deployments.yaml"] = _render(env, "k8s/overlay-deployments.yaml.j2", overlay=overlay)
+        files[f"k8s/overlays/{name}/autoscaling.yaml"] = _render(env, "k8s/overlay-autoscaling.yaml.j2", overlay=overlay)
+
+    # compose, migration guide, manifest
+    volumes = sorted({v.split(":", 1)[0] for u in units for v in u["compose_volumes"]})
+    files["compose.yaml"] = _render(
+        env, "project/compose.yaml.j2", project=gen.project, units=units, base_image=gen.base_image,
+        public_port=PUBLIC_PORT, volumes=volumes,
+    )
+    files["MIGRATION.md"] = _render(
+        env, "project/MIGRATION.md.j2", project=gen.project, order=migration_rows(gen),
+        shared_tables=gen.shared_tables, shared_services=gen.shared_db_services, database_env=gen.database_env,
+        shared_url=f"sqlite:///{SHARED_MOUNT}/shared.db", notes=gen.notes,
+    )
+    manifest = output_manifest(gen)
+    files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    _check_python(files)
+    return Outputs(files=dict(sorted(files.items())), changes=changes)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _safe_rel(path: str) -> PurePosixPath:
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise GenerateError([f"refusing to write outside the output folder: {path!r}"])
+    return p
+
+
+def conflicts(out: Path, files: dict[str, bytes]) -> list[str]:
+    """Targets that exist already (and would be overwritten)."""
+    return [rel for rel in files if (Path(out) / _safe_rel(rel)).exists()]
+
+
+def write_outputs(out: Path, files: dict[str, bytes], *, force: bool = False) -> list[str]:
+    """Write every file, or none: without ``force`` any existing target stops everything first."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RefusedOverwrite(f"{out}: exists and is not a folder")
+    existing = conflicts(out, files)
+    if existing and not force:
+        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
+        raise RefusedOverwrite(f"{out}: {len(existing)} file(s) already exist ({shown}); use --force to overwrite")
+    previous = _previous_outputs(out)
+    for rel, data in files.items():
+        atomic_write(out / _safe_rel(rel), data, force=True)
+    # What an earlier generation wrote and this one does not (a renamed or removed
+    # service) goes, so the folder equals a fresh generation.  Only files listed in
+    # the earlier record are touched: nothing the user added is ever deleted.
+    for rel in sorted(previous - set(files)):
+        target = out / _safe_rel(rel)
+        if target.is_file():
+            target.unlink()
+            _prune_empty_dirs(target.parent, out)
+    record = "".join(f"{rel}\n" for rel in sorted(files))
+    atomic_write(out / GENERATED_LIST, record, force=True)
+    return list(files)
+
+
+#: The files the last ``decompose generate`` wrote into an output folder, one per line.
+GENERATED_LIST = ".decompose-generated"
+
+
+def _previous_outputs(out: Path) -> set[str]:
+    try:
+        lines = (out / GENERATED_LIST).read_text(encoding="utf-8").splitlines()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return set()
+    keep = set()
+    for line in lines:
+        try:
+            _safe_rel(line)
+        except GenerateError:  # a tampered record never makes us delete outside `out`
+            continue
+        keep.add(line)
+    return keep
+
+
+def _prune_empty_dirs(folder: Path, stop: Path) -> None:
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            return
+        folder = folder.parent

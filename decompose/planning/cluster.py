@@ -1,0 +1,603 @@
+"""Seeded, deterministic clustering of the coupling graph into services (pure).
+
+Input: the combined coupling graph (:mod:`decompose.planning.signals`), the directed
+dependency graph, the import cycles that run at import time, the user's
+constraints and a seed.  Output: module -> service name, plus the modules
+left in the shared library, and why.
+
+Steps
+-----
+1. **Atoms.**  Modules that must stay together are merged into one atom
+   (union-find): every runtime import cycle (strongly connected component),
+   every user ``together`` group, and all modules pinned to the same service.
+   A cycle spanning two pinned services, or a shared module and a service
+   module, is a :class:`ConstraintError`.
+2. **Shared library.**  Modules matching the user's ``shared`` globs, plus
+   (``auto_shared``) every atom that depends only on shared modules, defines
+   no table and is used from at least ``min_shared_users`` clusters of a
+   first clustering pass - utilities like ``shop.utils.money``, bottom-up:
+   ``shop.db`` qualifies once ``shop.config`` is shared.  Mirror image at the
+   top: a *composition root* (an app factory importing every domain's
+   routes) depends on ``min_shared_users`` clusters and no service module
+   depends on it, so it belongs to none of them; it and its entry points
+   (``__main__``, ``wsgi``) are shared too: every service needs its own
+   wiring.  Parent packages of shared modules follow them.
+3. **Communities** on the graph of atoms (edge weights summed): Louvain
+   (``networkx.community.louvain_communities`` with the seed; default) or
+   greedy modularity (Clauset-Newman-Moore, deterministic by itself).
+   Atoms with no edge at all join the cluster sharing their longest package
+   prefix.
+4. **Pins.**  A community holding atoms pinned to different services is
+   split: each unpinned atom goes to the pinned service it is most coupled to.
+5. **Target count.**  Above the target, the two clusters whose merge raises
+   modularity the most (Newman's delta Q) are merged, never two differently
+   pinned ones; below it, the cluster whose split into two (Louvain on its
+   own subgraph, raising the resolution until it separates) gives the best
+   modularity is split.  Atoms are never split.
+6. **Names** after the dominant package of each cluster (the package right
+   below the common root, ``shop.orders.*`` -> ``orders``), made DNS-1123
+   labels; a clash is resolved with the next package level
+   (``orders-pricing``) or a number.  Pinned clusters take the pin's name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+import networkx as nx
+
+from decompose.planning.plan import SERVICE_NAME_RE
+
+METHODS = ("louvain", "greedy")
+
+
+class ConstraintError(Exception):
+    """The user's constraints contradict each other or the code; one line naming the problem."""
+
+
+@dataclass
+class Constraints:
+    services: int | None = None  # target number of services
+    pins: dict[str, str] = field(default_factory=dict)  # module glob -> service name
+    together: list[list[str]] = field(default_factory=list)  # groups of module globs kept together
+    shared: list[str] = field(default_factory=list)  # module globs left in the shared library
+    auto_shared: bool = True
+    min_shared_users: int = 3  # clusters that must use a module for it to be proposed as shared
+    composition_roots: bool = True  # auto_shared also takes modules wiring many clusters that nobody uses
+    origin: str = "constraints"  # where they came from, for messages
+
+
+@dataclass
+class Clustering:
+    assignment: dict[str, str]  # service module -> service name
+    shared: list[str]
+    why: dict[str, str]  # module -> constraint-based reason (pinned, cycle, shared...)
+    notes: list[str] = field(default_factory=list)
+    method: str = "louvain"
+
+    def partition(self) -> dict[str, str]:
+        return dict(self.assignment)
+
+
+def _match(globs: Iterable[str], modules: list[str], what: str, origin: str) -> dict[str, list[str]]:
+    out = {}
+    for pat in globs:
+        hits = [m for m in modules if fnmatchcase(m, pat)]
+        if not hits:
+            raise ConstraintError(f"{origin}: {what} {pat!r} matches no analysed module")
+        out[pat] = hits
+    return out
+
+
+class _UnionFind:
+    def __init__(self, items: Iterable[str]):
+        self.parent = {i: i for i in items}
+
+    def find(self, x: str) -> str:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            lo, hi = sorted((ra, rb))
+            self.parent[hi] = lo
+
+    def groups(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for x in sorted(self.parent):
+            out[self.find(x)].append(x)
+        return dict(sorted(out.items()))
+
+
+def _quotient(graph: nx.Graph, atoms: Mapping[str, list[str]]) -> nx.Graph:
+    """Graph of atoms (keyed by representative), edge weights summed, built in sorted order."""
+    rep = {m: r for r, ms in atoms.items() for m in ms}
+    q = nx.Graph()
+    q.add_nodes_from(sorted(atoms))
+    w: dict[tuple[str, str], float] = defaultdict(float)
+    for a, b, d in graph.edges(data=True):
+        if a not in rep or b not in rep:
+            continue
+        ra, rb = rep[a], rep[b]
+        if ra != rb:
+            w[(ra, rb) if ra < rb else (rb, ra)] += float(d.get("weight", 1.0))
+    for (a, b), v in sorted(w.items()):
+        q.add_edge(a, b, weight=v)
+    return q
+
+
+def _communities(q: nx.Graph, method: str, seed: int, resolution: float = 1.0) -> list[list[str]]:
+    if q.number_of_nodes() == 0:
+        return []
+    if q.number_of_edges() == 0:
+        return [[n] for n in sorted(q.nodes)]
+    if method == "louvain":
+        comms = nx.community.louvain_communities(q, weight="weight", resolution=resolution, seed=seed)
+    elif method == "greedy":
+        comms = nx.community.greedy_modularity_communities(q, weight="weight", resolution=resolution)
+    else:
+        raise ConstraintError(f"unknown clustering method {method!r} (known: {', '.join(METHODS)})")
+    return sorted((sorted(c) for c in comms), key=lambda c: c[0])
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a.split("."), b.split(".")):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]]) -> list[list[str]]:
+    """Atoms without any edge join the cluster sharing their longest package prefix."""
+    isolated = [c[0] for c in comms if len(c) == 1 and q.degree(c[0]) == 0]
+    rest = [list(c) for c in comms if not (len(c) == 1 and q.degree(c[0]) == 0)]
+    if not rest:
+        return comms
+    for atom in isolated:
+        best, best_key = None, None
+        for i, c in enumerate(rest):
+            score = max(_common_prefix_len(m, n) for m in atoms[atom] for c_atom in c for n in atoms[c_atom])
+            key = (-score, i)
+            if best_key is None or key < best_key:
+                best, best_key = i, key
+        if best_key is not None and -best_key[0] > 0:
+            rest[best].append(atom)
+        else:
+            rest.append([atom])
+    return sorted((sorted(c) for c in rest), key=lambda c: c[0])
+
+
+def _modularity_of(q: nx.Graph, comms: list[list[str]]) -> float:
+    if q.number_of_edges() == 0:
+        return 0.0
+    return nx.community.modularity(q, [set(c) for c in comms], weight="weight")
+
+
+def _merge_once(q: nx.Graph, comms: list[list[str]], pin_of: Mapping[str, str]) -> list[list[str]] | None:
+    """Merge the pair of clusters with the highest modularity gain (never two differently pinned ones)."""
+    m = q.size(weight="weight")
+    label = {n: i for i, c in enumerate(comms) for n in c}
+    between: dict[tuple[int, int], float] = defaultdict(float)
+    degree: dict[int, float] = defaultdict(float)
+    for a, b, d in q.edges(data=True):
+        w = d.get("weight", 1.0)
+        degree[label[a]] += w
+        degree[label[b]] += w
+        if label[a] != label[b]:
+            i, j = sorted((label[a], label[b]))
+            between[(i, j)] += w
+    pins = [{pin_of[n] for n in c if n in pin_of} for c in comms]
+    best, best_key = None, None
+    for i in range(len(comms)):
+        for j in range(i + 1, len(comms)):
+            if pins[i] and pins[j] and pins[i] != pins[j]:
+                continue
+            gain = 0.0 if m == 0 else between[(i, j)] / m - degree[i] * degree[j] / (2 * m * m)
+            key = (-round(gain, 12), -between[(i, j)], i, j)
+            if best_key is None or key < best_key:
+                best, best_key = (i, j), key
+    if best is None:
+        return None
+    i, j = best
+    merged = [c for k, c in enumerate(comms) if k not in (i, j)] + [comms[i] + comms[j]]
+    return sorted((sorted(c) for c in merged), key=lambda c: c[0])
+
+
+def _split_in_two(q: nx.Graph, cluster: list[str], method: str, seed: int) -> list[list[str]] | None:
+    sub = q.subgraph(cluster).copy()
+    if len(cluster) < 2:
+        return None
+    parts: list[list[str]] | None = None
+    if sub.number_of_edges() == 0:
+        parts = [[n] for n in sorted(cluster)]
+    else:
+        for resolution in (1.0, 2.0, 4.0, 8.0, 16.0, 64.0):
+            comms = _communities(sub, method, seed, resolution)
+            if len(comms) >= 2:
+                parts = comms
+                break
+        if parts is None:
+            a, b = nx.community.kernighan_lin_bisection(sub, weight="weight", seed=seed)
+            parts = [sorted(a), sorted(b)]
+    while len(parts) > 2:
+        merged = _merge_once(sub, parts, {})
+        if merged is None:
+            break
+        parts = merged
+    return parts
+
+
+def _dns(text: str) -> str:
+    s = re.sub(r"[^a-z0-9-]+", "-", text.lower().replace("_", "-")).strip("-")
+    s = re.sub(r"-{2,}", "-", s)
+    if not s or not s[0].isalpha():
+        s = f"svc-{s}".rstrip("-")
+    return s[:63].rstrip("-")
+
+
+def _root_depth(modules: list[str]) -> int:
+    """Number of leading dotted components every module shares (the common root package)."""
+    if not modules:
+        return 0
+    parts = [m.split(".") for m in modules]
+    if len(parts) == 1:
+        return len(parts[0]) - 1
+    depth = 0
+    for comps in zip(*parts):
+        if len(set(comps)) != 1:
+            break
+        depth += 1
+    return depth
+
+
+def _component(module: str, depth: int) -> str:
+    comps = module.split(".")
+    return comps[depth] if depth < len(comps) else comps[-1]
+
+
+def name_clusters(clusters: list[list[str]], fixed: Mapping[int, str] | None = None, root_modules: list[str] | None = None) -> list[str]:
+    """DNS-1123 names after each cluster's dominant package; ``fixed`` names (pins) are kept."""
+    fixed = dict(fixed or {})
+    every = sorted(root_modules if root_modules is not None else [m for c in clusters for m in c])
+    depth = _root_depth(every)
+    names: list[str | None] = [fixed.get(i) for i in range(len(clusters))]
+    taken = {n for n in names if n}
+    base: dict[int, str] = {}
+    for i, c in enumerate(clusters):
+        if names[i]:
+            continue
+        # A package's weight is its distinct direct children in the cluster: a
+        # sub-package (plugins, say) counts once, however many modules it holds.
+        heads = {".".join(m.split(".")[: depth + 2]) for m in c}
+        counts = Counter(_component(m, depth) for m in heads)
+        base[i] = _dns(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
+    by_base: dict[str, list[int]] = defaultdict(list)
+    for i, b in base.items():
+        by_base[b].append(i)
+    for b, idxs in sorted(by_base.items()):
+        idxs.sort(key=lambda i: (-len(clusters[i]), clusters[i][0]))
+        for rank, i in enumerate(idxs):
+            if rank == 0 and b not in taken:
+                names[i] = b
+                taken.add(b)
+                continue
+            inside = [m for m in clusters[i] if _dns(_component(m, depth)) == b and len(m.split(".")) > depth + 1]
+            sub = Counter(_component(m, depth + 1) for m in inside or clusters[i])
+            candidate = None
+            for comp, _ in sorted(sub.items(), key=lambda kv: (-kv[1], kv[0])):
+                cand = _dns(f"{b}-{comp}")
+                if cand not in taken and cand != b:
+                    candidate = cand
+                    break
+            n = 2
+            while candidate is None or candidate in taken:
+                candidate = _dns(f"{b}-{n}")
+                n += 1
+            names[i] = candidate
+            taken.add(candidate)
+    return [n or "" for n in names]
+
+
+def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why) -> set[str]:
+    """Atoms proposed for the shared library (see step 2 of the module docstring).
+
+    Bottom-up, level by level.  A level holds the undecided atoms (not
+    pinned, defining no table) whose dependencies all lie in the shared set
+    so far; a module's dependency on its own parent package does not count
+    (every module "depends" on its package ``__init__``), nor does a
+    submodule count as a user of its package.  The level is left
+    out of a clustering pass over the remaining atoms (so a hub cannot pull
+    its users into one cluster), and each member is shared when its users
+    fall into at least ``min_shared_users`` of those clusters (or into every
+    cluster, when there are fewer).  Shared atoms let the next level form;
+    it stops when a level adds nothing.  Finally the parent packages of
+    shared modules whose own dependencies are shared join them.
+    """
+
+    def is_parent(child: str, parent: str) -> bool:
+        return child.startswith(parent + ".")
+
+    def deps_of(r: str) -> set[str]:
+        members = set(atoms[r])
+        return {
+            atom_of[t]
+            for m in atoms[r]
+            if m in dependencies
+            for t in dependencies.successors(m)
+            if t not in members and t in atom_of and not is_parent(m, t)
+        }
+
+    def users_of(r: str) -> set[str]:
+        members = set(atoms[r])
+        return {
+            atom_of[u]
+            for m in atoms[r]
+            if m in dependencies
+            for u in dependencies.predecessors(m)
+            if u not in members and u in atom_of and not is_parent(u, m)
+        }
+
+    eligible = {r for r in atoms if r not in forced and r not in atom_pin and not (table_modules & set(atoms[r]))}
+    shared: set[str] = set(forced)
+    decided: set[str] = set()
+    while True:
+        level = sorted(r for r in eligible - decided - shared if deps_of(r) <= shared)
+        if not level:
+            break
+        decided |= set(level)
+        rest = [r for r in atoms if r not in shared and r not in level]
+        if not rest:
+            break
+        first = run(rest)
+        cluster_of_atom = {a: i for i, comm in enumerate(first) for a in comm}
+        need = min(c.min_shared_users, max(2, len(first)))
+        added = False
+        for r in level:
+            reached = {cluster_of_atom[u] for u in users_of(r) if u in cluster_of_atom}
+            if len(reached) >= need:
+                shared.add(r)
+                added = True
+                for m in atoms[r]:
+                    why[m] = f"shared: used from {len(reached)} of {len(first)} clusters, depends only on shared modules"
+        if not added:
+            break
+    # composition roots: wire many clusters together, and no service module depends on them
+    rest = [r for r in atoms if r not in shared]
+    if rest and c.composition_roots:
+        first = run(rest)
+        cluster_of_atom = {a: i for i, comm in enumerate(first) for a in comm}
+        need = min(c.min_shared_users, max(2, len(first)))
+        spans = {r: {cluster_of_atom[t] for t in deps_of(r) if t in cluster_of_atom} for r in rest}
+        removed: set[str] = set()
+        while True:
+            roots = {r for r in rest if r in eligible and r not in removed and len(spans[r]) >= need}
+            grew = True
+            while grew:  # entry points (``__main__``, ``wsgi``) that only reach roots and shared code
+                grew = False
+                for r in rest:
+                    if r in eligible and r not in roots and r not in removed:
+                        deps = deps_of(r)
+                        if deps & roots and deps <= roots | shared:
+                            roots.add(r)
+                            grew = True
+            bad = {r for r in roots if not users_of(r) <= roots}
+            if not bad:
+                break
+            removed |= bad
+        for r in sorted(roots):
+            shared.add(r)
+            n = len(spans[r])
+            for m in atoms[r]:
+                why[m] = (
+                    f"shared: composition root, wires {n} clusters together and no service module depends on it"
+                    if n >= need
+                    else "shared: entry point of a composition root"
+                )
+    # parent packages of shared modules come along when they depend on nothing else
+    changed = True
+    while changed:
+        changed = False
+        for r in sorted(eligible - shared):
+            children = [x for s_ in shared for x in atoms[s_] if any(is_parent(x, m) for m in atoms[r])]
+            if children and deps_of(r) <= shared:
+                shared.add(r)
+                changed = True
+                for m in atoms[r]:
+                    why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
+    return shared - set(forced)
+
+def cluster(
+    coupling: nx.Graph,
+    dependencies: nx.DiGraph,
+    *,
+    cycles: Iterable[Iterable[str]] = (),
+    constraints: Constraints | None = None,
+    table_modules: Iterable[str] = (),
+    bonds: Iterable[tuple[Iterable[str], str]] = (),
+    seed: int = 42,
+    method: str = "louvain",
+) -> Clustering:
+    """Cluster the modules of ``coupling`` into services (see the module docstring)."""
+    if method not in METHODS:
+        raise ConstraintError(f"unknown clustering method {method!r} (known: {', '.join(METHODS)})")
+    c = constraints or Constraints()
+    origin = c.origin
+    modules = sorted(coupling.nodes)
+    if not modules:
+        raise ConstraintError("nothing to cluster: no modules")
+    if c.services is not None and c.services < 1:
+        raise ConstraintError(f"{origin}: the target number of services must be >= 1, got {c.services}")
+    for svc in sorted(set(c.pins.values())):
+        if not SERVICE_NAME_RE.match(svc):
+            raise ConstraintError(f"{origin}: pinned service name {svc!r} is not a DNS-1123 label")
+
+    why: dict[str, str] = {}
+    notes: list[str] = []
+
+    # 1. pins, together-groups, cycles -> atoms
+    pin_of: dict[str, str] = {}
+    for pat, hits in _match(sorted(c.pins), modules, "pin", origin).items():
+        for m in hits:
+            if m in pin_of and pin_of[m] != c.pins[pat]:
+                raise ConstraintError(f"{origin}: module {m!r} is pinned to both {pin_of[m]!r} and {c.pins[pat]!r}")
+            pin_of[m] = c.pins[pat]
+            why[m] = f"pinned to {c.pins[pat]} by {origin}"
+    forced_shared = set()
+    for pat, hits in _match(c.shared, modules, "shared pattern", origin).items():
+        for m in hits:
+            if m in pin_of:
+                raise ConstraintError(f"{origin}: module {m!r} is both pinned to {pin_of[m]!r} and shared ({pat!r})")
+            forced_shared.add(m)
+            why[m] = f"shared: matches {pat!r} in {origin}"
+    uf = _UnionFind(modules)
+    by_pin: dict[str, list[str]] = defaultdict(list)
+    for m, s in pin_of.items():
+        by_pin[s].append(m)
+    for ms in by_pin.values():
+        for m in ms[1:]:
+            uf.union(ms[0], m)
+    for group in c.together:
+        hits = sorted({m for hs in _match(group, modules, "together pattern", origin).values() for m in hs})
+        for m in hits[1:]:
+            uf.union(hits[0], m)
+        for m in hits:
+            why.setdefault(m, f"kept together with {', '.join(x for x in hits if x != m)} by {origin}")
+    for cyc in cycles:
+        cyc = sorted(m for m in cyc if m in coupling)
+        for m in cyc[1:]:
+            uf.union(cyc[0], m)
+        if len(cyc) > 1:
+            for m in cyc:
+                why.setdefault(m, f"in an import cycle with {', '.join(x for x in cyc if x != m)}")
+    atoms = uf.groups()
+    atom_of = {m: r for r, ms in atoms.items() for m in ms}
+    atom_pin: dict[str, str] = {}
+    for r, ms in atoms.items():
+        pins = sorted({pin_of[m] for m in ms if m in pin_of})
+        if len(pins) > 1:
+            raise ConstraintError(
+                f"{origin}: modules {', '.join(ms)} must stay together (import cycle or together group) "
+                f"but are pinned to different services: {', '.join(pins)}"
+            )
+        if pins:
+            atom_pin[r] = pins[0]
+        shared_part = sorted(set(ms) & forced_shared)
+        if shared_part and len(shared_part) != len(ms):
+            others = sorted(set(ms) - forced_shared)
+            raise ConstraintError(
+                f"{origin}: {', '.join(shared_part)} is shared but must stay together with {', '.join(others)} (import cycle or together group)"
+            )
+    shared_atoms = {atom_of[m] for m in forced_shared}
+
+    def run(active: list[str]) -> list[list[str]]:
+        q = _quotient(coupling, {r: atoms[r] for r in active})
+        comms = _attach_isolated(q, _communities(q, method, seed), atoms)
+        return comms
+
+    # 2. shared library: the bottom layer, judged by how many clusters reach it
+    table_modules = set(table_modules)
+    if c.auto_shared:
+        shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why)
+    # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
+    # results that are live objects) stay in one service.  Bonds into the shared
+    # library need nothing: it is copied into every service.
+    for group, reason in bonds:
+        roots = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
+        if len(roots) < 2:
+            continue
+        pins = sorted({atom_pin[r] for r in roots if r in atom_pin})
+        if len(pins) > 1:
+            raise ConstraintError(
+                f"{origin}: {reason}, but those modules are pinned to different services: {', '.join(pins)}"
+            )
+        keep = roots[0]
+        for r in roots[1:]:
+            for m in atoms.pop(r):
+                atoms[keep].append(m)
+                atom_of[m] = keep
+            atom_pin.pop(r, None)
+        atoms[keep].sort()
+        if pins:
+            atom_pin[keep] = pins[0]
+        for m in group:
+            if m in atom_of:
+                why.setdefault(m, reason)
+    shared = sorted(m for r in shared_atoms for m in atoms[r])
+    active = [r for r in atoms if r not in shared_atoms]
+    if not active:
+        raise ConstraintError(f"{origin}: every module ended up in the shared library; nothing left to make services of")
+
+    # 3. communities
+    q = _quotient(coupling, {r: atoms[r] for r in active})
+    comms = _attach_isolated(q, _communities(q, method, seed), atoms)
+
+    # 4. pins: split communities holding atoms pinned to different services
+    fixed_comms: list[list[str]] = []
+    for comm in comms:
+        pins = sorted({atom_pin[a] for a in comm if a in atom_pin})
+        if len(pins) <= 1:
+            fixed_comms.append(comm)
+            continue
+        anchor = {p: [a for a in comm if atom_pin.get(a) == p] for p in pins}
+        for a in comm:
+            if a in atom_pin:
+                continue
+            scores = {p: sum(q[a][x]["weight"] for x in anchor[p] if q.has_edge(a, x)) for p in pins}
+            best = sorted(pins, key=lambda p: (-scores[p], p))[0]
+            anchor[best].append(a)
+        fixed_comms.extend(sorted(v) for v in anchor.values())
+    comms = sorted((sorted(x) for x in fixed_comms), key=lambda x: x[0])
+
+    # 5. target number of services
+    if c.services is not None:
+        while len(comms) > c.services:
+            merged = _merge_once(q, comms, atom_pin)
+            if merged is None:
+                notes.append(f"kept {len(comms)} services: the remaining clusters are pinned to different services")
+                break
+            comms = merged
+        while len(comms) < c.services:
+            best, best_q = None, None
+            for i, comm in enumerate(comms):
+                parts = _split_in_two(q, comm, method, seed)
+                if not parts or len(parts) < 2:
+                    continue
+                cand = [x for k, x in enumerate(comms) if k != i] + parts
+                pins_ok = all(len({atom_pin[a] for a in p if a in atom_pin}) <= 1 for p in parts)
+                if not pins_ok:
+                    continue
+                score = _modularity_of(q, cand)
+                if best_q is None or score > best_q + 1e-12:
+                    best, best_q = cand, score
+            if best is None:
+                notes.append(
+                    f"only {len(comms)} services possible: every cluster is a single cycle, pin or together group"
+                )
+                break
+            comms = sorted((sorted(x) for x in best), key=lambda x: x[0])
+
+    # 6. names
+    clusters = [sorted(m for a in comm for m in atoms[a]) for comm in comms]
+    fixed: dict[int, str] = {}
+    for i, comm in enumerate(comms):
+        pins = {atom_pin[a] for a in comm if a in atom_pin}
+        if pins:
+            fixed[i] = pins.pop()
+    names = name_clusters(clusters, fixed, root_modules=[m for cl in clusters for m in cl])
+    assignment = {m: names[i] for i, cl in enumerate(clusters) for m in cl}
+    return Clustering(
+        assignment=dict(sorted(assignment.items())),
+        shared=shared,
+        why=dict(sorted(why.items())),
+        notes=notes,
+        method=method,
+    )

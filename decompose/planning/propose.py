@@ -1,0 +1,653 @@
+"""From analysis data to a proposed :class:`~decompose.planning.plan.Plan` (pure).
+
+``propose`` wires the pure stages: signals -> combined coupling graph ->
+clustering -> :func:`describe`, which fills in what a user needs to judge and
+edit the split: each service's interface (the functions and classes other
+services use, with their signatures), the tables it owns, its public routes,
+why every module was placed where it is, the quality figures and the
+blockers.  ``describe`` works on any assignment, so an edited plan can be
+re-described and re-measured the same way.
+
+Blockers (each a dict with ``kind`` and ``severity``):
+
+``non-serializable-call`` (error) / ``unknown-serializability`` (warning)
+    a function of one service called from another whose parameters or
+    return value cannot cross a network boundary as data.  Judged from the
+    annotations only: ORM model classes (live rows bound to a session), open
+    files and streams, callables, lazy iterators/generators and live
+    resources (sessions, engines, locks, sockets, requests) are not
+    serializable; JSON-like builtins, ``TypedDict``, dataclasses,
+    ``NamedTuple``, ``Enum``, pydantic models, ``datetime``/``Decimal``/
+    ``UUID`` and containers of them are; a missing annotation, ``Any``,
+    ``object`` or a class we cannot classify is *unknown* and reported as a
+    warning, never assumed fine.
+``cross-service-state`` (error)
+    module-level mutable state (a mutable container assigned at module
+    level, or a name a function rebinds with ``global``) of one service read
+    or written directly by another service.
+``shared-library-state`` (error)
+    the same inside the shared library when two or more services use it:
+    after the split every service holds its own copy and they diverge.
+``shared-table`` (error)
+    a table touched by modules of more than one service.
+``shared-uses-service`` (error; warning for a composition root)
+    a shared-library module depending on service modules: the library
+    would need that service's code.  For the app factory / entry points
+    proposed as shared because they wire everything together this is
+    expected, and a warning: each service needs its own wiring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from decompose.planning import quality
+from decompose.planning.cluster import Clustering, Constraints, cluster
+from decompose.analysis.facts import Definition, ModuleFacts
+from decompose.analysis.graph import DependencyGraph
+from decompose.analysis.metrics import RUNTIME_CONTEXTS
+from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
+from decompose.planning.signals import (
+    DEFAULT_WEIGHTS,
+    Coupling,
+    combine,
+    data_signal,
+    dynamic_signal,
+    evolution_signal,
+    module_calls,
+    static_signal,
+    table_access,
+)
+
+ROUND = 4
+
+
+@dataclass
+class Proposal:
+    plan: Plan
+    coupling: Coupling
+    clustering: Clustering
+    access: dict[str, dict[str, list[str]]]
+    notes: list[str] = field(default_factory=list)
+
+
+def runtime_cycles(graph: DependencyGraph) -> list[list[str]]:
+    """Strongly connected components (> 1 module) of the imports that run at import time."""
+    g = nx.DiGraph()
+    g.add_nodes_from(graph.internal.nodes)
+    g.add_edges_from(sorted(graph.import_edges(RUNTIME_CONTEXTS)))
+    return sorted(sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1)
+
+
+def dependency_graph(graph: DependencyGraph) -> nx.DiGraph:
+    """Internal dependencies plus module -> parent package (importing a module runs its package first)."""
+    d = nx.DiGraph()
+    d.add_nodes_from(sorted(graph.internal.nodes))
+    d.add_edges_from(sorted(graph.internal.edges))
+    for m in sorted(graph.internal.nodes):
+        parent = m.rpartition(".")[0]
+        if parent and parent in d:
+            d.add_edge(m, parent)
+    return d
+
+
+def propose(
+    facts: list[ModuleFacts],
+    graph: DependencyGraph,
+    *,
+    project: str,
+    source: str = ".",
+    weights: Mapping[str, float] | None = None,
+    commits: Iterable[Iterable[str]] | None = None,
+    trace_calls: Iterable[tuple[str, str, int]] | None = None,
+    constraints: Constraints | None = None,
+    seed: int = 42,
+    method: str = "louvain",
+) -> Proposal:
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    facts = sorted(facts, key=lambda f: f.module)
+    modules = [f.module for f in facts]
+    notes: list[str] = []
+    access = table_access(facts, graph)
+    signals = {"static": static_signal(graph), "data": data_signal(access)}
+    evo_note = "off"
+    if commits is not None:
+        cc = evolution_signal(commits, {f.path: f.module for f in facts})
+        signals["evolution"] = cc.signal
+        evo_note = f"{cc.used} of {cc.commits} commits used ({cc.skipped_large} with > 50 files ignored)"
+    elif weights.get("evolution"):
+        evo_note = "no git history"
+    directed_calls = None
+    if trace_calls is not None:
+        directed_calls = module_calls(list(trace_calls), modules)
+        signals["dynamic"] = dynamic_signal(directed_calls)
+    coupling = combine(modules, signals, weights)
+    clustering = cluster(
+        coupling.graph,
+        dependency_graph(graph),
+        cycles=runtime_cycles(graph),
+        bonds=live_object_bonds(facts, graph),
+        constraints=constraints,
+        table_modules=[m for m, ts in access.items() if any(h in ("model", "table") for hs in ts.values() for h in hs)],
+        seed=seed,
+        method=method,
+    )
+    notes.extend(clustering.notes)
+    plan = describe(
+        clustering.assignment,
+        clustering.shared,
+        facts,
+        graph,
+        project=project,
+        source=source,
+        coupling=coupling,
+        access=access,
+        directed_calls=directed_calls,
+        why=clustering.why,
+    )
+    plan.quality["settings"] = {
+        "method": method,
+        "seed": seed,
+        "weights": {k: weights.get(k, 0.0) for k in sorted(weights)},
+        "evolution": evo_note,
+        "dynamic": "trace" if trace_calls is not None else "off",
+    }
+    if constraints is not None and constraints.services is not None:
+        plan.quality["settings"]["target_services"] = constraints.services
+    return Proposal(plan=plan, coupling=coupling, clustering=clustering, access=access, notes=notes)
+
+
+def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[tuple[list[str], str]]:
+    """Pairs of modules that must share a service: one calls a function of the other
+    whose parameters or result are live objects (ORM rows, sessions, callables,
+    objects with behaviour) that cannot be sent between processes.  Splitting them
+    would turn the call into an HTTP call that cannot work."""
+    model_classes = {
+        f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
+    }
+    res = _Resolver(facts, model_classes)
+    bonds: dict[tuple[str, str], str] = {}
+    for src, dst, d in sorted(graph.symbols.edges(data=True)):
+        if not d.get("calls"):
+            continue
+        user = src.partition(":")[0]
+        mod, _, name = dst.partition(":")
+        found = res.definition(f"{mod}.{name}")
+        if found is None:
+            continue
+        mod, dfn = found
+        if mod == user or dfn.kind not in ("function", "async_function") or (user, mod) in bonds:
+            continue
+        annotations = [p.annotation for p in dfn.params] + [dfn.returns]
+        for text in annotations:
+            if text is None:
+                continue
+            verdict, why = classify_annotation(text, mod, res)
+            if verdict == "bad":
+                bonds[(user, mod)] = f"kept with {mod if user != mod else user}: calls {mod}.{dfn.name}, which passes live objects ({why})"
+                break
+    return [([a, b], reason.replace(f"kept with {b}", f"kept with {a} and {b}", 1)) for (a, b), reason in sorted(bonds.items())]
+
+
+# -- signatures and serializability ------------------------------------------------
+
+
+def signature(d: Definition) -> str:
+    if d.kind == "class":
+        return f"class {d.name}({', '.join(d.bases)})" if d.bases else f"class {d.name}"
+    if d.kind not in ("function", "async_function"):
+        return ""
+    parts: list[str] = []
+    saw_posonly = False
+    star_done = False
+    for p in d.params:
+        if p.kind != "positional_only" and saw_posonly:
+            parts.append("/")
+            saw_posonly = False
+        text = p.name
+        if p.annotation:
+            text += f": {p.annotation}"
+        if p.default is not None:
+            text += f" = {p.default}" if p.annotation else f"={p.default}"
+        if p.kind == "positional_only":
+            saw_posonly = True
+        elif p.kind == "var_positional":
+            text = "*" + text
+            star_done = True
+        elif p.kind == "keyword_only" and not star_done:
+            parts.append("*")
+            star_done = True
+        elif p.kind == "var_keyword":
+            text = "**" + text
+        parts.append(text)
+    if saw_posonly:
+        parts.append("/")
+    prefix = "async " if d.kind == "async_function" else ""
+    ret = f" -> {d.returns}" if d.returns else ""
+    return f"{prefix}({', '.join(parts)}){ret}"
+
+
+OK_NAMES = {
+    "int", "float", "str", "bool", "None", "NoneType", "bytes", "list", "dict", "tuple", "set", "frozenset",
+    "typing.List", "typing.Dict", "typing.Tuple", "typing.Set", "typing.FrozenSet", "typing.Optional",
+    "typing.Union", "typing.Literal", "typing.Sequence", "typing.Mapping", "typing.MutableMapping",
+    "typing.MutableSequence", "typing.Annotated", "typing.Final", "typing.TypedDict", "typing.NamedTuple",
+    "typing.Collection", "typing.AbstractSet", "typing.NotRequired", "typing.Required",
+    "collections.abc.Sequence", "collections.abc.Mapping", "collections.abc.Collection", "collections.abc.Set",
+    "collections.abc.MutableMapping", "collections.abc.MutableSequence", "collections.OrderedDict",
+    "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta", "decimal.Decimal", "uuid.UUID",
+    "pathlib.Path", "pathlib.PurePath", "enum.Enum", "enum.IntEnum", "enum.StrEnum",
+}
+UNKNOWN_NAMES = {"typing.Any": "Any says nothing about the value", "object": "object says nothing about the value"}
+BAD_NAMES = {
+    "typing.Callable": "a callable",
+    "collections.abc.Callable": "a callable",
+    "typing.Awaitable": "an awaitable",
+    "typing.Coroutine": "a coroutine",
+    "collections.abc.Awaitable": "an awaitable",
+    "collections.abc.Coroutine": "a coroutine",
+    "typing.Iterator": "a lazy iterator",
+    "typing.Generator": "a generator",
+    "typing.AsyncIterator": "a lazy async iterator",
+    "typing.AsyncGenerator": "an async generator",
+    "collections.abc.Iterator": "a lazy iterator",
+    "collections.abc.Generator": "a generator",
+    "collections.abc.AsyncIterator": "a lazy async iterator",
+    "collections.abc.AsyncGenerator": "an async generator",
+    "typing.IO": "an open file/stream",
+    "typing.TextIO": "an open file/stream",
+    "typing.BinaryIO": "an open file/stream",
+    "types.FunctionType": "a callable",
+    "types.GeneratorType": "a generator",
+    "functools.partial": "a callable",
+}
+BAD_MODULES = {
+    "io": "an open file/stream",
+    "socket": "a socket",
+    "threading": "a thread or lock",
+    "multiprocessing": "a process-local object",
+    "sqlite3": "a database connection",
+    "logging": "a logger",
+    "flask": "a request-bound web object",
+    "werkzeug": "a request-bound web object",
+}
+BAD_SQLALCHEMY = {"Session", "Engine", "Connection", "Query", "Result", "ScopedSession", "scoped_session", "AsyncSession", "Select"}
+OK_BASES = ("TypedDict", "NamedTuple", "Enum", "IntEnum", "StrEnum", "BaseModel")
+BEHAVIOUR_BASES = ("Protocol", "ABC", "ABCMeta")
+
+
+class _Resolver:
+    """Resolve names written in a module to fully qualified names, and classify classes."""
+
+    def __init__(self, facts: list[ModuleFacts], model_classes: set[str]):
+        self.by_module = {f.module: f for f in facts}
+        self.models = model_classes
+        self.defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+        self.imported: dict[tuple[str, str], str] = {}
+        for f in facts:
+            for imp in f.imports:
+                if not imp.module:
+                    continue
+                if imp.names and imp.names != ["*"]:
+                    for n in imp.names:
+                        self.imported.setdefault((f.module, n), f"{imp.module}.{n}")
+                elif imp.alias:
+                    self.imported.setdefault((f.module, imp.alias), imp.module)
+                else:
+                    top = imp.module.split(".", 1)[0]
+                    self.imported.setdefault((f.module, top), top)
+
+    def qualify(self, module: str, dotted: str) -> str:
+        head, _, rest = dotted.partition(".")
+        if (module, head) in self.defs:
+            base = f"{module}.{head}"
+        elif (module, head) in self.imported:
+            base = self.imported[(module, head)]
+        elif head in {"int", "float", "str", "bool", "None", "bytes", "list", "dict", "tuple", "set", "frozenset", "object", "type"}:
+            base = head
+        else:
+            base = head
+        return f"{base}.{rest}" if rest else base
+
+    def definition(self, fq: str) -> tuple[str, Definition] | None:
+        """Follow re-exports: ``shop.catalog.Product`` -> (``shop.catalog.models``, Product)."""
+        seen = set()
+        while fq not in seen:
+            seen.add(fq)
+            mod, _, name = fq.rpartition(".")
+            if (mod, name) in self.defs:
+                return mod, self.defs[(mod, name)]
+            nxt = self.imported.get((mod, name))
+            if nxt is None:
+                return None
+            fq = nxt
+        return None
+
+
+def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[str, str]:
+    """(verdict, why) with verdict in ok / unknown / bad, for an annotation written in ``module``."""
+    if text is None or not text.strip():
+        return "unknown", "no annotation"
+    clean = text.replace('"', " ").replace("'", " ")
+    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", clean)
+    verdict, why = "ok", ""
+    rank = {"ok": 0, "unknown": 1, "bad": 2}
+    for name in names:
+        fq = res.qualify(module, name)
+        v, w = _classify_name(fq, name, res)
+        if rank[v] > rank[verdict]:
+            verdict, why = v, w
+    return verdict, why
+
+
+def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
+    found = res.definition(fq)
+    if found is not None:
+        mod, d = found
+        full = f"{mod}.{d.name}"
+        if full in res.models:
+            return "bad", f"{written} is the ORM model {full} (a live database row; pass its id or a dict)"
+        if d.kind == "class":
+            if any(b.split(".")[-1].split("[")[0] in OK_BASES for b in d.bases) or any(
+                dec.split(".")[-1].split("(")[0] == "dataclass" for dec in d.decorators
+            ):
+                return "ok", ""
+            behaviour = [m for m in d.methods if not (m.startswith("__") and m.endswith("__"))]
+            if behaviour or any(b.split(".")[-1].split("[")[0] in BEHAVIOUR_BASES for b in d.bases):
+                shown = ", ".join(behaviour[:3]) + ("..." if len(behaviour) > 3 else "")
+                return "bad", (
+                    f"{written} is the class {full}, an object with behaviour ({shown or 'an interface'}); "
+                    "it cannot be sent to another process"
+                )
+            return "unknown", f"{written} is the class {full}, serializable only if converted explicitly"
+        if d.kind == "variable":
+            return "ok", ""  # a type alias: its parts were checked where written
+        return "unknown", f"{written} names {full}, not a type"
+    if fq in OK_NAMES or fq.split(".")[-1] in ("None",):
+        return "ok", ""
+    if fq in UNKNOWN_NAMES:
+        return "unknown", f"{written}: {UNKNOWN_NAMES[fq]}"
+    if fq in BAD_NAMES:
+        return "bad", f"{written} is {BAD_NAMES[fq]}"
+    top = fq.split(".", 1)[0]
+    if top in BAD_MODULES:
+        return "bad", f"{written} ({fq}) is {BAD_MODULES[top]}"
+    if top == "sqlalchemy" and fq.split(".")[-1] in BAD_SQLALCHEMY:
+        return "bad", f"{written} ({fq}) is a database session/connection"
+    if fq in ("typing", "collections.abc") or top == "typing":
+        return "ok", ""
+    return "unknown", f"{written} ({fq}) cannot be classified"
+
+
+# -- describe ----------------------------------------------------------------------
+
+
+def _fmt(x: float) -> str:
+    return f"{round(x, 2):g}"
+
+
+def describe(
+    assignment: Mapping[str, str],
+    shared: Iterable[str],
+    facts: list[ModuleFacts],
+    graph: DependencyGraph,
+    *,
+    project: str,
+    source: str = ".",
+    coupling: Coupling | None = None,
+    access: Mapping[str, Mapping[str, list[str]]] | None = None,
+    directed_calls: Mapping[tuple[str, str], int] | None = None,
+    why: Mapping[str, str] | None = None,
+) -> Plan:
+    """The full plan for a given assignment (module -> service) and shared list."""
+    facts = sorted(facts, key=lambda f: f.module)
+    by_module = {f.module: f for f in facts}
+    shared = sorted(set(shared))
+    why = dict(why or {})
+    access = access if access is not None else table_access(facts, graph)
+    svc_of = dict(assignment)
+    owner = {**svc_of, **{m: "" for m in shared}}  # "" = shared library
+    names = sorted(set(svc_of.values()))
+    model_classes = {
+        f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
+    }
+    res = _Resolver(facts, model_classes)
+
+    # interface: symbols of one service used from another
+    iface: dict[str, dict[str, InterfaceItem]] = defaultdict(dict)
+    cross_calls: dict[str, dict] = {}
+    blockers: list[dict] = []
+    shared_uses: dict[tuple[str, str], list[str]] = defaultdict(list)
+    sym_users: dict[str, set[str]] = defaultdict(set)  # "mod.name" -> user modules (scope-qualified)
+    for src, dst, d in sorted(graph.symbols.edges(data=True)):
+        user, _, scope = src.partition(":")
+        mod, _, name = dst.partition(":")
+        found = res.definition(f"{mod}.{name}")
+        if found is not None:
+            mod, definition = found
+            name = definition.name
+        else:
+            definition = None
+        sym_users[f"{mod}.{name}"].add(f"{user}:{scope}")
+        if user not in owner or mod not in owner or user == mod:
+            continue
+        s_user, s_def = owner[user], owner[mod]
+        if s_user == "" and s_def != "":
+            shared_uses[(user, mod)].append(name)
+            continue
+        if s_def == "" or s_user == s_def:
+            continue
+        fq = f"{mod}.{name}"
+        item = iface[s_def].get(fq)
+        if item is None:
+            item = iface[s_def][fq] = InterfaceItem(
+                name=fq,
+                kind=definition.kind if definition else "unknown",
+                signature=signature(definition) if definition else "",
+                used_by=[],
+            )
+        if s_user not in item.used_by:
+            item.used_by.append(s_user)
+        if definition is not None and definition.kind in ("function", "async_function") and d.get("calls", 0):
+            entry = cross_calls.setdefault(fq, {"definition": definition, "module": mod, "to": s_def, "callers": set(), "calls": 0})
+            entry["callers"].add((f"{user}.{scope}" if scope != "<module>" else user, s_user))
+            entry["calls"] += d.get("calls", 0)
+
+    for fq, e in sorted(cross_calls.items()):
+        dfn: Definition = e["definition"]
+        bad, unknown = [], []
+        for p in dfn.params:
+            if p.kind in ("var_positional", "var_keyword") and p.annotation is None:
+                unknown.append(f"parameter {'*' if p.kind == 'var_positional' else '**'}{p.name}: no annotation")
+                continue
+            v, w = classify_annotation(p.annotation, e["module"], res)
+            if v == "bad":
+                bad.append(f"parameter {p.name}: {w}")
+            elif v == "unknown":
+                unknown.append(f"parameter {p.name}: {w}")
+        v, w = classify_annotation(dfn.returns, e["module"], res)
+        if v == "bad":
+            bad.append(f"return: {w}")
+        elif v == "unknown":
+            unknown.append(f"return: {w}")
+        if not bad and not unknown:
+            continue
+        callers = sorted(e["callers"])
+        blockers.append(
+            {
+                "kind": "non-serializable-call" if bad else "unknown-serializability",
+                "severity": "error" if bad else "warning",
+                "function": fq,
+                "service": e["to"],
+                "called_from": sorted({s for _, s in callers}),
+                "callers": sorted({c for c, _ in callers}),
+                "problems": bad + unknown,
+            }
+        )
+
+    # module-level mutable state
+    state: dict[str, dict] = {}
+    for f in facts:
+        for dfn in f.definitions:
+            if dfn.kind == "variable" and dfn.mutable:
+                state.setdefault(f"{f.module}.{dfn.name}", {"module": f.module, "how": set(), "writers": set()})["how"].add(
+                    "mutable container"
+                )
+        for gw in f.global_writes:
+            st = state.setdefault(f"{f.module}.{gw.name}", {"module": f.module, "how": set(), "writers": set()})
+            st["how"].add(f"rebound by global in {gw.scope}")
+            st["writers"].add(f"{f.module}:{gw.scope}")
+    for fq, st in sorted(state.items()):
+        mod = st["module"]
+        if mod not in owner:
+            continue
+        users = set(sym_users.get(fq, set()))
+        for w in st["writers"]:  # callers of the functions that rebind it touch it too
+            wm, _, ws = w.partition(":")
+            users |= {u for u in sym_users.get(f"{wm}.{ws}", set())}
+        services = {owner[u.partition(":")[0]] for u in users if u.partition(":")[0] in owner}
+        home = owner[mod]
+        if home == "":
+            services.discard("")
+            if len(services) < 2:
+                continue
+            kind = "shared-library-state"
+        else:
+            foreign = services - {home, ""}
+            if not foreign:
+                continue
+            services = foreign
+            kind = "cross-service-state"
+        blockers.append(
+            {
+                "kind": kind,
+                "severity": "error",
+                "state": fq,
+                "how": sorted(st["how"]),
+                "owner": home or "shared",
+                "used_by": sorted(services),
+                "users": sorted(u for u in users if u.partition(":")[0] in owner and owner[u.partition(":")[0]] in services),
+            }
+        )
+
+    # tables
+    tables_owned: dict[str, set[str]] = defaultdict(set)
+    table_users: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for m, ts in access.items():
+        if m not in owner:
+            continue
+        for t, hows in ts.items():
+            table_users[t][owner[m] or "shared"].add(f"{m} ({', '.join(hows)})")
+            if any(h in ("model", "table") for h in hows) and owner[m]:
+                tables_owned[owner[m]].add(t)
+    for t, users in sorted(table_users.items()):
+        if len(users) > 1:
+            owners = sorted(s for s, ts in tables_owned.items() if t in ts)
+            blockers.append(
+                {
+                    "kind": "shared-table",
+                    "severity": "error",
+                    "table": t,
+                    "owner": ", ".join(owners) or "none",
+                    "used_by": sorted(users),
+                    "access": {s: sorted(v) for s, v in sorted(users.items())},
+                }
+            )
+    by_shared: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for (user, mod), syms in shared_uses.items():
+        by_shared[user][mod] |= {f"{mod}.{s}" for s in syms}
+    for user, deps in sorted(by_shared.items()):
+        root = why.get(user, "").startswith(("shared: composition root", "shared: entry point"))
+        blockers.append(
+            {
+                "kind": "shared-uses-service",
+                "severity": "warning" if root else "error",
+                "module": user,
+                "services": sorted({owner[m] for m in deps}),
+                "symbols": sorted(x for v in deps.values() for x in v),
+                "note": (
+                    "composition root: every service needs its own copy wired with its own parts only"
+                    if root
+                    else "the shared library would need this service's code"
+                ),
+            }
+        )
+    order = {"error": 0, "warning": 1}
+    blockers.sort(key=lambda b: (order[b["severity"]], b["kind"], str(b.get("function") or b.get("state") or b.get("table") or b.get("module"))))
+
+    # services
+    services: dict[str, Service] = {}
+    for name in names:
+        mods = sorted(m for m, s in svc_of.items() if s == name)
+        routes = [
+            RouteItem(method=meth, path=r.path, function=f"{m}.{r.function}")
+            for m in mods
+            if m in by_module
+            for r in by_module[m].routes
+            for meth in (r.methods or ["GET"])
+        ]
+        reasons = {}
+        for m in mods:
+            parts = []
+            if m in why:
+                parts.append(why[m])
+            if coupling is not None:
+                strong = coupling.strongest(m, 3)
+                if strong:
+                    parts.append(
+                        "strongest: "
+                        + ", ".join(
+                            f"{nb}{'' if owner.get(nb) == name else ' [' + (owner.get(nb) or 'shared') + ']'} "
+                            f"({_fmt(w)}: {', '.join(f'{k} {_fmt(v)}' for k, v in raw.items())})"
+                            for nb, w, raw in strong
+                        )
+                    )
+                else:
+                    parts.append("no coupling to any other module")
+            if parts:
+                reasons[m] = "; ".join(parts)
+        services[name] = Service(
+            name=name,
+            modules=mods,
+            interface=sorted(iface.get(name, {}).values(), key=lambda i: i.name),
+            tables=sorted(tables_owned.get(name, set())),
+            routes=routes,
+            reasons=reasons,
+        )
+    shared_reasons = {m: why[m] for m in shared if m in why}
+
+    # quality
+    service_modules = {m: s for m, s in svc_of.items()}
+    q: dict = {"services": len(names), "modules": len(service_modules), "shared_modules": len(shared)}
+    if coupling is not None:
+        q["modularity"] = round(quality.modularity(coupling.graph, service_modules), ROUND)
+    q["structural_modularity"] = round(quality.structural_modularity(graph.internal.edges, service_modules), ROUND)
+    if directed_calls is not None:
+        calls, src = directed_calls, "trace"
+    else:
+        calls = {(a, b): d.get("calls", 0) for a, b, d in graph.internal.edges(data=True)}
+        src = "static"
+    icp = quality.inter_partition_call_percentage(calls, service_modules)
+    q["icp"] = None if icp is None else round(icp, ROUND)
+    q["icp_source"] = src
+    q["ifn"] = round(quality.interface_number({s: len(v.interface) for s, v in services.items()}, names), ROUND)
+    q["ned"] = round(quality.non_extreme_distribution(service_modules), ROUND)
+    q["ned_bounds"] = list(quality.NED_BOUNDS)
+    q["blockers"] = {
+        "errors": sum(1 for b in blockers if b["severity"] == "error"),
+        "warnings": sum(1 for b in blockers if b["severity"] == "warning"),
+    }
+    return Plan(
+        project=project,
+        services=services,
+        shared=shared,
+        source=source,
+        quality=q,
+        blockers=blockers,
+        shared_reasons=shared_reasons,
+    )

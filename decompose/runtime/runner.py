@@ -1,0 +1,661 @@
+"""Run the generated services: Docker containers or plain local processes (infrastructure adapter).
+
+Docker (:func:`up_docker` / :func:`down_docker`): one user-defined network
+named after the project, one container per service reachable by its service
+name (network alias), the gateway publishing the public routes on one local
+port.  Everything carries the ``io.decompose.project`` label, so
+:func:`down_docker` finds and removes it all, also after a failed ``up``.
+
+Local (:func:`up_local` / :func:`down_local`): the same services as processes
+of the current interpreter with each service's source folder on PYTHONPATH,
+free ports on 127.0.0.1, service URLs pointing at them, logs in files and a
+process registry in the output folder so ``down --local`` stops them.
+
+Readiness: each unit's readiness path answers 2xx (Docker: probed from
+inside the container with ``docker exec``, as the ports of services are not
+published; local: HTTP from here), then the gateway's readiness path through
+the published port.  A unit that exits or stays
+unready is reported by name with its last log lines (:class:`UpFailed`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
+from decompose.fsio import atomic_write
+
+RUN_DIR = ".decompose-run"  # inside the output folder: registry + logs of --local runs
+REGISTRY = "local.json"
+LOG_TAIL = 20
+
+StatusFn = Callable[[str, str], None]  # (unit name, short status text)
+
+
+@dataclass
+class UnitFailure:
+    name: str
+    reason: str
+    logs: list[str] = field(default_factory=list)
+
+
+class UpFailed(Exception):
+    """Some units did not become ready; ``str()`` is one line naming them."""
+
+    def __init__(self, failures: list[UnitFailure], hint: str = ""):
+        self.failures = failures
+        self.hint = hint
+        names = ", ".join(f"{f.name} ({f.reason})" for f in failures)
+        super().__init__(f"{len(failures)} unit(s) failed to start: {names}")
+
+
+class RunError(RuntimeError):
+    """Cannot even try (missing image, port taken, bad manifest for running)."""
+
+
+@dataclass(frozen=True)
+class Running:
+    project: str
+    url: str  # public base URL (gateway)
+    units: dict[str, str]  # unit -> where it runs (container name or 127.0.0.1:port)
+    seconds: float
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def network_name(project: str) -> str:
+    return project
+
+
+def container_name(project: str, unit: str) -> str:
+    return f"{project}-{unit}"
+
+
+def public_unit(m: OutputManifest) -> Unit:
+    """The unit that publishes the public routes: the gateway, else the only service with routes."""
+    if m.gateway is not None:
+        return m.gateway
+    owners = [s for s in m.services if s.routes]
+    if len(owners) == 1:
+        return owners[0]
+    if not owners and len(m.services) == 1:
+        return m.services[0]
+    raise RunError(
+        "the output has no gateway and "
+        + ("no service owns public routes" if not owners else f"{len(owners)} services own public routes")
+        + "; regenerate with a gateway"
+    )
+
+
+def unit_env(m: OutputManifest, unit: Unit, urls: Mapping[str, str], *, override_urls: bool) -> dict[str, str]:
+    """Environment of ``unit``: the manifest's, plus every other unit's base URL.
+
+    ``urls`` maps unit name -> base URL as seen from ``unit``.  Docker mode
+    keeps URLs the manifest sets (``override_urls=False``); local mode replaces
+    them because container names do not resolve on the host.
+    """
+    env = dict(unit.env)
+    for other in m.units:
+        if other.name == unit.name or other.name not in urls:
+            continue
+        if override_urls or other.url_env not in env:
+            env[other.url_env] = urls[other.name]
+    return env
+
+
+def probe_script(port: int, path: str) -> str:
+    """Python one-liner exiting 0 when ``GET http://127.0.0.1:port/path`` answers 2xx."""
+    return (
+        "import sys,urllib.request as u\n"
+        f"r=u.urlopen('http://127.0.0.1:{port}{path}',timeout=3)\n"
+        "sys.exit(0 if 200<=r.status<300 else 1)"
+    )
+
+
+def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
+    """(True, "") when ``url`` answers 2xx, else (False, why)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - local URL we built
+            return 200 <= r.status < 300, f"HTTP {r.status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, " ".join(str(reason).split())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def tail_lines(text: str, n: int = LOG_TAIL) -> list[str]:
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    return lines[-n:]
+
+
+# --------------------------------------------------------------------------- Docker
+
+
+def _labels(project: str, unit: Unit) -> dict[str, str]:
+    return {LABEL_PROJECT: project, LABEL_SERVICE: unit.name, LABEL_ROLE: unit.role}
+
+
+def volume_name(project: str, volume: str) -> str:
+    return f"{project}-{volume}"
+
+
+def down_docker(project: str, *, client=None, keep_volumes: bool = False) -> tuple[list[str], list[str]]:
+    """Remove every container, network and (unless ``keep_volumes``) volume labelled for ``project``.
+
+    Idempotent.  Returns (removed container names, removed network names).
+    """
+    from docker.errors import NotFound
+
+    client = client or docker_client()
+    flt = {"label": f"{LABEL_PROJECT}={project}"}
+    containers = []
+    for c in client.containers.list(all=True, filters=flt):
+        try:
+            c.remove(force=True, v=True)
+            containers.append(c.name)
+        except NotFound:
+            pass
+    networks = []
+    for n in client.networks.list(filters=flt):
+        try:
+            n.remove()
+            networks.append(n.name)
+        except NotFound:
+            pass
+    if not keep_volumes:
+        for v in client.volumes.list(filters=flt):
+            try:
+                v.remove(force=True)
+            except NotFound:
+                pass
+    return sorted(containers), sorted(networks)
+
+
+def _container_logs(container, n: int = LOG_TAIL) -> list[str]:
+    try:
+        return tail_lines(container.logs(tail=n * 2).decode("utf-8", "replace"), n)
+    except Exception:  # noqa: BLE001 - logs are best effort in an error report
+        return []
+
+
+def _health_output(state: Mapping) -> str:
+    logs = ((state.get("Health") or {}).get("Log")) or []
+    if not logs:
+        return ""
+    return " ".join(str(logs[-1].get("Output", "")).split())[-300:]
+
+
+def up_docker(
+    m: OutputManifest,
+    *,
+    port: int = 8080,
+    timeout: float = 120.0,
+    client=None,
+    status: StatusFn | None = None,
+) -> Running:
+    """Start the project's containers and wait until all are ready.
+
+    Replaces containers of a previous run of the same project.  On failure
+    raises :class:`UpFailed` and leaves the containers for inspection;
+    :func:`down_docker` removes them.
+    """
+    from docker.errors import APIError, ImageNotFound, NotFound
+
+    t0 = time.monotonic()
+    say = status or (lambda name, text: None)
+    client = client or docker_client()
+    front = public_unit(m)
+    missing = []
+    for u in m.units:
+        try:
+            client.images.get(u.image)
+        except ImageNotFound:
+            missing.append(u.image)
+    if missing:
+        raise RunError(f"image(s) not built: {', '.join(missing)} (run `decompose build {m.root}`)")
+
+    old, _ = down_docker(m.project, client=client)
+    if old:
+        say("*", f"removed {len(old)} container(s) of a previous run")
+    if port_in_use(port):
+        raise RunError(f"port {port} on 127.0.0.1 is already in use (choose another with --port)")
+
+    net = network_name(m.project)
+    try:
+        client.networks.create(net, driver="bridge", labels={LABEL_PROJECT: m.project}, check_duplicate=True)
+    except APIError as exc:
+        raise RunError(f"cannot create network {net!r}: {exc.explanation or exc}") from None
+
+    urls = {u.name: f"http://{u.name}:{u.port}" for u in m.units}
+    containers = {}
+    for u in m.units:
+        name = container_name(m.project, u.name)
+        env = unit_env(m, u, urls, override_urls=False)
+        env.setdefault("PORT", str(u.port))
+        ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
+        mounts = {}
+        for vname, path in u.volumes:
+            full = volume_name(m.project, vname)
+            try:
+                client.volumes.get(full)
+            except NotFound:
+                client.volumes.create(full, labels={LABEL_PROJECT: m.project})
+            mounts[full] = {"bind": path, "mode": "rw"}
+        say(u.name, "starting")
+        try:
+            c = client.containers.create(
+                u.image,
+                name=name,
+                hostname=u.name,
+                environment=env,
+                labels=_labels(m.project, u),
+                network=net,
+                networking_config={net: client.api.create_endpoint_config(aliases=[u.name])},
+                ports=ports,
+                volumes=mounts or None,
+                # as hardened as the generated compose file and Kubernetes manifests
+                read_only=True,
+                tmpfs={"/tmp": "rw,nosuid,nodev"},
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                detach=True,
+            )
+            containers[u.name] = c
+            c.start()
+        except APIError as exc:
+            msg = " ".join(str(exc.explanation or exc).split())
+            if "port is already allocated" in msg or "address already in use" in msg:
+                raise RunError(f"port {port} is already in use (choose another with --port)") from None
+            raise UpFailed([UnitFailure(u.name, f"cannot start container: {msg}")]) from None
+
+    pending = dict(containers)
+    failures: list[UnitFailure] = []
+    last_probe: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for name, c in list(pending.items()):
+            c.reload()
+            state = c.attrs.get("State", {})
+            health = (state.get("Health") or {}).get("Status", "")
+            if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
+                code = state.get("ExitCode")
+                why = f"exited with code {code}" + (f" ({state['Error']})" if state.get("Error") else "")
+                if state.get("OOMKilled"):
+                    why += " (out of memory)"
+                failures.append(UnitFailure(name, why, _container_logs(c)))
+                del pending[name]
+                say(name, "exited")
+                continue
+            if health == "unhealthy":  # the image's own HEALTHCHECK gave up
+                out = _health_output(state)
+                failures.append(UnitFailure(name, "unhealthy" + (f": {out}" if out else ""), _container_logs(c)))
+                del pending[name]
+                say(name, "unhealthy")
+                continue
+            ok, why = _probe(c, m.unit(name))
+            if ok:
+                del pending[name]
+                say(name, "ready")
+            else:
+                last_probe[name] = why
+        if pending:
+            time.sleep(0.5)
+    for name, c in pending.items():
+        why = f"not ready after {timeout:.0f}s" + (f": {last_probe[name]}" if last_probe.get(name) else "")
+        failures.append(UnitFailure(name, why, _container_logs(c)))
+    if failures:
+        order = [u.name for u in m.units]
+        failures.sort(key=lambda f: order.index(f.name))
+        raise UpFailed(failures, hint=f"containers left for inspection; `decompose down {m.root}` removes them")
+
+    url = f"http://127.0.0.1:{port}"
+    ok, why = _wait_http(url + front.ready, deadline=max(deadline, time.monotonic() + 10))
+    if not ok:
+        raise UpFailed(
+            [UnitFailure(front.name, f"{url}{front.ready} from the host: {why}", _container_logs(containers[front.name]))],
+            hint=f"`decompose down {m.root}` removes the containers",
+        )
+    return Running(m.project, url, {n: c.name for n, c in containers.items()}, time.monotonic() - t0)
+
+
+def _probe(container, unit: Unit) -> tuple[bool, str]:
+    """GET the unit's readiness path from inside its container (its port is not published)."""
+    from docker.errors import APIError
+
+    try:
+        code, output = container.exec_run(["python", "-c", probe_script(unit.port, unit.ready)], stdout=True, stderr=True)
+    except APIError as exc:  # e.g. the container stopped between reload() and exec
+        return False, " ".join(str(exc.explanation or exc).split())[-300:]
+    if code == 0:
+        return True, ""
+    text = output.decode("utf-8", "replace").strip().splitlines() if output else []
+    return False, (text[-1] if text else f"probe exited {code}")[-300:]
+
+
+def _wait_http(url: str, *, deadline: float) -> tuple[bool, str]:
+    why = "not tried"
+    while True:
+        ok, why = http_ok(url)
+        if ok or time.monotonic() >= deadline:
+            return ok, why
+        time.sleep(0.3)
+
+
+# --------------------------------------------------------------------------- local processes
+
+
+@dataclass
+class LocalProc:
+    name: str
+    pid: int
+    port: int
+    log: str
+    start_ticks: int  # /proc/<pid>/stat field 22: tells a live pid from a recycled one
+    argv: list[str]
+
+
+def _proc_start_ticks(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return -1
+    # field 2 (comm) may contain spaces; it is wrapped in parentheses
+    rest = stat[stat.rindex(")") + 2 :].split()
+    return int(rest[19])  # field 22 overall
+
+
+def _alive(p: LocalProc) -> bool:
+    if sys.platform.startswith("linux"):
+        return p.start_ticks >= 0 and _proc_start_ticks(p.pid) == p.start_ticks
+    try:
+        os.kill(p.pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def run_dir(out: Path) -> Path:
+    return Path(out) / RUN_DIR
+
+
+def _read_registry(out: Path) -> dict:
+    path = run_dir(out) / REGISTRY
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path}: unreadable process registry: {exc}") from None
+
+
+def _write_registry(out: Path, project: str, procs: list[LocalProc], url: str) -> None:
+    data = {"project": project, "url": url, "processes": [asdict(p) for p in procs]}
+    atomic_write(run_dir(out) / REGISTRY, json.dumps(data, indent=2) + "\n")
+
+
+def missing_requirements(req_file: Path) -> list[str]:
+    """Requirements in ``req_file`` with no installed distribution in this interpreter.
+
+    Only presence is checked: a different installed version still runs.
+    """
+    import importlib.metadata as md
+    import re
+
+    try:
+        lines = req_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    missing = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if not m or line.startswith("-"):
+            continue
+        try:
+            md.distribution(m.group(1))
+        except md.PackageNotFoundError:
+            missing.append(line)
+    return missing
+
+
+def local_volume_env(env: Mapping[str, str], volumes: Mapping[str, Path]) -> dict[str, str]:
+    """Rewrite container mount paths in environment values to local folders.
+
+    ``{"DB": "sqlite:////data/x.db"}`` with ``{"/data": Path("/o/v/x-data")}``
+    gives ``{"DB": "sqlite:////o/v/x-data/x.db"}``.  Only whole path
+    components match: ``/database`` or ``/var/data`` are left alone.
+    """
+    import re
+
+    out = dict(env)
+    for path, local in sorted(volumes.items(), key=lambda kv: -len(kv[0])):
+        pat = re.compile(r"(?<![A-Za-z0-9_.\-])" + re.escape(path) + r"(?=/|$|[^A-Za-z0-9_.\-])")
+        repl = str(local)
+        for k, v in out.items():
+            out[k] = pat.sub(lambda _m, r=repl: r, v)
+    return out
+
+
+def local_argv(unit: Unit, port: int) -> list[str]:
+    """The command running ``unit`` locally: its manifest command with this interpreter and ``port``.
+
+    ``python``/``python3`` become ``sys.executable``; ``{port}``/``$PORT``
+    placeholders and the value after ``--port`` become ``port``.  Without a
+    command, the Dockerfile's JSON-form ``CMD`` is used.
+    """
+    argv = list(unit.command) or dockerfile_cmd(unit.context / unit.dockerfile)
+    if not argv:
+        raise RunError(f"{unit.name}: no command to run it locally (no 'command' in the manifest, no JSON CMD in its Dockerfile)")
+    out = []
+    for i, a in enumerate(argv):
+        if i == 0 and Path(a).name in ("python", "python3", "python3.11"):
+            a = sys.executable
+        elif i > 0 and argv[i - 1] == "--port":
+            a = str(port)
+        elif a.startswith("--port="):
+            a = f"--port={port}"
+        a = a.replace("{port}", str(port)).replace("${PORT}", str(port)).replace("$PORT", str(port))
+        out.append(a)
+    return out
+
+
+def dockerfile_cmd(path: Path) -> list[str]:
+    """The last ``CMD [...]`` (exec form) of a Dockerfile, or []."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    joined = text.replace("\\\n", " ")
+    cmd: list[str] = []
+    for line in joined.splitlines():
+        s = line.strip()
+        if s.upper().startswith("CMD "):
+            body = s[4:].strip()
+            try:
+                val = json.loads(body)
+                cmd = [str(x) for x in val] if isinstance(val, list) else []
+            except json.JSONDecodeError:
+                cmd = shlex.split(body)
+    return cmd
+
+
+def _terminate(procs: list[LocalProc], grace: float = 10.0) -> list[str]:
+    live = [p for p in procs if _alive(p)]
+    for p in live:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in live):
+        for p in live:  # reap our own children so they do not linger as zombies
+            try:
+                os.waitpid(p.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.1)
+    for p in live:
+        if _alive(p):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for p in live:
+        try:
+            os.waitpid(p.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    return [p.name for p in live]
+
+
+def down_local(out: Path, *, keep_volumes: bool = False) -> list[str]:
+    """Stop the processes recorded by :func:`up_local` in ``out`` and (unless
+    ``keep_volumes``) delete their data folders; idempotent. Returns stopped names."""
+    import shutil
+
+    reg = _read_registry(out)
+    procs = [LocalProc(**p) for p in reg.get("processes", [])]
+    stopped = _terminate(procs)
+    try:
+        (run_dir(out) / REGISTRY).unlink()
+    except FileNotFoundError:
+        pass
+    if not keep_volumes:
+        shutil.rmtree(run_dir(out) / "volumes", ignore_errors=True)
+    return stopped
+
+
+def up_local(
+    m: OutputManifest,
+    *,
+    port: int = 8080,
+    timeout: float = 60.0,
+    status: StatusFn | None = None,
+    python_path_extra: list[str] | None = None,
+) -> Running:
+    """Start every unit as a process of this interpreter and wait for readiness.
+
+    On failure raises :class:`UpFailed`; the processes already started stay
+    recorded in the registry so ``down --local`` stops them.
+    """
+    t0 = time.monotonic()
+    say = status or (lambda name, text: None)
+    front = public_unit(m)
+    out = m.root
+    stopped = down_local(out, keep_volumes=True)
+    if stopped:
+        say("*", f"stopped {len(stopped)} process(es) of a previous run")
+    lacking = {u.name: missing_requirements(u.context / "requirements.txt") for u in m.units}
+    lacking = {k: v for k, v in lacking.items() if v}
+    for name, reqs in lacking.items():  # may still run (e.g. gunicorn is optional): warn, report on failure
+        say(name, f"warning: not installed in this Python: {', '.join(reqs)}")
+    if port_in_use(port):
+        raise RunError(f"port {port} on 127.0.0.1 is already in use (choose another with --port)")
+    ports = {u.name: (port if u is front else free_port()) for u in m.units}
+    urls = {u.name: f"http://127.0.0.1:{ports[u.name]}" for u in m.units}
+    logs_dir = run_dir(out) / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    procs: list[LocalProc] = []
+    popens: dict[str, subprocess.Popen] = {}
+    url = f"http://127.0.0.1:{port}"
+    for u in m.units:
+        p = ports[u.name]
+        argv = local_argv(u, p)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+        vols = {}
+        for vname, path in u.volumes:
+            vols[path] = run_dir(out) / "volumes" / vname
+            vols[path].mkdir(parents=True, exist_ok=True)
+        env.update(local_volume_env(unit_env(m, u, urls, override_urls=True), vols))
+        src = str(u.source or u.context)
+        env["PYTHONPATH"] = os.pathsep.join([src, *(python_path_extra or [])])
+        env["PORT"] = str(p)
+        env["HOST"] = "127.0.0.1"
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONNOUSERSITE"] = "1"
+        log_path = logs_dir / f"{u.name}.log"
+        say(u.name, f"starting on 127.0.0.1:{p}")
+        with open(log_path, "wb") as logf:
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=src,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                _write_registry(out, m.project, procs, url)
+                raise UpFailed([UnitFailure(u.name, f"cannot start {argv[0]}: {exc.strerror or exc}")]) from None
+        popens[u.name] = proc
+        procs.append(LocalProc(u.name, proc.pid, p, str(log_path), _proc_start_ticks(proc.pid), argv))
+        _write_registry(out, m.project, procs, url)
+
+    def log_tail(name: str) -> list[str]:
+        try:
+            return tail_lines((logs_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return []
+
+    pending = {u.name: u for u in m.units}
+    failures: list[UnitFailure] = []
+    last_why: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for name, u in list(pending.items()):
+            code = popens[name].poll()
+            if code is not None:
+                failures.append(UnitFailure(name, f"exited with code {code}", log_tail(name)))
+                del pending[name]
+                say(name, "exited")
+                continue
+            ok, why = http_ok(f"{urls[name]}{u.ready}", timeout=1.0)
+            if ok:
+                del pending[name]
+                say(name, "ready")
+            else:
+                last_why[name] = why
+        if pending:
+            time.sleep(0.2)
+    for name in pending:
+        failures.append(UnitFailure(name, f"not ready after {timeout:.0f}s: {last_why.get(name, '?')}", log_tail(name)))
+    if failures:
+        order = [u.name for u in m.units]
+        failures.sort(key=lambda f: order.index(f.name))
+        hint = f"logs in {logs_dir}; `decompose down --local {out}` stops the rest"
+        for f in failures:
+            if f.name in lacking:
+                req = m.unit(f.name).context / "requirements.txt"
+                hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {Path(sys.executable).name} -m pip install -r {req}"
+        raise UpFailed(failures, hint=hint)
+    return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0)
