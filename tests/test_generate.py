@@ -18,7 +18,9 @@ import yaml
 from typer.testing import CliRunner
 
 from decompose.cli import app
-from decompose.generation.codemods import CodemodError, prune_app_module, rewrite_remote_imports
+from decompose.frameworks import PruneError
+from decompose.frameworks.base import prune_imports as prune_app_module
+from decompose.generation.codemods import CodemodError, rewrite_remote_imports
 from decompose.generation.generate import GenerateError, build_generation, client_function
 from decompose.generation.output import _q, generation_for, render_outputs, write_outputs
 from decompose.planning.plan import Plan, PlanError, Service
@@ -145,7 +147,7 @@ def test_client_function_signature_kinds():
 
 def test_prune_app_module_refuses_unprunable_reference():
     src = "from shop.orders.api import bp\nx = [bp]\nregistry = {'o': bp}\n"
-    with pytest.raises(CodemodError, match="still uses bp"):
+    with pytest.raises(PruneError, match="still uses bp"):
         prune_app_module(src, "shop.app", False, {"shop.orders.api"})
     ok = prune_app_module("from shop.orders.api import bp\nfrom shop.catalog.api import bp as c\nB = (bp, c)\napp.register_blueprint(bp)\n",
                           "shop.app", False, {"shop.orders.api"})

@@ -17,7 +17,13 @@ import yaml
 from typer.testing import CliRunner
 
 from decompose.cli import app
-from decompose.generation.generate import detect_framework, fastapi_to_werkzeug, include_router_prefixes
+from decompose import frameworks
+from decompose.frameworks.fastapi import include_router_prefixes
+from decompose.frameworks.fastapi import to_werkzeug as fastapi_to_werkzeug
+
+
+def detect_framework(facts):
+    return frameworks.detect(facts).name
 from decompose.generation.output import generation_for, render_outputs, write_outputs
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan, save_plan

@@ -1,0 +1,38 @@
+"""Web framework adapters: one module per framework behind one small interface.
+
+:class:`~decompose.frameworks.base.WebFramework` is the interface (detect the
+framework, find the app module and factory, the routes with their full paths,
+how the gateway matches them, prune the app module for one service, what a
+service needs to serve it).  :data:`FRAMEWORKS` lists the adapters in the
+order :func:`detect` tries them; add a framework by writing a module like
+:mod:`decompose.frameworks.flask` and listing its adapter here.
+"""
+
+from __future__ import annotations
+
+from decompose.analysis.facts import ModuleFacts
+from decompose.frameworks.base import AppInfo, PruneError, Route, WebFramework
+from decompose.frameworks.fastapi import FastAPI
+from decompose.frameworks.flask import Flask
+
+FRAMEWORKS: dict[str, WebFramework] = {"fastapi": FastAPI(), "flask": Flask()}
+
+
+def imported_tops(facts: dict[str, ModuleFacts]) -> set[str]:
+    """Top-level packages the monolith imports at run time (absolute imports only)."""
+    return {imp.module.split(".", 1)[0] for f in facts.values() for imp in f.imports
+            if imp.module and not imp.level and imp.context != "type_checking"}
+
+
+def detect(facts: dict[str, ModuleFacts]) -> WebFramework:
+    """FastAPI when the monolith imports fastapi and not flask, else Flask."""
+    tops = imported_tops(facts)
+    fastapi, flask = FRAMEWORKS["fastapi"], FRAMEWORKS["flask"]
+    return fastapi if fastapi.detects(tops) and not flask.detects(tops) else flask
+
+
+def get(name: str) -> WebFramework:
+    return FRAMEWORKS[name]
+
+
+__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "detect", "get", "imported_tops"]

@@ -11,14 +11,8 @@
     ``a.b.c.f()`` are rewritten too) and literal ``importlib.import_module``.
     Imports under ``if TYPE_CHECKING:`` never run and are left alone.
 
-``prune_app_module``
-    The monolith's app module (the one calling ``register_blueprint``) is
-    copied into every service; imports of modules the service does not hold
-    are removed, and so is every reference to the names they bound: elements
-    of tuple/list literals (``BLUEPRINTS = (catalog_bp, orders_bp)``) and
-    expression statements (``app.register_blueprint(orders_bp)``).  Any other
-    reference is an error (:class:`CodemodError`) rather than a silently
-    broken app.
+Pruning the monolith's app module for one service is framework knowledge:
+:meth:`decompose.frameworks.base.WebFramework.prune_app_module`.
 """
 
 from __future__ import annotations
@@ -26,7 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.helpers import get_full_name_for_node
+
+from decompose.frameworks.base import dotted as _dotted
+from decompose.frameworks.base import resolve_from as _resolve
 
 
 class CodemodError(Exception):
@@ -39,21 +35,6 @@ class Change:
     line: int
     before: str
     after: str
-
-
-def _resolve(module: str, is_package: bool, level: int, name: str | None) -> str:
-    if not level:
-        return name or ""
-    parts = module.split(".")
-    base = parts if is_package else parts[:-1]
-    if level - 1 > len(base):
-        return ""
-    base = base[: len(base) - (level - 1)]
-    return ".".join([*base, *( [name] if name else [])])
-
-
-def _dotted(node: cst.BaseExpression | None) -> str:
-    return get_full_name_for_node(node) or "" if node is not None else ""
 
 
 def _attr_expr(dotted: str) -> cst.BaseExpression:
@@ -215,130 +196,3 @@ def rewrite_remote_imports(
         line = next((i + 1 for i, text in enumerate(lines) if first and first in text), 0)
         changes.append(Change(c.module, line, c.before, c.after))
     return new.code, changes
-
-
-# --------------------------------------------------------------------------- app module
-
-
-class _Pruner(cst.CSTTransformer):
-    def __init__(self, module: str, is_package: bool, drop: set[str]):
-        self.module = module
-        self.is_package = is_package
-        self.drop = drop  # modules not present in this service
-        self.removed: set[str] = set()  # local names bound by removed imports
-
-    def _gone(self, node: cst.CSTNode) -> bool:
-        found = False
-
-        class V(cst.CSTVisitor):
-            def visit_Name(inner, n: cst.Name) -> None:  # noqa: N805
-                nonlocal found
-                if n.value in self.removed:
-                    found = True
-
-        node.visit(V())
-        return found
-
-    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom):
-        base = _resolve(self.module, self.is_package, len(updated.relative), _dotted(updated.module) or None)
-        if isinstance(updated.names, cst.ImportStar):
-            if base in self.drop:
-                return cst.RemoveFromParent()
-            return updated
-        keep = []
-        for alias in updated.names:
-            name = _dotted(alias.name)
-            local = alias.asname.name.value if alias.asname is not None else name
-            if base in self.drop or f"{base}.{name}" in self.drop:
-                self.removed.add(local)
-            else:
-                keep.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
-        if len(keep) == len(updated.names):
-            return updated
-        if not keep:
-            return cst.RemoveFromParent()
-        return updated.with_changes(names=keep)
-
-    def leave_Import(self, original: cst.Import, updated: cst.Import):
-        keep = []
-        for alias in updated.names:
-            target = _dotted(alias.name)
-            if target in self.drop:
-                if alias.asname is not None:
-                    self.removed.add(alias.asname.name.value)
-                else:
-                    raise CodemodError(f"{self.module}: cannot prune 'import {target}' (binds the top-level package)")
-            else:
-                keep.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
-        if len(keep) == len(updated.names):
-            return updated
-        if not keep:
-            return cst.RemoveFromParent()
-        return updated.with_changes(names=keep)
-
-    def _filter(self, updated, elements):
-        kept = [e for e in elements if not self._gone(e)]
-        if len(kept) == len(elements):
-            return updated
-        fixed = []
-        for i, e in enumerate(kept):
-            last = i == len(kept) - 1
-            if last and isinstance(updated, cst.Tuple) and len(kept) == 1:
-                fixed.append(e.with_changes(comma=cst.Comma()))
-            elif last:
-                fixed.append(e.with_changes(comma=cst.MaybeSentinel.DEFAULT))
-            else:
-                fixed.append(e.with_changes(comma=e.comma if isinstance(e.comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
-        new = updated.with_changes(elements=fixed)
-        if isinstance(new, cst.Tuple) and not new.lpar:
-            new = new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        return new
-
-    def leave_Tuple(self, original: cst.Tuple, updated: cst.Tuple):
-        return self._filter(updated, list(updated.elements)) if self.removed else updated
-
-    def leave_List(self, original: cst.List, updated: cst.List):
-        return self._filter(updated, list(updated.elements)) if self.removed else updated
-
-    def leave_SimpleStatementLine(self, original, updated: cst.SimpleStatementLine):
-        if not self.removed:
-            return updated
-        body = [s for s in updated.body if not (isinstance(s, cst.Expr) and self._gone(s))]
-        if len(body) == len(updated.body):
-            return updated
-        if not body:
-            return cst.RemoveFromParent()
-        return updated.with_changes(body=body)
-
-
-def prune_app_module(source: str, module: str, is_package: bool, drop: set[str]) -> str:
-    """Remove from the app module everything that needs one of the ``drop`` modules."""
-    try:
-        tree = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        raise CodemodError(f"{module}: cannot parse: {exc.message}") from None
-    pruner = _Pruner(module, is_package, set(drop))
-    new = tree.visit(pruner)
-    if pruner.removed:
-        leftover: list[str] = []
-
-        class Check(cst.CSTVisitor):
-            METADATA_DEPENDENCIES = (cst.metadata.PositionProvider,)
-
-            def visit_ImportFrom(self, n: cst.ImportFrom) -> bool:
-                return False  # names imported from kept modules are not references
-
-            def visit_Import(self, n: cst.Import) -> bool:
-                return False
-
-            def visit_Name(self, n: cst.Name) -> None:
-                if n.value in pruner.removed:
-                    pos = self.get_metadata(cst.metadata.PositionProvider, n)
-                    leftover.append(f"{n.value} (line {pos.start.line})")
-
-        cst.metadata.MetadataWrapper(new).visit(Check())
-        if leftover:
-            raise CodemodError(
-                f"{module}: cannot prune the app module for this service: still uses {', '.join(sorted(set(leftover)))}"
-            )
-    return new.code

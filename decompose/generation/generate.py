@@ -31,6 +31,8 @@ from decompose.config import normalise_dist_name
 from decompose.analysis.facts import Definition, ModuleFacts, Param
 from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
+from decompose.frameworks import AppInfo, Route, WebFramework
+from decompose import frameworks as _frameworks
 
 RUNTIME_PACKAGE = "decompose_rt"
 CLIENTS_PACKAGE = f"{RUNTIME_PACKAGE}.clients"
@@ -51,9 +53,6 @@ IMPORT_TO_DIST = {
     "flask_sqlalchemy": "flask-sqlalchemy", "flask_cors": "flask-cors", "OpenSSL": "pyopenssl",
     "Crypto": "pycryptodome", "MySQLdb": "mysqlclient", "docx": "python-docx", "slugify": "python-slugify",
 }
-#: What the generated runtime itself needs, pinned unless the monolith pins them.
-RUNTIME_PINS = {"flask": "flask==3.1.3", "httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
-FASTAPI_RUNTIME_PINS = {"fastapi": "fastapi==0.165.0", "httpx": "httpx==0.28.1", "uvicorn": "uvicorn==0.54.0"}
 GATEWAY_PINS = {"werkzeug": "werkzeug==3.1.8", "httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
 # Image references: registry/name[:tag][@digest], nothing that could break a Dockerfile line.
 IMAGE_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
@@ -105,13 +104,8 @@ class Export:
     used_by: list[str] = field(default_factory=list)
 
 
-@dataclass
-class RouteSpec:
-    path: str  # full path as Flask sees it, e.g. /api/catalog/products/<int:product_id>
-    methods: list[str]
-    function: str  # fully qualified view function
-    blueprint: str | None  # "module:attr" of the Blueprint, None for app-level routes
-    prefix: str = ""  # public prefix it falls under: the Blueprint's url_prefix, else its static part
+#: One public route of a service (full path, methods, view, Blueprint/router, gateway prefix).
+RouteSpec = Route
 
 
 @dataclass
@@ -176,33 +170,6 @@ def url_env(service: str) -> str:
 
 def client_import_name(module: str) -> str:
     return f"{CLIENTS_PACKAGE}.{module.replace('.', '_')}"
-
-
-def static_prefix(path: str) -> str:
-    """The literal part of a route path before its first variable, up to a '/'."""
-    head = path.split("<", 1)[0]
-    if "<" in path:
-        head = head.rsplit("/", 1)[0] or "/"
-    return head.rstrip("/") or "/"
-
-
-def fastapi_static_prefix(path: str) -> str:
-    """:func:`static_prefix` for FastAPI paths (``/items/{item_id}``)."""
-    head = path.split("{", 1)[0]
-    if "{" in path:
-        head = head.rsplit("/", 1)[0] or "/"
-    return head.rstrip("/") or "/"
-
-
-def fastapi_to_werkzeug(path: str) -> str:
-    """A FastAPI path as a Werkzeug rule: ``{x}`` -> ``<x>``, ``{x:path}`` -> ``<path:x>``."""
-
-    def conv(m: re.Match) -> str:
-        name, _, kind = m.group(1).partition(":")
-        kind = {"path": "path", "int": "int", "float": "float", "uuid": "uuid"}.get(kind.strip(), "")
-        return f"<{kind}:{name.strip()}>" if kind else f"<{name.strip()}>"
-
-    return re.sub(r"\{([^{}]+)\}", conv, path)
 
 
 def validate_service_name(name: str) -> str | None:
@@ -321,173 +288,6 @@ def client_function(d: Definition) -> ClientFunction:
     )
 
 
-# --------------------------------------------------------------------------- app module
-
-
-def detect_framework(facts: dict[str, ModuleFacts]) -> str:
-    """``"fastapi"`` when the monolith imports fastapi and not flask, else ``"flask"``."""
-    tops = {imp.module.split(".", 1)[0] for f in facts.values() for imp in f.imports
-            if imp.module and not imp.level and imp.context != "type_checking"}
-    return "fastapi" if "fastapi" in tops and "flask" not in tops else "flask"
-
-
-def include_router_prefixes(source: str, module: str, is_package: bool, modules: frozenset[str]) -> dict[str, str]:
-    """``x.include_router(<router>, prefix="...")`` calls of the app module -> {"module:attr": prefix}.
-
-    ``<router>`` is a name imported from a module (``from m import router as r``)
-    or an attribute of an imported module (``items_api.router``).
-    """
-    out: dict[str, str] = {}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return out
-    bound: dict[str, str] = {}  # local name -> dotted name it stands for
-    pkg = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                bound[a.asname or a.name.split(".", 1)[0]] = a.name if a.asname else a.name.split(".", 1)[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = pkg[: len(pkg) - (node.level - 1)] if node.level - 1 <= len(pkg) else []
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            for a in node.names:
-                if a.name != "*":
-                    bound[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "include_router"):
-            continue
-        if not node.args:
-            continue
-        expr = node.args[0]
-        parts = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        if not isinstance(expr, ast.Name) or expr.id not in bound:
-            continue
-        dotted = ".".join([bound[expr.id], *reversed(parts)])
-        mod, _, attr = dotted.rpartition(".")
-        if mod not in modules:
-            continue
-        prefix = ""
-        for kw in node.keywords:
-            if kw.arg == "prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-                prefix = kw.value.value
-        out[f"{mod}:{attr}"] = prefix
-    return dict(sorted(out.items()))
-
-
-#: framework -> (text every app module contains, names of the app constructor)
-APP_MARKERS = {
-    "flask": ((".register_blueprint(",), ("Flask", "flask.Flask")),
-    "fastapi": ((".include_router(", "FastAPI("), ("FastAPI", "fastapi.FastAPI")),
-}
-
-
-def find_app_module(
-    facts: dict[str, ModuleFacts], sources: dict[str, str], framework: str = "flask"
-) -> tuple[str | None, str | None]:
-    """The module wiring the routes into the app (registering Flask Blueprints, or
-    including FastAPI routers) and its factory or app object ("module:attr")."""
-    markers, names = APP_MARKERS[framework]
-    candidates = sorted(m for m, src in sources.items() if all(k in src for k in markers) and m in facts)
-    if not candidates:
-        return None, None
-    module = candidates[0]
-    try:
-        tree = ast.parse(sources[module])
-    except SyntaxError:
-        return module, None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and _call_name(sub) in names:
-                    return module, f"{module}:{node.name}"
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in names:
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    return module, f"{module}:{t.id}"
-    return module, None
-
-
-def _call_name(call: ast.Call) -> str:
-    f = call.func
-    parts = []
-    while isinstance(f, ast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    if isinstance(f, ast.Name):
-        parts.append(f.id)
-    return ".".join(reversed(parts))
-
-
-def app_routes(source: str, app_names: tuple[str, ...] = ("app",)) -> list[tuple[str, list[str]]]:
-    """Routes declared on the app object itself (``@app.get("/health")``), anywhere in the module."""
-    out = []
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return out
-    verbs = {"get": ["GET"], "post": ["POST"], "put": ["PUT"], "patch": ["PATCH"], "delete": ["DELETE"]}
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for dec in node.decorator_list:
-            if not isinstance(dec, ast.Call) or not isinstance(dec.func, ast.Attribute):
-                continue
-            if not (isinstance(dec.func.value, ast.Name) and dec.func.value.id in app_names):
-                continue
-            if not dec.args or not isinstance(dec.args[0], ast.Constant) or not isinstance(dec.args[0].value, str):
-                continue
-            verb = dec.func.attr
-            if verb in verbs:
-                out.append((dec.args[0].value, verbs[verb]))
-            elif verb == "route":
-                methods = ["GET"]
-                for kw in dec.keywords:
-                    if kw.arg == "methods" and isinstance(kw.value, (ast.List, ast.Tuple)):
-                        methods = sorted(str(e.value).upper() for e in kw.value.elts if isinstance(e, ast.Constant))
-                out.append((dec.args[0].value, methods))
-    return sorted(out)
-
-
-def blueprint_prefixes(source: str, ctor: str = "Blueprint", keyword: str = "url_prefix") -> dict[str, str]:
-    """Module-level ``name = Blueprint(..., url_prefix="...")`` -> {name: prefix}.
-
-    The same for FastAPI with ``ctor="APIRouter", keyword="prefix"``.
-    """
-    out: dict[str, str] = {}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return out
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            if _call_name(node.value).rsplit(".", 1)[-1] != ctor:
-                continue
-            prefix = ""
-            for kw in node.value.keywords:
-                if kw.arg == keyword and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-                    prefix = kw.value.value
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    out[t.id] = prefix
-    return out
-
-
-def join_route(prefix: str, rule: str) -> str:
-    # What Flask's BlueprintSetupState.add_url_rule does.
-    if not prefix:
-        return rule or "/"
-    if rule:
-        return "/".join((prefix.rstrip("/"), rule.lstrip("/")))
-    return prefix
-
-
 # --------------------------------------------------------------------------- database env
 
 
@@ -572,14 +372,10 @@ def build_generation(
     if unplaced:
         notes.append("modules in no service, copied where imported: " + ", ".join(unplaced[:10]))
     modules = frozenset(fb)
-    framework = detect_framework(fb)
-    included: dict[str, str] = {}
-    if framework == "fastapi":
-        app_module, app_factory = find_app_module(fb, sources, "fastapi")
-        if app_module:
-            included = include_router_prefixes(sources.get(app_module, ""), app_module, fb[app_module].is_package, modules)
-    else:
-        app_module, app_factory = find_app_module(fb, sources)
+    fw: WebFramework = _frameworks.detect(fb)
+    framework = fw.name
+    app: AppInfo = fw.find_app(fb, sources)
+    app_module, app_factory, included = app.module, app.factory, app.router_prefixes
     db_env = database_env or detect_database_env(sources)
     deps = dict(dependencies or {})
 
@@ -769,7 +565,7 @@ def build_generation(
             services[caller].call_weight_out += weight
             services[callee].call_weight_in += weight
 
-    # Routes: every route decorator, full path from the Blueprint's url_prefix.
+    # Routes: every route of the framework, with its full path (Blueprint/router prefixes).
     for m in sorted(fb):
         f = fb[m]
         if not f.routes:
@@ -779,19 +575,9 @@ def build_generation(
             notes.append(f"{m}: routes in a module of no service (or shared) are served by every service that copies it")
             continue
         spec = services[svc_name]
-        if framework == "fastapi":
-            _fastapi_routes(m, f, sources.get(m, ""), spec, included, app_module, notes)
-            continue
-        prefixes = blueprint_prefixes(sources.get(m, ""))
-        for r in f.routes:
-            obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
-            bp = f"{m}:{obj}" if obj in prefixes else None
-            path = join_route(prefixes.get(obj, ""), r.path)
-            prefix = prefixes.get(obj, "").rstrip("/") or static_prefix(path)
-            spec.routes.append(RouteSpec(path=path, methods=sorted(r.methods), function=f"{m}.{r.function}",
-                                         blueprint=bp, prefix=prefix))
-            if bp and (m, obj) not in spec.blueprints:
-                spec.blueprints.append((m, obj))
+        routes, groups = fw.module_routes(m, f, sources.get(m, ""), app, notes)
+        spec.routes.extend(routes)
+        spec.blueprints.extend(g for g in groups if g not in spec.blueprints)
     for spec in services.values():
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
         spec.blueprints.sort()
@@ -825,13 +611,12 @@ def build_generation(
             dist = normalise_dist_name(IMPORT_TO_DIST.get(t, IMPORT_TO_DIST.get(t.split(".", 1)[0], t.split(".", 1)[0])))
             if dist in deps:
                 reqs[dist] = deps[dist]
-            elif dist in (FASTAPI_RUNTIME_PINS if framework == "fastapi" else RUNTIME_PINS):
-                reqs[dist] = (FASTAPI_RUNTIME_PINS if framework == "fastapi" else RUNTIME_PINS)[dist]
+            elif dist in fw.runtime_pins:
+                reqs[dist] = fw.runtime_pins[dist]
             else:
                 reqs[dist] = dist
                 unpinned.append(dist)
-        runtime_pins = FASTAPI_RUNTIME_PINS if framework == "fastapi" else RUNTIME_PINS
-        for dist, pin in runtime_pins.items():
+        for dist, pin in fw.runtime_pins.items():
             reqs.setdefault(dist, deps.get(dist, pin))
         spec.requirements = [reqs[k] for k in sorted(reqs)]
         spec.unpinned = sorted(set(unpinned))
@@ -845,10 +630,7 @@ def build_generation(
         # Routes of the app itself are in every service's copy of the app
         # module; the gateway sends them to the default service.
         spec = services[default_service]
-        for path, methods in app_routes(sources.get(app_module, "")):
-            prefix = fastapi_static_prefix(path) if framework == "fastapi" else static_prefix(path)
-            spec.routes.append(RouteSpec(path=path, methods=methods, function=f"{app_module}:<app>", blueprint=None,
-                                         prefix=prefix))
+        spec.routes.extend(fw.app_routes(app, sources.get(app_module, "")))
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
     constraints = sorted(v for v in deps.values() if "==" in v)
     return Generation(
@@ -866,30 +648,6 @@ def build_generation(
         framework=framework,
         router_prefixes=included,
     )
-
-
-def _fastapi_routes(m: str, f: ModuleFacts, source: str, spec: ServiceSpec, included: dict[str, str],
-                    app_module: str | None, notes: list[str]) -> None:
-    """Routes of one module of a FastAPI monolith: full path = include_router prefix + APIRouter prefix + path."""
-    if m == app_module:
-        return  # the app's own routes: added to the default service (app_routes)
-    prefixes = blueprint_prefixes(source, "APIRouter", "prefix")
-    for r in f.routes:
-        obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
-        if obj not in prefixes:
-            notes.append(f"{m}: route {r.path} is not on a module-level APIRouter; left out")
-            continue
-        key = f"{m}:{obj}"
-        if app_module and key not in included:
-            notes.append(f"{m}: router {obj} is not included by {app_module}; its routes are left out")
-            continue
-        router_prefix = included.get(key, "") + prefixes[obj]
-        path = router_prefix + r.path
-        prefix = router_prefix.rstrip("/") or fastapi_static_prefix(path)
-        spec.routes.append(RouteSpec(path=path, methods=sorted(r.methods), function=f"{m}.{r.function}",
-                                     blueprint=key, prefix=prefix))
-        if (m, obj) not in spec.blueprints:
-            spec.blueprints.append((m, obj))
 
 
 def extraction_order(gen: Generation) -> list[ServiceSpec]:

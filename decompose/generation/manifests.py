@@ -8,6 +8,7 @@ Kubernetes overlay settings and the strangler-fig figures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from decompose import __version__
@@ -21,7 +22,6 @@ from decompose.generation.generate import (
     Generation,
     coupling_score,
     extraction_order,
-    fastapi_to_werkzeug,
     url_env,
 )
 
@@ -174,12 +174,13 @@ def gateway_unit(gen: Generation) -> dict[str, Any]:
     }
 
 
-def gateway_routes(gen: Generation, *, werkzeug_rules: bool = False) -> list[dict[str, Any]]:
-    """Rows of the gateway's routing table; ``werkzeug_rules`` turns FastAPI paths into Werkzeug rules."""
+def gateway_routes(gen: Generation, *, rule: Callable[[str], str] = str) -> list[dict[str, Any]]:
+    """Rows of the gateway's routing table; ``rule`` turns a route path into a
+    Werkzeug rule (the framework adapter's ``gateway_rule``)."""
     rows = []
     for name in sorted(gen.services):
         for r in gen.services[name].routes:
-            path = fastapi_to_werkzeug(r.path) if werkzeug_rules else r.path
+            path = rule(r.path)
             rows.append({"path": path, "methods": list(r.methods), "service": name})
     return sorted(rows, key=lambda r: (r["path"], r["methods"], r["service"]))
 

@@ -20,7 +20,9 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from decompose.analysis.pipeline import analyze
-from decompose.generation.codemods import Change, CodemodError, prune_app_module, rewrite_remote_imports
+from decompose import frameworks
+from decompose.frameworks import PruneError
+from decompose.generation.codemods import Change, CodemodError, rewrite_remote_imports
 from decompose.config import project_dependencies
 from decompose.analysis.facts import ModuleFacts
 from decompose.fsio import RefusedOverwrite, atomic_write
@@ -229,6 +231,8 @@ def render_outputs(
     templates: Path | None = None,
 ) -> Outputs:
     env = template_env(templates)
+    fw = frameworks.get(gen.framework)
+    app = frameworks.AppInfo(module=gen.app_module, factory=gen.app_factory, router_prefixes=gen.router_prefixes)
     fb = {f.module: f for f in facts}
     files: dict[str, bytes] = {}
     changes: list[Change] = []
@@ -237,7 +241,7 @@ def render_outputs(
     def unit_files(prefix: str, unit: dict, requirements: list[str], wsgi: str, package: str, database_env: str | None,
                    mounts: dict[str, str]) -> None:
         # FastAPI services run under uvicorn (ASGI); Flask services and every gateway under gunicorn.
-        asgi = gen.framework == "fastapi" and unit["role"] == "service"
+        asgi = fw.asgi and unit["role"] == "service"
         ctx = {"server": "uvicorn"} if asgi else {}
         files[f"{prefix}/Dockerfile"] = _render(
             env, "service/Dockerfile.j2", unit=unit, base_image=gen.base_image, port=PORT, uid=UID,
@@ -272,9 +276,9 @@ def render_outputs(
             text = sources[m]
             try:
                 if m == gen.app_module and m not in spec.modules:
-                    text = prune_app_module(text, m, f.is_package, drop)
+                    text = fw.prune_app_module(text, m, f.is_package, drop)
                 text, ch = rewrite_remote_imports(text, m, f.is_package, spec.rewrites.get(m, {}))
-            except CodemodError as exc:
+            except (CodemodError, PruneError) as exc:
                 raise GenerateError([f"{name}: {exc}"]) from None
             changes.extend(ch)
             files[f"{prefix}/app/{_module_path(m, f.is_package)}"] = text.encode("utf-8")
@@ -284,8 +288,7 @@ def render_outputs(
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2")
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
-        server_template = "runtime/server_fastapi.py.j2" if gen.framework == "fastapi" else "runtime/server.py.j2"
-        files[f"{rt}/server.py"] = _render(env, server_template)
+        files[f"{rt}/server.py"] = _render(env, fw.server_template)
         service_ctx = {
             "name": name,
             "exports": [{"name": e.name, "module": e.module, "attr": e.attr, "kind": e.kind} for e in spec.exports],
@@ -293,8 +296,7 @@ def render_outputs(
             "blueprints": spec.blueprints,
             "database_env": gen.database_env,
         }
-        if gen.framework == "fastapi":
-            service_ctx["routers"] = [(m, a, gen.router_prefixes.get(f"{m}:{a}", "")) for m, a in spec.blueprints]
+        service_ctx.update(fw.server_context(spec.blueprints, app))
         files[f"{rt}/service.py"] = _render(env, "runtime/service.py.j2", service=service_ctx)
         files[f"{rt}/clients/__init__.py"] = _render(env, "runtime/clients_init.py.j2")
         for t in sorted(spec.clients):
@@ -308,7 +310,7 @@ def render_outputs(
     files[f"{GATEWAY_NAME}/app/decompose_gateway/__init__.py"] = _render(env, "gateway/init.py.j2")
     files[f"{GATEWAY_NAME}/app/decompose_gateway/app.py"] = _render(env, "gateway/app.py.j2")
     files[f"{GATEWAY_NAME}/app/decompose_gateway/routes.py"] = _render(
-        env, "gateway/routes.py.j2", routes=gateway_routes(gen, werkzeug_rules=gen.framework == "fastapi"),
+        env, "gateway/routes.py.j2", routes=gateway_routes(gen, rule=fw.gateway_rule),
         default_service=gen.default_service,
         services=gw["egress_to"],
     )

@@ -1,0 +1,148 @@
+"""FastAPI: ``APIRouter(prefix=...)`` included by the app with ``include_router(prefix=...)``.
+
+Served by uvicorn (ASGI); the generated API server is ``runtime/server_fastapi.py.j2``;
+the gateway (Werkzeug) matches ``{param}`` paths as ``<param>`` rules.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from decompose.analysis.facts import ModuleFacts
+from decompose.frameworks.base import (
+    AppInfo,
+    Route,
+    WebFramework,
+    constructor_prefixes,
+    decorated_app_routes,
+    find_app_module,
+    literal_prefix,
+)
+
+MARKERS = (".include_router(", "FastAPI(")
+CONSTRUCTORS = ("FastAPI", "fastapi.FastAPI")
+
+
+def static_prefix(path: str) -> str:
+    """The literal part of a FastAPI path before its first ``{param}``, up to a '/'."""
+    return literal_prefix(path, "{")
+
+
+def to_werkzeug(path: str) -> str:
+    """A FastAPI path as a Werkzeug rule: ``{x}`` -> ``<x>``, ``{x:path}`` -> ``<path:x>``."""
+
+    def conv(m: re.Match) -> str:
+        name, _, kind = m.group(1).partition(":")
+        kind = {"path": "path", "int": "int", "float": "float", "uuid": "uuid"}.get(kind.strip(), "")
+        return f"<{kind}:{name.strip()}>" if kind else f"<{name.strip()}>"
+
+    return re.sub(r"\{([^{}]+)\}", conv, path)
+
+
+def include_router_prefixes(source: str, module: str, is_package: bool, modules: frozenset[str]) -> dict[str, str]:
+    """``x.include_router(<router>, prefix="...")`` calls of the app module -> {"module:attr": prefix}.
+
+    ``<router>`` is a name imported from a module (``from m import router as r``)
+    or an attribute of an imported module (``items_api.router``).
+    """
+    out: dict[str, str] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return out
+    bound: dict[str, str] = {}  # local name -> dotted name it stands for
+    pkg = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                bound[a.asname or a.name.split(".", 1)[0]] = a.name if a.asname else a.name.split(".", 1)[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = pkg[: len(pkg) - (node.level - 1)] if node.level - 1 <= len(pkg) else []
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for a in node.names:
+                if a.name != "*":
+                    bound[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "include_router"):
+            continue
+        if not node.args:
+            continue
+        expr = node.args[0]
+        parts = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name) or expr.id not in bound:
+            continue
+        dotted = ".".join([bound[expr.id], *reversed(parts)])
+        mod, _, attr = dotted.rpartition(".")
+        if mod not in modules:
+            continue
+        prefix = ""
+        for kw in node.keywords:
+            if kw.arg == "prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+                prefix = kw.value.value
+        out[f"{mod}:{attr}"] = prefix
+    return dict(sorted(out.items()))
+
+
+class FastAPI(WebFramework):
+    name = "fastapi"
+    runtime_pins = {"fastapi": "fastapi==0.165.0", "httpx": "httpx==0.28.1", "uvicorn": "uvicorn==0.54.0"}
+    server_template = "runtime/server_fastapi.py.j2"
+    asgi = True
+
+    def detects(self, tops: set[str]) -> bool:
+        return "fastapi" in tops
+
+    def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
+        module, factory = find_app_module(facts, sources, MARKERS, CONSTRUCTORS)
+        included: dict[str, str] = {}
+        if module:
+            included = include_router_prefixes(sources.get(module, ""), module, facts[module].is_package,
+                                               frozenset(facts))
+        return AppInfo(module=module, factory=factory, router_prefixes=included)
+
+    def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
+                      notes: list[str]) -> tuple[list[Route], list[tuple[str, str]]]:
+        """Full path = include_router prefix + APIRouter prefix + path."""
+        routes: list[Route] = []
+        routers: list[tuple[str, str]] = []
+        if module == app.module:
+            return routes, routers  # the app's own routes: see app_routes
+        prefixes = constructor_prefixes(source, "APIRouter", "prefix")
+        for r in facts.routes:
+            obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
+            if obj not in prefixes:
+                notes.append(f"{module}: route {r.path} is not on a module-level APIRouter; left out")
+                continue
+            key = f"{module}:{obj}"
+            if app.module and key not in app.router_prefixes:
+                notes.append(f"{module}: router {obj} is not included by {app.module}; its routes are left out")
+                continue
+            router_prefix = app.router_prefixes.get(key, "") + prefixes[obj]
+            path = router_prefix + r.path
+            prefix = router_prefix.rstrip("/") or static_prefix(path)
+            routes.append(Route(path=path, methods=sorted(r.methods), function=f"{module}.{r.function}",
+                                blueprint=key, prefix=prefix))
+            if (module, obj) not in routers:
+                routers.append((module, obj))
+        return routes, routers
+
+    def app_routes(self, app: AppInfo, source: str) -> list[Route]:
+        return [Route(path=path, methods=methods, function=f"{app.module}:<app>", blueprint=None,
+                      prefix=static_prefix(path))
+                for path, methods in decorated_app_routes(source)]
+
+    def static_prefix(self, path: str) -> str:
+        return static_prefix(path)
+
+    def gateway_rule(self, path: str) -> str:
+        return to_werkzeug(path)
+
+    def server_context(self, groups: list[tuple[str, str]], app: AppInfo) -> dict:
+        """Routers are mounted with their ``include_router`` prefix."""
+        return {"routers": [(m, a, app.router_prefixes.get(f"{m}:{a}", "")) for m, a in groups]}
