@@ -229,55 +229,50 @@ def _is_literal(text: str | None) -> bool:
 
 
 def client_function(d: Definition) -> ClientFunction:
-    """A client stub with the same parameters (names, kinds, annotations, defaults) as ``d``."""
-    parts: list[str] = []
-    args: list[str] = []
-    kwargs: list[str] = []
-    star_args = None
-    star_kwargs = None
-    seen_kw_marker = False
-    had_posonly = False
+    """A client stub with the same parameters (names, kinds, annotations, defaults) as ``d``.
+
+    The parameter list is rebuilt in Python's order (positional-only, ``/``,
+    positional-or-keyword, ``*args`` or a bare ``*``, keyword-only,
+    ``**kwargs``), so every signature Python accepts gives a stub that compiles.
+    """
     params: list[Param] = d.params
-    for i, p in enumerate(params):
-        text = p.name
-        if p.kind == "var_positional":
-            text = "*" + p.name
-            seen_kw_marker = True
-        elif p.kind == "var_keyword":
-            text = "**" + p.name
+    order = {"positional_only": 0, "positional": 1, "var_positional": 2, "keyword_only": 3, "var_keyword": 4}
+    ordered = sorted(params, key=lambda p: order.get(p.kind, 1))  # stable: source order within a kind
+
+    def text_of(p: Param) -> str:
+        text = {"var_positional": "*", "var_keyword": "**"}.get(p.kind, "") + p.name
         if p.annotation:
             text += f": {p.annotation}"
-        if p.default is not None:
+        if p.default is not None and p.kind not in ("var_positional", "var_keyword"):
             default = p.default if _is_literal(p.default) else "_rpc.DEFAULT"
             text += f" = {default}" if p.annotation else f"={default}"
-        if p.kind == "keyword_only" and not seen_kw_marker:
+        return text
+
+    parts: list[str] = []
+    has_star = any(p.kind == "var_positional" for p in ordered)
+    for i, p in enumerate(ordered):
+        if p.kind == "keyword_only" and not has_star and (i == 0 or ordered[i - 1].kind != "keyword_only"):
             parts.append("*")
-            seen_kw_marker = True
-        if had_posonly and p.kind != "positional_only":
+        parts.append(text_of(p))
+        nxt = ordered[i + 1].kind if i + 1 < len(ordered) else None
+        if p.kind == "positional_only" and nxt != "positional_only":
             parts.append("/")
-            had_posonly = False
-        parts.append(text)
+    args: list[str] = []
+    kwargs: list[str] = []
+    for i, p in enumerate(ordered):
         if p.kind == "positional_only":
-            had_posonly = True
             args.append(p.name)
         elif p.kind == "positional":
             # Positional-or-keyword: by position when a *args follows, else by name.
-            if any(q.kind == "var_positional" for q in params[i + 1:]):
-                args.append(p.name)
-            else:
-                kwargs.append(f"{p.name!r}: {p.name}")
+            (args if has_star else kwargs).append(p.name if has_star else f"{p.name!r}: {p.name}")
+        elif p.kind == "var_positional":
+            args.append(f"*{p.name}")
         elif p.kind == "keyword_only":
             kwargs.append(f"{p.name!r}: {p.name}")
-        elif p.kind == "var_positional":
-            star_args = p.name
         elif p.kind == "var_keyword":
-            star_kwargs = p.name
-    if had_posonly:
-        parts.append("/")
-    items = list(args) + ([f"*{star_args}"] if star_args else [])
-    args_src = "(" + ", ".join(items) + ("," if len(items) == 1 and not star_args else "") + ")"
-    kw_items = list(kwargs) + ([f"**{star_kwargs}"] if star_kwargs else [])
-    kwargs_src = "{" + ", ".join(kw_items) + "}"
+            kwargs.append(f"**{p.name}")
+    args_src = "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
+    kwargs_src = "{" + ", ".join(kwargs) + "}"
     return ClientFunction(
         name=d.name,
         is_async=d.kind == "async_function",
