@@ -218,15 +218,14 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
 def _module_problems_of_broken_plan(plan_file: Path, path: Optional[Path], quiet: bool, no_cache: bool) -> list[str]:
     """Unknown/unplaced modules of a plan that failed structural validation, so that
     one `plan --check` run lists every problem.  Nothing if the file is not YAML."""
-    import yaml
-
     from decompose.analysis.pipeline import AnalysisError, analyze
     from decompose.config import ConfigError
-    from decompose.planning.plan import lenient_placement, placement_problems
+    from decompose.planning.plan import PlanError, lenient_placement, placement_problems
+    from decompose.planning.planfile import load_yaml, read_yaml_text
 
-    try:
-        data = yaml.safe_load(plan_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    try:  # duplicate keys allowed here; the loader's limits are not lifted
+        data = load_yaml(read_yaml_text(plan_file), str(plan_file), strict=False)
+    except PlanError:
         return []
     placed, source = lenient_placement(data)
     src = path if path is not None else (plan_file.parent / source if source is not None else None)

@@ -47,6 +47,40 @@ SERVICE_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 MODULE_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
+def kind_of(value: Any) -> str:
+    """What a YAML value is, for messages naming a type problem (never its possibly huge repr)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    for types, name in ((int, "an integer"), (float, "a number"), (str, "a string"), (list, "a list"), (dict, "a mapping")):
+        if isinstance(value, types):
+            return name
+    return f"a {type(value).__name__}"
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short one-line repr for messages."""
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else kind_of(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _names(keys) -> list[str]:
+    """Mapping keys as sorted display strings (YAML keys may mix strings, numbers and null)."""
+    return sorted(repr(k) for k in keys)
+
+
+def _list_problem(value: Any, what: str) -> str | None:
+    """Why ``value`` is not a list of strings (None if it is)."""
+    if not isinstance(value, list):
+        return f"must be a list of {what}, got {kind_of(value)}"
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, str):
+            return f"must be a list of {what}, but item {i} is {kind_of(item)}"
+    return None
+
+
 class PlanError(Exception):
     """The plan is invalid; ``problems`` lists every problem found, one line each."""
 
@@ -143,34 +177,52 @@ class Plan:
         if not isinstance(data, dict):
             raise PlanError([f"{origin}: the plan must be a mapping with a 'services' key"])
         allowed = {"version", "project", "source", "services", "shared", "quality", "blockers"}
-        for key in sorted(set(data) - allowed):
-            problems.append(f"{origin}: unknown top-level key {key!r}")
+        for key in _names(set(data) - allowed):
+            problems.append(f"{origin}: unknown top-level key {key}")
         version = data.get("version", PLAN_VERSION)
-        if version != PLAN_VERSION:
-            problems.append(f"{origin}: unsupported plan version {version!r} (expected {PLAN_VERSION})")
+        if isinstance(version, bool) or version != PLAN_VERSION:
+            problems.append(f"{origin}: unsupported plan version {_show(version)} (expected {PLAN_VERSION})")
+            version = PLAN_VERSION
         project = data.get("project", "")
         if not isinstance(project, str) or not SERVICE_NAME_RE.match(project or ""):
-            problems.append(f"{origin}: project {project!r} must be a DNS-1123 label (lower-case letters, digits, '-')")
+            problems.append(f"{origin}: project {_show(project)} must be a DNS-1123 label (lower-case letters, digits, '-')")
+        source = data.get("source", ".")
+        if not isinstance(source, str):
+            problems.append(f"{origin}: 'source' must be a string (a folder relative to the plan), got {kind_of(source)}")
+        quality = data.get("quality") or {}
+        if not isinstance(quality, dict):
+            problems.append(f"{origin}: 'quality' must be a mapping, got {kind_of(quality)}")
+            quality = {}
+        blockers = data.get("blockers") or []
+        if not isinstance(blockers, list) or not all(isinstance(b, dict) for b in blockers):
+            bad = blockers if not isinstance(blockers, list) else next(b for b in blockers if not isinstance(b, dict))
+            problems.append(f"{origin}: 'blockers' must be a list of mappings, got {kind_of(bad)}"
+                            + (" in it" if isinstance(blockers, list) else ""))
+            blockers = []
         services_raw = data.get("services")
         if not isinstance(services_raw, dict) or not services_raw:
-            problems.append(f"{origin}: 'services' must be a non-empty mapping of service name to service")
+            got = "an empty mapping" if services_raw == {} else kind_of(services_raw)
+            problems.append(f"{origin}: 'services' must be a non-empty mapping of service name to service, got {got}")
             services_raw = {}
         services: dict[str, Service] = {}
         for name, body in services_raw.items():
-            where = f"{origin}: service {name!r}"
+            where = f"{origin}: service {_show(name)}"
             if not isinstance(name, str) or not SERVICE_NAME_RE.match(name):
                 problems.append(f"{where}: name must be a DNS-1123 label (lower-case letters, digits, '-', at most 63)")
                 continue
             if not isinstance(body, dict):
-                problems.append(f"{where}: must be a mapping with 'modules'")
+                problems.append(f"{where}: must be a mapping with 'modules', got {kind_of(body)}")
                 continue
-            for key in sorted(set(body) - {"modules", "interface", "tables", "routes", "reasons"}):
-                problems.append(f"{where}: unknown key {key!r}")
-            modules = body.get("modules") or []
-            if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
-                problems.append(f"{where}: 'modules' must be a list of dotted module names")
+            for key in _names(set(body) - {"modules", "interface", "tables", "routes", "reasons"}):
+                problems.append(f"{where}: unknown key {key}")
+            modules = body.get("modules")
+            if modules is None:
                 modules = []
-            if not modules:
+            wrong = _list_problem(modules, "dotted module names")
+            if wrong:
+                problems.append(f"{where}: 'modules' {wrong}")
+                modules = []
+            elif not modules:
                 problems.append(f"{where}: has no modules")
             for m in modules:
                 if not MODULE_RE.match(m):
@@ -194,9 +246,12 @@ class Plan:
                 interface, routes = [], []
             tables = body.get("tables") or []
             reasons = body.get("reasons") or {}
-            if not isinstance(tables, list) or not isinstance(reasons, dict):
-                problems.append(f"{where}: 'tables' must be a list and 'reasons' a mapping")
-                tables, reasons = [], {}
+            if not isinstance(tables, list) or not all(isinstance(t, (str, int, float)) for t in tables):
+                problems.append(f"{where}: 'tables' {_list_problem(tables, 'table names')}")
+                tables = []
+            if not isinstance(reasons, dict):
+                problems.append(f"{where}: 'reasons' must be a mapping of module to reason, got {kind_of(reasons)}")
+                reasons = {}
             services[name] = Service(
                 name=name,
                 modules=list(modules),
@@ -206,16 +261,25 @@ class Plan:
                 reasons={str(k): str(v) for k, v in reasons.items()},
             )
         shared_raw = data.get("shared") or {}
-        shared = shared_raw.get("modules", []) if isinstance(shared_raw, dict) else None
-        if not isinstance(shared, list) or not all(isinstance(m, str) for m in shared):
-            problems.append(f"{origin}: 'shared' must be a mapping with a 'modules' list")
-            shared = []
-        shared_reasons = shared_raw.get("reasons") or {} if isinstance(shared_raw, dict) else {}
-        if isinstance(shared_raw, dict):
-            for key in sorted(set(shared_raw) - {"modules", "reasons"}, key=str):
-                problems.append(f"{origin}: shared: unknown key {key!r}")
+        shared: Any = []
+        if not isinstance(shared_raw, dict):
+            problems.append(f"{origin}: 'shared' must be a mapping with a 'modules' list, got {kind_of(shared_raw)}")
+            shared_raw = {}
+        else:
+            shared = shared_raw.get("modules")
+            shared = [] if shared is None else shared
+            wrong = _list_problem(shared, "dotted module names")
+            if wrong:
+                problems.append(f"{origin}: shared: 'modules' {wrong}")
+                shared = []
+        for m in shared:
+            if not MODULE_RE.match(m):
+                problems.append(f"{origin}: shared: {m!r} is not a dotted module name")
+        shared_reasons = shared_raw.get("reasons") or {}
+        for key in _names(set(shared_raw) - {"modules", "reasons"}):
+            problems.append(f"{origin}: shared: unknown key {key}")
         if not isinstance(shared_reasons, dict):
-            problems.append(f"{origin}: shared: 'reasons' must be a mapping")
+            problems.append(f"{origin}: shared: 'reasons' must be a mapping of module to reason, got {kind_of(shared_reasons)}")
             shared_reasons = {}
         # duplicates across services / shared
         owner: dict[str, str] = {}
@@ -240,9 +304,9 @@ class Plan:
             project=project,
             services=services,
             shared=list(shared),
-            source=str(data.get("source", ".")),
-            quality=dict(data.get("quality") or {}),
-            blockers=list(data.get("blockers") or []),
+            source=source,
+            quality=dict(quality),
+            blockers=list(blockers),
             version=version,
             shared_reasons={str(k): str(v) for k, v in shared_reasons.items()},
         )
@@ -289,9 +353,14 @@ def lenient_placement(data: Any) -> tuple[dict[str, str], str | None]:
     return placed, source if isinstance(source, str) else None
 
 
+def _key_order(key: Any) -> tuple:
+    # strings first in their own order; other YAML keys (numbers, null, dates) after, by type then text
+    return (0, key, "") if isinstance(key, str) else (1, type(key).__name__, repr(key))
+
+
 def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: _sorted(value[k]) for k in sorted(value, key=_key_order)}
     if isinstance(value, list):
         return [_sorted(v) for v in value]
     return value

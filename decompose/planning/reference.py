@@ -18,10 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from decompose.planning.plan import Plan, PlanError
-from decompose.planning.planfile import _StrictLoader
+from decompose.planning.planfile import load_yaml, read_yaml_text
 
 SHARED = "(shared)"
 
@@ -62,18 +60,7 @@ def partition_from_mapping(data: Any, origin: str) -> dict[str, str]:
 
 def load_reference(path: Path) -> dict[str, str]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError([f"{path}: no such reference file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError([f"{path}: cannot read: {exc}"]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise PlanError([f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    data = load_yaml(read_yaml_text(path, "reference"), str(path))
     return partition_from_mapping(data, str(path))
 
 
