@@ -11,6 +11,36 @@ class RefusedOverwrite(Exception):
     """A file exists and ``force`` was not given."""
 
 
+class UnusablePath(RefusedOverwrite, OSError):
+    """A folder on the way to a target is a dangling symlink or not a folder
+    (``--force`` does not help; the message names the path).  An OSError too,
+    so callers that fall back on any OSError still do."""
+
+
+def unusable_folder(folder: Path) -> str | None:
+    """Why ``folder`` cannot be created: the first path component on the way that is
+    a dangling symlink or an existing non-folder (None if none is)."""
+    for p in [*reversed(folder.parents), folder]:
+        if p.is_symlink() and not p.exists():
+            return f"{p}: is a symlink to {os.readlink(p)}, which does not exist"
+        if p.exists() and not p.is_dir():
+            return f"{p}: exists and is not a folder"
+    return None
+
+
+def make_folder(folder: Path) -> None:
+    """``mkdir -p`` with one clear :class:`UnusablePath` line instead of a
+    FileExistsError when a component is a dangling symlink or a file."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        why = unusable_folder(folder)
+        if why is None:
+            raise
+        raise UnusablePath(why) from None
+
+
 def atomic_write(path: Path, data: str | bytes, *, force: bool = True, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
 
@@ -21,7 +51,7 @@ def atomic_write(path: Path, data: str | bytes, *, force: bool = True, mode: int
     path = Path(path)
     if not force and path.exists():
         raise RefusedOverwrite(f"{path}: already exists (use --force to overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 
 from decompose.analysis.facts import FACTS_VERSION, ModuleFacts
+from decompose.fsio import make_folder
 
 CACHE_DIRNAME = ".decompose_cache"
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by decompose.\n"
@@ -35,7 +36,7 @@ def content_key(module: str, is_package: bool, relpath: str, data: bytes) -> str
 def tag_cache_dir(folder: Path) -> None:
     """Create ``folder`` marked as a cache: CACHEDIR.TAG for backup tools, a
     ``.gitignore`` of ``*`` so nothing in it is ever committed by accident."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     tag = folder / "CACHEDIR.TAG"
     if not tag.exists():
         tag.write_text(_TAG)

@@ -7,6 +7,7 @@ the benchmarks all go through it.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from decompose.analysis.facts import ModuleFacts, SkippedFile
 from decompose.analysis.graph import DependencyGraph, build_graph
 from decompose.analysis.metrics import Metrics, compute_metrics
 from decompose.analysis.scan import scan
+from decompose.fsio import UnusablePath
 
 
 class AnalysisError(Exception):
@@ -42,6 +44,15 @@ class Analysis:
         return {f.module: f for f in self.facts}
 
 
+def _open_cache(folder: Path) -> FactsCache:
+    try:
+        return FactsCache(folder)
+    except UnusablePath as exc:
+        raise AnalysisError(f"{exc} (the facts cache folder)") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise AnalysisError(f"{folder}: cannot use as the facts cache: {getattr(exc, 'strerror', None) or exc}") from None
+
+
 def analyze(
     path: Path,
     *,
@@ -64,7 +75,7 @@ def analyze(
     if on_scanned:
         on_scanned(len(scanned.files))
     t1 = time.perf_counter()
-    cache = FactsCache(cache_dir or default_cache_dir(root)) if use_cache else None
+    cache = _open_cache(cache_dir or default_cache_dir(root)) if use_cache else None
     try:
         ex = extract(scanned.files, cache, jobs=jobs, progress=progress)
         if cache is not None and root.is_dir():

@@ -43,8 +43,12 @@ def generate_cmd(
     from decompose.generation.generate import GenerateError
     from decompose.generation.output import generation_for, render_outputs, write_outputs
     from decompose.generation.manifests import MANIFEST_NAME, output_manifest
+    from decompose.fsio import unusable_folder
     from decompose.planning.plan import PlanError
 
+    blocked = unusable_folder(output)  # before any work: a dangling symlink as -o, a file on the way
+    if blocked:
+        fail(blocked)
     try:
         gen, root, facts, sources = generation_for(
             plan, base_image=base_image, database_env=database_env, use_cache=not no_cache
@@ -59,6 +63,8 @@ def generate_cmd(
         fail(str(exc))
     except (AnalysisError, ConfigError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or output}: cannot write: {exc.strerror or exc}")
 
     if format is GenerateFormat.json:
         summary = {
