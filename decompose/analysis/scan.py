@@ -23,6 +23,9 @@ Rules, in order:
 * Two files mapping to the same module name (two ``conftest.py``
   in different test folders, say) cannot both be analysed: the first by path
   order wins and the other is reported.
+* A folder that cannot be listed (no permission) is reported as skipped
+  (``pkg/secret/: cannot read this folder: Permission denied``), never
+  silently left out.
 """
 
 from __future__ import annotations
@@ -129,11 +132,17 @@ def scan(root: Path, exclude: list[str] | None = None, source_roots: list[str] |
         prefixes[folder] = value
         return value
 
+    def unreadable(exc: OSError) -> None:
+        """os.walk skips a folder it cannot list: report it instead of losing its modules silently."""
+        folder = str(exc.filename or rel_base)
+        rel = os.path.relpath(folder, rel_base).replace(os.sep, "/")
+        skipped.append(SkippedFile(f"{rel}/", f"cannot read this folder: {exc.strerror or exc}; its modules are left out"))
+
     def walk():
         if single:
             yield str(root.parent), [root.name]
             return
-        for dirpath, dirnames, filenames in os.walk(rel_base, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(rel_base, onerror=unreadable, followlinks=False):
             rel_dir = dirpath[len(rel_base) + 1 :].replace(os.sep, "/")
             keep = []
             for d in sorted(dirnames):
