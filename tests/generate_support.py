@@ -3,8 +3,11 @@ one generated output folder per session, and running the generated units as proc
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,6 +35,27 @@ def write_reference_plan(path: Path) -> Path:
     return path
 
 
+def signature(secret: str, method: str, path: str, body: bytes = b"", now: float | None = None) -> dict[str, str]:
+    """The ``X-Decompose-Signature`` header of a request, computed as docs/generate.md describes
+    (independently of the generated runtime, so the documented scheme is what is tested)."""
+    t = str(int(time.time() if now is None else now))
+    message = "\n".join(("decompose-v1", t, method, path, hashlib.sha256(body).hexdigest())).encode()
+    return {"X-Decompose-Signature": f"t={t},v1={hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"}
+
+
+class SignedAuth(httpx.Auth):
+    """httpx auth signing every request with the deployment's RPC secret."""
+
+    requires_request_body = True
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def auth_flow(self, request):
+        request.headers.update(signature(self.secret, request.method, request.url.path, request.content))
+        yield request
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,6 +73,8 @@ class Running:
         self.data = data
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = data / "logs"
+        self.secret = secrets.token_hex(32)  # this run's RPC secret, given to every service (not the gateway)
+        self.auth = SignedAuth(self.secret)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -64,6 +90,8 @@ class Running:
             src = self.out / u["source"]
             env.update(PORT=str(self.ports[u["name"]]), HOST="127.0.0.1", DECOMPOSE_LOCAL_DATA=str(self.data),
                        PYTHONPATH=str(src), PYTHONUNBUFFERED="1")
+            if u["role"] == "service":
+                env["DECOMPOSE_RPC_SECRET"] = self.secret
             argv = [sys.executable if u["command"][0] == "python" else u["command"][0], *u["command"][1:]]
             with open(self.logs / f"{u['name']}.log", "wb") as log:
                 self.procs[u["name"]] = subprocess.Popen(

@@ -385,16 +385,18 @@ def test_services_start_as_processes_and_answer_healthz(running):
 
 def test_services_serve_exactly_the_routes_the_manifest_lists(running):
     for u in running.manifest["services"]:
-        served = httpx.get(running.url(u["name"]) + "/_decompose/routes", timeout=5).json()["routes"]
+        served = httpx.get(running.url(u["name"]) + "/_decompose/routes", timeout=5,
+                           auth=running.auth).json()["routes"]
         assert [(r["path"], r["methods"]) for r in served if r["path"] != "/health"] == \
                [(r["path"], r["methods"]) for r in u["routes"] if r["path"] != "/health"], u["name"]
 
 
 def test_rpc_interface_is_exactly_the_exports(running):
-    r = httpx.post(running.url("catalog") + "/_rpc/shop.catalog.service._load_product", json={"args": [1]}, timeout=5)
+    r = httpx.post(running.url("catalog") + "/_rpc/shop.catalog.service._load_product", json={"args": [1]}, timeout=5,
+                   auth=running.auth)
     assert r.status_code == 404
     r = httpx.post(running.url("catalog") + "/_rpc/shop.catalog.service.product_exists",
-                   json={"args": [], "kwargs": {"product_id": 10**9}}, timeout=5)
+                   json={"args": [], "kwargs": {"product_id": 10**9}}, timeout=5, auth=running.auth)
     assert r.status_code == 200 and r.json() == {"result": False}
 
 

@@ -154,20 +154,22 @@ def test_services_answer_healthz_readyz_and_serve_their_routes(running):
         assert r.status_code == 200 and r.json()["status"] == "ok", u["name"]
         assert httpx.get(running.url(u["name"]) + "/readyz", timeout=5).status_code == 200, u["name"]
     for u in running.manifest["services"]:
-        served = httpx.get(running.url(u["name"]) + "/_decompose/routes", timeout=5).json()["routes"]
+        served = httpx.get(running.url(u["name"]) + "/_decompose/routes", timeout=5,
+                           auth=running.auth).json()["routes"]
         assert [(r["path"], r["methods"]) for r in served if r["path"] != "/health"] == \
                [(r["path"], r["methods"]) for r in u["routes"] if r["path"] != "/health"], u["name"]
 
 
 def test_rpc_interface_is_exactly_the_exports(running):
     items = running.url("items")
-    r = httpx.post(items + "/_rpc/fshop.items.service.create_item", json={"args": ["x", "y", 1]}, timeout=5)
+    r = httpx.post(items + "/_rpc/fshop.items.service.create_item", json={"args": ["x", "y", 1]}, timeout=5,
+                   auth=running.auth)
     assert r.status_code == 404
     r = httpx.post(items + "/_rpc/fshop.items.service.get_item", json={"args": [], "kwargs": {"item_id": 10**9}},
-                   timeout=5)
+                   timeout=5, auth=running.auth)
     assert r.status_code == 500 and "NotFound" in r.json()["error"]["cls"]
     r = httpx.post(running.url("users") + "/_rpc/fshop.users.service.user_exists", json={"kwargs": {"user_id": 10**9}},
-                   timeout=5)
+                   timeout=5, auth=running.auth)
     assert r.status_code == 200 and r.json() == {"result": False}
 
 

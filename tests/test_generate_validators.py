@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,6 +35,9 @@ def out(tmp_path_factory) -> Path:
     gen, root, facts, sources = generation_for(plan)
     out = tmp / "out"
     write_outputs(out, render_outputs(gen, facts, sources, root=root).files)
+    # what a user does before deploying (docs/generate.md, "RPC secret"): one secret per overlay
+    for overlay in ("dev", "prod"):
+        (out / "k8s/overlays" / overlay / "secrets/rpc-secret").write_text(secrets.token_hex(32) + "\n")
     return out
 
 
@@ -67,9 +71,12 @@ def test_kustomize_overlays_render_every_resource(rendered):
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         kinds = sorted({d["kind"] for d in docs})
         assert kinds == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Namespace",
-                         "NetworkPolicy", "PodDisruptionBudget", "Service"]
+                         "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service"]
         deployments = [d for d in docs if d["kind"] == "Deployment"]
         assert len(deployments) == 8
+        (secret,) = [d for d in docs if d["kind"] == "Secret"]
+        assert secret["metadata"]["name"].startswith("decompose-rpc-") and secret["metadata"]["namespace"] == "shop"
+        assert list(secret["data"]) == ["rpc-secret"]
         for d in deployments:
             assert d["spec"]["replicas"] == (1 if overlay == "dev" else 2)
             pod = d["spec"]["template"]["spec"]
@@ -84,6 +91,15 @@ def test_kustomize_overlays_render_every_resource(rendered):
             labels = d["metadata"]["labels"]
             mounts = {m["mountPath"] for m in c["volumeMounts"]}
             assert mounts >= ({"/tmp", "/data"} if labels["app.kubernetes.io/component"] == "service" else {"/tmp"})
+            # services read the RPC secret from the generated Secret (a file, not an env value); the gateway has none
+            secret_volumes = [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v]
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            if labels["app.kubernetes.io/component"] == "service":
+                assert secret_volumes == [secret["metadata"]["name"]]
+                assert env == {"DECOMPOSE_RPC_SECRET_FILE": "/run/secrets/decompose/rpc-secret"}
+                assert "/run/secrets/decompose" in mounts
+            else:
+                assert secret_volumes == [] and env == {}
             assert labels["app.kubernetes.io/part-of"] == "shop"
             assert labels["app.kubernetes.io/environment"] == overlay
 

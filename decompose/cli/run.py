@@ -209,6 +209,7 @@ def up_cmd(
                 "url": running.url,
                 "units": dict(sorted(running.units.items())),
                 "mode": "local" if local else "docker",
+                "rpc_secret_file": running.rpc_secret_file,
             }
         )
     else:
@@ -247,6 +248,10 @@ def down_cmd(
             fail("give the output folder or --project NAME")
         project = _manifest(out).project
     containers, networks = down_docker(project, client=_client(), keep_volumes=keep_volumes)
+    if out is not None:
+        from decompose.runtime.runner import forget_rpc_secret
+
+        forget_rpc_secret(out, "docker")
     err.print(
         f"removed {len(containers)} container(s), {len(networks)} network(s) of project {project!r}",
         highlight=False,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from decompose import __version__
+from decompose.generation import rpc_auth
 from decompose.generation.generate import (
     DATA_MOUNT,
     GATEWAY_NAME,
@@ -218,6 +219,7 @@ def output_manifest(gen: Generation) -> dict[str, Any]:
         "compose": "compose.yaml",
         "kubernetes": {"base": "k8s/base", "overlays": {"dev": "k8s/overlays/dev", "prod": "k8s/overlays/prod"}},
         "notes": list(gen.notes),
+        "rpc_auth": rpc_auth.manifest_entry([u["name"] for u in services]),
     }
 
 

@@ -55,6 +55,7 @@ from decompose.generation.manifests import (
     output_manifest,
     service_unit,
 )
+from decompose.generation import rpc_auth
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan
 
@@ -167,6 +168,7 @@ def template_env(user_dir: Path | None = None) -> jinja2.Environment:
     )
     env.filters["q"] = _q
     env.filters["py"] = _py
+    env.globals["rpc_auth"] = rpc_auth.template_globals()
     return env
 
 
@@ -288,6 +290,7 @@ def render_outputs(
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2")
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
+        files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
         service_ctx = {
             "name": name,
@@ -354,6 +357,7 @@ def render_outputs(
         shared_tables=gen.shared_tables, shared_services=gen.shared_db_services, database_env=gen.database_env,
         shared_url=f"sqlite:///{SHARED_MOUNT}/shared.db", notes=gen.notes,
     )
+    files.update(rpc_auth.placeholder_files(list(OVERLAYS)))  # secrets/.gitignore: where the RPC secret goes
     manifest = output_manifest(gen)
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     _check_python(files)

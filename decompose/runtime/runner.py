@@ -11,6 +11,13 @@ of the current interpreter with each service's source folder on PYTHONPATH,
 free ports on 127.0.0.1, service URLs pointing at them, logs in files and a
 process registry in the output folder so ``down --local`` stops them.
 
+RPC secret: every ``up`` makes a fresh per-run secret (:func:`new_rpc_secret`)
+that the services sign their calls to each other with; Docker containers get
+it as ``DECOMPOSE_RPC_SECRET``, local processes as a file named by
+``DECOMPOSE_RPC_SECRET_FILE``.  The gateway gets none (it forwards public routes
+only).  It is kept in ``OUT/.decompose-run/rpc-secret.<mode>`` (mode 0600) for
+signing calls by hand while debugging; ``down`` deletes it.
+
 Readiness: each unit's readiness path answers 2xx (Docker: probed from
 inside the container with ``docker exec``, as the ports of services are not
 published; local: HTTP from here), then the gateway's readiness path through
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -42,6 +50,9 @@ REGISTRY = "local.json"
 LOG_TAIL = 20
 
 StatusFn = Callable[[str, str], None]  # (unit name, short status text)
+
+SECRET_ENV = "DECOMPOSE_RPC_SECRET"  # the generated runtime's variables (templates/runtime/auth.py.j2)
+SECRET_FILE_ENV = "DECOMPOSE_RPC_SECRET_FILE"
 
 
 @dataclass
@@ -71,6 +82,7 @@ class Running:
     url: str  # public base URL (gateway)
     units: dict[str, str]  # unit -> where it runs (container name or 127.0.0.1:port)
     seconds: float
+    rpc_secret_file: str = ""  # this run's RPC secret, for signing calls by hand
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -114,6 +126,37 @@ def unit_env(m: OutputManifest, unit: Unit, urls: Mapping[str, str], *, override
         if override_urls or other.url_env not in env:
             env[other.url_env] = urls[other.name]
     return env
+
+
+def gets_rpc_secret(unit: Unit) -> bool:
+    """Services sign and check internal calls; the gateway forwards public routes only."""
+    return unit.role != "gateway"
+
+
+def rpc_secret_path(out: Path, mode: str) -> Path:
+    """Where ``up`` keeps the RPC secret of its run (``mode``: "docker" or "local")."""
+    return run_dir(out) / f"rpc-secret.{mode}"
+
+
+def new_rpc_secret(out: Path, mode: str) -> tuple[str, Path]:
+    """A fresh RPC secret for one run (64 hex characters), written with mode 0600
+    in a folder only the owner may enter."""
+    value = secrets.token_hex(32)
+    path = rpc_secret_path(out, mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path.parent, 0o700)
+    except OSError:
+        pass
+    atomic_write(path, value + "\n", mode=0o600)
+    return value, path
+
+
+def forget_rpc_secret(out: Path, mode: str) -> None:
+    try:
+        rpc_secret_path(out, mode).unlink()
+    except FileNotFoundError:
+        pass
 
 
 def probe_script(port: int, path: str) -> str:
@@ -253,11 +296,17 @@ def up_docker(
         raise RunError(f"cannot create network {net!r}: {exc.explanation or exc}") from None
 
     urls = {u.name: f"http://{u.name}:{u.port}" for u in m.units}
+    secret, secret_file = new_rpc_secret(m.root, "docker")
     containers = {}
     for u in m.units:
         name = container_name(m.project, u.name)
         env = unit_env(m, u, urls, override_urls=False)
         env.setdefault("PORT", str(u.port))
+        env.pop(SECRET_FILE_ENV, None)
+        if gets_rpc_secret(u):
+            env[SECRET_ENV] = secret
+        else:
+            env.pop(SECRET_ENV, None)
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
         mounts = {}
         for vname, path in u.volumes:
@@ -341,7 +390,8 @@ def up_docker(
             [UnitFailure(front.name, f"{url}{front.ready} from the host: {why}", _container_logs(containers[front.name]))],
             hint=f"`decompose down {m.root}` removes the containers",
         )
-    return Running(m.project, url, {n: c.name for n, c in containers.items()}, time.monotonic() - t0)
+    return Running(m.project, url, {n: c.name for n, c in containers.items()}, time.monotonic() - t0,
+                   rpc_secret_file=str(secret_file))
 
 
 def _probe(container, unit: Unit) -> tuple[bool, str]:
@@ -548,6 +598,7 @@ def down_local(out: Path, *, keep_volumes: bool = False) -> list[str]:
         (run_dir(out) / REGISTRY).unlink()
     except FileNotFoundError:
         pass
+    forget_rpc_secret(out, "local")
     if not keep_volumes:
         shutil.rmtree(run_dir(out) / "volumes", ignore_errors=True)
     return stopped
@@ -583,13 +634,15 @@ def up_local(
     urls = {u.name: f"http://127.0.0.1:{ports[u.name]}" for u in m.units}
     logs_dir = run_dir(out) / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
+    _secret, secret_file = new_rpc_secret(out, "local")
     procs: list[LocalProc] = []
     popens: dict[str, subprocess.Popen] = {}
     url = f"http://127.0.0.1:{port}"
     for u in m.units:
         p = ports[u.name]
         argv = local_argv(u, p)
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", SECRET_ENV, SECRET_FILE_ENV)}
         vols = {}
         for vname, path in u.volumes:
             vols[path] = run_dir(out) / "volumes" / vname
@@ -601,6 +654,10 @@ def up_local(
         env["HOST"] = "127.0.0.1"
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONNOUSERSITE"] = "1"
+        env.pop(SECRET_ENV, None)  # never an environment value locally: the file only
+        env.pop(SECRET_FILE_ENV, None)
+        if gets_rpc_secret(u):
+            env[SECRET_FILE_ENV] = str(secret_file.resolve())
         log_path = logs_dir / f"{u.name}.log"
         say(u.name, f"starting on 127.0.0.1:{p}")
         with open(log_path, "wb") as logf:
@@ -658,4 +715,5 @@ def up_local(
                 req = m.unit(f.name).context / "requirements.txt"
                 hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {Path(sys.executable).name} -m pip install -r {req}"
         raise UpFailed(failures, hint=hint)
-    return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0)
+    return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0,
+                   rpc_secret_file=str(secret_file))
