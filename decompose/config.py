@@ -9,6 +9,8 @@ Recognised keys (all optional)::
     max_efferent = 25            # used by `decompose check`
     max_afferent = 60            # used by `decompose check`
     plan = "decompose.yaml"      # the plan file (or use the table form below)
+    max_file_bytes = 2000000     # larger .py files are skipped, not parsed (0: no limit)
+    parse_timeout = 20           # seconds one file may take to parse (0: no limit)
 
     [tool.decompose.plan]        # `decompose plan` settings and constraints
     file = "decompose.yaml"
@@ -40,6 +42,8 @@ KNOWN_KEYS = {
     "max_efferent": int,
     "max_afferent": int,
     "plan": (str, dict),
+    "max_file_bytes": int,
+    "parse_timeout": (int, float),
 }
 
 PLAN_KEYS = {
@@ -68,6 +72,8 @@ class Config:
     max_efferent: int | None = None
     max_afferent: int | None = None
     plan: str | None = None  # the plan file
+    max_file_bytes: int | None = None  # None: the default of decompose.analysis.extract.Limits
+    parse_timeout: float | None = None
     path: str | None = None  # the pyproject.toml it came from, if any
     plan_options: PlanOptions = field(default_factory=lambda: PlanOptions())
 
@@ -140,13 +146,14 @@ def config_from_mapping(table: dict[str, Any], origin: str = "<config>") -> Conf
             raise ConfigError(f"{origin}: unknown key tool.decompose.{key} (known: {known})")
         expected = KNOWN_KEYS[key]
         if isinstance(value, bool) or not isinstance(value, expected):
-            name = expected.__name__ if isinstance(expected, type) else "number" if int in expected else "string or table"
-            raise ConfigError(f"{origin}: tool.decompose.{key} must be a {name}, got {value!r}")
+            name = {int: "an integer", list: "a list"}.get(expected) or (
+                "a number" if expected == (int, float) else "a string or table")
+            raise ConfigError(f"{origin}: tool.decompose.{key} must be {name}, got {value!r}")
         if expected is list and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{origin}: tool.decompose.{key} must be a list of strings")
     if "max_instability" in table and not 0 <= table["max_instability"] <= 1:
         raise ConfigError(f"{origin}: tool.decompose.max_instability must be between 0 and 1")
-    for key in ("max_efferent", "max_afferent"):
+    for key in ("max_efferent", "max_afferent", "max_file_bytes", "parse_timeout"):
         if key in table and table[key] < 0:
             raise ConfigError(f"{origin}: tool.decompose.{key} must be >= 0")
     plan_file, plan_options = table.get("plan"), PlanOptions()
@@ -159,6 +166,8 @@ def config_from_mapping(table: dict[str, Any], origin: str = "<config>") -> Conf
         max_efferent=table.get("max_efferent"),
         max_afferent=table.get("max_afferent"),
         plan=plan_file,
+        max_file_bytes=table.get("max_file_bytes"),
+        parse_timeout=table.get("parse_timeout"),
         path=origin,
         plan_options=plan_options,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from decompose.analysis.cache import FactsCache, default_cache_dir
 from decompose.config import Config, load_config
-from decompose.analysis.extract import ExtractStats, Progress, extract
+from decompose.analysis.extract import ExtractStats, Limits, Progress, extract
 from decompose.analysis.facts import ModuleFacts, SkippedFile
 from decompose.analysis.graph import DependencyGraph, build_graph
 from decompose.analysis.metrics import Metrics, compute_metrics
@@ -42,6 +42,15 @@ class Analysis:
     @property
     def facts_by_module(self) -> dict[str, ModuleFacts]:
         return {f.module: f for f in self.facts}
+
+
+def limits_of(config: Config) -> Limits:
+    """The per-file bounds of ``[tool.decompose]`` (unset keys keep the defaults)."""
+    default = Limits()
+    return Limits(
+        max_file_bytes=default.max_file_bytes if config.max_file_bytes is None else config.max_file_bytes,
+        parse_timeout=default.parse_timeout if config.parse_timeout is None else float(config.parse_timeout),
+    )
 
 
 def _open_cache(folder: Path) -> FactsCache:
@@ -77,7 +86,7 @@ def analyze(
     t1 = time.perf_counter()
     cache = _open_cache(cache_dir or default_cache_dir(root)) if use_cache else None
     try:
-        ex = extract(scanned.files, cache, jobs=jobs, progress=progress)
+        ex = extract(scanned.files, cache, jobs=jobs, progress=progress, limits=limits_of(config))
         if cache is not None and root.is_dir():
             cache.retain(set(ex.keys.values()))
     finally:
