@@ -146,8 +146,9 @@ def test_client_function_signature_kinds():
 
 
 def test_prune_app_module_refuses_unprunable_reference():
-    src = "from shop.orders.api import bp\nx = [bp]\nregistry = {'o': bp}\n"
-    with pytest.raises(PruneError, match="still uses bp"):
+    src = "from shop.orders.api import bp\nx = [bp]\nregistry = {'o': bp}\nname = describe(bp)\nprint(f'{name}')\n\ndef f():\n    return bp.name\n"
+    assert "x = []" in prune_app_module(src.split("\nname")[0] + "\n", "shop.app", False, {"shop.orders.api"})
+    with pytest.raises(PruneError, match=r"still uses bp \(line 8\)"):
         prune_app_module(src, "shop.app", False, {"shop.orders.api"})
     ok = prune_app_module("from shop.orders.api import bp\nfrom shop.catalog.api import bp as c\nB = (bp, c)\napp.register_blueprint(bp)\n",
                           "shop.app", False, {"shop.orders.api"})

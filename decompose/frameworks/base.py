@@ -7,7 +7,7 @@ answers the questions generation asks about a web application:
 * :meth:`WebFramework.find_app`: which module builds the app, and its factory or
   app object (``"module:attr"``), plus whatever wiring the adapter needs later
   (FastAPI's ``include_router`` prefixes);
-* :meth:`WebFramework.module_routes` / :meth:`WebFramework.app_routes`: the
+* :meth:`WebFramework.routes` / :meth:`WebFramework.app_routes`: the
   public routes, with their full paths (Blueprint ``url_prefix``, router
   prefixes);
 * :meth:`WebFramework.gateway_rule` / :meth:`WebFramework.static_prefix`: how
@@ -26,6 +26,7 @@ the CLI.  Everything here is pure: source text in, plain data out.
 from __future__ import annotations
 
 import ast
+import difflib
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -77,9 +78,20 @@ class WebFramework:
         raise NotImplementedError
 
     def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
-                      notes: list[str]) -> tuple[list[Route], list[tuple[str, str]]]:
-        """Routes of one module, and the (module, attr) Blueprints/routers that carry them."""
+                      notes: list[str]) -> list[Route]:
+        """Routes of one module (``Route.blueprint``: the module-level Blueprint/router carrying it)."""
         raise NotImplementedError
+
+    def routes(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo,
+               notes: list[str]) -> list[tuple[str, Route]]:
+        """Every public route outside the app module, with the module declaring it
+        (whose service serves it); by default :meth:`module_routes` per module."""
+        out: list[tuple[str, Route]] = []
+        for module in sorted(facts):
+            if facts[module].routes:
+                routes = self.module_routes(module, facts[module], sources.get(module, ""), app, notes)
+                out.extend((module, r) for r in routes)
+        return out
 
     def app_routes(self, app: AppInfo, source: str) -> list[Route]:
         """Routes declared on the app object itself (served by the default service)."""
@@ -220,24 +232,47 @@ def dotted(node: cst.BaseExpression | None) -> str:
     return cst.helpers.get_full_name_for_node(node) or "" if node is not None else ""
 
 
+class _Uses(cst.CSTVisitor):
+    """Does a node use one of the removed names?  Attribute names (``app.config``)
+    are not names; ``a.b.c`` counts when a removed ``import a.b.c`` bound it."""
+
+    def __init__(self, removed: set[str], dotted_removed: set[str]):
+        self.removed = removed
+        self.dotted_removed = dotted_removed
+        self.found = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        name = dotted(node)
+        if name and any(name == d or name.startswith(d + ".") for d in self.dotted_removed):
+            self.found = True
+            return False
+        node.value.visit(self)
+        return False  # never visit .attr: it is not a reference to a local name
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.removed:
+            self.found = True
+
+
 class _Pruner(cst.CSTTransformer):
+    """Removes the imports of dropped modules and, statement by statement, what
+    uses the names they bound: expression statements (``app.register_blueprint(bp)``,
+    ``ext.init_app(app)``), assignments (whose targets are then dropped too),
+    elements of list/tuple/set/dict literals and decorated definitions."""
+
     def __init__(self, module: str, is_package: bool, drop: set[str]):
         self.module = module
         self.is_package = is_package
         self.drop = drop  # modules not present in this service
-        self.removed: set[str] = set()  # local names bound by removed imports
+        self.removed: set[str] = set()  # local names bound by removed imports/statements
+        self.dotted_removed: set[str] = set()  # ``import a.b.c`` of a dropped module (binds ``a``)
 
     def _gone(self, node: cst.CSTNode) -> bool:
-        found = False
-
-        class V(cst.CSTVisitor):
-            def visit_Name(inner, n: cst.Name) -> None:  # noqa: N805
-                nonlocal found
-                if n.value in self.removed:
-                    found = True
-
-        node.visit(V())
-        return found
+        if not (self.removed or self.dotted_removed):
+            return False
+        v = _Uses(self.removed, self.dotted_removed)
+        node.visit(v)
+        return v.found
 
     def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom):
         base = resolve_from(self.module, self.is_package, len(updated.relative), dotted(updated.module) or None)
@@ -266,8 +301,10 @@ class _Pruner(cst.CSTTransformer):
             if target in self.drop:
                 if alias.asname is not None:
                     self.removed.add(alias.asname.name.value)
+                elif "." in target:
+                    self.dotted_removed.add(target)  # the package it binds stays bound by the kept ancestors
                 else:
-                    raise PruneError(f"{self.module}: cannot prune 'import {target}' (binds the top-level package)")
+                    self.removed.add(target)
             else:
                 keep.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
         if len(keep) == len(updated.names):
@@ -295,52 +332,125 @@ class _Pruner(cst.CSTTransformer):
         return new
 
     def leave_Tuple(self, original: cst.Tuple, updated: cst.Tuple):
-        return self._filter(updated, list(updated.elements)) if self.removed else updated
+        return self._filter(updated, list(updated.elements)) if self.removed or self.dotted_removed else updated
 
     def leave_List(self, original: cst.List, updated: cst.List):
-        return self._filter(updated, list(updated.elements)) if self.removed else updated
+        return self._filter(updated, list(updated.elements)) if self.removed or self.dotted_removed else updated
+
+    def leave_Set(self, original: cst.Set, updated: cst.Set):
+        if not (self.removed or self.dotted_removed):
+            return updated
+        kept = [e for e in updated.elements if not self._gone(e)]
+        if len(kept) == len(updated.elements) or not kept:
+            return updated  # an empty set literal would be a dict: leave it to the leftover check
+        return self._filter(updated, list(updated.elements))
+
+    def leave_Dict(self, original: cst.Dict, updated: cst.Dict):
+        if not (self.removed or self.dotted_removed):
+            return updated
+        kept = [e for e in updated.elements if not self._gone(e)]
+        if len(kept) == len(updated.elements):
+            return updated
+        fixed = [e.with_changes(comma=cst.MaybeSentinel.DEFAULT if i == len(kept) - 1 else
+                                (e.comma if isinstance(e.comma, cst.Comma) else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
+                 for i, e in enumerate(kept)]
+        return updated.with_changes(elements=fixed)
+
+    def _targets(self, stmt: cst.BaseSmallStatement) -> list[str]:
+        names: list[str] = []
+        targets = []
+        if isinstance(stmt, cst.Assign):
+            targets = [t.target for t in stmt.targets]
+        elif isinstance(stmt, (cst.AnnAssign, cst.AugAssign)):
+            targets = [stmt.target]
+        for t in targets:
+            for n in ([t] if isinstance(t, cst.Name) else
+                      [e.value for e in t.elements if isinstance(e.value, cst.Name)] if isinstance(t, (cst.Tuple, cst.List)) else []):
+                names.append(n.value)
+        return names
 
     def leave_SimpleStatementLine(self, original, updated: cst.SimpleStatementLine):
-        if not self.removed:
+        if not (self.removed or self.dotted_removed):
             return updated
-        body = [s for s in updated.body if not (isinstance(s, cst.Expr) and self._gone(s))]
+        body = []
+        for s in updated.body:
+            if isinstance(s, cst.Expr) and self._gone(s):
+                continue
+            if isinstance(s, (cst.Assign, cst.AnnAssign, cst.AugAssign)) and s.value is not None and self._gone(s.value):
+                self.removed.update(self._targets(s))
+                continue
+            body.append(s)
         if len(body) == len(updated.body):
             return updated
         if not body:
             return cst.RemoveFromParent()
         return updated.with_changes(body=body)
 
+    def _drop_decorated(self, updated):
+        if any(self._gone(d.decorator) for d in updated.decorators):
+            self.removed.add(updated.name.value)
+            return cst.RemoveFromParent()
+        return updated
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        return self._drop_decorated(updated) if self.removed or self.dotted_removed else updated
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef):
+        return self._drop_decorated(updated) if self.removed or self.dotted_removed else updated
+
 
 def prune_imports(source: str, module: str, is_package: bool, drop: set[str]) -> str:
     """Remove from the app module every import of a ``drop`` module and every
-    expression statement or tuple/list element using what it bound; refuse
-    (:class:`PruneError`, with line numbers) when other code still uses it."""
+    statement, literal element or decorated definition using what it bound;
+    refuse (:class:`PruneError`, naming each remaining use with its line in the
+    original source) when other code still needs it."""
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise PruneError(f"{module}: cannot parse: {exc.message}") from None
     pruner = _Pruner(module, is_package, set(drop))
     new = tree.visit(pruner)
-    if pruner.removed:
-        leftover: list[str] = []
+    if pruner.removed or pruner.dotted_removed:
+        leftover: list[tuple[int, str]] = []
+
+        wrapper = cst.metadata.MetadataWrapper(new, unsafe_skip_copy=True)
+        positions = wrapper.resolve(cst.metadata.PositionProvider)
+        # Lines of the pruned module -> lines of the original (pruning only deletes lines).
+        to_original: dict[int, int] = {}
+        matcher = difflib.SequenceMatcher(None, new.code.splitlines(), source.splitlines(), autojunk=False)
+        for a, b, size in matcher.get_matching_blocks():
+            for i in range(size):
+                to_original[a + i + 1] = b + i + 1
+
+        def line_of(n: cst.CSTNode) -> int:
+            line = positions[n].start.line
+            return to_original.get(line, line)
 
         class Check(cst.CSTVisitor):
-            METADATA_DEPENDENCIES = (cst.metadata.PositionProvider,)
-
             def visit_ImportFrom(self, n: cst.ImportFrom) -> bool:
                 return False  # names imported from kept modules are not references
 
             def visit_Import(self, n: cst.Import) -> bool:
                 return False
 
+            def visit_Attribute(self, n: cst.Attribute) -> bool:
+                name = dotted(n)
+                if name and any(name == d or name.startswith(d + ".") for d in pruner.dotted_removed):
+                    leftover.append((line_of(n), name))
+                    return False
+                n.value.visit(self)
+                return False  # attribute names are not references
+
             def visit_Name(self, n: cst.Name) -> None:
                 if n.value in pruner.removed:
-                    pos = self.get_metadata(cst.metadata.PositionProvider, n)
-                    leftover.append(f"{n.value} (line {pos.start.line})")
+                    leftover.append((line_of(n), n.value))
 
-        cst.metadata.MetadataWrapper(new).visit(Check())
+        wrapper.module.visit(Check())
         if leftover:
+            shown = [f"{name} (line {line})" for line, name in sorted(set(leftover))]
+            more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
             raise PruneError(
-                f"{module}: cannot prune the app module for this service: still uses {', '.join(sorted(set(leftover)))}"
+                f"{module}: cannot prune the app module for this service: still uses {', '.join(shown[:8])}{more}"
+                " (move these uses into the module that defines them, or keep that module in this service)"
             )
     return new.code

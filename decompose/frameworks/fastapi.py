@@ -107,12 +107,11 @@ class FastAPI(WebFramework):
         return AppInfo(module=module, factory=factory, router_prefixes=included)
 
     def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
-                      notes: list[str]) -> tuple[list[Route], list[tuple[str, str]]]:
+                      notes: list[str]) -> list[Route]:
         """Full path = include_router prefix + APIRouter prefix + path."""
         routes: list[Route] = []
-        routers: list[tuple[str, str]] = []
         if module == app.module:
-            return routes, routers  # the app's own routes: see app_routes
+            return routes  # the app's own routes: see app_routes
         prefixes = constructor_prefixes(source, "APIRouter", "prefix")
         for r in facts.routes:
             obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
@@ -128,9 +127,7 @@ class FastAPI(WebFramework):
             prefix = router_prefix.rstrip("/") or static_prefix(path)
             routes.append(Route(path=path, methods=sorted(r.methods), function=f"{module}.{r.function}",
                                 blueprint=key, prefix=prefix))
-            if (module, obj) not in routers:
-                routers.append((module, obj))
-        return routes, routers
+        return routes
 
     def app_routes(self, app: AppInfo, source: str) -> list[Route]:
         return [Route(path=path, methods=methods, function=f"{app.module}:<app>", blueprint=None,

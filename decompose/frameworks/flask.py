@@ -5,20 +5,71 @@ Served by gunicorn (WSGI); the generated API server is ``runtime/server.py.j2``.
 
 from __future__ import annotations
 
+import ast
+
 from decompose.analysis.facts import ModuleFacts
 from decompose.frameworks.base import (
     AppInfo,
     Route,
     WebFramework,
+    call_name,
     constructor_prefixes,
     decorated_app_routes,
-    find_app_module,
     literal_prefix,
 )
+from decompose.frameworks.flask_wiring import full_prefix, read_wiring
 
 #: text every Flask app module contains, and the names of the app constructor
 MARKERS = (".register_blueprint(",)
 CONSTRUCTORS = ("Flask", "flask.Flask")
+
+
+def is_test_module(module: str) -> bool:
+    parts = module.split(".")
+    return any(p in ("tests", "test", "testing", "conftest") or p.startswith("test_") for p in parts)
+
+
+def flask_subclasses(sources: dict[str, str]) -> set[str]:
+    """Names of classes deriving (directly or through each other) from Flask."""
+    names = {"Flask"}
+    defs: list[tuple[str, list[str]]] = []
+    for src in sources.values():
+        if "class " not in src or "Flask" not in src:
+            continue
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                defs.append((node.name, [call_name(ast.Call(func=b, args=[], keywords=[])) for b in node.bases]))
+    changed = True
+    while changed:
+        changed = False
+        for name, bases in defs:
+            if name not in names and any(b.rsplit(".", 1)[-1] in names for b in bases):
+                names.add(name)
+                changed = True
+    return names - {"Flask"}
+
+
+def _constructs(tree: ast.Module, module: str, constructors: set[str]) -> tuple[str, bool] | None:
+    """("module:factory", True) for a top-level function constructing the app,
+    ("module:name", False) for a module-level app object, else None."""
+    short = {c.rsplit(".", 1)[-1] for c in constructors}
+
+    def is_ctor(node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and call_name(node).rsplit(".", 1)[-1] in short
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(is_ctor(sub) for sub in ast.walk(node)):
+            return f"{module}:{node.name}", True
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and is_ctor(node.value):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    return f"{module}:{target.id}", False
+    return None
 
 
 def join_route(prefix: str, rule: str) -> str:
@@ -45,24 +96,69 @@ class Flask(WebFramework):
         return "flask" in tops
 
     def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
-        module, factory = find_app_module(facts, sources, MARKERS, CONSTRUCTORS)
-        return AppInfo(module=module, factory=factory)
+        """The module building the app: it constructs ``Flask`` or a subclass of it
+        (``class MyFlask(Flask)``), preferably in a factory function; test code
+        (``tests``/``test_*``/``conftest``) never counts."""
+        constructors = set(CONSTRUCTORS) | flask_subclasses(sources)
+        best: tuple | None = None
+        for module in sorted(sources):
+            if module not in facts or is_test_module(module):
+                continue
+            src = sources[module]
+            if not any(c.rsplit(".", 1)[-1] + "(" in src for c in constructors):
+                continue
+            try:
+                tree = ast.parse(src)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            found = _constructs(tree, module, constructors)
+            if found is None:
+                continue
+            factory, is_function = found
+            score = (0 if is_function else 1, 0 if MARKERS[0] in src else 1, module.count("."), module)
+            if best is None or score < best[0]:
+                best = (score, module, factory)
+        if best is None:
+            return AppInfo()
+        return AppInfo(module=best[1], factory=best[2])
 
     def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
-                      notes: list[str]) -> tuple[list[Route], list[tuple[str, str]]]:
-        prefixes = constructor_prefixes(source, "Blueprint", "url_prefix")
-        routes: list[Route] = []
-        blueprints: list[tuple[str, str]] = []
-        for r in facts.routes:
-            obj = r.decorator.rsplit(".", 1)[0] if "." in r.decorator else ""
-            bp = f"{module}:{obj}" if obj in prefixes else None
-            path = join_route(prefixes.get(obj, ""), r.path)
-            prefix = prefixes.get(obj, "").rstrip("/") or static_prefix(path)
-            routes.append(Route(path=path, methods=sorted(r.methods), function=f"{module}.{r.function}",
-                                blueprint=bp, prefix=prefix))
-            if bp and (module, obj) not in blueprints:
-                blueprints.append((module, obj))
-        return routes, blueprints
+                      notes: list[str]) -> list[Route]:
+        return [r for m, r in self.routes({module: facts}, {module: source}, app, notes) if m == module]
+
+    def routes(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo,
+               notes: list[str]) -> list[tuple[str, Route]]:
+        """Every route the app's wiring reaches (see :mod:`decompose.frameworks.flask_wiring`)."""
+        known = {m: sources[m] for m in sorted(sources) if m in facts}
+        w = read_wiring(known, {m for m in known if facts[m].is_package}, app_names={"app"})
+        notes.extend(w.notes)
+        out: list[tuple[str, Route]] = []
+        seen: set[tuple[str, str, tuple[str, ...]]] = set()
+        for rule in w.rules:
+            if rule.obj == "<app>" and rule.module == app.module:
+                continue  # the app module's own routes: app_routes (served by the default service)
+            prefix = full_prefix(w, rule.obj)
+            if prefix is None:
+                notes.append(f"{rule.module}: route {rule.rule} hangs on {rule.obj.partition(':')[2]}, "
+                             "which is never registered on the app; left out")
+                continue
+            path = join_route(prefix, rule.rule)
+            top = rule.obj if rule.obj != "<app>" else None
+            obj = w.objects.get(rule.obj)
+            while obj is not None and obj.kind != "blueprint" and isinstance(obj.parent, str):
+                top = obj.parent if obj.parent != "<app>" else None
+                obj = w.objects.get(obj.parent)
+            blueprint = top if top and w.objects.get(top) and w.objects[top].module_level \
+                and w.objects[top].kind == "blueprint" else None
+            group_prefix = (full_prefix(w, top) or "") if top else ""
+            key = (rule.module, path, tuple(sorted(rule.methods)))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((rule.module, Route(path=path, methods=sorted(rule.methods), function=rule.function,
+                                           blueprint=blueprint,
+                                           prefix=group_prefix.rstrip("/") or static_prefix(path))))
+        return out
 
     def app_routes(self, app: AppInfo, source: str) -> list[Route]:
         return [Route(path=path, methods=methods, function=f"{app.module}:<app>", blueprint=None,

@@ -371,6 +371,13 @@ def build_generation(
     framework = fw.name
     app: AppInfo = fw.find_app(fb, sources)
     app_module, app_factory, included = app.module, app.factory, app.router_prefixes
+    routes_by_module: dict[str, list[RouteSpec]] = defaultdict(list)
+    for m, route in fw.routes(fb, sources, app, notes):
+        routes_by_module[m].append(route)
+    # Modules of other services that the app module imports are pruned from
+    # its copy when they carry routes (their service serves them); anything
+    # else it needs (extensions, config, utilities) is copied in.
+    route_modules = set(routes_by_module) | {m for m, f in fb.items() if f.routes}
     db_env = database_env or detect_database_env(sources)
     deps = dict(dependencies or {})
 
@@ -462,7 +469,10 @@ def build_generation(
                     continue
                 t_owner = owner.get(t)
                 if x == app_module and t_owner not in (None, "", name) and x not in own:
-                    continue  # pruned from the app module, see codemods.prune_app_module
+                    if t in route_modules:
+                        continue  # pruned from the app module: WebFramework.prune_app_module
+                    add(t, f"the app module {x} needs it to build the app")
+                    continue
                 if t_owner in (None, "", name):
                     add(t)
                     continue
@@ -561,18 +571,18 @@ def build_generation(
             services[callee].call_weight_in += weight
 
     # Routes: every route of the framework, with its full path (Blueprint/router prefixes).
-    for m in sorted(fb):
-        f = fb[m]
-        if not f.routes:
-            continue
+    for m in sorted(routes_by_module):
         svc_name = owner.get(m)
         if not svc_name:
             notes.append(f"{m}: routes in a module of no service (or shared) are served by every service that copies it")
             continue
         spec = services[svc_name]
-        routes, groups = fw.module_routes(m, f, sources.get(m, ""), app, notes)
-        spec.routes.extend(routes)
-        spec.blueprints.extend(g for g in groups if g not in spec.blueprints)
+        for route in routes_by_module[m]:
+            spec.routes.append(route)
+            if route.blueprint:
+                group = tuple(route.blueprint.split(":", 1))
+                if group not in spec.blueprints:
+                    spec.blueprints.append(group)
     for spec in services.values():
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
         spec.blueprints.sort()
