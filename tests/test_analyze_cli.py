@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from decompose.analysis.pipeline import analyze
 from decompose.cli import app
+from tests.cli_command import decompose_cli
 
 runner = CliRunner()
 
@@ -153,7 +154,7 @@ def test_dot_and_mermaid(project, tmp_path):
 
 def test_console_script_runs(project):
     proc = subprocess.run(
-        [sys.executable, "-m", "decompose", "analyze", str(project), "--format", "json", "-q", "--no-cache"],
+        [*decompose_cli(), "analyze", str(project), "--format", "json", "-q", "--no-cache"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr

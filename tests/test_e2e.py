@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from decompose.runtime.runner import free_port
+from tests.cli_command import decompose_cli
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_monolith"
@@ -31,14 +32,14 @@ SUITE_TIMEOUT = 600
 def cli(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     r = subprocess.run(
-        [sys.executable, "-m", "decompose", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
+        [*decompose_cli(), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
     )
     return r
 
 
 def check(r: subprocess.CompletedProcess, *ok_codes: int) -> subprocess.CompletedProcess:
     codes = ok_codes or (0,)
-    assert r.returncode in codes, f"`{' '.join(map(str, r.args[3:]))}` exited {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+    assert r.returncode in codes, f"`{' '.join(map(str, r.args[len(decompose_cli()):]))}` exited {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     return r
 
 
