@@ -1,5 +1,6 @@
 """Reads what the monolith declares about its dependencies (adapter of
-:mod:`decompose.generation.requirements`, which decides everything from the text).
+:mod:`decompose.generation.declarations` and :mod:`decompose.generation.requirements`,
+which decide everything from the text).
 
 Files read from the monolith's root: ``pyproject.toml``, ``setup.cfg``,
 ``setup.py`` (as text, never executed), ``Pipfile``, ``Pipfile.lock``,
@@ -19,7 +20,7 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
-from decompose.generation.requirements import (
+from decompose.generation.declarations import (
     LOCK_FILES,
     MANIFEST_FILES,
     Declarations,
