@@ -27,12 +27,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from decompose.config import normalise_dist_name
 from decompose.analysis.facts import Definition, ModuleFacts, Param
 from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
 from decompose.frameworks import AppInfo, Route, WebFramework
 from decompose import frameworks as _frameworks
+from decompose.generation import requirements as _req
 
 RUNTIME_PACKAGE = "decompose_rt"
 CLIENTS_PACKAGE = f"{RUNTIME_PACKAGE}.clients"
@@ -44,15 +44,7 @@ DATA_MOUNT = "/data"
 SHARED_MOUNT = "/shared-data"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 
-#: Import name -> distribution, for the common packages whose names differ.
-IMPORT_TO_DIST = {
-    "yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn", "cv2": "opencv-python",
-    "bs4": "beautifulsoup4", "dateutil": "python-dateutil", "jwt": "pyjwt", "attr": "attrs",
-    "dotenv": "python-dotenv", "magic": "python-magic", "psycopg2": "psycopg2-binary",
-    "google.protobuf": "protobuf", "jose": "python-jose", "multipart": "python-multipart",
-    "flask_sqlalchemy": "flask-sqlalchemy", "flask_cors": "flask-cors", "OpenSSL": "pyopenssl",
-    "Crypto": "pycryptodome", "MySQLdb": "mysqlclient", "docx": "python-docx", "slugify": "python-slugify",
-}
+#: The gateway's own pins (the monolith's are used when they fit, see requirements.gateway_requirements).
 GATEWAY_PINS = {"werkzeug": "werkzeug==3.1.8", "httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
 # Image references: registry/name[:tag][@digest], nothing that could break a Dockerfile line.
 IMAGE_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
@@ -126,6 +118,7 @@ class ServiceSpec:
     database: str = "own"  # "own" | "shared"
     requirements: list[str] = field(default_factory=list)
     unpinned: list[str] = field(default_factory=list)
+    constraints: list[str] | None = None  # its constraints.txt (None: the monolith's)
     lines: int = 0
     call_weight_out: int = 0
     call_weight_in: int = 0
@@ -150,6 +143,16 @@ class Generation:
     notes: list[str] = field(default_factory=list)
     framework: str = "flask"  # "flask" | "fastapi" (detected from the monolith's imports)
     router_prefixes: dict[str, str] = field(default_factory=dict)  # FastAPI: "module:attr" -> include_router prefix
+    gateway_requirements: list[str] = field(default_factory=lambda: sorted(GATEWAY_PINS.values()))
+    gateway_constraints: list[str] | None = None  # None: the monolith's
+
+    def constraints_of(self, unit: str) -> list[str]:
+        """constraints.txt of one unit (a service or the gateway)."""
+        if unit == GATEWAY_NAME:
+            found = self.gateway_constraints
+        else:
+            found = self.services[unit].constraints if unit in self.services else None
+        return self.constraints if found is None else found
 
     @property
     def shared_db_services(self) -> list[str]:
@@ -333,7 +336,7 @@ def build_generation(
     facts: list[ModuleFacts],
     sources: dict[str, str],
     *,
-    dependencies: dict[str, str] | None = None,
+    dependencies: _req.Declarations | dict[str, str] | None = None,
     version: str = "0.1.0",
     base_image: str = DEFAULT_BASE_IMAGE,
     database_env: str | None = None,
@@ -379,7 +382,10 @@ def build_generation(
     # else it needs (extensions, config, utilities) is copied in.
     route_modules = set(routes_by_module) | {m for m, f in fb.items() if f.routes}
     db_env = database_env or detect_database_env(sources)
-    deps = dict(dependencies or {})
+    if isinstance(dependencies, _req.Declarations):
+        decl = dependencies
+    else:  # {name: requirement} as [project] dependencies lists them
+        decl = _req.collect({"pyproject.toml": _req.pyproject_with(sorted((dependencies or {}).values()))})
 
     def kind_of(module: str, symbol: str) -> str | None:
         f = fb.get(module)
@@ -599,34 +605,35 @@ def build_generation(
         if set(spec.uses_tables) & set(shared_tables):
             spec.database = "shared"
 
-    # Requirements: third-party top-level imports of the copied modules.
+    # Requirements: third-party imports of the copied modules, resolved through what
+    # the monolith declares (decompose.generation.requirements).
+    env = _req.target_environment(base_image)
+    local_tops = {x.split(".", 1)[0] for x in modules}
+    guarded: dict[str, frozenset[int]] = {}
     for spec in services.values():
-        reqs: dict[str, str] = {}
-        unpinned: list[str] = []
-        tops: set[str] = set()
+        uses: list[_req.ImportUse] = []
         for m in spec.copied:
             for imp in fb[m].imports:
                 if imp.context == "type_checking" or not imp.module or imp.level:
                     continue
                 top = imp.module.split(".", 1)[0]
-                if top in STDLIB or top in {x.split(".", 1)[0] for x in modules}:
+                if top in STDLIB or top in local_tops:
                     continue
-                tops.add(imp.module if imp.module in IMPORT_TO_DIST else top)
-        for t in sorted(tops):
-            dist = normalise_dist_name(IMPORT_TO_DIST.get(t, IMPORT_TO_DIST.get(t.split(".", 1)[0], t.split(".", 1)[0])))
-            if dist in deps:
-                reqs[dist] = deps[dist]
-            elif dist in fw.runtime_pins:
-                reqs[dist] = fw.runtime_pins[dist]
-            else:
-                reqs[dist] = dist
-                unpinned.append(dist)
-        for dist, pin in fw.runtime_pins.items():
-            reqs.setdefault(dist, deps.get(dist, pin))
-        spec.requirements = [reqs[k] for k in sorted(reqs)]
-        spec.unpinned = sorted(set(unpinned))
-        if unpinned:
-            notes.append(f"{spec.name}: not pinned by the monolith: {', '.join(sorted(set(unpinned)))}")
+                if m not in guarded:
+                    guarded[m] = _req.guarded_import_lines(sources.get(m, ""))
+                uses.append(_req.ImportUse(module=imp.module, by=m, optional=imp.line in guarded[m]))
+        r = _req.service_requirements(spec.name, uses, decl, _req.Runtime(pins=dict(fw.runtime_pins)), env)
+        spec.requirements, spec.unpinned, spec.constraints = r.requirements, r.unpinned, r.constraints
+        notes.extend(r.notes)
+    every = [_req.ImportUse(module=imp.module, by=m) for m in sorted(fb) for imp in fb[m].imports
+             if imp.module and not imp.level and not _req.is_test_module(m)]
+    unimported = _req.unimported_note(every, decl, env)
+    if unimported:
+        notes.append(unimported)
+    gateway = _req.gateway_requirements(decl, dict(GATEWAY_PINS), env)
+    notes.extend(gateway.notes)
+    dists, merge_notes = _req.merge(decl, env)
+    notes.extend(f"requirements: {n}" for n in decl.notes + merge_notes)
 
     default_service = owner.get(app_module or "", "") or ""
     if not default_service:
@@ -637,7 +644,7 @@ def build_generation(
         spec = services[default_service]
         spec.routes.extend(fw.app_routes(app, sources.get(app_module, "")))
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
-    constraints = sorted(v for v in deps.values() if "==" in v)
+    constraints = _req.constraint_lines(dists)
     return Generation(
         project=plan.project,
         version=version,
@@ -652,6 +659,8 @@ def build_generation(
         notes=sorted(set(notes)),
         framework=framework,
         router_prefixes=included,
+        gateway_requirements=gateway.requirements,
+        gateway_constraints=gateway.constraints,
     )
 
 

@@ -23,14 +23,13 @@ from decompose.analysis.pipeline import analyze
 from decompose import frameworks
 from decompose.frameworks import PruneError
 from decompose.generation.codemods import Change, CodemodError, rewrite_remote_imports
-from decompose.config import project_dependencies
+from decompose.generation.dependencies import read_declarations
 from decompose.analysis.facts import ModuleFacts
 from decompose.fsio import RefusedOverwrite, atomic_write
 from decompose.generation.generate import (
     DATA_MOUNT,
     DEFAULT_BASE_IMAGE,
     GATEWAY_NAME,
-    GATEWAY_PINS,
     HEALTH_PATH,
     PORT,
     SHARED_MOUNT,
@@ -100,7 +99,7 @@ def generation_for(
         plan,
         facts,
         sources,
-        dependencies=project_dependencies(root),
+        dependencies=read_declarations(root, base_image=base_image),
         version=project_version(root),
         base_image=base_image,
         database_env=database_env,
@@ -252,7 +251,7 @@ def render_outputs(
         )
         files[f"{prefix}/.dockerignore"] = _render(env, "service/dockerignore.j2", unit=unit)
         files[f"{prefix}/requirements.txt"] = _render(env, "service/requirements.txt.j2", unit=unit, requirements=requirements)
-        files[f"{prefix}/constraints.txt"] = _render(env, "service/constraints.txt.j2", constraints=gen.constraints)
+        files[f"{prefix}/constraints.txt"] = _render(env, "service/constraints.txt.j2", constraints=gen.constraints_of(unit["name"]))
         if asgi:
             files[f"{prefix}/app/{package}/__main__.py"] = _render(
                 env, "runtime/main_fastapi.py.j2", asgi=wsgi, package=package, role=unit["role"], mounts=mounts,
@@ -308,7 +307,7 @@ def render_outputs(
 
     # the gateway
     gw = gateway_unit(gen)
-    gw_reqs = sorted(GATEWAY_PINS.values())
+    gw_reqs = gen.gateway_requirements
     unit_files(GATEWAY_NAME, gw, gw_reqs, "decompose_gateway.app:app", "decompose_gateway", None, {})
     files[f"{GATEWAY_NAME}/app/decompose_gateway/__init__.py"] = _render(env, "gateway/init.py.j2")
     files[f"{GATEWAY_NAME}/app/decompose_gateway/app.py"] = _render(env, "gateway/app.py.j2")
