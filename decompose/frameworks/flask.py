@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 
 from decompose.analysis.facts import ModuleFacts
+from decompose.analysis.roles import is_test_module
 from decompose.frameworks.base import (
     AppInfo,
     Route,
@@ -22,11 +23,6 @@ from decompose.frameworks.flask_wiring import full_prefix, read_wiring
 #: text every Flask app module contains, and the names of the app constructor
 MARKERS = (".register_blueprint(",)
 CONSTRUCTORS = ("Flask", "flask.Flask")
-
-
-def is_test_module(module: str) -> bool:
-    parts = module.split(".")
-    return any(p in ("tests", "test", "testing", "conftest") or p.startswith("test_") for p in parts)
 
 
 def flask_subclasses(sources: dict[str, str]) -> set[str]:

@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from decompose.analysis.facts import Definition, ModuleFacts, Param
+from decompose.analysis.roles import is_test_module, is_testing_name
 from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
 from decompose.frameworks import AppInfo, Route, WebFramework
@@ -221,6 +222,26 @@ def _literal_source(source: str, name: str) -> str | None:
     return ast.unparse(found)
 
 
+def module_instances(source: str) -> frozenset[str]:
+    """Names bound at module level to a call of a CamelCase callable (an instance of a class)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    out: set[str] = set()
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if not isinstance(value, ast.Call):
+            continue
+        func = value.func
+        callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if not (callee[:1].isupper() and any(c.islower() for c in callee)):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        out.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(out)
+
+
 def _is_literal(text: str | None) -> bool:
     if text is None:
         return False
@@ -292,19 +313,25 @@ def client_function(d: Definition) -> ClientFunction:
 def detect_database_env(sources: dict[str, str]) -> str:
     """The environment variable the monolith reads its database URL from.
 
-    A literal ``..._DATABASE_URL`` name wins; else ``DATABASE_URL`` composed
-    with a literal prefix of an f-string like ``f"SHOP_{name}"`` (the
-    ``SHOP_DATABASE_URL`` of the sample); else ``DATABASE_URL``.
+    A literal ``..._DATABASE_URL`` (or ``_URI``) name wins; else
+    ``DATABASE_URL`` composed with a literal prefix of an f-string like
+    ``f"SHOP_{name}"`` (the ``SHOP_DATABASE_URL`` of the sample); else
+    ``DATABASE_URL``.  Test code and testing variables
+    (``TESTING_DATABASE_URL``, ``TEST_DATABASE_URL``) never count: the split
+    system runs the production configuration.
     """
-    literal = re.compile(r"""["']([A-Z][A-Z0-9_]*DATABASE_URL)["']""")
-    found = sorted({m for src in sources.values() for m in literal.findall(src)})
-    full = [f for f in found if f != "DATABASE_URL"]
+    production = {m: src for m, src in sources.items() if not is_test_module(m)}
+    literal = re.compile(r"""["']([A-Z][A-Z0-9_]*DATABASE_UR[LI])["']""")
+    found = sorted({m for src in production.values() for m in literal.findall(src)
+                    if not is_testing_name(m)})
+    full = [f for f in found if f not in ("DATABASE_URL", "DATABASE_URI")]
     if full:
-        return full[0]
+        return sorted(full, key=lambda f: (not f.endswith("_URL"), f))[0]
     if found:
-        prefixes = sorted({m for src in sources.values() for m in re.findall(r"""f["']([A-Z][A-Z0-9]*_)\{""", src)})
+        prefixes = sorted({m for src in production.values() for m in re.findall(r"""f["']([A-Z][A-Z0-9]*_)\{""", src)})
         if len(prefixes) == 1:
             return prefixes[0] + "DATABASE_URL"
+        return sorted(found, key=lambda f: (not f.endswith("_URL"), f))[0]
     return "DATABASE_URL"
 
 
@@ -360,7 +387,8 @@ def build_generation(
     unknown = sorted(m for m in owner if m not in fb)
     if unknown:
         problems.append("plan names modules that are not in the analysed source: " + ", ".join(unknown[:10]))
-    unplaced = sorted(m for m in fb if m not in owner)
+    excluded = set(plan.excluded)
+    unplaced = sorted(m for m in fb if m not in owner and m not in excluded)
     if not problems:
         problems.extend(split_live_object_calls(plan, facts))
     if problems:
@@ -439,6 +467,14 @@ def build_generation(
         return out
 
     targets_cache: dict[str, dict[str, set[str]]] = {}
+    instances_cache: dict[str, frozenset[str]] = {}
+
+    def instances_of(mod: str) -> frozenset[str]:
+        """Module-level objects built by calling a class (``bp = Blueprint(...)``,
+        ``db = SQLAlchemy()``): live objects with behaviour, never HTTP proxies."""
+        if mod not in instances_cache:
+            instances_cache[mod] = module_instances(sources.get(mod, ""))
+        return instances_cache[mod]
 
     def targets_of(mod: str) -> dict[str, set[str]]:
         if mod not in targets_cache:
@@ -459,7 +495,7 @@ def build_generation(
 
         def add(m: str, why: str | None = None) -> None:
             for a in [*ancestors(m), m]:
-                if a in modules and a not in copied:
+                if a in modules and a not in copied and a not in excluded:
                     copied.add(a)
                     queue.append(a)
                     if a not in local and owner.get(a, "") not in ("", name):
@@ -482,7 +518,7 @@ def build_generation(
                 if t_owner in (None, "", name):
                     add(t)
                     continue
-                needs = sorted(s for s in symbols if kind_of(t, s) not in REMOTABLE)
+                needs = sorted(s for s in symbols if kind_of(t, s) not in REMOTABLE or s in instances_of(t))
                 if needs:
                     add(t, f"{x} uses {', '.join(needs)} (not callable over HTTP)")
         # imports rewritten to clients, and what each client must offer
@@ -510,6 +546,8 @@ def build_generation(
                 d = definition(t, s) if k not in (None, "module") else None
                 if k in ("function", "async_function") and d is not None:
                     cm.functions.append(client_function(d))
+                elif k == "variable" and d is not None and t in copied and s in instances_of(t):
+                    cm.reexports.append(s)  # a live object (Blueprint, extension...): the borrowed module's own
                 elif k == "variable" and d is not None:
                     lit = None if d.mutable else _literal_source(sources.get(t, ""), s)
                     if lit is not None:

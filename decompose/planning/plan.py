@@ -139,6 +139,8 @@ class Plan:
     blockers: list[dict[str, Any]] = field(default_factory=list)
     version: int = PLAN_VERSION
     shared_reasons: dict[str, str] = field(default_factory=dict)
+    #: Modules that are in no service and ship in no image (tests), with the reason.
+    excluded: dict[str, str] = field(default_factory=dict)
 
     # -- queries -----------------------------------------------------------
     def service_of(self) -> dict[str, str]:
@@ -162,6 +164,7 @@ class Plan:
             "shared": self._shared_dict(),
             "quality": _sorted(self.quality),
             "blockers": [_sorted(b) for b in self.blockers],
+            **({"excluded": {m: self.excluded[m] for m in sorted(self.excluded)}} if self.excluded else {}),
         }
 
     def _shared_dict(self) -> dict[str, Any]:
@@ -176,7 +179,7 @@ class Plan:
         problems: list[str] = []
         if not isinstance(data, dict):
             raise PlanError([f"{origin}: the plan must be a mapping with a 'services' key"])
-        allowed = {"version", "project", "source", "services", "shared", "quality", "blockers"}
+        allowed = {"version", "project", "source", "services", "shared", "quality", "blockers", "excluded"}
         for key in _names(set(data) - allowed):
             problems.append(f"{origin}: unknown top-level key {key}")
         version = data.get("version", PLAN_VERSION)
@@ -281,7 +284,14 @@ class Plan:
         if not isinstance(shared_reasons, dict):
             problems.append(f"{origin}: shared: 'reasons' must be a mapping of module to reason, got {kind_of(shared_reasons)}")
             shared_reasons = {}
-        # duplicates across services / shared
+        excluded_raw = data.get("excluded") or {}
+        if not isinstance(excluded_raw, dict):
+            problems.append(f"{origin}: 'excluded' must be a mapping of module to reason, got {kind_of(excluded_raw)}")
+            excluded_raw = {}
+        for m in excluded_raw:
+            if not isinstance(m, str) or not MODULE_RE.match(m):
+                problems.append(f"{origin}: excluded: {m!r} is not a dotted module name")
+        # duplicates across services / shared / excluded
         owner: dict[str, str] = {}
         for name, svc in services.items():
             for m in svc.modules:
@@ -298,6 +308,10 @@ class Plan:
                 problems.append(f"{origin}: module {m!r} is {where}")
             else:
                 owner[m] = "shared"
+        for m in excluded_raw:
+            if isinstance(m, str) and m in owner:
+                where = "'shared'" if owner[m] == "shared" else repr(owner[m])
+                problems.append(f"{origin}: module {m!r} is in both {where} and 'excluded'")
         if problems:
             raise PlanError(problems)
         return cls(
@@ -309,12 +323,16 @@ class Plan:
             blockers=list(blockers),
             version=version,
             shared_reasons={str(k): str(v) for k, v in shared_reasons.items()},
+            excluded={str(k): str(v) for k, v in excluded_raw.items()},
         )
 
 
 def validate_against_modules(plan: Plan, modules: set[str], origin: str = "decompose.yaml") -> list[str]:
     """Problems of a structurally valid plan against the analysed modules (pure)."""
-    return placement_problems(plan.service_of(), modules, origin)
+    placed = dict(plan.service_of())
+    for m in plan.excluded:
+        placed.setdefault(m, "excluded")
+    return placement_problems(placed, modules, origin)
 
 
 def placement_problems(placed: dict[str, str], modules: set[str], origin: str = "decompose.yaml") -> list[str]:
@@ -349,6 +367,10 @@ def lenient_placement(data: Any) -> tuple[dict[str, str], str | None]:
     for m in mods if isinstance(mods, list) else ():
         if isinstance(m, str):
             placed.setdefault(m, "")
+    excluded = data.get("excluded")
+    for m in excluded if isinstance(excluded, dict) else ():
+        if isinstance(m, str):
+            placed.setdefault(m, "excluded")
     source = data.get("source")
     return placed, source if isinstance(source, str) else None
 

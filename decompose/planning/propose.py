@@ -49,7 +49,8 @@ import networkx as nx
 from decompose.planning import quality
 from decompose.planning.cluster import Clustering, Constraints, cluster
 from decompose.analysis.facts import Definition, ModuleFacts
-from decompose.analysis.graph import DependencyGraph
+from decompose.analysis.graph import DependencyGraph, build_graph
+from decompose.analysis.roles import excluded_role
 from decompose.analysis.metrics import RUNTIME_CONTEXTS
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
 from decompose.planning.signals import (
@@ -111,6 +112,11 @@ def propose(
 ) -> Proposal:
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     facts = sorted(facts, key=lambda f: f.module)
+    # Tests and project tooling never shape services: left out before anything is measured.
+    excluded = {f.module: why for f in facts if (why := excluded_role(f.module, f.path))}
+    if excluded:
+        facts = [f for f in facts if f.module not in excluded]
+        graph = build_graph(facts)
     modules = [f.module for f in facts]
     notes: list[str] = []
     access = table_access(facts, graph)
@@ -159,6 +165,7 @@ def propose(
     }
     if constraints is not None and constraints.services is not None:
         plan.quality["settings"]["target_services"] = constraints.services
+    plan.excluded = excluded
     return Proposal(plan=plan, coupling=coupling, clustering=clustering, access=access, notes=notes)
 
 

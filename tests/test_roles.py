@@ -1,0 +1,88 @@
+"""Module roles: tests and project tooling never become services or ship in images;
+the plan lists them under ``excluded`` and every command accepts that plan."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from decompose.analysis.roles import excluded_role, is_test_module, is_testing_name
+from decompose.cli import app
+from decompose.generation.generate import detect_database_env, module_instances
+from decompose.planning.plan import Plan, PlanError
+
+
+@pytest.mark.parametrize("module,path,role", [
+    ("conftest", "tests/conftest.py", "test"),
+    ("test_auth", "tests/test_auth.py", "test"),
+    ("helpers", "tests/helpers.py", "test"),           # a suite without __init__.py
+    ("pkg.tests.unit.x", "pkg/tests/unit/x.py", "test"),
+    ("conf", "docs/conf.py", "tooling"),
+    ("setup", "setup.py", "tooling"),
+    ("shop.orders.views", "shop/orders/views.py", None),
+    ("shop.testimonials", "shop/testimonials.py", None),  # not a test because of its name's prefix
+])
+def test_roles(module, path, role):
+    why = excluded_role(module, path)
+    assert (why.split(" ", 1)[0] if why else None) == {"test": "test", "tooling": "project", None: None}[role]
+
+
+def test_testing_names():
+    assert is_testing_name("TESTING_DATABASE_URL") and is_testing_name("TEST_DB")
+    assert not is_testing_name("CONTEST_DATABASE_URL") and not is_test_module("shop.latest")
+
+
+def test_database_variable_is_never_the_testing_one():
+    src = 'import os\nURL = os.environ.get("TESTING_DATABASE_URL") or os.environ["APP_DATABASE_URL"]\n'
+    assert detect_database_env({"app.config": src, "tests.conftest": 'os.environ["T_DATABASE_URL"]'}) == "APP_DATABASE_URL"
+
+
+def test_module_level_instances_are_live_objects():
+    src = "from flask import Blueprint\nbp = Blueprint('x', __name__)\ndb: DB = SQLAlchemy()\nN = int('3')\nNAMES = list()\n"
+    assert module_instances(src) == {"bp", "db"}
+
+
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    files = {
+        "app/__init__.py": "from flask import Flask\n\ndef create_app():\n    app = Flask(__name__)\n    from app import views\n    app.register_blueprint(views.bp)\n    return app\n",
+        "app/views.py": "from flask import Blueprint\nbp = Blueprint('v', __name__)\n\n@bp.route('/')\ndef index():\n    return 'ok'\n",
+        "tests/conftest.py": "import pytest\nfrom app import create_app\n\n@pytest.fixture\ndef client():\n    return create_app().test_client()\n",
+        "tests/test_views.py": "def test_index(client):\n    assert client.get('/').data == b'ok'\n",
+        "docs/conf.py": "project = 'x'\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text))
+    return root
+
+
+def test_fresh_plan_excludes_tests_and_every_command_accepts_it(tmp_path):
+    root = _project(tmp_path)
+    plan_file = tmp_path / "p.yaml"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "--no-history", "-o", str(plan_file), "-q"])
+    assert r.exit_code == 0, r.output
+    data = yaml.safe_load(plan_file.read_text())
+    assert set(data["excluded"]) == {"conftest", "test_views", "conf"}
+    placed = {m for s in data["services"].values() for m in s["modules"]} | set(data["shared"]["modules"])
+    assert placed == {"app", "app.views"}
+    r = runner.invoke(app, ["plan", "--check", "--plan", str(plan_file), "-q"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["generate", "--plan", str(plan_file), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    shipped = [p for p in out.rglob("*.py") if p.name in ("conftest.py", "test_views.py", "conf.py")]
+    assert shipped == []
+    assert not any("pytest" in p.read_text() for p in out.rglob("requirements.txt"))
+
+
+def test_excluded_must_not_overlap_services():
+    with pytest.raises(PlanError, match="in both 'a' and 'excluded'"):
+        Plan.from_dict({"project": "p", "services": {"a": {"modules": ["m"]}}, "excluded": {"m": "test code"}})
+    plan = Plan.from_dict({"project": "p", "services": {"a": {"modules": ["m"]}}, "excluded": {"t": "test code"}})
+    assert plan.excluded == {"t": "test code"} and plan.to_dict()["excluded"] == {"t": "test code"}
