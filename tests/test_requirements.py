@@ -641,6 +641,12 @@ def test_gateway_pin_conflict():
     assert "httpx==0.27.0" in gw.constraints and "flask==1.0.2" in gw.constraints
     assert any("werkzeug==0.14.1" in n and "werkzeug>=2.2" in n for n in gw.notes)
     assert any("markupsafe>=2.1.1" in n and "markupsafe==1.0" in n for n in gw.notes)
+    # FlaskBB 2.0.2 pins idna==2.6: pip would take anyio 1.x for httpx 0.28.1; the gateway drops the pin
+    flaskbb = R.collect({"requirements.txt": "idna==2.6\ncertifi==2018.4.16\n"})
+    gw = R.gateway_requirements(flaskbb, dict(GATEWAY_PINS), ENV)
+    assert gw.constraints == ["certifi==2018.4.16"] and any("idna>=2.8" in n for n in gw.notes)
+    r = R.service_requirements("web", uses(), flaskbb, FLASK, ENV)
+    assert "idna==2.6" in r.constraints and any("idna>=2.8" in n and "old releases" in n for n in r.notes)
     # a werkzeug pin the gateway supports is used as is
     ok = R.collect({"requirements.txt": "werkzeug==3.0.6\n"})
     assert R.gateway_requirements(ok, dict(GATEWAY_PINS), ENV).requirements == [

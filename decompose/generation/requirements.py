@@ -105,6 +105,11 @@ RUNTIME_NEEDS: dict[str, tuple[str, ...]] = {
                          "starlette>=1.6.0", "typing-extensions>=4.8.0", "typing-inspection>=0.4.2"),
 }
 
+#: What the newest versions of their unpinned dependencies require in turn (httpx -> anyio -> idna,
+#: httpcore -> h11): pip backtracks to old releases when the monolith pins these lower.
+RUNTIME_INDIRECT: dict[str, tuple[str, ...]] = {
+    "httpx==0.28.1": ("h11>=0.16", "idna>=2.8"),
+}
 TEST_PARTS = frozenset({"tests", "test", "testing", "conftest"})
 
 
@@ -241,6 +246,7 @@ class Runtime:
     pins: dict[str, str]  # name -> "name==version"
     support: dict[str, str] = field(default_factory=lambda: dict(RUNTIME_SUPPORT))
     needs: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(RUNTIME_NEEDS))
+    indirect: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(RUNTIME_INDIRECT))
 
 
 @dataclass
@@ -299,7 +305,8 @@ def _runtime(unit: str, runtime: Runtime, reqs: dict[str, str], imported: set[st
             reqs[name] = pin
         used_own.append(pin)
     for pin in used_own:
-        for need in runtime.needs.get(pin, ()):
+        needs = [(x, True) for x in runtime.needs.get(pin, ())] + [(x, False) for x in runtime.indirect.get(pin, ())]
+        for need, direct in needs:
             try:
                 r = Requirement(need)
             except InvalidRequirement:
@@ -307,10 +314,11 @@ def _runtime(unit: str, runtime: Runtime, reqs: dict[str, str], imported: set[st
             n = normalise(r.name)
             v = constraints.get(n)
             if v and n not in drop and not _satisfies(v, str(r.specifier)):
-                notes.append(f"{unit}: {pin} needs {need}, the monolith pins {n}=={v}: "
+                how = "needs" if direct else "needs (through its dependencies' current releases)"
+                notes.append(f"{unit}: {pin} {how} {need}, the monolith pins {n}=={v}: "
                              + ("the gateway's constraints.txt leaves it out" if unit == "gateway" else
-                                "pip cannot install both (constraints.txt keeps the monolith's pin: its code was "
-                                "built against it)"))
+                                ("pip cannot install both" if direct else "pip falls back to old releases of them")
+                                + " (constraints.txt keeps the monolith's pin: its code was built against it)"))
                 if unit == "gateway":
                     drop.add(n)
 
