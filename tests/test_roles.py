@@ -86,3 +86,25 @@ def test_excluded_must_not_overlap_services():
         Plan.from_dict({"project": "p", "services": {"a": {"modules": ["m"]}}, "excluded": {"m": "test code"}})
     plan = Plan.from_dict({"project": "p", "services": {"a": {"modules": ["m"]}}, "excluded": {"t": "test code"}})
     assert plan.excluded == {"t": "test code"} and plan.to_dict()["excluded"] == {"t": "test code"}
+
+
+def test_odd_file_names_are_accepted_by_every_command_and_scripts_are_excluded(tmp_path):
+    root = tmp_path / "odd"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "__init__.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
+    (root / "app" / "0001_initial.py").write_text("import app\n")
+    (root / "run-me.py").write_text("from app import app\nprint(app)\n")
+    (root / "2024-01-01 cleanup.py").write_text("import app\n")
+    plan_file = tmp_path / "p.yaml"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "--no-history", "-o", str(plan_file), "-q"])
+    assert r.exit_code == 0, r.output
+    data = yaml.safe_load(plan_file.read_text())
+    assert set(data["excluded"]) == {"run-me", "2024-01-01 cleanup"}
+    assert all(why.startswith("script:") for why in data["excluded"].values())
+    assert "app.0001_initial" in {m for s in data["services"].values() for m in s["modules"]} | set(data["shared"]["modules"])
+    for args in (["plan", "--check", "--plan", str(plan_file), "-q"],
+                 ["check", str(root / "run-me.py"), "--plan", str(plan_file)],
+                 ["generate", "--plan", str(plan_file), "-o", str(tmp_path / "out")]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, (args, r.output)

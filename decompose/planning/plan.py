@@ -44,7 +44,10 @@ PLAN_VERSION = 1
 SERVICE_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 #: Dotted module names; a component may start with a digit (``0001_initial``: Django
 #: migrations are real modules, loaded by importlib).
-MODULE_RE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+#: Any dotted name the scanner gives a file: parts need not be identifiers
+#: (``0001_initial``, ``run-me``, ``2024-01-01 cleanup``) but hold no dot,
+#: slash or control character.
+MODULE_RE = re.compile(r"^[^./\\\x00-\x1f]+(\.[^./\\\x00-\x1f]+)*$")
 
 
 def kind_of(value: Any) -> str:

@@ -114,6 +114,7 @@ def propose(
     facts = sorted(facts, key=lambda f: f.module)
     # Tests and project tooling never shape services: left out before anything is measured.
     excluded = {f.module: why for f in facts if (why := excluded_role(f.module, f.path))}
+    excluded.update(_scripts(facts, graph, excluded))
     if excluded:
         facts = [f for f in facts if f.module not in excluded]
         graph = build_graph(facts)
@@ -167,6 +168,22 @@ def propose(
         plan.quality["settings"]["target_services"] = constraints.services
     plan.excluded = excluded
     return Proposal(plan=plan, coupling=coupling, clustering=clustering, access=access, notes=notes)
+
+
+def _scripts(facts: list[ModuleFacts], graph: DependencyGraph, excluded: dict[str, str]) -> dict[str, str]:
+    """One-off scripts: top-level single-file modules that no other module imports
+    and that declare no routes and no tables (``manage_db.py``, ``wsgi.py``,
+    ``celery_worker.py``).  They run on their own; services get their own entry points."""
+    out: dict[str, str] = {}
+    g = graph.internal
+    for f in facts:
+        m = f.module
+        if "." in m or f.is_package or m in excluded or f.routes or f.data:
+            continue
+        importers = [u for u in (g.predecessors(m) if m in g else ()) if u not in excluded and u != m]
+        if not importers:
+            out[m] = "script: a top-level file no module imports; runs on its own, not part of a service"
+    return out
 
 
 def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[tuple[list[str], str]]:
