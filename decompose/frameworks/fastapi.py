@@ -40,16 +40,19 @@ def to_werkzeug(path: str) -> str:
     return re.sub(r"\{([^{}]+)\}", conv, path)
 
 
-def include_router_prefixes(source: str, module: str, is_package: bool, modules: frozenset[str]) -> dict[str, str]:
-    """``x.include_router(<router>, prefix="...")`` calls of the app module -> {"module:attr": prefix}.
+def include_edges(source: str, module: str, is_package: bool, modules: frozenset[str]) -> list[tuple[str, str, str]]:
+    """``x.include_router(<router>, prefix="...")`` calls of one module ->
+    [(receiver, "module:attr" of the router, prefix)]; ``receiver`` is the local
+    name the call is made on (the app, or a router that nests another).
 
-    ``<router>`` is a name imported from a module (``from m import router as r``)
-    or an attribute of an imported module (``items_api.router``).
+    ``<router>`` is a name imported from a module (``from m import router as r``),
+    an attribute of an imported module (``items_api.router``) or a module-level
+    router of the same module.
     """
-    out: dict[str, str] = {}
+    out: list[tuple[str, str, str]] = []
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return out
     bound: dict[str, str] = {}  # local name -> dotted name it stands for
     pkg = module.split(".") if is_package else module.split(".")[:-1]
@@ -65,6 +68,11 @@ def include_router_prefixes(source: str, module: str, is_package: bool, modules:
             for a in node.names:
                 if a.name != "*":
                     bound[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id not in bound:
+                    bound[target.id] = f"{module}.{target.id}"
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "include_router"):
             continue
@@ -85,8 +93,51 @@ def include_router_prefixes(source: str, module: str, is_package: bool, modules:
         for kw in node.keywords:
             if kw.arg == "prefix" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
                 prefix = kw.value.value
-        out[f"{mod}:{attr}"] = prefix
-    return dict(sorted(out.items()))
+        receiver = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+        out.append((receiver, f"{mod}:{attr}", prefix))
+    return out
+
+
+def include_router_prefixes(source: str, module: str, is_package: bool, modules: frozenset[str]) -> dict[str, str]:
+    """The app module's ``include_router`` calls -> {"module:attr": prefix}."""
+    return dict(sorted((child, prefix) for _r, child, prefix in include_edges(source, module, is_package, modules)))
+
+
+def router_bases(facts: dict[str, ModuleFacts], sources: dict[str, str], app_module: str) -> dict[str, str]:
+    """Every router the app reaches, directly or nested (``router.include_router(sub)``)
+    -> the path in front of its own ``APIRouter(prefix=...)``."""
+    modules = frozenset(facts)
+    own: dict[str, str] = {}
+    edges: dict[str, list[tuple[str, str]]] = {}  # parent key ("<app>" or module:attr) -> [(child, prefix)]
+    for m in sorted(sources):
+        src = sources[m]
+        if m not in facts or ".include_router(" not in src:
+            continue
+        routers = constructor_prefixes(src, "APIRouter", "prefix")
+        for prefix_name, prefix in routers.items():
+            own[f"{m}:{prefix_name}"] = prefix
+        for receiver, child, prefix in include_edges(src, m, facts[m].is_package, modules):
+            if receiver in routers:
+                parent = f"{m}:{receiver}"
+            elif m == app_module:
+                parent = "<app>"
+            else:
+                continue
+            edges.setdefault(parent, []).append((child, prefix))
+    for child in {c for kids in edges.values() for c, _p in kids}:
+        cm, _, attr = child.partition(":")
+        if child not in own:
+            own[child] = constructor_prefixes(sources.get(cm, ""), "APIRouter", "prefix").get(attr, "")
+    bases: dict[str, str] = {}
+    queue = [("<app>", "")]
+    while queue:
+        parent, parent_path = queue.pop(0)
+        for child, prefix in sorted(edges.get(parent, [])):
+            if child in bases:
+                continue
+            bases[child] = parent_path + prefix
+            queue.append((child, bases[child] + own.get(child, "")))
+    return dict(sorted(bases.items()))
 
 
 class FastAPI(WebFramework):
@@ -100,10 +151,7 @@ class FastAPI(WebFramework):
 
     def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
         module, factory = find_app_module(facts, sources, MARKERS, CONSTRUCTORS)
-        included: dict[str, str] = {}
-        if module:
-            included = include_router_prefixes(sources.get(module, ""), module, facts[module].is_package,
-                                               frozenset(facts))
+        included = router_bases(facts, sources, module) if module else {}
         return AppInfo(module=module, factory=factory, router_prefixes=included)
 
     def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
