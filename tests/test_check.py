@@ -7,19 +7,10 @@ import random
 import networkx as nx
 import pytest
 
-from decompose.guard.check import (
-    GraphState,
-    ModuleInfo,
-    baseline,
-    compact_imports,
-    compact_uses,
-    evaluate,
-    import_statement,
-    module_edges,
-    owner_map,
-    owner_of,
-    tarjan_sccs,
-)
+from decompose.guard.boundaries import owner_map, owner_of
+from decompose.guard.evaluation import baseline, evaluate
+from decompose.guard.graphstate import GraphState, ModuleInfo, compact_imports, compact_uses, module_edges, tarjan_sccs
+from decompose.guard.rules import import_statement
 from decompose.config import Config
 from decompose.analysis.facts import ImportFact, ModuleFacts, SymbolUse
 from decompose.analysis.graph import build_graph
@@ -195,7 +186,7 @@ def test_shared_imports_recorded_as_blockers_in_the_plan_are_warnings():
 
 
 def test_acknowledged_blockers_accept_relative_and_qualified_symbols():
-    from decompose.guard.check import acknowledged_shared_uses
+    from decompose.guard.boundaries import acknowledged_shared_uses
 
     plan = Plan.from_dict({**PLAN.to_dict(), "blockers": [
         {"kind": "shared-uses-service", "module": "shop.a", "depends_on": "shop.x.api", "symbols": ["bp"]},

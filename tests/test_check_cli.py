@@ -18,7 +18,9 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from decompose.guard.check import SNAPSHOT_NAME, _fingerprint, acknowledged_shared_uses, load_snapshot, run_check
+from decompose.guard.boundaries import acknowledged_shared_uses
+from decompose.guard.check import run_check
+from decompose.guard.snapshot import SNAPSHOT_NAME, fingerprint, load_snapshot
 from decompose.cli import app
 from decompose.config import load_config
 from decompose.analysis.graph import build_graph
@@ -299,7 +301,7 @@ def test_path_option_and_plan_source(tmp_path):
 
 
 def snapshot_graph(root: Path, cache: Path) -> dict:
-    loaded = load_snapshot(cache / SNAPSHOT_NAME, _fingerprint(load_config(root)))
+    loaded = load_snapshot(cache / SNAPSHOT_NAME, fingerprint(load_config(root)))
     assert loaded is not None
     state, _ = loaded
     return {(m, t): (e.imports, e.lines, sorted(e.contexts), e.uses) for m, es in state.out.items() for t, e in es.items()}
@@ -408,7 +410,8 @@ def test_reference_plan_findings_are_exactly_the_cross_service_imports(sample_co
     """The reference decomposition has no interface: every import across its services is flagged,
     and nothing else.  The oracle is the analyzer's own graph."""
     from decompose.analysis.pipeline import analyze
-    from decompose.guard.check import nearest_module, owner_map, owner_of
+    from decompose.analysis.resolve import nearest_module
+    from decompose.guard.boundaries import owner_map, owner_of
 
     ref = loads_plan("project: shop\n" + (sample_copy / "reference.yaml").read_text())
     an = analyze(sample_copy, use_cache=False)
@@ -428,7 +431,7 @@ def test_reference_plan_findings_are_exactly_the_cross_service_imports(sample_co
 
 def test_plan_cache_is_exact_and_follows_edits(shop, tmp_path, monkeypatch):
     from decompose.planning import planfile
-    from decompose.guard.check import load_plan_cached
+    from decompose.guard.snapshot import load_plan_cached
 
     cache = tmp_path / "plan-cache"
     plan_file = shop / "decompose.yaml"

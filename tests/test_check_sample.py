@@ -7,7 +7,7 @@ import shutil
 import sys
 
 from decompose.analysis.pipeline import analyze
-from decompose.guard.check import acknowledged_shared_uses, owner_map, owner_of
+from decompose.guard.boundaries import acknowledged_shared_uses, owner_map, owner_of
 from decompose.planning.planfile import load_plan
 from tests.test_check_precommit import commit_count, env, git, run
 

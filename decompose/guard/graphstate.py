@@ -1,0 +1,228 @@
+"""The guard's incremental module graph (pure): :class:`GraphState`, SCCs, shortest paths.
+
+This module owns the whole project's module graph as the check keeps it
+between runs: per module its :class:`ModuleInfo` (path, content key, stat
+signature), compact imports and symbol uses, and the resolved out-edges
+(:class:`Edge`) that :func:`module_edges` makes from them exactly as
+``decompose.analysis.graph.build_graph`` makes the ``internal`` graph (same
+resolution rule, :mod:`decompose.analysis.resolve`; the agreement is tested).
+Edges are re-resolved for the changed modules only.  Cycles are found by
+:func:`tarjan_sccs` and explained by :func:`shortest_path` over
+:func:`import_adj`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from decompose.analysis.facts import ModuleFacts
+from decompose.analysis.resolve import nearest_module, resolve
+
+RUNTIME_CONTEXTS = frozenset({"module", "conditional"})  # same as decompose.analysis.metrics
+
+
+#: (module, names, line, context, kind, level): an ImportFact, compactly
+Imp = tuple
+#: (target, count, calls): symbol uses aggregated by target
+Use = tuple
+
+
+@dataclass(slots=True)
+class Edge:
+    imports: int = 0
+    lines: list[int] = field(default_factory=list)
+    contexts: set[str] = field(default_factory=set)
+    uses: int = 0
+    calls: int = 0
+
+
+@dataclass(slots=True)
+class ModuleInfo:
+    relpath: str
+    is_package: bool
+    key: str
+    lines: int = 0
+    mtime_ns: int = 0
+    size: int = -1
+
+
+def compact_imports(facts: ModuleFacts) -> list[Imp]:
+    return [(i.module, tuple(i.names), i.line, i.context, i.kind, i.level) for i in facts.imports]
+
+
+def compact_uses(facts: ModuleFacts) -> list[Use]:
+    agg: dict[str, list[int]] = {}
+    for u in facts.uses:
+        a = agg.setdefault(u.target, [0, 0])
+        a[0] += u.count
+        a[1] += u.calls
+    return [(t, c, k) for t, (c, k) in agg.items()]
+
+
+def module_edges(
+    module: str, imports: Iterable[Imp], uses: Iterable[Use], modules, top_levels
+) -> tuple[dict[str, Edge], list[tuple[str, int]]]:
+    """Internal out-edges of one module, exactly as ``decompose.analysis.graph.build_graph`` makes them.
+
+    Returns the edges and the unresolved internal imports as (named module, line).
+    """
+    edges: dict[str, Edge] = {}
+    unresolved: list[tuple[str, int]] = []
+    for imp_module, names, line, context, _kind, _level in imports:
+        if not imp_module:
+            continue
+        if imp_module.partition(".")[0] not in top_levels:
+            continue
+        targets = resolve(imp_module, names, modules)
+        if targets is None:
+            unresolved.append((imp_module, line))
+            continue
+        for t in targets:
+            if t == module:
+                continue
+            e = edges.get(t)
+            if e is None:
+                e = edges[t] = Edge()
+            e.imports += 1
+            if line not in e.lines:
+                e.lines.append(line)
+            e.contexts.add(context)
+    for target, count, calls in uses:
+        t = nearest_module(target, modules)
+        if t is None or t == module:
+            continue
+        e = edges.get(t)
+        if e is None:
+            e = edges[t] = Edge()
+        e.uses += count
+        e.calls += calls
+    for e in edges.values():
+        e.lines.sort()
+    return edges, unresolved
+
+
+@dataclass
+class GraphState:
+    """The whole project's module graph, as much as a check needs of it."""
+
+    info: dict[str, ModuleInfo]
+    imports: dict[str, list[Imp]]
+    uses: dict[str, list[Use]]
+    out: dict[str, dict[str, Edge]] = field(default_factory=dict)
+    unresolved: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: files that give no module: relpath -> (module or "", is_package, reason, mtime_ns, size)
+    skipped: dict[str, tuple[str, bool, str, int, int]] = field(default_factory=dict)
+
+    @property
+    def modules(self) -> dict[str, ModuleInfo]:
+        return self.info
+
+    def top_levels(self) -> frozenset[str]:
+        return frozenset(m.partition(".")[0] for m in self.info)
+
+    def rebuild_edges(self, only: Iterable[str] | None = None) -> None:
+        tops = self.top_levels()
+        mods = self.info
+        for m in (self.info if only is None else only):
+            if m not in self.info:
+                self.out.pop(m, None)
+                self.unresolved.pop(m, None)
+                continue
+            self.out[m], self.unresolved[m] = module_edges(m, self.imports.get(m, ()), self.uses.get(m, ()), mods, tops)
+        if only is None:
+            for m in list(self.out):
+                if m not in self.info:
+                    del self.out[m]
+
+    def set_facts(self, facts: ModuleFacts, info: ModuleInfo) -> None:
+        self.info[facts.module] = info
+        self.imports[facts.module] = compact_imports(facts)
+        self.uses[facts.module] = compact_uses(facts)
+
+    def remove(self, module: str) -> None:
+        for d in (self.info, self.imports, self.uses, self.out, self.unresolved):
+            d.pop(module, None)
+
+    @classmethod
+    def from_facts(cls, facts: Iterable[ModuleFacts], infos: dict[str, ModuleInfo]) -> "GraphState":
+        st = cls(info={}, imports={}, uses={})
+        for f in facts:
+            st.set_facts(f, infos[f.module])
+        st.rebuild_edges()
+        return st
+
+
+def tarjan_sccs(adj: dict[str, Iterable[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one node (iterative Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(adj):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(adj.get(root, ()))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for nxt in it:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(adj.get(nxt, ())))))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def import_adj(out: dict[str, dict[str, Edge]], contexts: frozenset[str] | None = None) -> dict[str, list[str]]:
+    """Module -> targets of its import edges (only imports made in one of ``contexts``, when given)."""
+    if contexts is None:
+        return {m: [t for t, e in edges.items() if e.imports] for m, edges in out.items()}
+    return {m: [t for t, e in edges.items() if e.imports and contexts & e.contexts] for m, edges in out.items()}
+
+
+def shortest_path(adj: dict[str, list[str]], src: str, dst: str, within: set[str]) -> list[str] | None:
+    """A shortest path ``src`` -> ``dst`` through nodes of ``within`` (BFS in sorted order), or None."""
+    prev: dict[str, str | None] = {src: None}
+    q = deque([src])
+    while q:
+        n = q.popleft()
+        if n == dst:
+            path = [n]
+            while prev[path[-1]] is not None:
+                path.append(prev[path[-1]])  # type: ignore[arg-type]
+            return path[::-1]
+        for t in sorted(adj.get(n, ())):
+            if t in within and t not in prev:
+                prev[t] = n
+                q.append(t)
+    return None
