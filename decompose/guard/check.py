@@ -45,14 +45,18 @@ from decompose.config import Config
 from decompose.guard.errors import CheckError
 from decompose.guard.evaluation import baseline, evaluate
 from decompose.guard.gather import Facts, cold_state, names_new_submodule, refresh, rescan
-from decompose.guard.git import git_blobs, git_toplevel, run_git
-from decompose.guard.graphstate import Edge, Imp, ModuleInfo, Use, compact_imports, compact_uses
+from decompose.guard.git import git_blobs, git_commit, git_toplevel
+from decompose.guard.graphstate import Edge, GraphState, Imp, ModuleInfo, Use, compact_imports, compact_uses
 from decompose.guard.report import CheckResult, to_json_dict, to_sarif_dict
 from decompose.guard.snapshot import SNAPSHOT_NAME, fingerprint, load_plan_cached, load_snapshot, save_snapshot
 from decompose.planning.plan import Plan
 
 #: What the command line and the benchmark import from here; everything else from the owning module.
 __all__ = ["CheckError", "CheckResult", "load_plan_cached", "run_check", "to_json_dict", "to_sarif_dict"]
+
+#: A checked module -> its (imports, uses) at the base, or None where it did not exist there.
+Base = dict[str, tuple[list[Imp], list[Use]] | None]
+
 
 def _rel_to_root(root: Path, name: str, cwd: Path) -> str | None:
     p = Path(name)
@@ -63,6 +67,92 @@ def _rel_to_root(root: Path, name: str, cwd: Path) -> str | None:
         except ValueError:
             continue
     return None
+
+
+def _classify_files(root: Path, files: list[str], cwd: Path) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """FILES as (.py relpaths under root, folders as relpath prefixes, (name, reason) of those not checked).
+
+    Raises :class:`CheckError` for a name that does not exist: a typo must not give a green check.
+    """
+    skipped: list[tuple[str, str]] = []
+    wanted: list[str] = []  # relpaths under root
+    folders: list[str] = []  # a folder checks the modules below it
+    for name in files:
+        if not (cwd / name).exists():
+            raise CheckError(f"{name}: no such file")
+        rel = _rel_to_root(root, name, cwd)
+        if rel is None:
+            skipped.append((name, f"outside the analysed tree {root}"))
+        elif (root / rel).is_dir():
+            folders.append("" if rel == "." else rel.rstrip("/") + "/")
+        elif not rel.endswith(".py"):
+            skipped.append((rel, "not a .py file"))
+        elif not (root / rel).is_file():
+            raise CheckError(f"{name}: no such file")
+        else:
+            wanted.append(rel)
+    return wanted, folders, skipped
+
+
+def _base_versions(
+    root: Path,
+    state: GraphState,
+    checked: list[str],
+    base_ref: str | None,
+    previous: tuple[dict[str, ModuleInfo], dict[str, list[Imp]], dict[str, list[Use]]] | None,
+    facts: Facts,
+) -> tuple[str, Base]:
+    """(description of the baseline, the checked modules' versions at the base).
+
+    The base is ``base_ref`` (default ``HEAD``) in a git work tree, else
+    ``previous`` (the state the previous check saw; None on a first check,
+    where nothing is claimed changed).  Modules left out of the mapping are
+    unchanged at the base.
+    """
+    base: Base = {}
+    top = git_toplevel(root)
+    if top is None:
+        if base_ref is not None:
+            raise CheckError(f"{root}: --base-ref {base_ref} needs a git work tree")
+        # Outside git the baseline is what the previous check saw; on a first check
+        # there is nothing to compare with, so no change (and no new cycle) is claimed.
+        if previous is None:
+            return "none (first check outside git)", base
+        prev_info, prev_imports, prev_uses = previous
+        for m in checked:
+            if m not in prev_info:
+                base[m] = None
+            elif prev_info[m].key != state.info[m].key:
+                base[m] = (prev_imports[m], prev_uses.get(m, []))
+        return "the previous check", base
+    ref = base_ref or "HEAD"
+    commit = git_commit(top, ref)
+    blobs: dict[str, bytes | None] = {}
+    if commit is None:
+        if base_ref is not None:
+            raise CheckError(f"{top}: --base-ref {base_ref!r} is not a commit of this repository")
+        desc = "HEAD (no commits yet: every checked file is new)"
+    else:
+        desc = f"{ref} ({commit[:12]})"
+        rel_top = {m: (root / state.info[m].relpath).relative_to(top).as_posix() for m in checked}
+        got = git_blobs(top, ref, sorted(set(rel_top.values())))
+        blobs = {m: got[rel_top[m]] for m in checked}
+    base_jobs = []
+    for m in checked:
+        data = blobs.get(m)
+        i = state.info[m]
+        if data is None:
+            base[m] = None
+            continue
+        key = content_key(m, i.is_package, i.relpath, data)
+        if key != i.key:
+            base_jobs.append((key, data, m, i.relpath, i.is_package, None))
+    base_facts = facts.get(base_jobs)
+    for key, _data, m, *_rest in base_jobs:
+        bf = base_facts[key][0]
+        # unparsable at the base: nothing to compare with, the module counts as new
+        base[m] = (compact_imports(bf), compact_uses(bf)) if bf is not None else None
+    return desc, base
 
 
 def run_check(
@@ -99,23 +189,7 @@ def run_check(
     config = config if config is not None else load_config(root)
 
     # FILES first: bad arguments fail before any work
-    skipped: list[tuple[str, str]] = []
-    wanted: list[str] = []  # relpaths under root
-    folders: list[str] = []  # a folder checks the modules below it
-    for name in files or ():
-        if not (cwd / name).exists():
-            raise CheckError(f"{name}: no such file")  # a typo must not give a green check
-        rel = _rel_to_root(root, name, cwd)
-        if rel is None:
-            skipped.append((name, f"outside the analysed tree {root}"))
-        elif (root / rel).is_dir():
-            folders.append("" if rel == "." else rel.rstrip("/") + "/")
-        elif not rel.endswith(".py"):
-            skipped.append((rel, "not a .py file"))
-        elif not (root / rel).is_file():
-            raise CheckError(f"{name}: no such file")
-        else:
-            wanted.append(rel)
+    wanted, folders, skipped = _classify_files(root, files or [], cwd)
 
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(root)
     snap_file = cache_dir / SNAPSHOT_NAME
@@ -125,7 +199,7 @@ def run_check(
     try:
         loaded = load_snapshot(snap_file, fp)
         lap("snapshot_load")
-        prev_info: dict[str, ModuleInfo] | None = None
+        previous = None
         if loaded is None:
             stats["snapshot"] = "cold"
             stats["scanned"] = True
@@ -135,7 +209,7 @@ def run_check(
         else:
             state, written = loaded
             # the state the previous check saw: the baseline outside git
-            prev_info, prev_imports, prev_uses = dict(state.info), dict(state.imports), dict(state.uses)
+            previous = dict(state.info), dict(state.imports), dict(state.uses)
             dirty, _ = refresh(root, state, written, facts, stats)
             lap("refresh")
 
@@ -174,54 +248,12 @@ def run_check(
         lap("facts")
 
         # -- the baseline ----------------------------------------------------------------------
-        base: dict[str, tuple[list[Imp], list[Use]] | None] = {}
         if files is None and base_ref is None:
             base_desc = "none (every module checked against an empty baseline)"
             before_out: dict[str, dict[str, Edge]] = {m: {} for m in state.info}
             absent = set(state.info)
         else:
-            top = git_toplevel(root)
-            if top is None:
-                if base_ref is not None:
-                    raise CheckError(f"{root}: --base-ref {base_ref} needs a git work tree")
-                # Outside git the baseline is what the previous check saw; on a first check
-                # there is nothing to compare with, so no change (and no new cycle) is claimed.
-                base_desc = "the previous check" if prev_info is not None else "none (first check outside git)"
-                for m in checked:
-                    if prev_info is None:
-                        continue
-                    if m not in prev_info:
-                        base[m] = None
-                    elif prev_info[m].key != state.info[m].key:
-                        base[m] = (prev_imports[m], prev_uses.get(m, []))
-            else:
-                ref = base_ref or "HEAD"
-                v = run_git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-                blobs: dict[str, bytes | None] = {}
-                if v is None or v.returncode != 0:
-                    if base_ref is not None:
-                        raise CheckError(f"{top}: --base-ref {base_ref!r} is not a commit of this repository")
-                    base_desc = "HEAD (no commits yet: every checked file is new)"
-                else:
-                    base_desc = f"{ref} ({v.stdout.decode().strip()[:12]})"
-                    rel_top = {m: (root / state.info[m].relpath).relative_to(top).as_posix() for m in checked}
-                    got = git_blobs(top, ref, sorted(set(rel_top.values())))
-                    blobs = {m: got[rel_top[m]] for m in checked}
-                base_jobs = []
-                for m in checked:
-                    data = blobs.get(m)
-                    i = state.info[m]
-                    if data is None:
-                        base[m] = None
-                        continue
-                    key = content_key(m, i.is_package, i.relpath, data)
-                    if key != i.key:
-                        base_jobs.append((key, data, m, i.relpath, i.is_package, None))
-                base_facts = facts.get(base_jobs)
-                for key, _data, m, *_rest in base_jobs:
-                    bf = base_facts[key][0]
-                    # unparsable at the base: nothing to compare with, the module counts as new
-                    base[m] = (compact_imports(bf), compact_uses(bf)) if bf is not None else None
+            base_desc, base = _base_versions(root, state, checked, base_ref, previous, facts)
             before_out, absent = baseline(state, checked, base)
         lap("baseline")
 

@@ -30,6 +30,14 @@ def git_toplevel(root: Path) -> Path | None:
     return Path(os.fsdecode(p.stdout.strip())).resolve()
 
 
+def git_commit(top: Path, ref: str) -> str | None:
+    """The full hash of the commit ``ref`` names, or None when it names none (or git is missing)."""
+    p = run_git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if p is None or p.returncode != 0:
+        return None
+    return p.stdout.decode().strip()
+
+
 def git_blobs(top: Path, ref: str, relpaths: list[str]) -> dict[str, bytes | None]:
     """Contents of ``relpaths`` (relative to the repository top) at ``ref``; None where absent."""
     if not relpaths:
