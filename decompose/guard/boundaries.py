@@ -122,13 +122,11 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                     else:
                         syms = [what]
                     for sym in syms:
-                        if sym in acknowledged.get(m, ()):
-                            out.append(Finding("DC102", path, imp.line, m, stmt, sym,
-                                               f"shared module {m} imports {sym} of service {dst!r} "
-                                               "(a blocker recorded in the plan)", level="warning"))
-                        else:
-                            out.append(Finding("DC102", path, imp.line, m, stmt, sym,
-                                               f"shared module {m} imports {sym} of service {dst!r}"))
+                        known = sym in acknowledged.get(m, ())  # recorded in the plan: a warning, not new
+                        out.append(Finding("DC102", path, imp.line, m, stmt, sym,
+                                           f"shared module {m} imports {sym} of service {dst!r}"
+                                           + (" (a blocker recorded in the plan)" if known else ""),
+                                           level="warning" if known else ""))
                     continue
                 iface = interface.get(dst, set())
                 if symbol == "*":

@@ -82,6 +82,11 @@ def _instability(ca: int, ce: int) -> float:
     return round(ce / (ca + ce), 4) if ca + ce else 0.0
 
 
+def _deps(edges: dict[str, Edge]) -> list[Dep]:
+    """The dependencies ``edges`` make, by target, each at its first import line."""
+    return [Dep(t, e.lines[0] if e.lines else 0, sorted(e.contexts)) for t, e in sorted(edges.items())]
+
+
 def baseline(
     after: GraphState, checked: Iterable[str], base: dict[str, tuple[list[Imp], list[Use]] | None]
 ) -> tuple[dict[str, dict[str, Edge]], set[str]]:
@@ -177,8 +182,8 @@ def evaluate(
             ModuleChange(
                 module=m,
                 path=info[m].relpath if m in info else "",
-                added=[Dep(t, e.lines[0] if e.lines else 0, sorted(e.contexts)) for t, e in sorted(added_edges.get(m, {}).items())],
-                removed=[Dep(t, e.lines[0] if e.lines else 0, sorted(e.contexts)) for t, e in sorted(removed_edges.get(m, {}).items())],
+                added=_deps(added_edges.get(m, {})),
+                removed=_deps(removed_edges.get(m, {})),
                 before=coupling_before(m),
                 after=coupling_after(m),
             )
