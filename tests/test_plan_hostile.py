@@ -203,3 +203,17 @@ def test_keys_of_mixed_types_do_not_crash_sorting():
     ]
     plan = loads_plan("project: shop\nservices: {a: {modules: [shop.a]}}\nquality: {1: x, b: y, null: z}\n")
     assert list(plan.to_dict()["quality"]) == ["b", None, 1]
+
+
+def test_bad_explicit_tags_and_unhashable_keys_are_invalid_yaml():
+    """Found by tests/test_fuzz.py: PyYAML's constructors raise AttributeError/ValueError
+    on bad tagged values, and the duplicate-key check met unhashable keys first."""
+    for text, problem in [
+        ("a: !!timestamp x", "p.yaml: invalid YAML: a value cannot be built (AttributeError: "),
+        ("a: !!int 0xZZ", "p.yaml: invalid YAML: a value cannot be built (ValueError: "),
+        ("{!!set {a}: 1}", "p.yaml:1: invalid YAML: found an unhashable key (set)"),
+        ("? [a]\n: 1", "p.yaml:1: invalid YAML: found an unhashable key (list)"),
+    ]:
+        with pytest.raises(PlanError) as e:
+            loads_plan(text, "p.yaml")
+        assert len(e.value.problems) == 1 and e.value.problems[0].startswith(problem), (text, e.value.problems)

@@ -92,6 +92,12 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     seen = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"found an unhashable key ({type(key).__name__})", key_node.start_mark
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark
@@ -142,6 +148,11 @@ def load_yaml(text: str, origin: str, *, strict: bool = True) -> Any:
         raise PlanError([f"{where}: invalid YAML: {problem}"]) from None
     except RecursionError:  # not expected within MAX_DEPTH; never a traceback
         raise PlanError([f"{origin}: nested too deeply; refusing to load it"]) from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors of explicit tags fail this way on bad values
+        # (``!!timestamp x``, ``!!int 0xZ``): still just invalid YAML
+        detail = " ".join(str(exc).split())[:120]
+        raise PlanError([f"{origin}: invalid YAML: a value cannot be built ({type(exc).__name__}: {detail})"]) from None
 
 
 def read_yaml_text(path: Path, what: str = "plan") -> str:
