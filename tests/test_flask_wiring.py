@@ -196,3 +196,26 @@ def test_prune_refuses_with_lines_when_a_removed_name_is_still_needed():
 
 def test_app_info_defaults_are_empty():
     assert AppInfo() == AppInfo(module=None, factory=None, router_prefixes={})
+
+
+def test_prune_is_scope_aware_parameters_shadow_and_decorated_views_go():
+    src = textwrap.dedent('''
+        from forum.admin import bp as admin_bp
+        from forum.api import api_bp
+
+        def create_app(app=None):
+            app.register_blueprint(admin_bp)
+            app.register_blueprint(api_bp)
+            return app
+
+        @admin_bp.before_app_request
+        def hook():
+            return admin_bp.name
+
+        def helper(admin_bp):  # a parameter of the same name is not the import
+            return admin_bp
+    ''')
+    out = prune_imports(src, "forum.app", False, {"forum.admin"})
+    assert "def hook" not in out and "register_blueprint(admin_bp)" not in out
+    assert "    return admin_bp\n" in out and "def helper(admin_bp):" in out and "app.register_blueprint(api_bp)" in out
+    compile(out, "pruned", "exec")

@@ -14,7 +14,6 @@ from decompose.frameworks.base import (
     Route,
     WebFramework,
     call_name,
-    constructor_prefixes,
     decorated_app_routes,
     literal_prefix,
 )

@@ -511,9 +511,16 @@ def build_generation(
                     continue
                 t_owner = owner.get(t)
                 if x == app_module and t_owner not in (None, "", name) and x not in own:
-                    if t in route_modules:
+                    # Another service's route module: what the app module takes from it
+                    # only to register it (its Blueprint/router, the module itself) is
+                    # pruned; anything else it calls (helpers, classes) needs the module.
+                    helpers = sorted(s for s in symbols if s != "*" and s not in instances_of(t)
+                                     and f"{t}.{s}" not in modules)
+                    if t in route_modules and not helpers:
                         continue  # pruned from the app module: WebFramework.prune_app_module
-                    add(t, f"the app module {x} needs it to build the app")
+                    why = f"the app module {x} uses {', '.join(helpers)}" if t in route_modules else \
+                        f"the app module {x} needs it to build the app"
+                    add(t, why)
                     continue
                 if t_owner in (None, "", name):
                     add(t)

@@ -211,10 +211,17 @@ def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[
     return out
 
 
-def _check_python(files: dict[str, bytes]) -> None:
+def _check_python(files: dict[str, bytes], untouched: set[str] = frozenset()) -> None:
+    """Every Python file decompose wrote or rewrote compiles.  The monolith's own
+    files copied unchanged (``untouched``) are not compiled again: they are the
+    monolith's, possibly for a newer Python than this one, and compiling every
+    copy in every service made generate slow on large monoliths.  Identical
+    texts (the same rewrite in several services) are compiled once."""
     problems = []
+    seen: set[bytes] = set()
     for path, data in sorted(files.items()):
-        if path.endswith(".py"):
+        if path.endswith(".py") and path not in untouched and data not in seen:
+            seen.add(data)
             try:
                 compile(data, path, "exec", dont_inherit=True)
             except SyntaxError as exc:
@@ -236,6 +243,7 @@ def render_outputs(
     app = frameworks.AppInfo(module=gen.app_module, factory=gen.app_factory, router_prefixes=gen.router_prefixes)
     fb = {f.module: f for f in facts}
     files: dict[str, bytes] = {}
+    untouched: set[str] = set()  # the monolith's files copied unchanged
     changes: list[Change] = []
     data_dirs_service = [DATA_MOUNT, SHARED_MOUNT]
 
@@ -282,7 +290,10 @@ def render_outputs(
             except (CodemodError, PruneError) as exc:
                 raise GenerateError([f"{name}: {exc}"]) from None
             changes.extend(ch)
-            files[f"{prefix}/app/{_module_path(m, f.is_package)}"] = text.encode("utf-8")
+            path = f"{prefix}/app/{_module_path(m, f.is_package)}"
+            files[path] = text.encode("utf-8")
+            if text is sources[m]:
+                untouched.add(path)
             if root is not None:
                 for rel, data in _data_files(root, fb, m).items():
                     files[f"{prefix}/app/{rel}"] = data
@@ -359,7 +370,7 @@ def render_outputs(
     files.update(rpc_auth.placeholder_files(list(OVERLAYS)))  # secrets/.gitignore: where the RPC secret goes
     manifest = output_manifest(gen)
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    _check_python(files)
+    _check_python(files, untouched)
     return Outputs(files=dict(sorted(files.items())), changes=changes)
 
 
