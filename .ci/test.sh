@@ -11,6 +11,18 @@ loud() { printf '\n!!!!!!!!!! %s\n\n' "$*" >&2; }
 ts "pip install -e .[test]"
 python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# The CLI as users install it: a wheel in a fresh virtualenv.  Subprocess CLI
+# tests run this console script (DECOMPOSE_CLI, tests/cli_command.py), so a
+# packaging defect (a missing subpackage or template) fails CI.
+ts "wheel -> fresh venv (the installed CLI the tests run)"
+WHEEL_DIR=$(mktemp -d)
+python -m pip wheel -q --disable-pip-version-check --no-deps -w "$WHEEL_DIR" .
+CLI_VENV="${DECOMPOSE_CLI_VENV:-/tmp/decompose-cli-venv}"
+rm -rf "$CLI_VENV" && python -m venv "$CLI_VENV"
+"$CLI_VENV/bin/python" -m pip install -q --disable-pip-version-check "$WHEEL_DIR"/decompose-*.whl
+export DECOMPOSE_CLI="$CLI_VENV/bin/decompose"
+ts "installed CLI: $("$DECOMPOSE_CLI" --version)"
+
 ts "checkov (own virtualenv: it pins networkx<3)"
 CHECKOV=$(bash .ci/install-checkov.sh) && ts "checkov at $CHECKOV"
 
