@@ -32,7 +32,7 @@ SOURCES = sorted(p for p in (SAMPLE / "shop").rglob("*.py") if p.stat().st_size 
 
 BOUNDED = settings(
     # DECOMPOSE_FUZZ_EXAMPLES=5000 for a longer hunt; CI keeps the default
-    max_examples=int(os.environ.get("DECOMPOSE_FUZZ_EXAMPLES", "120")),
+    max_examples=int(os.environ.get("DECOMPOSE_FUZZ_EXAMPLES", "100")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
