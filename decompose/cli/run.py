@@ -144,6 +144,7 @@ def up_cmd(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for every service to be ready.")] = 120.0,
     build: Annotated[bool, typer.Option("--build", help="Build the images first (as `decompose build`).")] = False,
     base_image: Annotated[Optional[str], typer.Option("--base-image", help="With --build: build arg BASE_IMAGE.")] = None,
+    verify_dir: Annotated[Optional[Path], typer.Option("--verify-dir", help="Share this folder with `decompose verify`: the services' database is its db.sqlite3, their Flask SECRET_KEY its secret-key (docs/verify.md).")] = None,
     format: FormatOpt = RunFormat.table,
 ) -> None:
     """Start the generated services and wait until they are ready; prints the public URL.
@@ -170,7 +171,7 @@ def up_cmd(
         fail("--build builds Docker images; --local runs without them")
     try:
         if local:
-            running = up_local(m, port=port, timeout=timeout, status=status)
+            running = up_local(m, port=port, timeout=timeout, status=status, verify_dir=verify_dir)
         else:
             client = _client()
             if build:
@@ -185,7 +186,7 @@ def up_cmd(
                         for line in f.log[-12:]:
                             err.print(f"  [dim]{escape(f.service)} |[/dim] {escape(line)}", highlight=False, soft_wrap=True)
                     raise typer.Exit(EXIT_FINDINGS)
-            running = up_docker(m, port=port, timeout=timeout, client=client, status=status)
+            running = up_docker(m, port=port, timeout=timeout, client=client, status=status, verify_dir=verify_dir)
     except RunError as exc:
         fail(str(exc))
     except UpFailed as exc:
@@ -210,6 +211,7 @@ def up_cmd(
                 "units": dict(sorted(running.units.items())),
                 "mode": "local" if local else "docker",
                 "rpc_secret_file": running.rpc_secret_file,
+                "verify_dir": running.verify_dir,
             }
         )
     else:

@@ -476,6 +476,12 @@ def build_generation(
             instances_cache[mod] = module_instances(sources.get(mod, ""))
         return instances_cache[mod]
 
+    def decorators_of(mod: str) -> frozenset[str]:
+        """Names ``mod`` decorates its definitions with (``@login_required``, ``@auth.login_required(...)``):
+        they run at import time and wrap functions, never callable over HTTP."""
+        return frozenset(dec.split("(", 1)[0].strip().rsplit(".", 1)[-1]
+                         for d in fb[mod].definitions for dec in d.decorators)
+
     def targets_of(mod: str) -> dict[str, set[str]]:
         if mod not in targets_cache:
             targets_cache[mod] = runtime_targets(mod)
@@ -525,7 +531,8 @@ def build_generation(
                 if t_owner in (None, "", name):
                     add(t)
                     continue
-                needs = sorted(s for s in symbols if kind_of(t, s) not in REMOTABLE or s in instances_of(t))
+                needs = sorted(s for s in symbols
+                               if kind_of(t, s) not in REMOTABLE or s in instances_of(t) or s in decorators_of(x))
                 if needs:
                     add(t, f"{x} uses {', '.join(needs)} (not callable over HTTP)")
         # imports rewritten to clients, and what each client must offer
@@ -551,7 +558,10 @@ def build_generation(
             for s in sorted(symbols):
                 k = kind_of(t, s)
                 d = definition(t, s) if k not in (None, "module") else None
-                if k in ("function", "async_function") and d is not None:
+                if k in ("function", "async_function") and d is not None and t in copied and any(
+                        s in decorators_of(x) for x in copied if t in targets_of(x)):
+                    cm.reexports.append(s)  # a decorator: the borrowed module's own function
+                elif k in ("function", "async_function") and d is not None:
                     cm.functions.append(client_function(d))
                 elif k == "variable" and d is not None and t in copied and s in instances_of(t):
                     cm.reexports.append(s)  # a live object (Blueprint, extension...): the borrowed module's own

@@ -54,7 +54,7 @@ from decompose.generation.manifests import (
     output_manifest,
     service_unit,
 )
-from decompose.generation import rpc_auth
+from decompose.generation import rpc_auth, verify_keys
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan
 
@@ -246,6 +246,8 @@ def render_outputs(
     untouched: set[str] = set()  # the monolith's files copied unchanged
     changes: list[Change] = []
     data_dirs_service = [DATA_MOUNT, SHARED_MOUNT]
+    # what `decompose verify` forces to the shared database (decompose_rt/verify_config.py, manifest "verify")
+    db_keys = verify_keys.database_keys(sources, database_env=gen.database_env, flask=gen.framework == "flask")
 
     def unit_files(prefix: str, unit: dict, requirements: list[str], wsgi: str, package: str, database_env: str | None,
                    mounts: dict[str, str]) -> None:
@@ -302,6 +304,8 @@ def render_outputs(
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
         files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
+        files[f"{rt}/verify_config.py"] = _render(
+            env, "runtime/verify_config.py.j2", config_keys=db_keys["config"], env_keys=db_keys["env"])
         service_ctx = {
             "name": name,
             "exports": [{"name": e.name, "module": e.module, "attr": e.attr, "kind": e.kind} for e in spec.exports],
@@ -369,6 +373,7 @@ def render_outputs(
     )
     files.update(rpc_auth.placeholder_files(list(OVERLAYS)))  # secrets/.gitignore: where the RPC secret goes
     manifest = output_manifest(gen)
+    manifest["verify"] = {"database_keys": db_keys}
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     _check_python(files, untouched)
     return Outputs(files=dict(sorted(files.items())), changes=changes)

@@ -18,6 +18,14 @@ it as ``DECOMPOSE_RPC_SECRET``, local processes as a file named by
 only).  It is kept in ``OUT/.decompose-run/rpc-secret.<mode>`` (mode 0600) for
 signing calls by hand while debugging; ``down`` deletes it.
 
+Verify (``verify_dir``, what ``decompose verify`` and ``up --verify-dir`` use):
+every service also gets ``DECOMPOSE_DATABASE`` (the SQLite file ``db.sqlite3``
+of that folder) and ``DECOMPOSE_SECRET_KEY_FILE`` (its ``secret-key``), so
+that the monolith's database settings and Flask ``SECRET_KEY`` are those of
+the test process (the generated ``decompose_rt/verify_config.py``).  Docker
+bind-mounts the folder at ``/decompose-verify`` into every service container
+(the one writable path of the read-only root besides the volumes).
+
 Readiness: each unit's readiness path answers 2xx (Docker: probed from
 inside the container with ``docker exec``, as the ports of services are not
 published; local: HTTP from here), then the gateway's readiness path through
@@ -44,6 +52,9 @@ from pathlib import Path
 
 from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
 from decompose.fsio import atomic_write
+from decompose.runtime.verify_folder import (
+    LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV, prepare_verify_dir, verify_env,
+)
 
 RUN_DIR = ".decompose-run"  # inside the output folder: registry + logs of --local runs
 REGISTRY = "local.json"
@@ -83,6 +94,7 @@ class Running:
     units: dict[str, str]  # unit -> where it runs (container name or 127.0.0.1:port)
     seconds: float
     rpc_secret_file: str = ""  # this run's RPC secret, for signing calls by hand
+    verify_dir: str = ""  # the folder shared with `decompose verify` ("" when not started for it)
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -261,8 +273,12 @@ def up_docker(
     timeout: float = 120.0,
     client=None,
     status: StatusFn | None = None,
+    verify_dir: Path | None = None,
 ) -> Running:
     """Start the project's containers and wait until all are ready.
+
+    ``verify_dir``: a host folder (see :func:`prepare_verify_dir`) bind-mounted
+    into every service at :data:`VERIFY_MOUNT`, for ``decompose verify``.
 
     Replaces containers of a previous run of the same project.  On failure
     raises :class:`UpFailed` and leaves the containers for inspection;
@@ -297,6 +313,8 @@ def up_docker(
 
     urls = {u.name: f"http://{u.name}:{u.port}" for u in m.units}
     secret, secret_file = new_rpc_secret(m.root, "docker")
+    if verify_dir is not None:
+        verify_dir = prepare_verify_dir(verify_dir)
     containers = {}
     for u in m.units:
         name = container_name(m.project, u.name)
@@ -309,6 +327,11 @@ def up_docker(
             env.pop(SECRET_ENV, None)
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
         mounts = {}
+        labels = _labels(m.project, u)
+        if verify_dir is not None and u.role != "gateway":
+            env.update(verify_env(VERIFY_MOUNT))
+            mounts[str(verify_dir)] = {"bind": VERIFY_MOUNT, "mode": "rw"}
+            labels[LABEL_VERIFY_DIR] = str(verify_dir)
         for vname, path in u.volumes:
             full = volume_name(m.project, vname)
             try:
@@ -323,7 +346,7 @@ def up_docker(
                 name=name,
                 hostname=u.name,
                 environment=env,
-                labels=_labels(m.project, u),
+                labels=labels,
                 network=net,
                 networking_config={net: client.api.create_endpoint_config(aliases=[u.name])},
                 ports=ports,
@@ -391,7 +414,7 @@ def up_docker(
             hint=f"`decompose down {m.root}` removes the containers",
         )
     return Running(m.project, url, {n: c.name for n, c in containers.items()}, time.monotonic() - t0,
-                   rpc_secret_file=str(secret_file))
+                   rpc_secret_file=str(secret_file), verify_dir=str(verify_dir or ""))
 
 
 def _probe(container, unit: Unit) -> tuple[bool, str]:
@@ -464,8 +487,10 @@ def _read_registry(out: Path) -> dict:
         raise RunError(f"{path}: unreadable process registry: {exc}") from None
 
 
-def _write_registry(out: Path, project: str, procs: list[LocalProc], url: str) -> None:
+def _write_registry(out: Path, project: str, procs: list[LocalProc], url: str, verify_dir: str = "") -> None:
     data = {"project": project, "url": url, "processes": [asdict(p) for p in procs]}
+    if verify_dir:
+        data["verify_dir"] = verify_dir
     atomic_write(run_dir(out) / REGISTRY, json.dumps(data, indent=2) + "\n")
 
 
@@ -611,8 +636,12 @@ def up_local(
     timeout: float = 60.0,
     status: StatusFn | None = None,
     python_path_extra: list[str] | None = None,
+    verify_dir: Path | None = None,
 ) -> Running:
     """Start every unit as a process of this interpreter and wait for readiness.
+
+    ``verify_dir``: the folder shared with ``decompose verify`` (see
+    :func:`prepare_verify_dir`); every service reads its database and session key.
 
     On failure raises :class:`UpFailed`; the processes already started stay
     recorded in the registry so ``down --local`` stops them.
@@ -635,6 +664,9 @@ def up_local(
     logs_dir = run_dir(out) / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     _secret, secret_file = new_rpc_secret(out, "local")
+    if verify_dir is not None:
+        verify_dir = prepare_verify_dir(verify_dir)
+    verify = str(verify_dir or "")
     procs: list[LocalProc] = []
     popens: dict[str, subprocess.Popen] = {}
     url = f"http://127.0.0.1:{port}"
@@ -642,7 +674,8 @@ def up_local(
         p = ports[u.name]
         argv = local_argv(u, p)
         env = {k: v for k, v in os.environ.items()
-               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", SECRET_ENV, SECRET_FILE_ENV)}
+               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", SECRET_ENV, SECRET_FILE_ENV,
+                            VERIFY_DATABASE_ENV, VERIFY_SECRET_KEY_ENV)}
         vols = {}
         for vname, path in u.volumes:
             vols[path] = run_dir(out) / "volumes" / vname
@@ -658,6 +691,8 @@ def up_local(
         env.pop(SECRET_FILE_ENV, None)
         if gets_rpc_secret(u):
             env[SECRET_FILE_ENV] = str(secret_file.resolve())
+        if verify_dir is not None and u.role != "gateway":
+            env.update(verify_env(verify_dir))
         log_path = logs_dir / f"{u.name}.log"
         say(u.name, f"starting on 127.0.0.1:{p}")
         with open(log_path, "wb") as logf:
@@ -672,11 +707,11 @@ def up_local(
                     start_new_session=True,
                 )
             except OSError as exc:
-                _write_registry(out, m.project, procs, url)
+                _write_registry(out, m.project, procs, url, verify)
                 raise UpFailed([UnitFailure(u.name, f"cannot start {argv[0]}: {exc.strerror or exc}")]) from None
         popens[u.name] = proc
         procs.append(LocalProc(u.name, proc.pid, p, str(log_path), _proc_start_ticks(proc.pid), argv))
-        _write_registry(out, m.project, procs, url)
+        _write_registry(out, m.project, procs, url, verify)
 
     def log_tail(name: str) -> list[str]:
         try:
@@ -716,4 +751,4 @@ def up_local(
                 hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {Path(sys.executable).name} -m pip install -r {req}"
         raise UpFailed(failures, hint=hint)
     return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0,
-                   rpc_secret_file=str(secret_file))
+                   rpc_secret_file=str(secret_file), verify_dir=verify)

@@ -1,0 +1,81 @@
+"""The settings that name the monolith's database, for ``decompose verify`` (pure).
+
+``decompose verify`` points the monolith's database settings, in the
+services and in the test process, at one shared SQLite file
+(``templates/runtime/verify_config.py.j2``).  Which settings those are is read
+from the monolith's source here, at generate time:
+
+* Flask configuration keys: ``config["KEY"]``, ``config.get("KEY")``,
+  ``config.setdefault("KEY")``, ``"KEY": ...`` in a dict literal, ``KEY=...``
+  as a keyword argument (``from_mapping``) and ``KEY = ...`` class or module
+  attributes (``from_object``), whenever ``KEY`` names a database;
+* environment variables: ``os.environ["KEY"]``, ``environ.get("KEY")``,
+  ``getenv("KEY")``, ``environ.setdefault("KEY")`` naming a database, plus
+  the variable generate gives the services their database URL in.
+
+A name names a database when it is ``DATABASE`` or ``DB``, alone or after a
+prefix (``APP_DATABASE``), optionally followed by ``_URL``, ``_URI``,
+``_DSN``, ``_PATH`` or ``_FILE``: ``DB_HOST`` or ``DATABASE_POOL_SIZE`` do not.
+The form of the forced value follows the name: a URL for ``..._URL``,
+``..._URI`` and ``..._DSN``, Flask-SQLAlchemy's binds mapping for
+``SQLALCHEMY_BINDS``, else a file path (flaskr's ``DATABASE``).  Test code
+counts too: the test process must use the shared database as well.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Always forced in a Flask app: Flask-SQLAlchemy reads them even when the monolith only sets them.
+FLASK_SQLALCHEMY_KEYS = {"SQLALCHEMY_DATABASE_URI": "url", "SQLALCHEMY_BINDS": "binds"}
+
+_NAME = r"[A-Z][A-Z0-9_]*"
+_DATABASE_NAME = re.compile(r"^(?:[A-Z0-9_]*_)?(?:DATABASE|DB)(?:_(URL|URI|DSN|PATH|FILE))?$")
+_CONFIG_PATTERNS = (
+    re.compile(r"""config\s*\[\s*["'](""" + _NAME + r""")["']\s*\]"""),
+    re.compile(r"""config\s*\.\s*(?:get|setdefault|pop)\s*\(\s*["'](""" + _NAME + r""")["']"""),
+    re.compile(r"""["'](""" + _NAME + r""")["']\s*:"""),
+    re.compile(r"""[(,]\s*(""" + _NAME + r""")\s*=(?!=)"""),
+    re.compile(r"""^[ \t]*(""" + _NAME + r""")\s*(?::[^=\n]*)?=(?!=)""", re.MULTILINE),
+)
+_ENV_PATTERNS = (
+    re.compile(r"""environ\s*\[\s*["'](""" + _NAME + r""")["']\s*\]"""),
+    re.compile(r"""environ\s*\.\s*(?:get|setdefault|pop)\s*\(\s*["'](""" + _NAME + r""")["']"""),
+    re.compile(r"""getenv\s*\(\s*["'](""" + _NAME + r""")["']"""),
+)
+
+
+def names_database(name: str) -> bool:
+    return name in FLASK_SQLALCHEMY_KEYS or bool(_DATABASE_NAME.match(name))
+
+
+def form_of(name: str) -> str:
+    """How a forced value is written for ``name``: "url", "binds" or "path"."""
+    if name.endswith("_BINDS"):
+        return "binds"
+    m = _DATABASE_NAME.match(name)
+    if name in FLASK_SQLALCHEMY_KEYS:
+        return FLASK_SQLALCHEMY_KEYS[name]
+    if m and m.group(1) in ("URL", "URI", "DSN"):
+        return "url"
+    return "path"
+
+
+def database_keys(sources: dict[str, str], *, database_env: str | None = None, flask: bool = True) -> dict[str, dict[str, str]]:
+    """``{"config": {key: form}, "env": {name: form}}`` for the monolith whose modules are ``sources``."""
+    config: dict[str, str] = dict(FLASK_SQLALCHEMY_KEYS) if flask else {}
+    env: dict[str, str] = {}
+    for text in sources.values():
+        for pattern in _CONFIG_PATTERNS:
+            for name in pattern.findall(text):
+                if names_database(name):
+                    config[name] = form_of(name)
+        for pattern in _ENV_PATTERNS:
+            for name in pattern.findall(text):
+                if names_database(name):
+                    env[name] = form_of(name)
+    if database_env:
+        env[database_env] = "url"
+    if not flask:
+        config = {}
+    return {"config": dict(sorted(config.items())), "env": dict(sorted(env.items()))}

@@ -1,0 +1,534 @@
+"""``decompose verify``: the monolith's own test suite, run on the monolith and on the split system.
+
+Adapters: running pytest in a subprocess with :mod:`decompose.runtime.verify_plugin`
+(:func:`run_suite`) and reading what the plugin wrote (:func:`read_results`).
+Pure: classifying each test and comparing the two runs (:func:`compare`).
+
+A test's *reasons* say why its outcome on the split system is no statement
+about the split system; a test with a reason never counts as a regression:
+
+* it patched the app (``monkeypatch.setattr``, ``mock.patch``, ``patch.dict``
+  of an app module or ``app.config``), or an object of another library, in
+  the test process: the services run unpatched code;
+* it made no request through an in-process client of the app on the monolith
+  (nor on the split system): it tests code in the test process (*in-process
+  only*), whatever it calls;
+* it used a WebSocket through Starlette's TestClient, which stays in process.
+
+*Notes* are told but change nothing: environment variables set in the test
+process only, ``session``/``g`` inspected inside ``with client:`` (rebuilt in
+the test process from the split system's cookies), app functions the test
+called directly besides its requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PLUGIN = "decompose.runtime.verify_plugin"
+PLUGIN_COPY = "decompose_verify_plugin"  # module name of the plugin copied for another interpreter
+PASSED = "passed"
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run")
+
+# verdicts of a test, monolith vs split
+SAME = "same"  # the same outcome on both (no reason)
+REGRESSION = "regression"  # passes on the monolith, not on the split system, no reason: exit status 1
+CLASSIFIED = "classified"  # has a reason: whatever its outcomes, no statement about the split system
+SPLIT_ONLY = "split only"  # fails on the monolith, passes on the split system
+BOTH_FAIL = "both fail"  # fails on both, differently
+VERDICTS = (REGRESSION, CLASSIFIED, SPLIT_ONLY, BOTH_FAIL, SAME)
+
+
+@dataclass
+class TestOutcome:
+    __test__ = False  # not a pytest test class
+
+    id: str
+    outcome: str
+    message: str = ""
+    when: str = ""
+    duration: float = 0.0
+    requests: int = 0
+    contexts: int = 0
+    websockets: int = 0
+    app_patches: list[str] = field(default_factory=list)
+    other_patches: list[str] = field(default_factory=list)
+    config_patches: list[str] = field(default_factory=list)
+    env_patches: list[str] = field(default_factory=list)
+    direct_calls: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SuiteRun:
+    side: str  # "monolith" | "split"
+    tests: dict[str, TestOutcome]
+    returncode: int
+    seconds: float
+    log: Path
+    command: list[str]
+    status: str = ""  # what the plugin said about the run (shared database...)
+    problem: str = ""  # why the suite produced no results, if it did not
+
+    @property
+    def ran(self) -> bool:
+        return not self.problem
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(t.outcome for t in self.tests.values())
+        return {o: c[o] for o in OUTCOMES if c.get(o)}
+
+    def log_tail(self, n: int = 15) -> list[str]:
+        try:
+            lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+        return [ln for ln in lines if ln.strip()][-n:]
+
+
+@dataclass
+class Row:
+    id: str
+    monolith: str
+    split: str
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    message: str = ""  # the split run's failure message, else the monolith's
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "monolith": self.monolith, "split": self.split, "verdict": self.verdict,
+                "reasons": self.reasons, "notes": self.notes, "message": self.message}
+
+
+# --------------------------------------------------------------------------- reading the plugin's files
+
+
+def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
+    patches = raw.get("patches") or {}
+    if into is None:
+        into = TestOutcome(id=tid, outcome=raw.get("outcome") or "")
+    elif raw.get("outcome") and not into.outcome:
+        into.outcome = raw["outcome"]
+    if raw.get("message") and not into.message:
+        into.message = raw["message"]
+    into.when = into.when or raw.get("when", "")
+    into.duration = max(into.duration, float(raw.get("duration") or 0.0))
+    into.requests += int(raw.get("requests") or 0)
+    into.contexts += int(raw.get("contexts") or 0)
+    into.websockets += int(raw.get("websockets") or 0)
+    for attr, key in (("app_patches", "app"), ("other_patches", "other"), ("config_patches", "config"),
+                      ("env_patches", "env")):
+        have = getattr(into, attr)
+        have += [p for p in patches.get(key, []) if p not in have]
+    for name, n in (raw.get("direct_calls") or {}).items():
+        into.direct_calls[name] = into.direct_calls.get(name, 0) + int(n)
+    return into
+
+
+def read_results(folder: Path) -> tuple[dict[str, TestOutcome], str]:
+    """Every test the plugin recorded in ``folder`` (xdist workers merged), and its status line."""
+    tests: dict[str, TestOutcome] = {}
+    status = ""
+    for path in sorted(Path(folder).glob("results-*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        status = status or data.get("config", "")
+        for tid, raw in (data.get("tests") or {}).items():
+            tests[tid] = _merge(tests.get(tid), tid, raw)
+    for t in tests.values():
+        if not t.outcome:
+            t.outcome = "not run"
+    return dict(sorted(tests.items())), status
+
+
+# --------------------------------------------------------------------------- running pytest
+
+
+def plugin_args(python: str, work: Path) -> tuple[list[str], dict[str, str]]:
+    """``-p`` arguments and environment that load the plugin into ``python``.
+
+    This interpreter imports it from decompose; another one (``--python``) gets
+    a copy of the file, which needs nothing but the standard library and pytest.
+    """
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return ["-p", PLUGIN], {}
+    folder = work / "plugin"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(__file__).with_name("verify_plugin.py"), folder / f"{PLUGIN_COPY}.py")
+    return ["-p", PLUGIN_COPY], {"PYTHONPATH": str(folder)}
+
+
+#: Variables of this process a suite run never inherits: each run sets its own, and those a
+#: pytest running verify (xdist worker, current test) would leave that make the suite's
+#: pytest believe it is an xdist worker itself.  PYTEST_ADDOPTS and PYTEST_PLUGINS stay.
+_OWN_ENV = ("DECOMPOSE_VERIFY_", "DECOMPOSE_DATABASE", "DECOMPOSE_SECRET_KEY_FILE", "PYTEST_XDIST_",
+            "PYTEST_CURRENT_TEST")
+
+
+def suite_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if not k.startswith(_OWN_ENV)}
+    for k, v in extra.items():
+        if k == "PYTHONPATH" and env.get("PYTHONPATH"):
+            v = os.pathsep.join([v, env["PYTHONPATH"]])
+        env[k] = v
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+def run_suite(
+    side: str,
+    *,
+    python: str,
+    tests: Path,
+    cwd: Path,
+    work: Path,
+    env: dict[str, str],
+    pytest_args: list[str] = (),  # type: ignore[assignment]
+    timeout: float = 1800,
+) -> SuiteRun:
+    """Run the suite once (``side``: "monolith" or "split"); ``env`` holds the plugin's settings."""
+    report = work / f"{side}-results"
+    shutil.rmtree(report, ignore_errors=True)
+    report.mkdir(parents=True)
+    p_args, p_env = plugin_args(python, work)
+    argv = [python, "-m", "pytest", str(tests), *p_args, "-p", "no:cacheprovider", "-q", "-rN", *pytest_args]
+    run_env = suite_env(dict(os.environ), {**p_env, **env, "DECOMPOSE_VERIFY_MODE": side,
+                                           "DECOMPOSE_VERIFY_REPORT": str(report)})
+    log = work / f"{side}.log"
+    t0 = time.monotonic()
+    problem = ""
+    with open(log, "wb") as out:
+        try:
+            proc = subprocess.run(argv, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code, problem = -1, f"the suite did not finish in {timeout:.0f}s"
+        except OSError as exc:
+            code, problem = -1, f"cannot run {python}: {exc.strerror or exc}"
+    seconds = time.monotonic() - t0
+    results, status = ({}, "")
+    try:
+        results, status = read_results(report)
+    except (OSError, ValueError) as exc:
+        problem = problem or f"unreadable results: {exc}"
+    if not results and not problem:
+        problem = (f"pytest exited {code} without running a test" if code not in (0, 5)
+                   else "no test collected")
+    elif results and not problem and all(t.when == "collect" for t in results.values()):
+        first = next(iter(results.values()))
+        problem = f"no test ran: {len(results)} collection error(s), e.g. {first.id}: {first.message}"
+
+    return SuiteRun(side, results, code, seconds, log, argv, status=status, problem=problem)
+
+
+# --------------------------------------------------------------------------- classification (pure)
+
+
+def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tuple[list[str], list[str]]:
+    """Why a test's split outcome is no statement about the split system; what else to know."""
+    sides = [t for t in (mono, split) if t is not None]
+    reasons: list[str] = []
+    notes: list[str] = []
+
+    def union(attr: str) -> list[str]:
+        out: list[str] = []
+        for t in sides:
+            out += [p for p in getattr(t, attr) if p not in out]
+        return out
+
+    app = union("app_patches")
+    if app:
+        reasons.append(f"patches the app in the test process: {', '.join(app)}; the services run it unpatched")
+    other = union("other_patches")
+    if other:
+        reasons.append(f"patches {', '.join(other)} in the test process only; the services use the real one")
+    config = union("config_patches")
+    if config:
+        reasons.append(f"changes {', '.join(config)} of the test's app only; the services keep their configuration")
+    observed = mono if mono is not None else split
+    made_requests = observed is not None and observed.requests > 0
+    if observed is not None and not made_requests and (split is None or split.requests == 0):
+        calls = {}
+        for t in sides:
+            for k, v in t.direct_calls.items():
+                calls[k] = max(calls.get(k, 0), v)
+        called = f" (calls {', '.join(sorted(calls))} directly)" if calls else ""
+        reasons.append(f"in-process only: made no request through a client of the app{called}; "
+                       "it tests code in the test process, not the split system")
+    if any(t.websockets for t in sides):
+        reasons.append("uses a WebSocket through TestClient, which verify leaves in process")
+    env = union("env_patches")
+    if env:
+        notes.append(f"sets the environment of the test process only: {', '.join(env)}")
+    if split is not None and split.contexts:
+        notes.append("inspects session/g inside `with client:`: rebuilt in the test process from the split "
+                     "system's response (the app's before_request functions run there once more)")
+    if made_requests:
+        calls = {}
+        for t in sides:
+            for k, v in t.direct_calls.items():
+                calls[k] = max(calls.get(k, 0), v)
+        if calls:
+            notes.append(f"also calls {', '.join(sorted(calls))} directly (in the test process, on the shared database)")
+    return reasons, notes
+
+
+def verdict(mono: str, split: str, has_reason: bool) -> str:
+    if has_reason:
+        return CLASSIFIED
+    if mono == PASSED:
+        return SAME if split == PASSED else REGRESSION
+    if split == PASSED:
+        return SPLIT_ONLY
+    return SAME if mono == split else BOTH_FAIL
+
+
+def compare(mono: SuiteRun, split: SuiteRun) -> list[Row]:
+    rows = []
+    for tid in sorted(set(mono.tests) | set(split.tests)):
+        m, s = mono.tests.get(tid), split.tests.get(tid)
+        m_out = m.outcome if m else "not run"
+        s_out = s.outcome if s else "not run"
+        reasons, notes = reasons_and_notes(m, s)
+        message = (s.message if s and s_out != PASSED else "") or (m.message if m and m_out != PASSED else "")
+        rows.append(Row(tid, m_out, s_out, verdict(m_out, s_out, bool(reasons)), reasons, notes, message))
+    return rows
+
+
+def summary(rows: list[Row]) -> dict[str, int]:
+    c = Counter(r.verdict for r in rows)
+    return {v: c.get(v, 0) for v in VERDICTS}
+
+
+# --------------------------------------------------------------------------- what verify needs from the output folder
+
+
+def app_packages(manifest: dict) -> list[str]:
+    """Top-level packages of the monolith's modules in the services (what the plugin calls the app)."""
+    tops = set()
+    for s in manifest.get("services") or []:
+        for m in [*(s.get("modules") or []), *(s.get("borrowed_modules") or [])]:
+            if isinstance(m, str) and m:
+                tops.add(m.split(".", 1)[0])
+    return sorted(tops)
+
+
+def suite_root(tests: Path) -> Path:
+    """Where pytest runs: the nearest folder above ``tests`` with a project or pytest configuration."""
+    tests = tests.resolve()
+    start = tests if tests.is_dir() else tests.parent
+    for folder in [start, *start.parents]:
+        if any((folder / f).is_file() for f in ("pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", "tox.ini")):
+            return folder
+    return start.parent if start.parent != start else start
+
+
+# --------------------------------------------------------------------------- a split system already running (adapter)
+
+
+def running_docker(m, *, client=None):
+    """The project's system as ``up`` left it (a :class:`runner.Running`), when every unit's container runs; else None."""
+    from decompose.runtime import runner
+    from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_SERVICE, docker_client
+    from decompose.runtime.verify_folder import LABEL_VERIFY_DIR
+
+    client = client or docker_client()
+    found = {c.labels.get(LABEL_SERVICE): c
+             for c in client.containers.list(filters={"label": f"{LABEL_PROJECT}={m.project}"})}
+    if any(u.name not in found or found[u.name].status != "running" for u in m.units):
+        return None
+    front = runner.public_unit(m)
+    bindings = (found[front.name].attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{front.port}/tcp") or []
+    if not bindings:
+        return None
+    host = bindings[0].get("HostIp") or "127.0.0.1"
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{bindings[0]['HostPort']}"
+    dirs = {found[u.name].labels.get(LABEL_VERIFY_DIR, "") for u in m.services}
+    return runner.Running(m.project, url, {n: c.name for n, c in found.items()}, 0.0,
+                          rpc_secret_file=str(runner.rpc_secret_path(m.root, "docker")),
+                          verify_dir=dirs.pop() if len(dirs) == 1 else "")
+
+
+def running_local(m):
+    """The system ``up --local`` left running in ``m.root``, when every unit's process is alive; else None."""
+    from decompose.runtime import runner
+
+    reg = runner._read_registry(m.root)
+    procs = {p["name"]: runner.LocalProc(**p) for p in reg.get("processes", [])}
+    if not reg.get("url") or any(u.name not in procs or not runner._alive(procs[u.name]) for u in m.units):
+        return None
+    return runner.Running(m.project, reg["url"], {n: f"127.0.0.1:{p.port}" for n, p in procs.items()}, 0.0,
+                          rpc_secret_file=str(runner.rpc_secret_path(m.root, "local")),
+                          verify_dir=reg.get("verify_dir", ""))
+
+
+# --------------------------------------------------------------------------- the whole run (adapter)
+
+
+class VerifyError(RuntimeError):
+    """Cannot verify at all (bad tests path, unreadable output folder)."""
+
+
+@dataclass
+class Verification:
+    mode: str  # "local" | "docker"
+    database: str  # "shared" | "generated"
+    url: str = ""
+    started: bool = False  # verify started the split system (and stops it unless kept)
+    stopped: bool = False
+    verify_dir: str = ""
+    monolith: SuiteRun | None = None
+    split: SuiteRun | None = None
+    rows: list[Row] = field(default_factory=list)
+    up_failure: Exception | None = None  # runner.UpFailed: the split system did not start
+    warnings: list[str] = field(default_factory=list)
+    work: Path | None = None
+
+    @property
+    def regressions(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == REGRESSION]
+
+    @property
+    def ok(self) -> bool:
+        return (self.up_failure is None and self.split is not None and self.split.ran
+                and self.monolith is not None and self.monolith.ran and not self.regressions)
+
+
+def read_manifest_json(out: Path) -> dict:
+    from decompose.runtime.docker_build import MANIFEST_NAME
+
+    try:
+        return json.loads((Path(out) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VerifyError(f"{Path(out) / MANIFEST_NAME}: {exc}") from None
+
+
+def verify(
+    out: Path,
+    tests: Path,
+    *,
+    local: bool = False,
+    port: int = 0,
+    python: str | None = None,
+    cwd: Path | None = None,
+    pytest_args: list[str] = (),  # type: ignore[assignment]
+    startup_timeout: float = 120.0,
+    suite_timeout: float = 1800.0,
+    keep: bool = False,
+    database: str = "shared",
+    client=None,
+    status=None,
+) -> Verification:
+    """Run ``tests`` on the monolith, then on the split system of ``out`` (started if not running)."""
+    from decompose.runtime import runner
+    from decompose.runtime.docker_build import load_manifest
+    from decompose.runtime.verify_folder import verify_env
+
+    say = status or (lambda name, text: None)
+    tests = Path(tests).resolve()
+    if not tests.exists():
+        raise VerifyError(f"{tests}: no such test file or folder")
+    out = Path(out).resolve()
+    m = load_manifest(out)
+    raw = read_manifest_json(out)
+    python = python or sys.executable
+    cwd = Path(cwd).resolve() if cwd else suite_root(tests)
+    packages = app_packages(raw)
+    work = runner.run_dir(out) / "verify"
+    work.mkdir(parents=True, exist_ok=True)
+    os.chmod(runner.run_dir(out), 0o700)
+    result = Verification(mode="local" if local else "docker", database=database, work=work)
+    base = {"DECOMPOSE_VERIFY_PACKAGES": ",".join(packages)}
+
+    say("monolith", f"running {tests} with {Path(python).name} in {cwd}")
+    result.monolith = run_suite("monolith", python=python, tests=tests, cwd=cwd, work=work, env=base,
+                                pytest_args=list(pytest_args), timeout=suite_timeout)
+    say("monolith", _counts_text(result.monolith))
+    if not result.monolith.ran:
+        return result
+
+    running = running_local(m) if local else running_docker(m, client=client)
+    shared = work / "shared"
+    if running is None:
+        port = port or runner.free_port()
+        verify_dir = None
+        if database == "shared":
+            shutil.rmtree(shared, ignore_errors=True)  # a fresh database for a fresh system
+            verify_dir = shared
+        say("split", f"starting the split system ({result.mode}) on port {port}")
+        try:
+            if local:
+                running = runner.up_local(m, port=port, timeout=startup_timeout, status=say, verify_dir=verify_dir)
+            else:
+                running = runner.up_docker(m, port=port, timeout=startup_timeout, client=client, status=say,
+                                           verify_dir=verify_dir)
+        except runner.UpFailed as exc:
+            result.up_failure = exc
+            result.started = True
+            if not keep:
+                _down(out, m, local, client)
+                result.stopped = True
+            return result
+        result.started = True
+    else:
+        say("split", f"using the running split system at {running.url}")
+        if database == "shared" and not running.verify_dir:
+            result.warnings.append(
+                "the running split system was not started for verify (`decompose up --verify-dir`): "
+                "the suite's own database writes are not seen by the services")
+    result.url = running.url
+    result.verify_dir = running.verify_dir if database == "shared" else ""
+    env = {**base, "DECOMPOSE_VERIFY_URL": running.url}
+    if result.verify_dir:
+        env.update(verify_env(result.verify_dir))
+        config_module = _config_module(m)
+        if config_module is None:
+            result.warnings.append(
+                f"{out}: the services have no decompose_rt/verify_config.py (generated by an older decompose): "
+                "regenerate so that they read the shared database")
+        else:
+            env["DECOMPOSE_VERIFY_CONFIG_MODULE"] = str(config_module)
+    try:
+        say("split", f"running {tests} against {running.url}")
+        result.split = run_suite("split", python=python, tests=tests, cwd=cwd, work=work, env=env,
+                                 pytest_args=list(pytest_args), timeout=suite_timeout)
+        say("split", _counts_text(result.split))
+    finally:
+        if result.started and not keep:
+            _down(out, m, local, client)
+            result.stopped = True
+    result.rows = compare(result.monolith, result.split)
+    return result
+
+
+def _config_module(m) -> Path | None:
+    for s in m.services:
+        path = Path(s.source or s.context) / "decompose_rt" / "verify_config.py"
+        if path.is_file():
+            return path
+    return None
+
+
+def _down(out: Path, m, local: bool, client) -> None:
+    from decompose.runtime import runner
+
+    if local:
+        runner.down_local(out)
+    else:
+        runner.down_docker(m.project, client=client)
+        runner.forget_rpc_secret(out, "docker")
+
+
+def _counts_text(run: SuiteRun) -> str:
+    if not run.ran:
+        return f"{run.problem} (log: {run.log})"
+    c = run.counts()
+    return ", ".join(f"{n} {o}" for o, n in c.items()) + f" in {run.seconds:.1f}s"

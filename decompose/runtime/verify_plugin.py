@@ -1,0 +1,635 @@
+"""pytest plugin of ``decompose verify``: the monolith's own suite against the split system.
+
+Loaded with ``-p decompose.runtime.verify_plugin`` into both runs of the suite
+``decompose verify`` makes (stdlib only, so that it can also be loaded by
+another interpreter as a copy of this file):
+
+``DECOMPOSE_VERIFY_MODE=monolith``
+    The suite as it is.  The plugin only observes: per test, the requests
+    made through in-process clients of the app, the app objects a test
+    patched, the app functions the test code called directly.
+
+``DECOMPOSE_VERIFY_MODE=split``
+    The same observations, and every request a test makes through an
+    in-process client of the monolith's app goes over HTTP to the split
+    system's gateway (``DECOMPOSE_VERIFY_URL``):
+
+    * Flask: ``Flask.wsgi_app`` of the app's Flask objects (so
+      ``app.test_client()``, Werkzeug's ``Client`` and webtest's ``TestApp``)
+      sends the request (method, path, query, headers with the cookies, body)
+      to the gateway and answers with the gateway's status, headers and body,
+      redirects unfollowed (the client follows them, as it would).  Inside
+      ``with client:`` the request context the test inspects is rebuilt in
+      this process after the response: the same request with the cookies
+      the response left, the app's ``before_request`` functions run, so
+      ``session`` and ``g`` hold what the split system's request had.
+    * Starlette / FastAPI: ``TestClient`` keeps its cookies, redirects and
+      lifespan, but its transport sends each HTTP request to the gateway.
+      WebSocket sessions stay in process (recorded: they say nothing about
+      the split system).
+
+    Before the suite's conftest files are imported, the generated
+    ``decompose_rt/verify_config.py`` of the services
+    (``DECOMPOSE_VERIFY_CONFIG_MODULE``) is applied in this process too, so the
+    app the suite builds reads the shared database and session key
+    (``DECOMPOSE_DATABASE``, ``DECOMPOSE_SECRET_KEY_FILE``) as the services do.
+
+Which objects are the app's: modules under the top-level packages
+``DECOMPOSE_VERIFY_PACKAGES`` (comma-separated, from the output manifest),
+Flask apps whose ``import_name`` is one of them, Starlette/FastAPI apps with
+a route endpoint defined in one of them.
+
+Results: one JSON file per process (xdist workers included) in the folder
+``DECOMPOSE_VERIFY_REPORT``: per test id its outcome, failure message, number
+of client requests, patches and direct calls.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import sys
+import threading
+import time
+import types
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+MODE = os.environ.get("DECOMPOSE_VERIFY_MODE", "monolith")
+URL = os.environ.get("DECOMPOSE_VERIFY_URL", "").rstrip("/")
+PACKAGES = frozenset(p for p in os.environ.get("DECOMPOSE_VERIFY_PACKAGES", "").split(",") if p)
+REPORT = os.environ.get("DECOMPOSE_VERIFY_REPORT", "")
+CONFIG_MODULE = os.environ.get("DECOMPOSE_VERIFY_CONFIG_MODULE", "")
+TIMEOUT = float(os.environ.get("DECOMPOSE_VERIFY_HTTP_TIMEOUT", "60"))
+ROUTING = MODE == "split" and bool(URL)
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade",
+})
+#: Modules whose objects are neither the app's nor something its services use.
+_TOOLING = ("_pytest", "pytest", "pluggy", "unittest", "decompose", "decompose_verify_plugin", "py", "_py")
+
+_lock = threading.Lock()
+_current: dict | None = None
+_results: dict[str, dict] = {}
+_test_roots: list[str] = []
+
+
+# --------------------------------------------------------------------------- what belongs to whom
+
+
+def _top(module: str | None) -> str:
+    return (module or "").split(".", 1)[0]
+
+
+def is_app_module(module: str | None) -> bool:
+    return bool(module) and (_top(module) in PACKAGES if PACKAGES else False)
+
+
+def is_test_module(module: str | None) -> bool:
+    """Test code: conftest/test_* modules, a tests package, or a module file under the suite's folders."""
+    if not module:
+        return False
+    parts = module.split(".")
+    if any(p in ("conftest", "tests", "test", "testing") or p.startswith("test_") or p.endswith("_test") for p in parts):
+        return True
+    mod = sys.modules.get(module)
+    path = os.path.abspath(getattr(mod, "__file__", "") or "")
+    return bool(path) and any(path.startswith(root + os.sep) for root in _test_roots)
+
+
+def _module_of(obj) -> str:
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    mod = getattr(obj, "__module__", None)
+    if isinstance(mod, str) and (isinstance(obj, type) or callable(obj)):
+        return mod
+    return type(obj).__module__
+
+
+def _qualname(obj) -> str:
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if isinstance(name, str) and (isinstance(obj, type) or callable(obj)):
+        return f"{_module_of(obj)}.{name}"
+    return f"<{type(obj).__module__}.{type(obj).__qualname__} object>"
+
+
+def _record() -> dict | None:
+    return _current
+
+
+def _note_patch(how: str, target: str, module: str) -> None:
+    rec = _record()
+    if rec is None:
+        return
+    if is_app_module(module):
+        kind = "app"
+    elif is_test_module(module) or _top(module) in _TOOLING:
+        return
+    else:
+        kind = "other"
+    entry = f"{target} ({how})"
+    with _lock:
+        if entry not in rec["patches"][kind]:
+            rec["patches"][kind].append(entry)
+
+
+def _count(key: str) -> None:
+    rec = _record()
+    if rec is not None:
+        with _lock:
+            rec[key] += 1
+
+
+# --------------------------------------------------------------------------- patch watching
+
+
+def _install_patch_watch() -> None:
+    try:
+        from _pytest import monkeypatch as mp
+    except ImportError:  # pragma: no cover - always there under pytest
+        mp = None
+    if mp is not None:
+        notset = mp.notset
+        MP = mp.MonkeyPatch
+        orig_setattr, orig_delattr, orig_setitem, orig_setenv = MP.setattr, MP.delattr, MP.setitem, MP.setenv
+
+        def setattr_(self, target, name, value=notset, raising=True):
+            if value is notset and isinstance(target, str):
+                mod, _, _attr = target.rpartition(".")
+                _note_patch("monkeypatch.setattr", target, mod)
+            else:
+                _note_patch("monkeypatch.setattr", f"{_qualname(target)}.{name}", _module_of(target))
+            return orig_setattr(self, target, name, value, raising=raising)
+
+        def delattr_(self, target, name=notset, raising=True):
+            if name is notset and isinstance(target, str):
+                _note_patch("monkeypatch.delattr", target, target.rpartition(".")[0])
+            else:
+                _note_patch("monkeypatch.delattr", f"{_qualname(target)}.{name}", _module_of(target))
+            return orig_delattr(self, target, name, raising=raising)
+
+        def setitem_(self, dic, name, value):
+            _note_mapping("monkeypatch.setitem", dic, name)
+            return orig_setitem(self, dic, name, value)
+
+        def setenv_(self, name, value, prepend=None):
+            _note_env(f"monkeypatch.setenv {name}")
+            return orig_setenv(self, name, value, prepend)
+
+        MP.setattr, MP.delattr, MP.setitem, MP.setenv = setattr_, delattr_, setitem_, setenv_
+
+    from unittest import mock
+
+    orig_enter = mock._patch.__enter__
+
+    def enter(self):
+        try:
+            target = self.getter()
+            _note_patch("mock.patch", f"{_qualname(target)}.{self.attribute}", _module_of(target))
+        except Exception:  # noqa: BLE001 - the patch itself reports a bad target
+            pass
+        return orig_enter(self)
+
+    mock._patch.__enter__ = enter
+    orig_patch_dict = mock._patch_dict._patch_dict
+
+    def patch_dict(self):
+        in_dict = self.in_dict
+        if isinstance(in_dict, str):
+            try:
+                in_dict = mock._importer(in_dict)
+            except Exception:  # noqa: BLE001
+                in_dict = None
+        if in_dict is not None:
+            _note_mapping("mock.patch.dict", in_dict, None)
+        return orig_patch_dict(self)
+
+    mock._patch_dict._patch_dict = patch_dict
+
+
+def _note_mapping(how: str, dic, name) -> None:
+    if dic is os.environ:
+        _note_env(f"{how} os.environ" + (f"[{name!r}]" if name is not None else ""))
+        return
+    key = f"[{name!r}]" if name is not None else ""
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__dict__", None) is dic:
+            _note_patch(how, f"{mod.__name__}{key}", mod.__name__)
+            return
+    try:
+        import flask
+    except ImportError:
+        return
+    if isinstance(dic, flask.Config):
+        rec = _record()
+        if rec is not None:
+            with _lock:
+                entry = f"app.config{key} ({how})"
+                if entry not in rec["patches"]["config"]:
+                    rec["patches"]["config"].append(entry)
+
+
+def _note_env(what: str) -> None:
+    rec = _record()
+    if rec is not None:
+        with _lock:
+            if what not in rec["patches"]["env"]:
+                rec["patches"]["env"].append(what)
+
+
+# --------------------------------------------------------------------------- direct calls
+
+
+def _profile(frame, event, arg):
+    if event != "call":
+        return
+    callee = frame.f_globals.get("__name__")
+    if not is_app_module(callee):
+        return
+    caller = frame.f_back
+    name = caller.f_globals.get("__name__", "") if caller is not None else ""
+    if not is_test_module(name) or name.rpartition(".")[2] == "conftest":
+        return
+    rec = _record()
+    if rec is not None:
+        name = f"{callee}.{frame.f_code.co_name}"
+        with _lock:
+            rec["direct_calls"][name] = rec["direct_calls"].get(name, 0) + 1
+
+
+# --------------------------------------------------------------------------- Flask / WSGI
+
+
+def _is_app_flask(app) -> bool:
+    if not PACKAGES:
+        return True
+    if _top(getattr(app, "import_name", "")) in PACKAGES:
+        return True
+    return any(is_app_module(getattr(f, "__module__", "")) for f in getattr(app, "view_functions", {}).values())
+
+
+def merge_cookies(cookie_header: str, set_cookies: list[str], now: float | None = None) -> str:
+    """The ``Cookie`` header a client holds after a response: ``cookie_header`` updated by ``set_cookies``."""
+    jar: dict[str, str] = {}
+    for part in cookie_header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name:
+            jar[name] = value
+    now = time.time() if now is None else now
+    for header in set_cookies:
+        first, *attrs = header.split(";")
+        name, _, value = first.strip().partition("=")
+        if not name:
+            continue
+        expired = False
+        for attr in attrs:
+            key, _, val = attr.strip().partition("=")
+            key = key.lower()
+            if key == "max-age":
+                try:
+                    expired = int(val) <= 0
+                except ValueError:
+                    pass
+            elif key == "expires" and not any(a.strip().lower().startswith("max-age") for a in attrs):
+                try:
+                    expired = parsedate_to_datetime(val).timestamp() <= now
+                except (TypeError, ValueError):
+                    pass
+        if expired:
+            jar.pop(name, None)
+        else:
+            jar[name] = value
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def request_target(environ) -> str:
+    """Path and query of a WSGI request, as sent on the wire (PATH_INFO holds the decoded path as latin-1)."""
+    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+    target = quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
+    qs = environ.get("QUERY_STRING", "")
+    return target + ("?" + qs if qs else "")
+
+
+def _read_body(environ) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.strip():
+        try:
+            return stream.read(int(length))
+        except ValueError:
+            return b""
+    if environ.get("wsgi.input_terminated") or isinstance(stream, io.BytesIO):
+        return stream.read()
+    return b""
+
+
+def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], body: bytes):
+    """(status line, headers, body) of ``method target`` sent to the gateway as it is."""
+    url = urlsplit(URL)
+    conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    conn = conn_cls(url.hostname, url.port, timeout=TIMEOUT)
+    try:
+        conn.putrequest(method, (url.path.rstrip("/") + target) or "/", skip_host=True, skip_accept_encoding=True)
+        names = set()
+        for name, value in headers:
+            conn.putheader(name, value)
+            names.add(name.lower())
+        if body and "content-length" not in names:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body or None)
+        resp = conn.getresponse()
+        data = resp.read()
+        out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+        return f"{resp.status} {resp.reason}", out, data
+    finally:
+        conn.close()
+
+
+def _forward_wsgi(app, environ, start_response):
+    headers: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title()
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = key.replace("_", "-").title()
+        else:
+            continue
+        if name.lower() in HOP_BY_HOP or not str(value):
+            continue
+        headers.append((name, str(value)))
+    if "HTTP_HOST" not in environ and environ.get("SERVER_NAME"):
+        headers.append(("Host", environ["SERVER_NAME"]))
+    body = _read_body(environ)
+    status, out_headers, data = send_to_gateway(environ.get("REQUEST_METHOD", "GET"), request_target(environ),
+                                                headers, body)
+    if "werkzeug.debug.preserve_context" in environ:
+        _preserve_context(app, environ, body, [v for k, v in out_headers if k.lower() == "set-cookie"])
+    start_response(status, out_headers)
+    return [data]
+
+
+def _preserve_context(app, environ, body: bytes, set_cookies: list[str]) -> None:
+    """``with client:``: the contexts the test inspects, rebuilt here from what the split system answered."""
+    from flask import globals as fg
+
+    _count("contexts")
+    local = dict(environ)
+    local["wsgi.input"] = io.BytesIO(body)
+    local["HTTP_COOKIE"] = merge_cookies(environ.get("HTTP_COOKIE", ""), set_cookies)
+    local.pop("werkzeug.debug.preserve_context", None)
+    ctx = app.request_context(local)
+    ctx.push()
+    try:
+        try:
+            app.preprocess_request()  # url_value_preprocessors and before_request: what fills ``g``
+        except Exception:  # noqa: BLE001 - the split system answered already; keep what was set
+            pass
+        environ["werkzeug.debug.preserve_context"](fg._cv_app.get())
+        environ["werkzeug.debug.preserve_context"](fg._cv_request.get())
+    finally:
+        ctx.pop()
+
+
+def _install_flask() -> None:
+    try:
+        import flask
+    except ImportError:
+        return
+    original = flask.Flask.wsgi_app
+    if getattr(original, "_decompose_verify", False):
+        return
+
+    def wsgi_app(self, environ, start_response):
+        if not _is_app_flask(self):
+            return original(self, environ, start_response)
+        _count("requests")
+        if not ROUTING:
+            return original(self, environ, start_response)
+        return _forward_wsgi(self, environ, start_response)
+
+    wsgi_app._decompose_verify = True
+    wsgi_app.__doc__ = original.__doc__
+    flask.Flask.wsgi_app = wsgi_app
+
+
+# --------------------------------------------------------------------------- Starlette / FastAPI
+
+
+_asgi_apps: dict[int, bool] = {}
+
+
+def _is_app_asgi(app, depth: int = 0) -> bool:
+    if not PACKAGES:
+        return True
+    key = id(app)
+    if key in _asgi_apps:
+        return _asgi_apps[key]
+    found = False
+    stack = [(app, 0)]
+    seen = set()
+    while stack and not found:
+        obj, d = stack.pop()
+        if id(obj) in seen or d > 8:
+            continue
+        seen.add(id(obj))
+        for route in getattr(obj, "routes", None) or []:
+            endpoint = getattr(route, "endpoint", None)
+            if endpoint is not None and is_app_module(getattr(endpoint, "__module__", "")):
+                found = True
+                break
+            for attr in ("app", "original_router"):
+                sub = getattr(route, attr, None)
+                if sub is not None:
+                    stack.append((sub, d + 1))
+        for attr in ("app", "router", "middleware_stack"):
+            sub = getattr(obj, attr, None)
+            if sub is not None and sub is not obj:
+                stack.append((sub, d + 1))
+        if is_app_module(getattr(getattr(obj, "__class__", None), "__module__", "")):
+            found = True
+    _asgi_apps[key] = found
+    return found
+
+
+_transports: dict[str, object] = {}
+
+
+def _install_starlette() -> None:
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("starlette") is None:
+        return
+    try:
+        with warnings.catch_warnings():  # e.g. starlette's own deprecation of httpx: not the suite's business
+            warnings.simplefilter("ignore")
+            from starlette import testclient
+    except Exception:  # noqa: BLE001 - its HTTP client is missing
+        return
+    transport_cls = getattr(testclient, "_TestClientTransport", None)
+    if transport_cls is None or getattr(transport_cls.handle_request, "_decompose_verify", False):
+        return
+    original = transport_cls.handle_request
+
+    def handle_request(self, request):
+        if not _is_app_asgi(self.app):
+            return original(self, request)
+        if request.url.scheme in ("ws", "wss"):
+            _count("websockets")
+            return original(self, request)
+        _count("requests")
+        if not ROUTING:
+            return original(self, request)
+        httpx = sys.modules[type(request).__module__.split(".")[0]]
+        gateway = httpx.URL(URL)
+        url = request.url.copy_with(scheme=gateway.scheme, host=gateway.host, port=gateway.port)
+        forwarded = httpx.Request(request.method, url, headers=request.headers, content=request.read())
+        transport = _transports.get(httpx.__name__)
+        if transport is None:
+            transport = _transports[httpx.__name__] = httpx.HTTPTransport()
+        return transport.handle_request(forwarded)
+
+    handle_request._decompose_verify = True
+    transport_cls.handle_request = handle_request
+
+
+# --------------------------------------------------------------------------- the shared database
+
+
+def _apply_config_module() -> str:
+    if not (ROUTING and CONFIG_MODULE):
+        return ""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("decompose_verify_config", CONFIG_MODULE)
+    if spec is None or spec.loader is None:
+        return f"cannot load {CONFIG_MODULE}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return "database and secret key shared with the services" if module.apply() else ""
+
+
+# --------------------------------------------------------------------------- pytest hooks
+
+
+def _new_record(nodeid: str) -> dict:
+    return {
+        "outcome": "", "message": "", "when": "", "duration": 0.0,
+        "requests": 0, "contexts": 0, "websockets": 0,
+        "patches": {"app": [], "other": [], "config": [], "env": []},
+        "direct_calls": {},
+    }
+
+
+def _set_outcome(rec: dict, outcome: str, report) -> None:
+    rec["outcome"] = outcome
+    rec["when"] = report.when
+    message = ""
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    if crash is not None:
+        message = crash.message
+    elif report.longrepr is not None:
+        text = str(report.longrepr) if not isinstance(report.longrepr, tuple) else str(report.longrepr[-1])
+        message = text.strip().splitlines()[-1] if text.strip() else ""
+    rec["message"] = " ".join(message.split())[:500]
+
+
+_STATUS = {"config": "", "routing": ""}
+
+
+def pytest_configure(config) -> None:
+    for arg in config.args or []:
+        path = os.path.abspath(str(arg).split("::", 1)[0])
+        _test_roots.append(path if os.path.isdir(path) else os.path.dirname(path))
+
+
+def pytest_report_header(config):
+    if ROUTING:
+        extra = f"; {_STATUS['config']}" if _STATUS["config"] else ""
+        return [f"decompose verify: in-process clients of {', '.join(sorted(PACKAGES)) or 'any app'} go to {URL}{extra}"]
+    return ["decompose verify: the monolith as it is (observing clients and patches)"]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Marks the test whose requests and patches follow (its setup, call and teardown)."""
+    global _current
+    _current = _results.setdefault(item.nodeid, _new_record(item.nodeid))
+    try:
+        yield
+    finally:
+        _current = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Direct calls of app functions from the test function's own code (not its fixtures)."""
+    previous = sys.getprofile()
+    sys.setprofile(_profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+
+
+def pytest_runtest_logreport(report) -> None:
+    rec = _results.setdefault(report.nodeid, _new_record(report.nodeid))
+    rec["duration"] += float(getattr(report, "duration", 0.0) or 0.0)
+    wasxfail = hasattr(report, "wasxfail")
+    if report.when == "setup":
+        if report.failed:
+            _set_outcome(rec, "error", report)
+        elif report.skipped:
+            _set_outcome(rec, "xfailed" if wasxfail else "skipped", report)
+    elif report.when == "call":
+        if wasxfail:
+            _set_outcome(rec, "xfailed" if report.skipped else "xpassed", report)
+        elif report.passed:
+            _set_outcome(rec, "passed", report)
+        elif report.failed:
+            _set_outcome(rec, "failed", report)
+        else:
+            _set_outcome(rec, "skipped", report)
+    elif report.when == "teardown":
+        if report.failed and rec["outcome"] in ("passed", "", "xpassed"):
+            _set_outcome(rec, "error", report)
+
+
+def pytest_collectreport(report) -> None:
+    if report.failed:
+        rec = _results.setdefault(report.nodeid or "<collection>", _new_record(report.nodeid))
+        _set_outcome(rec, "error", report)
+        rec["when"] = "collect"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if not REPORT:
+        return
+    os.makedirs(REPORT, exist_ok=True)
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    data = {"mode": MODE, "url": URL, "worker": worker, "config": _STATUS["config"], "tests": _results,
+            "exitstatus": int(exitstatus)}
+    path = os.path.join(REPORT, f"results-{worker}.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- at import: before any conftest
+
+
+_STATUS["config"] = _apply_config_module()
+_install_patch_watch()
+_install_flask()
+_install_starlette()

@@ -1,0 +1,26 @@
+import os
+import tempfile
+
+import pytest
+
+from vapp import create_app
+from vapp.db import get_db, init_db
+
+
+@pytest.fixture
+def app():
+    fd, path = tempfile.mkstemp()
+    app = create_app({"TESTING": True, "DATABASE": path})
+    with app.app_context():
+        init_db()
+        db = get_db()
+        db.execute("INSERT INTO note (body) VALUES ('written by the fixture')")
+        db.commit()
+    yield app
+    os.close(fd)
+    os.unlink(path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

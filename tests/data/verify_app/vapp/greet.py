@@ -1,0 +1,29 @@
+from flask import Blueprint, jsonify, redirect, request, session
+
+from . import words
+from .db import get_db
+
+bp = Blueprint("greet", __name__)
+
+
+@bp.get("/greet/<name>")
+def greet(name):
+    return words.greeting(name)
+
+
+@bp.get("/notes")
+def notes():
+    rows = get_db().execute("SELECT body FROM note ORDER BY id").fetchall()
+    return jsonify([r["body"] for r in rows])
+
+
+@bp.post("/login")
+def login():
+    session.clear()
+    session["user"] = request.form["user"]
+    return redirect("/whoami")
+
+
+@bp.get("/whoami")
+def whoami():
+    return session.get("user", "nobody")

@@ -1,0 +1,437 @@
+"""`decompose verify`: the monolith's own suite on the monolith and on the split system.
+
+* pure parts: cookies after a response, the request target of a WSGI environ,
+  the settings naming a database, classification and verdicts;
+* the generated ``decompose_rt/verify_config.py`` forcing Flask config keys
+  (in a subprocess: it patches Flask);
+* the fixture app ``tests/data/verify_app`` end to end with ``--local``: a test
+  that mock.patches an app function is classified, one that calls the app
+  directly is in-process only, one whose expectation holds only in process is a
+  regression (exit status 1), rows a fixture inserts are seen by the services
+  (and are not with ``--database generated``);
+* flaskr (Flask's tutorial, from the flask sdist on PyPI, cached by
+  ``benchmarks.corpus``) planned by hand into ``auth`` and ``blog``: 24/24 on
+  both sides with ``--local`` and with Docker;
+* sample_monolith: 48/48 on both sides with ``--local``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from decompose.generation.verify_keys import database_keys, form_of, names_database
+from decompose.runtime import verify_plugin as plugin
+from decompose.runtime.verify import (
+    CLASSIFIED, REGRESSION, SAME, SPLIT_ONLY, SuiteRun, TestOutcome, app_packages, compare, reasons_and_notes,
+    suite_root, verdict,
+)
+from tests.cli_command import decompose_cli
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_APP = REPO / "tests" / "data" / "verify_app"
+SAMPLE = REPO / "sample_monolith"
+
+
+def cli(*args: str, cwd: Path = REPO, timeout: float = 1800) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run([*decompose_cli(), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=cwd)
+
+
+def check(r: subprocess.CompletedProcess, *codes: int) -> subprocess.CompletedProcess:
+    assert r.returncode in (codes or (0,)), f"exit {r.returncode}\n{r.stdout[-4000:]}\n{r.stderr[-6000:]}"
+    return r
+
+
+def verify_json(out: Path, tests: Path, *extra: str, code: int | tuple[int, ...] = 0) -> dict:
+    r = check(cli("verify", out, "--tests", tests, "--format", "json", *extra),
+              *((code,) if isinstance(code, int) else code))
+    return json.loads(r.stdout)
+
+
+def rows(report: dict) -> dict[str, dict]:
+    return {t["id"]: t for t in report["tests"]}
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_cookies_after_a_response_are_set_replaced_and_deleted():
+    merged = plugin.merge_cookies("a=1; session=old", [
+        "session=new; HttpOnly; Path=/",
+        "a=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/",
+        "b=2; Max-Age=60",
+    ])
+    assert merged == "session=new; b=2"
+    assert plugin.merge_cookies("", ['s="x.y"; Path=/']) == 's="x.y"'
+
+
+def test_request_target_keeps_the_query_string_and_quotes_the_path():
+    environ = {"PATH_INFO": "/a b/ü".encode().decode("latin-1"), "QUERY_STRING": "x=1&y=%20", "SCRIPT_NAME": "",
+               "REQUEST_URI": "/a b/ü"}  # Werkzeug's REQUEST_URI has neither quoting nor the query
+    assert plugin.request_target(environ) == "/a%20b/%C3%BC?x=1&y=%20"
+
+
+def test_settings_naming_a_database():
+    assert all(names_database(n) for n in ("DATABASE", "DB", "APP_DATABASE", "DATABASE_URL", "SQLALCHEMY_DATABASE_URI",
+                                          "SHOP_DATABASE_URL", "DB_PATH", "SQLALCHEMY_BINDS"))
+    assert not any(names_database(n) for n in ("DB_HOST", "DATABASE_POOL_SIZE", "SQLALCHEMY_ECHO", "DEBUG"))
+    assert (form_of("DATABASE"), form_of("DATABASE_URL"), form_of("SQLALCHEMY_BINDS")) == ("path", "url", "binds")
+    flaskr_db = 'g.db = sqlite3.connect(current_app.config["DATABASE"])\n'
+    factory = 'app.config.from_mapping(SECRET_KEY="dev", DATABASE=os.path.join(app.instance_path, "x"))\n'
+    env = 'url = os.environ.get("APP_DB_URL") or os.getenv("DB_HOST")\n'
+    keys = database_keys({"a.db": flaskr_db, "a": factory, "a.settings": env}, database_env="DATABASE_URL")
+    assert keys["config"] == {"DATABASE": "path", "SQLALCHEMY_BINDS": "binds", "SQLALCHEMY_DATABASE_URI": "url"}
+    assert keys["env"] == {"APP_DB_URL": "url", "DATABASE_URL": "url"}
+    assert database_keys({"a": env}, flask=False)["config"] == {}
+
+
+def _outcome(tid: str, outcome: str, requests: int = 1, **kw) -> TestOutcome:
+    return TestOutcome(id=tid, outcome=outcome, requests=requests, **kw)
+
+
+def test_classification_and_verdicts():
+    assert verdict("passed", "passed", False) == SAME
+    assert verdict("passed", "failed", False) == REGRESSION
+    assert verdict("passed", "not run", False) == REGRESSION
+    assert verdict("passed", "failed", True) == CLASSIFIED
+    assert verdict("failed", "passed", False) == SPLIT_ONLY
+    patched = _outcome("t", "passed", app_patches=["shop.pay.charge (mock.patch)"])
+    reasons, _ = reasons_and_notes(patched, _outcome("t", "failed"))
+    assert reasons and "shop.pay.charge (mock.patch)" in reasons[0]
+    reasons, _ = reasons_and_notes(_outcome("t", "passed", requests=0, direct_calls={"shop.x.f": 2}),
+                                   _outcome("t", "passed", requests=0))
+    assert reasons == ["in-process only: made no request through a client of the app (calls shop.x.f directly); "
+                       "it tests code in the test process, not the split system"]
+    # requests on the monolith: not in-process only, even when the split run failed before making any
+    assert reasons_and_notes(_outcome("t", "passed"), _outcome("t", "error", requests=0)) == ([], [])
+    reasons, notes = reasons_and_notes(_outcome("t", "passed", env_patches=["monkeypatch.setenv TZ"]), None)
+    assert reasons == [] and "monkeypatch.setenv TZ" in notes[0]
+
+    def run(side, tests):
+        return SuiteRun(side, {t.id: t for t in tests}, 0, 1.0, Path("/dev/null"), [])
+
+    table = compare(run("monolith", [_outcome("a", "passed"), _outcome("b", "passed"), _outcome("c", "passed")]),
+                    run("split", [_outcome("a", "passed"), _outcome("b", "failed", message="boom")]))
+    assert [(r.id, r.verdict, r.split, r.message) for r in table] == [
+        ("a", SAME, "passed", ""), ("b", REGRESSION, "failed", "boom"), ("c", REGRESSION, "not run", "")]
+
+
+def test_app_packages_and_where_pytest_runs(tmp_path):
+    manifest = {"services": [{"modules": ["flaskr.auth"], "borrowed_modules": ["flaskr.db"]},
+                             {"modules": ["flaskr.blog", "extra"]}]}
+    assert app_packages(manifest) == ["extra", "flaskr"]
+    (tmp_path / "proj" / "tests" / "unit").mkdir(parents=True)
+    (tmp_path / "proj" / "pyproject.toml").write_text("")
+    assert suite_root(tmp_path / "proj" / "tests" / "unit") == (tmp_path / "proj").resolve()
+
+
+VERIFY_CONFIG_CHECK = textwrap.dedent('''
+    import importlib.util, json, os, sys
+    spec = importlib.util.spec_from_file_location("vc", sys.argv[1])
+    vc = importlib.util.module_from_spec(spec); spec.loader.exec_module(vc)
+    assert vc.apply() is True
+    import flask
+
+    class MyConfig(flask.Config):
+        pass
+
+    class MyFlask(flask.Flask):
+        config_class = MyConfig
+
+    app = flask.Flask("x")
+    app.config.update(DATABASE="/elsewhere.db", SECRET_KEY="dev", SQLALCHEMY_BINDS={"a": "sqlite:///a", "b": "x"})
+    other = MyFlask("y")
+    other.config["DATABASE"] = "/tmp/other.db"
+    print(json.dumps({
+        "db": app.config["DATABASE"], "get": app.config.get("DATABASE"), "uri": app.config.get("SQLALCHEMY_DATABASE_URI"),
+        "setdefault": app.config.setdefault("SQLALCHEMY_DATABASE_URI", None), "binds": app.config["SQLALCHEMY_BINDS"],
+        "secret": app.secret_key, "untouched": app.config["DEBUG"], "subclass": other.config["DATABASE"],
+        "is_my_config": isinstance(other.config, MyConfig), "env": os.environ["DATABASE_URL"],
+    }))
+''')
+
+
+def test_generated_verify_config_forces_the_database_keys_and_the_secret_key(tmp_path):
+    from decompose.generation.output import template_env
+
+    text = template_env().get_template("runtime/verify_config.py.j2").render(
+        config_keys={"DATABASE": "path", "SQLALCHEMY_DATABASE_URI": "url", "SQLALCHEMY_BINDS": "binds"},
+        env_keys={"DATABASE_URL": "url"})
+    module = tmp_path / "verify_config.py"
+    module.write_text(text)
+    (tmp_path / "secret").write_text("s3cret\n")
+    script = tmp_path / "check.py"
+    script.write_text(VERIFY_CONFIG_CHECK)
+    env = {**os.environ, "DECOMPOSE_DATABASE": "/shared/db.sqlite3", "DECOMPOSE_SECRET_KEY_FILE": str(tmp_path / "secret")}
+    r = subprocess.run([sys.executable, str(script), str(module)], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got == {"db": "/shared/db.sqlite3", "get": "/shared/db.sqlite3", "uri": "sqlite:////shared/db.sqlite3",
+                   "setdefault": "sqlite:////shared/db.sqlite3",
+                   "binds": {"a": "sqlite:////shared/db.sqlite3", "b": "sqlite:////shared/db.sqlite3"},
+                   "secret": "s3cret", "untouched": False, "subclass": "/shared/db.sqlite3", "is_my_config": True,
+                   "env": "sqlite:////shared/db.sqlite3"}
+    # not verifying: nothing changes
+    r = subprocess.run([sys.executable, "-c", f"import importlib.util as u; s=u.spec_from_file_location('vc', {str(module)!r}); "
+                        "m=u.module_from_spec(s); s.loader.exec_module(m); print(m.apply())"],
+                       capture_output=True, text=True, timeout=60,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")})
+    assert r.stdout.strip() == "False", r.stderr
+
+
+# --------------------------------------------------------------------------- the fixture app, --local
+
+FIXTURE_PLAN = """\
+version: 1
+project: verifyapp
+source: vapp
+services:
+  greet:
+    modules: [vapp.greet, vapp.words]
+  count:
+    modules: [vapp.count]
+shared:
+  modules: [vapp, vapp.db]
+"""
+
+
+@pytest.fixture(scope="module")
+def fixture_out(tmp_path_factory) -> tuple[Path, Path]:
+    """tests/data/verify_app copied, planned by hand into greet and count, generated."""
+    work = tmp_path_factory.mktemp("verify-app")
+    shutil.copytree(FIXTURE_APP, work / "vapp", ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    (work / "plan.yaml").write_text(FIXTURE_PLAN)
+    check(cli("generate", "--plan", work / "plan.yaml", "--output", work / "out"))
+    return work / "out", work / "vapp"
+
+
+def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_split_only_failure(fixture_out):
+    out, app = fixture_out
+    report = verify_json(out, app / "tests", "--local", code=1)
+    by_id = rows(report)
+    assert report["monolith"]["counts"] == {"passed": 8}
+    assert report["regressions"] == ["tests/test_split_only.py::test_counter_global"]
+    assert report["ok"] is False and report["stopped"] is True
+    patched = by_id["tests/test_patched.py::test_greeting_patched"]
+    assert (patched["monolith"], patched["split"], patched["verdict"]) == ("passed", "failed", CLASSIFIED)
+    assert "vapp.words.greeting (mock.patch)" in patched["reasons"][0]
+    direct = by_id["tests/test_inprocess.py::test_words_directly"]
+    assert direct["verdict"] == CLASSIFIED and direct["reasons"][0].startswith("in-process only")
+    assert "vapp.words.greeting" in direct["reasons"][0]
+    for name in ("test_greet", "test_query_string_and_unknown_route", "test_rows_the_fixture_inserted_are_served",
+                 "test_login_session", "test_redirects_are_followed_by_the_client"):
+        row = by_id[f"tests/test_basic.py::{name}"]
+        assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
+    assert "with client:" in by_id["tests/test_basic.py::test_login_session"]["notes"][0]
+    assert report["summary"] == {"regression": 1, "classified": 2, "split only": 0, "both fail": 0, "same": 5}
+    # the table names the regression; the split system was stopped
+    assert not (out / ".decompose-run" / "local.json").exists()
+
+
+def test_a_suite_whose_only_difference_is_classified_exits_0(fixture_out):
+    out, app = fixture_out
+    r = check(cli("verify", out, "--tests", app / "tests" / "test_patched.py", "--local"))
+    assert "classified" in r.stdout and "vapp.words.greeting (mock.patch)" in r.stdout
+    assert "0 regression(s)" in r.stdout
+
+
+def test_without_the_shared_database_the_fixture_rows_are_not_seen(fixture_out):
+    out, app = fixture_out
+    report = verify_json(out, app / "tests" / "test_basic.py", "--local", "--database", "generated", "--",
+                         "-k", "rows_the_fixture", code=1)
+    assert report["regressions"] == ["tests/test_basic.py::test_rows_the_fixture_inserted_are_served"]
+
+
+def test_verify_uses_a_split_system_already_running_and_leaves_it_running(fixture_out, tmp_path):
+    from decompose.runtime.runner import free_port
+
+    out, app = fixture_out
+    port = free_port()
+    check(cli("up", "--local", out, "--port", port, "--verify-dir", tmp_path / "shared"))
+    try:
+        report = verify_json(out, app / "tests" / "test_basic.py", "--local")
+        assert report["started"] is False and report["url"] == f"http://127.0.0.1:{port}"
+        assert report["split"]["counts"] == {"passed": 5}
+        assert report["verify_dir"] == str((tmp_path / "shared").resolve())
+        assert (out / ".decompose-run" / "local.json").exists()
+    finally:
+        check(cli("down", "--local", out))
+
+
+def test_another_interpreter_runs_the_suite_with_a_copy_of_the_plugin(fixture_out, tmp_path):
+    out, app = fixture_out
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    report = verify_json(out, app / "tests" / "test_patched.py", "--local", "--python", wrapper)
+    assert report["monolith"]["command"][0] == str(wrapper)
+    assert "decompose_verify_plugin" in report["split"]["command"]
+    assert rows(report)["tests/test_patched.py::test_greeting_patched"]["verdict"] == CLASSIFIED
+
+
+def test_bad_input_is_exit_2(fixture_out, tmp_path):
+    out, app = fixture_out
+    r = cli("verify", out, "--tests", tmp_path / "nope", "--local")
+    assert r.returncode == 2 and "no such test file or folder" in r.stderr
+    (tmp_path / "test_broken.py").write_text("import does_not_exist\n")
+    r = cli("verify", out, "--tests", tmp_path / "test_broken.py", "--local", "--cwd", app)
+    assert r.returncode == 2 and "the suite did not run on the monolith" in r.stderr
+
+
+# --------------------------------------------------------------------------- flaskr
+
+FLASKR_PLAN = """\
+version: 1
+project: {project}
+source: flaskr
+services:
+  auth:
+    modules: [flaskr.auth]
+  blog:
+    modules: [flaskr.blog]
+shared:
+  modules: [flaskr, flaskr.db]
+"""
+
+FLASKR_CLASSIFIED = {
+    "tests/test_db.py::test_get_close_db",  # no request: get_db() in the test process
+    "tests/test_db.py::test_init_db_command",  # monkeypatch.setattr("flaskr.db.init_db"), CLI runner in process
+    "tests/test_factory.py::test_config",  # create_app() only
+}
+
+
+@pytest.fixture(scope="module")
+def flaskr_out(tmp_path_factory) -> tuple[Path, Path]:
+    """Flask's tutorial app from the flask sdist (PyPI, cached by benchmarks.corpus), planned by hand, generated."""
+    from benchmarks.corpus import APPS, app_source
+
+    src = app_source(APPS["flaskr"])
+    work = tmp_path_factory.mktemp("verify-flaskr")
+    shutil.copytree(src, work / "flaskr",
+                    ignore=shutil.ignore_patterns("__pycache__", ".decompose_cache", "instance", "*.egg-info"))
+    (work / "plan.yaml").write_text(FLASKR_PLAN.format(project="verifyflaskr"))
+    check(cli("generate", "--plan", work / "plan.yaml", "--output", work / "out"))
+    return work / "out", work / "flaskr"
+
+
+def assert_flaskr_passes_on_both(report: dict) -> None:
+    by_id = rows(report)
+    assert report["monolith"]["counts"] == {"passed": 24}, report["monolith"]
+    assert report["split"]["counts"] == {"passed": 24}, [r for r in report["tests"] if r["split"] != "passed"]
+    assert report["regressions"] == []
+    assert {t for t, r in by_id.items() if r["verdict"] == CLASSIFIED} == FLASKR_CLASSIFIED
+    assert "flaskr.db.init_db (monkeypatch.setattr)" in by_id["tests/test_db.py::test_init_db_command"]["reasons"][0]
+    # sessions: the login cookie the auth service signed is read in the test process (`with client:`)
+    assert "with client:" in by_id["tests/test_auth.py::test_login"]["notes"][0]
+    # the database: the user the auth service inserted is read by the test, the post the test updated by blog
+    for t in ("tests/test_auth.py::test_register", "tests/test_blog.py::test_author_required"):
+        assert by_id[t]["verdict"] == SAME
+
+
+@pytest.mark.slow
+def test_flaskr_split_into_auth_and_blog_passes_its_own_suite_local(flaskr_out):
+    out, src = flaskr_out
+    report = verify_json(out, src / "tests", "--local")
+    assert report["mode"] == "local" and report["started"] and report["stopped"]
+    assert_flaskr_passes_on_both(report)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_flaskr_split_into_auth_and_blog_passes_its_own_suite_docker(flaskr_out, base_image, docker_client_fixture):
+    out, src = flaskr_out
+    try:
+        report = verify_json(out, src / "tests", "--build", "--base-image", base_image, "--timeout", "180")
+    finally:
+        check(cli("down", out))
+    assert report["mode"] == "docker" and report["stopped"]
+    assert_flaskr_passes_on_both(report)
+
+
+# --------------------------------------------------------------------------- sample_monolith
+
+
+@pytest.mark.slow
+def test_sample_monolith_suite_passes_48_of_48_on_both_sides_local(tmp_path):
+    plan = tmp_path / "decompose.yaml"
+    check(cli("plan", SAMPLE, "--output", plan), 0, 1)
+    check(cli("generate", "--plan", plan, "--output", tmp_path / "out"))
+    report = verify_json(tmp_path / "out", SAMPLE / "tests", "--local")
+    assert report["monolith"]["counts"] == {"passed": 48}
+    assert report["split"]["counts"] == {"passed": 48}
+    assert report["summary"]["same"] == 48 and report["regressions"] == []
+
+
+# --------------------------------------------------------------------------- generate: decorators are borrowed
+
+
+def test_a_decorator_from_another_service_is_borrowed_not_called_over_http(tmp_path):
+    """flaskr's blog decorates its views with auth's login_required: it runs at import time, locally."""
+    pkg = tmp_path / "mono" / "app"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(textwrap.dedent('''
+        from flask import Flask
+
+        def create_app():
+            app = Flask(__name__)
+            from . import auth, blog
+            app.register_blueprint(auth.bp)
+            app.register_blueprint(blog.bp)
+            return app
+    '''))
+    (pkg / "auth.py").write_text(textwrap.dedent('''
+        import functools
+        from flask import Blueprint
+
+        bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+        def login_required(view):
+            @functools.wraps(view)
+            def wrapped(**kw):
+                return view(**kw)
+            return wrapped
+
+        def user_name(uid):
+            return "ada"
+
+        @bp.get("/me")
+        def me():
+            return "me"
+    '''))
+    (pkg / "blog.py").write_text(textwrap.dedent('''
+        from flask import Blueprint
+        from .auth import login_required, user_name
+
+        bp = Blueprint("blog", __name__)
+
+        @bp.get("/")
+        @login_required
+        def index():
+            return user_name(1)
+    '''))
+    (tmp_path / "plan.yaml").write_text(textwrap.dedent('''
+        version: 1
+        project: deco
+        source: mono
+        services:
+          auth: {modules: [app.auth]}
+          blog: {modules: [app.blog]}
+        shared: {modules: [app]}
+    '''))
+    check(cli("generate", "--plan", tmp_path / "plan.yaml", "--output", tmp_path / "out"))
+    client = (tmp_path / "out/services/blog/app/decompose_rt/clients/app_auth.py").read_text()
+    assert "from app.auth import (" in client and "    login_required,\n" in client  # the borrowed module's own
+    assert "def user_name(uid):" in client and "_rpc.call(" in client  # a plain function stays a call to auth
+    assert (tmp_path / "out/services/blog/app/app/auth.py").is_file()
+    manifest = json.loads((tmp_path / "out/decompose-output.json").read_text())
+    blog = next(s for s in manifest["services"] if s["name"] == "blog")
+    assert blog["borrowed_modules"] == ["app.auth"]
