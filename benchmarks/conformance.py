@@ -236,6 +236,8 @@ def do_step(res: Result, name: str, cmd: list[str], *, cwd: Path, work: Path, en
 
 
 def _rel(arg: str, work: Path) -> str:
+    if arg == shutil.which("decompose"):
+        return "decompose"
     for base, name in ((work, "$WORK"), (corpus_dir() / "src", "$SRC"), (corpus_dir(), "$CORPUS")):
         if arg.startswith(str(base)):
             return name + arg[len(str(base)):]
@@ -498,12 +500,19 @@ def render(results: dict[str, dict]) -> str:
         "`decompose/`). Full logs: `<corpus cache>/conformance/<app>/logs/`. The same figures as",
         "JSON: [conformance.json](conformance.json).",
         "",
+        "`up --local` starts the services as processes of the Python that runs decompose (not the",
+        "app's virtualenv), so an app's own dependencies are there only if installed into it.",
+        "",
         (f"Split-system tests (the monolith's own suite run against the generated services) are "
          f"**{SPLIT_NOT_MEASURED}**: they need `decompose verify`, which this script does not call yet "
          f"(it is not part of the decompose measured here)."),
         "",
-        "| app | framework | version | monolith tests | analyze | plan | generate | split-system tests |",
-        "|---|---|---|---|---|---|---|---|",
+    ]
+    extra = [n for n in ("up-local", "build", "up") if any(n in {s["name"] for s in r["steps"]} for r in results.values())]
+    lines += [
+        "| app | framework | version | monolith tests | analyze | plan | generate | "
+        + "".join(f"{n} | " for n in extra) + "split-system tests |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(extra) + "---|",
     ]
     for name in sorted(results, key=lambda n: list(APPS).index(n) if n in APPS else 99):
         r = results[name]
@@ -514,7 +523,8 @@ def render(results: dict[str, dict]) -> str:
             return f"{s['outcome']} ({s['seconds']:.1f} s)" if s and s["outcome"] != "skipped" else (s["outcome"] if s else "-")
 
         lines.append(f"| {name} | {r['framework']} | {r['version']} | {_tests_cell(r.get('monolith_tests', {}))} | "
-                     f"{oc('analyze')} | {oc('plan')} | {oc('generate')} | {r['split_tests']} |")
+                     f"{oc('analyze')} | {oc('plan')} | {oc('generate')} | "
+                     + "".join(f"{oc(n)} | " for n in extra) + f"{r['split_tests']} |")
     for name in sorted(results, key=lambda n: list(APPS).index(n) if n in APPS else 99):
         r = results[name]
         spec = APPS.get(name)
