@@ -301,6 +301,7 @@ def render_outputs(
                     files[f"{prefix}/app/{rel}"] = data
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2")
+        files[f"{rt}/probes.py"] = _render(env, "runtime/probes.py.j2")
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
         files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
@@ -312,6 +313,7 @@ def render_outputs(
             "app_factory": gen.app_factory,
             "blueprints": spec.blueprints,
             "database_env": gen.database_env,
+            "routes": [{"path": r.path, "methods": list(r.methods), "function": r.function} for r in spec.routes],
         }
         service_ctx.update(fw.server_context(spec.blueprints, app))
         files[f"{rt}/service.py"] = _render(env, "runtime/service.py.j2", service=service_ctx)
