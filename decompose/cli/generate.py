@@ -66,6 +66,15 @@ def generate_cmd(
     except OSError as exc:
         fail(f"{exc.filename or output}: cannot write: {exc.strerror or exc}")
 
+    idle = [n for n in sorted(gen.services) if gen.services[n].idle]
+    if idle:
+        from decompose.cli.console import err
+
+        for name in idle:
+            err.print(f"[yellow]warning:[/yellow] service {escape(name)} owns no public routes and no interface "
+                      "functions: nothing can reach it (give it routes or callers in the plan, or merge its modules "
+                      "into another service)", highlight=False, soft_wrap=True)
+
     if format is GenerateFormat.json:
         summary = {
             "output": str(output),

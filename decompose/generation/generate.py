@@ -128,6 +128,11 @@ class ServiceSpec:
     def route_prefixes(self) -> list[str]:
         return sorted({r.prefix for r in self.routes})
 
+    @property
+    def idle(self) -> bool:
+        """Owns no public route and offers no interface function: nothing would ever reach it."""
+        return not self.routes and not self.exports
+
 
 @dataclass
 class Generation:
