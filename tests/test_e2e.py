@@ -162,7 +162,8 @@ def assert_split_passes_what_monolith_passes(
 
 def test_split_system_as_local_processes_passes_the_monolith_suite(generated, baseline, tmp_path):
     port = free_port()
-    up = cli("up", "--local", "--port", str(port), "--timeout", "120", str(generated))
+    # the installed CLI may live in its own venv (pipx, CI): the services run in this test environment
+    up = cli("up", "--local", "--python", sys.executable, "--port", str(port), "--timeout", "120", str(generated))
     try:
         check(up)
         assert up.stdout.strip() == f"http://127.0.0.1:{port}"

@@ -42,7 +42,13 @@ SAMPLE = REPO / "sample_monolith"
 
 def cli(*args: str, cwd: Path = REPO, timeout: float = 1800) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([*decompose_cli(), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+    argv = [str(a) for a in args]
+    if argv and argv[0] == "verify" and "--python" not in argv:
+        # The CLI under test may be a wheel in its own venv (CI): the suites and
+        # the local services run in this test environment, as a user names theirs.
+        at = argv.index("--") if "--" in argv else len(argv)
+        argv[at:at] = ["--python", sys.executable]
+    return subprocess.run([*decompose_cli(), *argv], capture_output=True, text=True, timeout=timeout,
                           env=env, cwd=cwd)
 
 
@@ -256,7 +262,7 @@ def test_verify_uses_a_split_system_already_running_and_leaves_it_running(fixtur
 
     out, app = fixture_out
     port = free_port()
-    check(cli("up", "--local", out, "--port", port, "--verify-dir", tmp_path / "shared"))
+    check(cli("up", "--local", out, "--python", sys.executable, "--port", port, "--verify-dir", tmp_path / "shared"))
     try:
         report = verify_json(out, app / "tests" / "test_basic.py", "--local")
         assert report["started"] is False and report["url"] == f"http://127.0.0.1:{port}"

@@ -144,6 +144,7 @@ def up_cmd(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for every service to be ready.")] = 120.0,
     build: Annotated[bool, typer.Option("--build", help="Build the images first (as `decompose build`).")] = False,
     base_image: Annotated[Optional[str], typer.Option("--base-image", help="With --build: build arg BASE_IMAGE.")] = None,
+    python: Annotated[Optional[str], typer.Option("--python", help="--local: the Python that runs the services, one with their requirements installed (default: the one running decompose).")] = None,
     verify_dir: Annotated[Optional[Path], typer.Option("--verify-dir", help="Share this folder with `decompose verify`: the services' database is its db.sqlite3, their Flask SECRET_KEY its secret-key (docs/verify.md).")] = None,
     format: FormatOpt = RunFormat.table,
 ) -> None:
@@ -171,7 +172,7 @@ def up_cmd(
         fail("--build builds Docker images; --local runs without them")
     try:
         if local:
-            running = up_local(m, port=port, timeout=timeout, status=status, verify_dir=verify_dir)
+            running = up_local(m, port=port, timeout=timeout, status=status, verify_dir=verify_dir, python=python)
         else:
             client = _client()
             if build:

@@ -537,10 +537,11 @@ def local_volume_env(env: Mapping[str, str], volumes: Mapping[str, Path]) -> dic
     return out
 
 
-def local_argv(unit: Unit, port: int) -> list[str]:
-    """The command running ``unit`` locally: its manifest command with this interpreter and ``port``.
+def local_argv(unit: Unit, port: int, python: str | None = None) -> list[str]:
+    """The command running ``unit`` locally: its manifest command with ``python``
+    (default: this interpreter) and ``port``.
 
-    ``python``/``python3`` become ``sys.executable``; ``{port}``/``$PORT``
+    ``python``/``python3`` become that interpreter; ``{port}``/``$PORT``
     placeholders and the value after ``--port`` become ``port``.  Without a
     command, the Dockerfile's JSON-form ``CMD`` is used.
     """
@@ -550,7 +551,7 @@ def local_argv(unit: Unit, port: int) -> list[str]:
     out = []
     for i, a in enumerate(argv):
         if i == 0 and Path(a).name in ("python", "python3", "python3.11"):
-            a = sys.executable
+            a = python or sys.executable
         elif i > 0 and argv[i - 1] == "--port":
             a = str(port)
         elif a.startswith("--port="):
@@ -637,6 +638,7 @@ def up_local(
     status: StatusFn | None = None,
     python_path_extra: list[str] | None = None,
     verify_dir: Path | None = None,
+    python: str | None = None,
 ) -> Running:
     """Start every unit as a process of this interpreter and wait for readiness.
 
@@ -653,7 +655,8 @@ def up_local(
     stopped = down_local(out, keep_volumes=True)
     if stopped:
         say("*", f"stopped {len(stopped)} process(es) of a previous run")
-    lacking = {u.name: missing_requirements(u.context / "requirements.txt") for u in m.units}
+    # what this Python lacks (another --python is not inspected: it is the user's to provide)
+    lacking = {u.name: missing_requirements(u.context / "requirements.txt") for u in m.units} if python is None else {}
     lacking = {k: v for k, v in lacking.items() if v}
     for name, reqs in lacking.items():  # may still run (e.g. gunicorn is optional): warn, report on failure
         say(name, f"warning: not installed in this Python: {', '.join(reqs)}")
@@ -672,7 +675,7 @@ def up_local(
     url = f"http://127.0.0.1:{port}"
     for u in m.units:
         p = ports[u.name]
-        argv = local_argv(u, p)
+        argv = local_argv(u, p, python)
         env = {k: v for k, v in os.environ.items()
                if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", SECRET_ENV, SECRET_FILE_ENV,
                             VERIFY_DATABASE_ENV, VERIFY_SECRET_KEY_ENV)}

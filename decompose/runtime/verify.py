@@ -466,7 +466,8 @@ def verify(
         say("split", f"starting the split system ({result.mode}) on port {port}")
         try:
             if local:
-                running = runner.up_local(m, port=port, timeout=startup_timeout, status=say, verify_dir=verify_dir)
+                running = runner.up_local(m, port=port, timeout=startup_timeout, status=say, verify_dir=verify_dir,
+                                          python=python)
             else:
                 running = runner.up_docker(m, port=port, timeout=startup_timeout, client=client, status=say,
                                            verify_dir=verify_dir)
