@@ -47,7 +47,7 @@ def _client():
         fail(str(exc))
 
 
-def _print_failures(failures, hint: str = "") -> None:
+def _print_failures(failures, hint: str = "", waiting=None) -> None:
     from rich.markup import escape
 
     from decompose.cli.console import err
@@ -56,6 +56,9 @@ def _print_failures(failures, hint: str = "") -> None:
         err.print(f"[bold red]error:[/bold red] {escape(f.name)}: {escape(f.reason)}", highlight=False, soft_wrap=True)
         for line in f.logs:
             err.print(f"  [dim]{escape(f.name)} |[/dim] {escape(line)}", highlight=False, soft_wrap=True)
+    for name, why in (waiting or {}).items():
+        err.print(f"[yellow]not ready:[/yellow] {escape(name)} ({escape(why)}); stopped waiting after the failure above",
+                  highlight=False, soft_wrap=True)
     if hint:
         err.print(f"[yellow]hint:[/yellow] {escape(hint)}", highlight=False, soft_wrap=True)
 
@@ -161,12 +164,19 @@ def up_cmd(
     from rich.markup import escape
 
     from decompose.cli.console import err, out as stdout
+    from decompose.runtime.readiness import idle_services
     from decompose.runtime.runner import RunError, UpFailed, up_docker, up_local
 
     m = _manifest(out)
 
     def status(name: str, text: str) -> None:
         err.print(f"[dim]{escape(name)}:[/dim] {escape(text)}", highlight=False)
+
+    warnings = [f"service {name} owns no public routes and no interface functions: nothing can reach it "
+                "(give it routes or callers in the plan, or merge its modules into another service)"
+                for name in idle_services(m)]
+    for w in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
 
     if build and local:
         fail("--build builds Docker images; --local runs without them")
@@ -192,13 +202,15 @@ def up_cmd(
         fail(str(exc))
     except UpFailed as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        _print_failures(exc.failures, exc.hint)
+        _print_failures(exc.failures, exc.hint, exc.waiting)
         if format is RunFormat.json:
             _json(
                 {
                     "project": m.project,
                     "ready": False,
                     "failures": [{"name": f.name, "reason": f.reason, "logs": list(f.logs)} for f in exc.failures],
+                    "not_ready": dict(exc.waiting),
+                    "warnings": warnings,
                 }
             )
         raise typer.Exit(EXIT_FINDINGS) from None
@@ -213,6 +225,7 @@ def up_cmd(
                 "mode": "local" if local else "docker",
                 "rpc_secret_file": running.rpc_secret_file,
                 "verify_dir": running.verify_dir,
+                "warnings": warnings,
             }
         )
     else:

@@ -60,6 +60,7 @@ class Unit:
     source: Path | None = None  # folder to put on PYTHONPATH for ``--local`` (defaults to the context)
     url_env: str = ""  # variable other units read this unit's base URL from
     volumes: tuple[tuple[str, str], ...] = ()  # (volume name, mount path); same name = same volume
+    interface: tuple[str, ...] | None = None  # what other services call (None: the manifest does not say)
 
 
 def _volumes(value: Any, where: str) -> tuple[tuple[str, str], ...]:
@@ -204,6 +205,7 @@ def _unit(root: Path, raw: Any, role: str, project: str, version: str, fallback_
         source=(root / src_rel).resolve() if src_rel else None,
         url_env=str(_first(raw, "url_env", default=url_env_name(name))),
         volumes=_volumes(_first(raw, "volumes", "compose_volumes", default=fallback_volumes), where),
+        interface=None if raw.get("interface") is None else _strs(raw["interface"], where, "interface"),
     )
 
 

@@ -31,6 +31,9 @@ inside the container with ``docker exec``, as the ports of services are not
 published; local: HTTP from here), then the gateway's readiness path through
 the published port.  A unit that exits or stays
 unready is reported by name with its last log lines (:class:`UpFailed`).
+The wait ends at the first failure: a unit that exits (also after it was
+ready), restarts, crash-loops or answers that its app lacks routes it owns
+(:mod:`decompose.runtime.readiness`); the units not ready yet are named too.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
+from decompose.runtime.readiness import crash_loop, http_probe, log_lines, probe_container, probe_script  # noqa: F401
 from decompose.fsio import atomic_write
 from decompose.runtime.verify_folder import (
     LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV, prepare_verify_dir, verify_env,
@@ -66,6 +70,7 @@ SECRET_ENV = "DECOMPOSE_RPC_SECRET"  # the generated runtime's variables (templa
 SECRET_FILE_ENV = "DECOMPOSE_RPC_SECRET_FILE"
 
 
+
 @dataclass
 class UnitFailure:
     name: str
@@ -76,9 +81,11 @@ class UnitFailure:
 class UpFailed(Exception):
     """Some units did not become ready; ``str()`` is one line naming them."""
 
-    def __init__(self, failures: list[UnitFailure], hint: str = ""):
+    def __init__(self, failures: list[UnitFailure], hint: str = "", waiting: Mapping[str, str] | None = None):
         self.failures = failures
         self.hint = hint
+        #: units not ready yet when ``up`` stopped waiting because of ``failures`` (name -> last probe result)
+        self.waiting = dict(waiting or {})
         names = ", ".join(f"{f.name} ({f.reason})" for f in failures)
         super().__init__(f"{len(failures)} unit(s) failed to start: {names}")
 
@@ -169,15 +176,6 @@ def forget_rpc_secret(out: Path, mode: str) -> None:
         rpc_secret_path(out, mode).unlink()
     except FileNotFoundError:
         pass
-
-
-def probe_script(port: int, path: str) -> str:
-    """Python one-liner exiting 0 when ``GET http://127.0.0.1:port/path`` answers 2xx."""
-    return (
-        "import sys,urllib.request as u\n"
-        f"r=u.urlopen('http://127.0.0.1:{port}{path}',timeout=3)\n"
-        "sys.exit(0 if 200<=r.status<300 else 1)"
-    )
 
 
 def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
@@ -370,41 +368,35 @@ def up_docker(
     failures: list[UnitFailure] = []
     last_probe: dict[str, str] = {}
     deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
+    while True:
+        # Every unit, also those already ready: one that exits meanwhile ends the wait at once.
+        for name, c in containers.items():
+            failure = _container_failure(name, c)
+            if failure is not None:
+                failures.append(failure)
+                pending.pop(name, None)
+                say(name, failure.reason.split(":", 1)[0])
+        if failures or not pending or time.monotonic() >= deadline:
+            break
         for name, c in list(pending.items()):
-            c.reload()
-            state = c.attrs.get("State", {})
-            health = (state.get("Health") or {}).get("Status", "")
-            if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
-                code = state.get("ExitCode")
-                why = f"exited with code {code}" + (f" ({state['Error']})" if state.get("Error") else "")
-                if state.get("OOMKilled"):
-                    why += " (out of memory)"
-                failures.append(UnitFailure(name, why, _container_logs(c)))
-                del pending[name]
-                say(name, "exited")
-                continue
-            if health == "unhealthy":  # the image's own HEALTHCHECK gave up
-                out = _health_output(state)
-                failures.append(UnitFailure(name, "unhealthy" + (f": {out}" if out else ""), _container_logs(c)))
-                del pending[name]
-                say(name, "unhealthy")
-                continue
-            ok, why = _probe(c, m.unit(name))
+            ok, why, final = probe_container(c, m.unit(name).port, m.unit(name).ready)
             if ok:
                 del pending[name]
                 say(name, "ready")
+            elif final:  # e.g. routes the app does not serve: waiting cannot help
+                failures.append(UnitFailure(name, why, _container_logs(c)))
+                del pending[name]
+                say(name, "not ready")
             else:
                 last_probe[name] = why
-        if pending:
+        if pending and not failures:
             time.sleep(0.5)
-    for name, c in pending.items():
-        why = f"not ready after {timeout:.0f}s" + (f": {last_probe[name]}" if last_probe.get(name) else "")
-        failures.append(UnitFailure(name, why, _container_logs(c)))
+    waiting = _not_ready(failures, pending, last_probe, timeout, lambda name: _container_logs(containers[name]))
     if failures:
         order = [u.name for u in m.units]
         failures.sort(key=lambda f: order.index(f.name))
-        raise UpFailed(failures, hint=f"containers left for inspection; `decompose down {m.root}` removes them")
+        raise UpFailed(failures, hint=f"containers left for inspection; `decompose down {m.root}` removes them",
+                       waiting=waiting)
 
     url = f"http://127.0.0.1:{port}"
     ok, why = _wait_http(url + front.ready, deadline=max(deadline, time.monotonic() + 10))
@@ -417,20 +409,6 @@ def up_docker(
                    rpc_secret_file=str(secret_file), verify_dir=str(verify_dir or ""))
 
 
-def _probe(container, unit: Unit) -> tuple[bool, str]:
-    """GET the unit's readiness path from inside its container (its port is not published)."""
-    from docker.errors import APIError
-
-    try:
-        code, output = container.exec_run(["python", "-c", probe_script(unit.port, unit.ready)], stdout=True, stderr=True)
-    except APIError as exc:  # e.g. the container stopped between reload() and exec
-        return False, " ".join(str(exc.explanation or exc).split())[-300:]
-    if code == 0:
-        return True, ""
-    text = output.decode("utf-8", "replace").strip().splitlines() if output else []
-    return False, (text[-1] if text else f"probe exited {code}")[-300:]
-
-
 def _wait_http(url: str, *, deadline: float) -> tuple[bool, str]:
     why = "not tried"
     while True:
@@ -438,6 +416,45 @@ def _wait_http(url: str, *, deadline: float) -> tuple[bool, str]:
         if ok or time.monotonic() >= deadline:
             return ok, why
         time.sleep(0.3)
+
+
+def _container_failure(name: str, container) -> UnitFailure | None:
+    """Why a started container can no longer become ready (exited, restarting, unhealthy, crash loop), or None."""
+    container.reload()
+    state = container.attrs.get("State", {})
+    health = (state.get("Health") or {}).get("Status", "")
+    restarts = container.attrs.get("RestartCount") or 0
+    if state.get("Status") in ("exited", "dead") or state.get("Restarting") or restarts:
+        code = state.get("ExitCode")
+        why = f"exited with code {code}" + (f" ({state['Error']})" if state.get("Error") else "")
+        if state.get("OOMKilled"):
+            why += " (out of memory)"
+        if restarts or state.get("Restarting"):
+            why = f"crash loop: restarted {restarts} time(s), last {why}"
+        return UnitFailure(name, why, _container_logs(container))
+    if health == "unhealthy":  # the image's own HEALTHCHECK gave up
+        out = _health_output(state)
+        return UnitFailure(name, "unhealthy" + (f": {out}" if out else ""), _container_logs(container))
+    try:
+        lines = container.logs(tail=200).decode("utf-8", "replace").splitlines()
+    except Exception:  # noqa: BLE001 - logs are best effort
+        lines = []
+    loop = crash_loop(lines)
+    if loop:
+        return UnitFailure(name, loop, tail_lines("\n".join(lines)))
+    return None
+
+
+def _not_ready(failures: list[UnitFailure], pending: Mapping, last_why: Mapping[str, str], timeout: float,
+               logs: Callable[[str], list[str]]) -> dict[str, str]:
+    """After the wait: units still pending are failures when time ran out; when ``up``
+    stopped early because of other failures, they are returned (name -> last probe)."""
+    if failures:
+        return {name: last_why.get(name) or "not ready yet" for name in pending}
+    for name in pending:
+        why = f"not ready after {timeout:.0f}s" + (f": {last_why[name]}" if last_why.get(name) else "")
+        failures.append(UnitFailure(name, why, logs(name)))
+    return {}
 
 
 # --------------------------------------------------------------------------- local processes
@@ -726,24 +743,31 @@ def up_local(
     failures: list[UnitFailure] = []
     last_why: dict[str, str] = {}
     deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
+    while True:
+        # Every unit, also those already ready: one that exits meanwhile ends the wait at once.
+        for u in m.units:
+            code = popens[u.name].poll()
+            loop = crash_loop(log_lines(logs_dir / f"{u.name}.log")) if code is None else ""
+            if code is not None or loop:
+                failures.append(UnitFailure(u.name, loop or f"exited with code {code}", log_tail(u.name)))
+                pending.pop(u.name, None)
+                say(u.name, "crash loop" if loop else "exited")
+        if failures or not pending or time.monotonic() >= deadline:
+            break
         for name, u in list(pending.items()):
-            code = popens[name].poll()
-            if code is not None:
-                failures.append(UnitFailure(name, f"exited with code {code}", log_tail(name)))
-                del pending[name]
-                say(name, "exited")
-                continue
-            ok, why = http_ok(f"{urls[name]}{u.ready}", timeout=1.0)
+            ok, why, final = http_probe(f"{urls[name]}{u.ready}", timeout=1.0)
             if ok:
                 del pending[name]
                 say(name, "ready")
+            elif final:  # e.g. routes the app does not serve: waiting cannot help
+                failures.append(UnitFailure(name, why, log_tail(name)))
+                del pending[name]
+                say(name, "not ready")
             else:
                 last_why[name] = why
-        if pending:
+        if pending and not failures:
             time.sleep(0.2)
-    for name in pending:
-        failures.append(UnitFailure(name, f"not ready after {timeout:.0f}s: {last_why.get(name, '?')}", log_tail(name)))
+    waiting = _not_ready(failures, pending, last_why, timeout, log_tail)
     if failures:
         order = [u.name for u in m.units]
         failures.sort(key=lambda f: order.index(f.name))
@@ -752,6 +776,6 @@ def up_local(
             if f.name in lacking:
                 req = m.unit(f.name).context / "requirements.txt"
                 hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {Path(sys.executable).name} -m pip install -r {req}"
-        raise UpFailed(failures, hint=hint)
+        raise UpFailed(failures, hint=hint, waiting=waiting)
     return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0,
                    rpc_secret_file=str(secret_file), verify_dir=verify)
