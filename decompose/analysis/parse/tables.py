@@ -1,0 +1,190 @@
+"""Data access: the tables a module defines or queries (``ModuleFacts.data``).
+
+* ``model``: a class with ``__tablename__ = "t"`` (SQLAlchemy declarative), or
+  a Django model (a base resolving to ``django.db.models.Model``, or spelled
+  ``models.Model``/``Model``) that is neither abstract nor a proxy; its table
+  is ``Meta.db_table`` or ``<app_label>_<classname lowercased>`` like Django's.
+* ``table``: ``Table("t", metadata, ...)`` (SQLAlchemy Core) unless ``Table``
+  is imported from a module that is not SQLAlchemy.
+* ``sql``: a string literal (implicit concatenations and f-strings joined)
+  whose text is a SQL statement, see :mod:`decompose.analysis.parse.sql`;
+  a bare string statement (a docstring) is never SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from decompose.analysis.facts import DataAccess, ModuleFacts
+from decompose.analysis.parse.nodes import (
+    IndentedBlock,
+    SimpleString,
+    dotted,
+    fstring_text,
+    is_true,
+    simple_assigns,
+    string_value,
+)
+from decompose.analysis.parse.sql import RAW_SQL_HEAD, SQL_HEAD, sql_tables
+
+_DJANGO_MODEL = ("django.db.models.Model", "django.db.models.base.Model")
+
+
+class TablesMixin:
+    """Walker part: ``ModuleFacts.data``.
+
+    State: ``data`` (every access, deduplicated at the end) and
+    ``strings_done`` (ids of string nodes already handled: docstrings and the
+    parts of an implicit concatenation).
+    """
+
+    def _init_tables(self) -> None:
+        self.data: list[DataAccess] = []
+        self.strings_done: set[int] = set()
+
+    def _finish_tables(self, facts: ModuleFacts) -> None:
+        # one entry per (table, how, symbol), first line
+        seen: set[tuple[str, str, str | None]] = set()
+        data = []
+        for d in sorted(self.data, key=lambda d: d.line):
+            key = (d.table, d.how, d.symbol)
+            if key not in seen:
+                seen.add(key)
+                data.append(d)
+        facts.data = sorted(data, key=lambda d: (d.line, d.table, d.how))
+
+    # -- models ----------------------------------------------------------------
+    def _class_data(self, node: cst.ClassDef) -> None:
+        """A class (at any depth) that maps a table."""
+        tablename = None
+        meta: dict[str, Any] = {}
+        for st in simple_assigns(node.body):
+            target, value = st
+            if target == "__tablename__":
+                tablename = string_value(value)
+        for st in node.body.body if node.body.__class__ is IndentedBlock else ():
+            if st.__class__ is cst.ClassDef and st.name.value == "Meta":
+                for target, value in simple_assigns(st.body):
+                    meta[target] = value
+        name = node.name.value
+        if tablename:
+            da = DataAccess(table=tablename, how="model", line=0, symbol=name)
+        elif self._is_django_model(node):
+            if is_true(meta.get("abstract")) or is_true(meta.get("proxy")):
+                return
+            table = string_value(meta["db_table"]) if "db_table" in meta else None
+            if not table:
+                app = string_value(meta["app_label"]) if "app_label" in meta else None
+                table = f"{app or self._app_label()}_{name.lower()}"
+            da = DataAccess(table=table, how="model", line=0, symbol=name)
+        else:
+            return
+        self.data.append(da)
+        self._hook_line(node.name, da)
+
+    def _is_django_model(self, node: cst.ClassDef) -> bool:
+        for arg in node.bases:
+            name = dotted(arg.value)
+            if name is None:
+                continue
+            head, _, rest = name.partition(".")
+            base = self._resolve(head) if head in self.names else None
+            if base is not None:
+                full = f"{base}.{rest}" if rest else base
+                if full in _DJANGO_MODEL:
+                    return True
+            elif name in ("models.Model", "Model"):
+                return True
+        return False
+
+    def _app_label(self) -> str:
+        """The app label of a model here when Meta has none: its package (above a ``models`` package)."""
+        parts = self.module.split(".")
+        parent = parts[:-1] or parts
+        if len(parent) > 1 and parent[-1] == "models":
+            parent = parent[:-1]
+        return parent[-1] if parent else ""
+
+    # -- SQLAlchemy Core -------------------------------------------------------
+    def _table_call(self, node: cst.Call, func: Any, fname: str) -> None:
+        """``Table("name", metadata, ...)``."""
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        if len(positional) < 2:
+            return
+        table = string_value(positional[0].value)
+        if not table or string_value(positional[1].value) is not None:
+            return
+        name = dotted(func)
+        if name is not None:
+            head, _, rest = name.partition(".")
+            base = self._resolve(head) if head in self.names else None
+            if base is not None and "sqlalchemy" not in base and not rest:
+                return  # Table imported from something that is not SQLAlchemy
+        self.data.append(DataAccess(table=table, how="table", line=self.line))
+
+    # -- SQL in strings --------------------------------------------------------
+    def enter_expr(self, node: cst.Expr) -> None:
+        value = node.value  # a bare string statement is a docstring/comment, not SQL
+        if value.__class__ is SimpleString or value.__class__ is cst.FormattedString:
+            self.strings_done.add(id(value))
+        elif value.__class__ is cst.ConcatenatedString:
+            self._string_leaves(value)
+
+    def enter_simple_string(self, node: cst.SimpleString) -> None:
+        if RAW_SQL_HEAD.match(node.value) is None or id(node) in self.strings_done:
+            return
+        text = string_value(node)
+        if text:
+            self._sql(text)
+
+    def enter_formatted_string(self, node: cst.FormattedString) -> None:
+        if id(node) in self.strings_done:
+            return
+        text = fstring_text(node)
+        if SQL_HEAD.match(text):
+            self._sql(text)
+
+    def _string_leaves(self, node: cst.ConcatenatedString) -> list[Any]:
+        """Parts of an implicit concatenation, all marked as handled."""
+        done = self.strings_done
+        leaves: list[Any] = []
+        stack: list[Any] = [node]
+        while stack:
+            cur = stack.pop()
+            done.add(id(cur))
+            if cur.__class__ is cst.ConcatenatedString:
+                stack.append(cur.right)
+                stack.append(cur.left)
+            else:
+                leaves.append(cur)
+        return leaves
+
+    def enter_concatenated_string(self, node: cst.ConcatenatedString) -> None:
+        if id(node) in self.strings_done:  # docstring, or inside an outer concatenation
+            return
+        leaves = self._string_leaves(node)
+        first = leaves[0]
+        if first.__class__ is SimpleString:
+            if RAW_SQL_HEAD.match(first.value) is None:
+                return
+        elif first.__class__ is cst.FormattedString:
+            if not SQL_HEAD.match(fstring_text(first)):
+                return
+        else:
+            return
+        pieces = []
+        for leaf in leaves:
+            if leaf.__class__ is SimpleString:
+                s = string_value(leaf)
+                if s is None:
+                    return
+                pieces.append(s)
+            else:
+                pieces.append(fstring_text(leaf))
+        self._sql("".join(pieces))
+
+    def _sql(self, text: str) -> None:
+        for table in sql_tables(text):
+            self.data.append(DataAccess(table=table, how="sql", line=self.line))
