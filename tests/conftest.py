@@ -14,6 +14,10 @@ SAMPLE = REPO / "sample_monolith"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+# tests/data holds fixture monoliths with suites of their own (run by the tests
+# that split those monoliths, against the split system); never collected here.
+collect_ignore = ["data"]
+
 
 @pytest.fixture(scope="session")
 def sample_monolith() -> Path:

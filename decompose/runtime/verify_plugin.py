@@ -157,23 +157,26 @@ def _install_patch_watch() -> None:
     except ImportError:  # pragma: no cover - always there under pytest
         mp = None
     if mp is not None:
-        notset = mp.notset
+        # Our own "argument not given" marker: pytest's (notset / NOTSET) is private
+        # and was renamed in pytest 9.2.
+        missing = object()
         MP = mp.MonkeyPatch
         orig_setattr, orig_delattr, orig_setitem, orig_setenv = MP.setattr, MP.delattr, MP.setitem, MP.setenv
 
-        def setattr_(self, target, name, value=notset, raising=True):
-            if value is notset and isinstance(target, str):
-                mod, _, _attr = target.rpartition(".")
-                _note_patch("monkeypatch.setattr", target, mod)
-            else:
-                _note_patch("monkeypatch.setattr", f"{_qualname(target)}.{name}", _module_of(target))
+        def setattr_(self, target, name, value=missing, raising=True):
+            if value is missing:  # monkeypatch.setattr("pkg.mod.attr", value)
+                if isinstance(target, str):
+                    _note_patch("monkeypatch.setattr", target, target.rpartition(".")[0])
+                return orig_setattr(self, target, name, raising=raising)
+            _note_patch("monkeypatch.setattr", f"{_qualname(target)}.{name}", _module_of(target))
             return orig_setattr(self, target, name, value, raising=raising)
 
-        def delattr_(self, target, name=notset, raising=True):
-            if name is notset and isinstance(target, str):
-                _note_patch("monkeypatch.delattr", target, target.rpartition(".")[0])
-            else:
-                _note_patch("monkeypatch.delattr", f"{_qualname(target)}.{name}", _module_of(target))
+        def delattr_(self, target, name=missing, raising=True):
+            if name is missing:  # monkeypatch.delattr("pkg.mod.attr")
+                if isinstance(target, str):
+                    _note_patch("monkeypatch.delattr", target, target.rpartition(".")[0])
+                return orig_delattr(self, target, raising=raising)
+            _note_patch("monkeypatch.delattr", f"{_qualname(target)}.{name}", _module_of(target))
             return orig_delattr(self, target, name, raising=raising)
 
         def setitem_(self, dic, name, value):
