@@ -89,7 +89,9 @@ class WebFramework:
 
     def app_routes(self, app: AppInfo, source: str) -> list[Route]:
         """Routes declared on the app object itself (served by the default service)."""
-        raise NotImplementedError
+        return [Route(path=path, methods=methods, function=f"{app.module}:<app>", blueprint=None,
+                      prefix=self.static_prefix(path))
+                for path, methods in decorated_app_routes(source)]
 
     def static_prefix(self, path: str) -> str:
         raise NotImplementedError
@@ -107,6 +109,26 @@ class WebFramework:
 
 
 # --------------------------------------------------------------------------- shared helpers
+
+
+def import_bindings(tree: ast.Module, module: str, is_package: bool) -> dict[str, str]:
+    """Import bindings anywhere in ``module``: local name -> dotted name it stands for
+    (``import a.b`` binds ``a``; relative imports resolved; star imports skipped)."""
+    out: dict[str, str] = {}
+    pkg = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out[a.asname or a.name.split(".", 1)[0]] = a.name if a.asname else a.name.split(".", 1)[0]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = pkg[: len(pkg) - (node.level - 1)] if node.level - 1 <= len(pkg) else []
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for a in node.names:
+                if a.name != "*":
+                    out[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    return out
 
 
 def call_name(call: ast.Call) -> str:

@@ -15,8 +15,8 @@ from decompose.frameworks.base import (
     Route,
     WebFramework,
     constructor_prefixes,
-    decorated_app_routes,
     find_app_module,
+    import_bindings,
     literal_prefix,
 )
 
@@ -54,20 +54,7 @@ def include_edges(source: str, module: str, is_package: bool, modules: frozenset
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return out
-    bound: dict[str, str] = {}  # local name -> dotted name it stands for
-    pkg = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                bound[a.asname or a.name.split(".", 1)[0]] = a.name if a.asname else a.name.split(".", 1)[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = pkg[: len(pkg) - (node.level - 1)] if node.level - 1 <= len(pkg) else []
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            for a in node.names:
-                if a.name != "*":
-                    bound[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+    bound = import_bindings(tree, module, is_package)  # local name -> dotted name it stands for
     for node in tree.body:
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -176,11 +163,6 @@ class FastAPI(WebFramework):
             routes.append(Route(path=path, methods=sorted(r.methods), function=f"{module}.{r.function}",
                                 blueprint=key, prefix=prefix))
         return routes
-
-    def app_routes(self, app: AppInfo, source: str) -> list[Route]:
-        return [Route(path=path, methods=methods, function=f"{app.module}:<app>", blueprint=None,
-                      prefix=static_prefix(path))
-                for path, methods in decorated_app_routes(source)]
 
     def static_prefix(self, path: str) -> str:
         return static_prefix(path)

@@ -14,7 +14,6 @@ from decompose.frameworks.base import (
     Route,
     WebFramework,
     call_name,
-    decorated_app_routes,
     literal_prefix,
 )
 from decompose.frameworks.flask_wiring import full_prefix, read_wiring
@@ -154,11 +153,6 @@ class Flask(WebFramework):
                                            blueprint=blueprint,
                                            prefix=group_prefix.rstrip("/") or static_prefix(path))))
         return out
-
-    def app_routes(self, app: AppInfo, source: str) -> list[Route]:
-        return [Route(path=path, methods=methods, function=f"{app.module}:<app>", blueprint=None,
-                      prefix=static_prefix(path))
-                for path, methods in decorated_app_routes(source)]
 
     def static_prefix(self, path: str) -> str:
         return static_prefix(path)

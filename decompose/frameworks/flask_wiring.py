@@ -28,6 +28,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from decompose.frameworks.base import import_bindings
+
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
 ALL_METHODS = ["DELETE", "GET", "PATCH", "POST", "PUT"]
 MARKERS = ("Blueprint", ".route(", "add_url_rule", "register_blueprint", "add_resource", "Namespace",
@@ -95,25 +97,6 @@ def _methods_kw(call: ast.Call) -> list[str] | None:
     return None
 
 
-def _bindings(tree: ast.Module, module: str, is_package: bool) -> dict[str, str]:
-    """Module-level import bindings: local name -> dotted name it stands for."""
-    out: dict[str, str] = {}
-    pkg = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                out[a.asname or a.name.split(".", 1)[0]] = a.name if a.asname else a.name.split(".", 1)[0]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = pkg[: len(pkg) - (node.level - 1)] if node.level - 1 <= len(pkg) else []
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            for a in node.names:
-                if a.name != "*":
-                    out[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
-    return out
-
-
 class _ModuleReader:
     """One module's routing objects, rules and registrations (two passes: objects, then uses)."""
 
@@ -123,7 +106,7 @@ class _ModuleReader:
         self.module = module
         self.tree = tree
         self.w = wiring
-        self.bound = _bindings(tree, module, is_package)
+        self.bound = import_bindings(tree, module, is_package)
         self.classes = classes  # "module.Class" -> HTTP verbs it defines
         self.wrappers = wrappers  # "module.func" -> (bp arg index, rules arg index, rules kw name)
         self.config = config
