@@ -25,10 +25,19 @@ from decompose.planning.plan import Plan, PlanError
     ("setup", "setup.py", "tooling"),
     ("shop.orders.views", "shop/orders/views.py", None),
     ("shop.testimonials", "shop/testimonials.py", None),  # not a test because of its name's prefix
+    # one-off scripts in top-level script folders without __init__.py (privacyIDEA's tools/)
+    ("privacyidea-update-linotp-counter", "tools/privacyidea-update-linotp-counter.py", "script"),
+    ("ssha", "tools/ssha.py", "script"),
+    ("cron-runner", "deploy/docker/cron-runner.py", "script"),
+    ("manage", "bin/manage.py", "script"),
+    ("fix", "contrib/fix.py", "script"),
+    ("tools.report", "tools/report.py", None),            # tools/ is a package: importable code
+    ("shop.tools.x", "shop/tools/x.py", None),            # a package's own tools/ subpackage
 ])
 def test_roles(module, path, role):
     why = excluded_role(module, path)
-    assert (why.split(" ", 1)[0] if why else None) == {"test": "test", "tooling": "project", None: None}[role]
+    assert (why.split(" ", 1)[0] if why else None) == {"test": "test", "tooling": "project", "script": "script:",
+                                                        None: None}[role]
 
 
 def test_testing_names():
@@ -108,3 +117,44 @@ def test_odd_file_names_are_accepted_by_every_command_and_scripts_are_excluded(t
                  ["generate", "--plan", str(plan_file), "-o", str(tmp_path / "out")]):
         r = runner.invoke(app, args)
         assert r.exit_code == 0, (args, r.output)
+
+
+def test_script_folders_never_become_services(tmp_path):
+    """privacyIDEA's tools/: hyphenated one-off scripts with their own tables and engines
+    (so not caught as unimported top-level files) became services of their own."""
+    root = _project(tmp_path)
+    tools = root / "tools"
+    tools.mkdir()
+    (tools / "app-update-counter.py").write_text(textwrap.dedent("""\
+        import sys
+        from sqlalchemy import Column, Integer, create_engine
+        from sqlalchemy.orm import declarative_base, sessionmaker
+
+        Base = declarative_base()
+
+        class Token(Base):
+            __tablename__ = "token"
+            id = Column(Integer, primary_key=True)
+
+        def main():
+            session = sessionmaker(bind=create_engine(sys.argv[1]))()
+            session.query(Token).update({"id": 1})
+
+        if __name__ == "__main__":
+            main()
+        """))
+    (tools / "helper.py").write_text("from app import create_app\nprint(create_app())\n")
+    (root / "deploy" / "docker").mkdir(parents=True)
+    (root / "deploy" / "docker" / "cron-runner.py").write_text("import app.views\n")
+    plan_file = tmp_path / "p.yaml"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "--no-history", "-o", str(plan_file), "-q"])
+    assert r.exit_code == 0, r.output
+    data = yaml.safe_load(plan_file.read_text())
+    for m, folder in (("app-update-counter", "tools"), ("helper", "tools"), ("cron-runner", "deploy")):
+        assert data["excluded"][m].startswith(f"script: a file of the script folder {folder}/"), data["excluded"]
+    placed = {m for s in data["services"].values() for m in s["modules"]} | set(data["shared"]["modules"])
+    assert placed == {"app", "app.views"}
+    r = runner.invoke(app, ["generate", "--plan", str(plan_file), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert not [p for p in (tmp_path / "out").rglob("*.py") if p.name in ("app-update-counter.py", "cron-runner.py")]

@@ -13,15 +13,19 @@ _MIGRATION_PART = frozenset({"migrations", "alembic", "versions"})
 
 
 def is_test_module(module: str, path: str = "") -> bool:
-    """``tests.x``, ``pkg.tests.y``, ``test_x``, ``x_test``, ``conftest`` (any dotted
-    part), or a file under a ``tests``/``test`` folder (suites without ``__init__.py``)."""
+    """``tests.x``, ``pkg.tests.y``, ``test_x``, ``x_test``, ``x_tests``, ``conftest`` (any
+    dotted part), or a file under a ``tests``/``test`` folder (suites without ``__init__.py``)."""
     parts = module.split(".") + [p for p in path.replace("\\", "/").split("/")[:-1] if p]
-    return any(p in TEST_PARTS or p.startswith("test_") or p.endswith("_test") for p in parts)
+    return any(p in TEST_PARTS or p.startswith("test_") or p.endswith(("_test", "_tests")) for p in parts)
 
 
 #: Files that build, document or run the project rather than being part of it.
 TOOLING_FILES = frozenset({"setup.py", "noxfile.py", "fabfile.py", "tasks.py", "conf.py", "docs_conf.py"})
 TOOLING_DIRS = frozenset({"docs", "doc", "examples", "benchmarks", "scripts", ".github"})
+#: Top-level folders that hold one-off scripts when they are not packages (no ``__init__.py``,
+#: so their files' module names do not start with the folder): run as files, never imported.
+SCRIPT_DIRS = frozenset({"scripts", "script", "tools", "tool", "bin", "contrib", "deploy", "deployment",
+                         "devtools", "hack", "ci", ".ci"})
 
 
 def excluded_role(module: str, path: str = "") -> str | None:
@@ -34,6 +38,8 @@ def excluded_role(module: str, path: str = "") -> str | None:
         return f"project tooling ({folders[0]}/): not part of the application"
     if not folders and name in TOOLING_FILES:
         return f"project tooling ({name}): not part of the application"
+    if folders and folders[0] in SCRIPT_DIRS and module.split(".", 1)[0] != folders[0]:
+        return f"script: a file of the script folder {folders[0]}/ (no __init__.py); runs on its own, not part of a service"
     return None
 
 
