@@ -186,28 +186,3 @@ def load_config(root: Path) -> Config:
     if table is None:
         return Config(path=str(pyproject))
     return config_from_mapping(table, str(pyproject))
-
-
-def project_dependencies(root: Path) -> dict[str, str]:
-    """The ``[project] dependencies`` of ``root/pyproject.toml`` as {normalised name: requirement}."""
-    pyproject = root / "pyproject.toml"
-    if not pyproject.is_file():
-        return {}
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return {}
-    out: dict[str, str] = {}
-    for req in data.get("project", {}).get("dependencies", []) or []:
-        name = req
-        for sep in ("[", "=", "<", ">", "!", "~", ";", " "):
-            name = name.split(sep, 1)[0]
-        out[normalise_dist_name(name)] = req.strip()
-    return out
-
-
-def normalise_dist_name(name: str) -> str:
-    """PEP 503 normalisation: ``Flask_SQLAlchemy`` -> ``flask-sqlalchemy``."""
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower().strip()

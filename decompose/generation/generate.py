@@ -686,7 +686,7 @@ def build_generation(
         spec.requirements, spec.unpinned, spec.constraints = r.requirements, r.unpinned, r.constraints
         notes.extend(r.notes)
     every = [_req.ImportUse(module=imp.module, by=m) for m in sorted(fb) for imp in fb[m].imports
-             if imp.module and not imp.level and not _req.is_test_module(m)]
+             if imp.module and not imp.level and not is_test_module(m)]
     unimported = _req.unimported_note(every, decl, env)
     if unimported:
         notes.append(unimported)

@@ -51,6 +51,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from decompose.analysis.roles import is_test_module
 from decompose.generation.declarations import (  # noqa: F401 - re-exported: the one entry point of the core
     SOURCES,
     Declarations,
@@ -110,14 +111,6 @@ RUNTIME_NEEDS: dict[str, tuple[str, ...]] = {
 RUNTIME_INDIRECT: dict[str, tuple[str, ...]] = {
     "httpx==0.28.1": ("h11>=0.16", "idna>=2.8"),
 }
-TEST_PARTS = frozenset({"tests", "test", "testing", "conftest"})
-
-
-def is_test_module(module: str) -> bool:
-    """A module of a test suite (``tests.x``, ``pkg.test_x``, ``conftest``): its imports are not requirements."""
-    parts = module.split(".")
-    return any(p in TEST_PARTS or p.startswith("test_") or p.endswith("_test") or p.endswith("_tests")
-               for p in parts)
 
 
 # --------------------------------------------------------------------------- resolution
