@@ -15,6 +15,7 @@ dependencies) so that its suite can run.
 
     python -m benchmarks.corpus                 # Django wheel
     python -m benchmarks.corpus --apps [NAME..] # fetch sdists + build venvs
+    python -m benchmarks.corpus --sources [NAME..]  # fetch the source-only monoliths (SOURCES)
 
 The cache folder is ``$DECOMPOSE_CORPUS_DIR`` or ``~/.cache/decompose-corpus``:
 
@@ -376,6 +377,50 @@ DJANGO_CANDIDATES: tuple[dict, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class SourceSpec:
+    """A monolith used only as source (benchmarks/plan_quality.py): its pinned sdist, no venv, no suite."""
+
+    name: str
+    dist: str
+    version: str
+    sha256: str                     # of the sdist
+    framework: str                  # flask | fastapi | django
+    subdir: str = ""                # folder of the sdist that is the monolith ("" = the sdist's top)
+    notes: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+#: Source-only corpus: Django projects whose sdists hold the project's source (pins from
+#: DJANGO_CANDIDATES).  Their suites need PostgreSQL etc., so they are analysed and planned, never run.
+SOURCES: dict[str, SourceSpec] = {
+    s.name: s
+    for s in (
+        SourceSpec("pretix", "pretix", "2026.8.0",
+                   "97c46dab676f8c29461c81dce90c6fb7812b29fe9181f8d1288a32f36e11cc64", "django", "src",
+                   "Ticket shop: src/pretix (base, control, presale, api, plugins/*) + src/tests."),
+        SourceSpec("misago", "misago", "0.39.6",
+                   "67265caa84e0c1a448547b04a123b2ae9e5fb5ae5f53d9343ec2d9dd14e91074", "django", "",
+                   "Forum: misago/<app>/ (users, threads, categories, ...), tests inside each app."),
+        SourceSpec("weblate", "weblate", "2026.10.1",
+                   "2da6d85241de0d26d759ead1736b0d1d0b1feac85fb4cd2462e8d2c8c851b4f4", "django", "",
+                   "Translation platform: weblate/<app>/ (trans, accounts, auth, checks, ...), tests inside each app."),
+    )
+}
+
+
+def source_of(name: str) -> Path:
+    """The monolith folder of a source-only entry (``SOURCES``) or of a conformance app (``APPS``)."""
+    if name in APPS:
+        return app_source(APPS[name])
+    spec = SOURCES[name]
+    root = pypi_sdist_source(spec.dist, spec.version, spec.sha256)
+    return root / spec.subdir if spec.subdir else root
+
+
 FUTURE_LINE = "from __future__ import annotations  # added by decompose benchmarks/corpus.py (Python < 3.14)\n"
 
 
@@ -502,7 +547,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--apps", nargs="*", metavar="NAME", help="fetch these apps (all when none named) and build their venvs")
     ap.add_argument("--no-venv", action="store_true", help="only download and unpack the sdists")
+    ap.add_argument("--sources", nargs="*", metavar="NAME",
+                    help="fetch these source-only monoliths (all of SOURCES when none named)")
     a = ap.parse_args(argv)
+    if a.sources is not None:
+        for name in a.sources or list(SOURCES):
+            print(f"{SOURCES[name].key}: source {source_of(name)}", flush=True)
+        if a.apps is None:
+            return 0
     if a.apps is None:
         print(django_source())
         return 0
