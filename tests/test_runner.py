@@ -27,6 +27,7 @@ from decompose.runtime.runner import (
     run_dir,
     tail_lines,
     unit_env,
+    unit_pythons,
     up_local,
 )
 
@@ -260,6 +261,36 @@ def test_up_local_gives_services_sharing_a_volume_one_folder_and_down_removes_it
     finally:
         down_local(root)
     assert not (run_dir(root) / "volumes").exists()
+
+
+def test_up_local_python_runs_the_services_and_the_gateway_where_its_requirements_are(tmp_path):
+    """``--python`` (the monolith's venv) runs the services; the gateway, decompose's own code,
+    runs with this interpreter when that venv lacks the gateway's requirements (httpx) -
+    a real virtualenv, whose python is a symlink to the same binary with other packages."""
+    import venv
+
+    env_dir = tmp_path / "appvenv"
+    venv.create(env_dir, with_pip=False, symlinks=True)
+    py = str(env_dir / "bin" / "python")
+    root = write_fake_output(tmp_path / "out")
+    (root / "gateway/requirements.txt").write_text("httpx\n")
+    m = load_manifest(root)
+    pythons, lacking = unit_pythons(m, py)
+    assert pythons == {"namer": py, "greeter": py, "gateway": sys.executable} and lacking == {}
+    (root / "services/namer/requirements.txt").write_text("decompose-no-such-dist==1.0\nhttpx\n")
+    pythons, lacking = unit_pythons(load_manifest(root), py)
+    assert pythons["namer"] == py and lacking == {"namer": ["decompose-no-such-dist==1.0", "httpx"]}
+    said = []
+    running = up_local(load_manifest(root), port=free_port(), timeout=30, python=py,
+                       status=lambda n, t: said.append((n, t)))
+    try:
+        assert _get(running.url + "/hello")  # through the gateway to greeter and namer
+        argv = {p["name"]: p["argv"][0] for p in json.loads((run_dir(root) / "local.json").read_text())["processes"]}
+        assert argv == {"namer": py, "greeter": py, "gateway": sys.executable}
+    finally:
+        down_local(root)
+    assert ("namer", f"warning: not installed in {py}: decompose-no-such-dist==1.0, httpx") in said
+    assert ("gateway", f"runs with {sys.executable}: {py} lacks its requirements") in said
 
 
 def test_up_local_names_packages_this_python_lacks_when_a_service_fails(tmp_path):

@@ -70,6 +70,24 @@ def rows(report: dict) -> dict[str, dict]:
 # --------------------------------------------------------------------------- pure parts
 
 
+def test_another_interpreter_gets_a_copy_of_the_plugin_even_a_venv_of_the_same_binary(tmp_path):
+    """A virtualenv's python resolves to the very binary running decompose, yet cannot
+    import decompose: it must get the stdlib-only copy of the plugin (it did not: pytest
+    exited 4, 'Error importing plugin "decompose.runtime.verify_plugin"')."""
+    import venv
+
+    from decompose.runtime.verify import PLUGIN, PLUGIN_COPY, plugin_args
+
+    venv.create(tmp_path / "venv", with_pip=False, symlinks=True)
+    py = tmp_path / "venv" / "bin" / "python"
+    args, env = plugin_args(str(py), tmp_path / "work")
+    assert args == ["-p", PLUGIN_COPY] and (Path(env["PYTHONPATH"]) / f"{PLUGIN_COPY}.py").is_file()
+    found = subprocess.run([str(py), "-c", f"import {PLUGIN_COPY}"], env={**os.environ, **env},
+                           capture_output=True, text=True)
+    assert "No module named 'pytest'" in found.stderr  # the copy is found; the bare venv has no pytest
+    assert plugin_args(sys.executable, tmp_path / "work") == (["-p", PLUGIN], {})
+
+
 def test_cookies_after_a_response_are_set_replaced_and_deleted():
     merged = plugin.merge_cookies("a=1; session=old", [
         "session=new; HttpOnly; Path=/",

@@ -54,6 +54,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
+from decompose.runtime.interpreters import missing_requirements, unit_pythons  # noqa: F401
 from decompose.runtime.readiness import crash_loop, http_probe, log_lines, probe_container, probe_script  # noqa: F401
 from decompose.fsio import atomic_write
 from decompose.runtime.verify_folder import (
@@ -511,31 +512,6 @@ def _write_registry(out: Path, project: str, procs: list[LocalProc], url: str, v
     atomic_write(run_dir(out) / REGISTRY, json.dumps(data, indent=2) + "\n")
 
 
-def missing_requirements(req_file: Path) -> list[str]:
-    """Requirements in ``req_file`` with no installed distribution in this interpreter.
-
-    Only presence is checked: a different installed version still runs.
-    """
-    import importlib.metadata as md
-    import re
-
-    try:
-        lines = req_file.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    missing = []
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if not m or line.startswith("-"):
-            continue
-        try:
-            md.distribution(m.group(1))
-        except md.PackageNotFoundError:
-            missing.append(line)
-    return missing
-
-
 def local_volume_env(env: Mapping[str, str], volumes: Mapping[str, Path]) -> dict[str, str]:
     """Rewrite container mount paths in environment values to local folders.
 
@@ -672,11 +648,14 @@ def up_local(
     stopped = down_local(out, keep_volumes=True)
     if stopped:
         say("*", f"stopped {len(stopped)} process(es) of a previous run")
-    # what this Python lacks (another --python is not inspected: it is the user's to provide)
-    lacking = {u.name: missing_requirements(u.context / "requirements.txt") for u in m.units} if python is None else {}
-    lacking = {k: v for k, v in lacking.items() if v}
-    for name, reqs in lacking.items():  # may still run (e.g. gunicorn is optional): warn, report on failure
-        say(name, f"warning: not installed in this Python: {', '.join(reqs)}")
+    # what each unit's Python lacks: may still run (e.g. gunicorn is optional): warn, report on failure
+    pythons, lacking = unit_pythons(m, python)
+    for name, reqs in lacking.items():
+        where = "this Python" if pythons[name] == sys.executable else pythons[name]
+        say(name, f"warning: not installed in {where}: {', '.join(reqs)}")
+    for u in m.units:
+        if python is not None and pythons[u.name] != python:
+            say(u.name, f"runs with {pythons[u.name]}: {python} lacks its requirements")
     if port_in_use(port):
         raise RunError(f"port {port} on 127.0.0.1 is already in use (choose another with --port)")
     ports = {u.name: (port if u is front else free_port()) for u in m.units}
@@ -692,7 +671,7 @@ def up_local(
     url = f"http://127.0.0.1:{port}"
     for u in m.units:
         p = ports[u.name]
-        argv = local_argv(u, p, python)
+        argv = local_argv(u, p, pythons[u.name])
         env = {k: v for k, v in os.environ.items()
                if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", SECRET_ENV, SECRET_FILE_ENV,
                             VERIFY_DATABASE_ENV, VERIFY_SECRET_KEY_ENV)}
@@ -775,7 +754,7 @@ def up_local(
         for f in failures:
             if f.name in lacking:
                 req = m.unit(f.name).context / "requirements.txt"
-                hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {Path(sys.executable).name} -m pip install -r {req}"
+                hint += f"; {f.name} needs {', '.join(lacking[f.name])}: {pythons[f.name]} -m pip install -r {req}"
         raise UpFailed(failures, hint=hint, waiting=waiting)
     return Running(m.project, url, {n: f"127.0.0.1:{ports[n]}" for n in ports}, time.monotonic() - t0,
                    rpc_secret_file=str(secret_file), verify_dir=verify)

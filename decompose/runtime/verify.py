@@ -156,8 +156,10 @@ def plugin_args(python: str, work: Path) -> tuple[list[str], dict[str, str]]:
 
     This interpreter imports it from decompose; another one (``--python``) gets
     a copy of the file, which needs nothing but the standard library and pytest.
+    Interpreters are told apart by path, not by the binary a path resolves to: a
+    virtualenv's ``python`` is a symlink to the same binary with other packages.
     """
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
         return ["-p", PLUGIN], {}
     folder = work / "plugin"
     folder.mkdir(parents=True, exist_ok=True)
