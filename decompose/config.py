@@ -23,6 +23,7 @@ Recognised keys (all optional)::
     min_shared_users = 3
     together = [["shop.a", "shop.b"]]          # globs kept in one service
     pin = { "shop.legacy*" = "orders" }        # module glob -> service name
+    max_commits = 5000           # newest git commits read for co-change (0: the whole history)
 
 Unknown keys are rejected with a message naming the key, so that a typo never
 silently disables a rule.
@@ -57,6 +58,7 @@ PLAN_KEYS = {
     "min_shared_users": int,
     "together": list,
     "pin": dict,
+    "max_commits": int,
 }
 
 
@@ -91,6 +93,7 @@ class PlanOptions:
     min_shared_users: int = 3
     together: list[list[str]] = field(default_factory=list)
     pin: dict[str, str] = field(default_factory=dict)
+    max_commits: int | None = None  # None: decompose.planning.history.MAX_COMMITS
 
 
 def plan_options_from_mapping(table: dict[str, Any], origin: str) -> tuple[str | None, PlanOptions]:
@@ -105,6 +108,8 @@ def plan_options_from_mapping(table: dict[str, Any], origin: str) -> tuple[str |
             raise ConfigError(f"{where}.{key} must be {kind}, got {value!r}")
     if "services" in table and table["services"] < 1:
         raise ConfigError(f"{where}.services must be >= 1")
+    if "max_commits" in table and table["max_commits"] < 0:
+        raise ConfigError(f"{where}.max_commits must be >= 0 (0: the whole history), got {table['max_commits']}")
     if "min_shared_users" in table and table["min_shared_users"] < 1:
         raise ConfigError(f"{where}.min_shared_users must be >= 1")
     if table.get("method", "louvain") not in ("louvain", "greedy"):
@@ -133,6 +138,7 @@ def plan_options_from_mapping(table: dict[str, Any], origin: str) -> tuple[str |
         min_shared_users=table.get("min_shared_users", 3),
         together=[list(g) for g in together],
         pin=dict(pin),
+        max_commits=table.get("max_commits"),
     )
 
 

@@ -68,6 +68,7 @@ def plan_cmd(
     trace: Annotated[Optional[Path], typer.Option("--trace", help="Call trace recorded by `decompose trace` (dynamic signal, ICP).")] = None,
     method: Annotated[Optional[str], typer.Option("--method", help="Clustering: louvain (default) or greedy.")] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="Ignore git history (no evolutionary signal).")] = False,
+    max_commits: Annotated[Optional[int], typer.Option("--max-commits", min=0, help="Newest git commits read for co-change (default 5000, or [tool.decompose.plan] max_commits; 0: the whole history).")] = None,
     format: Annotated[PlanFormat, typer.Option("--format", "-f", help="What to print: tables or the plan as JSON.")] = PlanFormat.table,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing plan that differs from this proposal.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Validate an (edited) plan instead of proposing one.")] = False,
@@ -104,7 +105,8 @@ def plan_cmd(
             fail(str(exc))
     commits = None
     if w.get("evolution") and not no_history:
-        commits = history.commits(an.root)
+        limit = next(v for v in (max_commits, opts.max_commits, history.MAX_COMMITS) if v is not None)
+        commits = history.commits(an.root, max_commits=limit)
     out_path = _plan_file(output, an)
     source = Path(os.path.relpath(an.root, out_path.resolve().parent)).as_posix()
     constraints = Constraints(

@@ -13,12 +13,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-#: Most recent commits read; older history says little about today's coupling.
+#: Default number of most recent commits read (``git log --max-count``): older history says
+#: little about today's coupling, and reading it costs time on long-lived repositories.
+#: Set per project with ``[tool.decompose.plan] max_commits`` or ``decompose plan
+#: --max-commits N``; 0 reads the whole history.
 MAX_COMMITS = 5000
 
 
 def commits(root: Path, max_commits: int = MAX_COMMITS, timeout: float = 60.0) -> list[list[str]] | None:
-    """Files changed by each commit (newest first), or None without git history.
+    """Files changed by each of the newest ``max_commits`` commits (newest first; 0: every
+    commit), or None without git history.
 
     Only *modified* files are listed (``--diff-filter=M``): files created or
     deleted together (an initial import, a vendored folder) say nothing about
@@ -41,7 +45,8 @@ def commits(root: Path, max_commits: int = MAX_COMMITS, timeout: float = 60.0) -
         log = subprocess.run(
             [
                 git, "-C", str(folder), "log", "--no-merges", "--relative", "--name-only",
-                "--no-renames", "--diff-filter=M", f"--max-count={max_commits}", "--format=%x00%H", "--", ".",
+                "--no-renames", "--diff-filter=M", *([f"--max-count={max_commits}"] if max_commits > 0 else []),
+                "--format=%x00%H", "--", ".",
             ],
             capture_output=True, text=True, timeout=timeout,
         )
