@@ -2,14 +2,17 @@
 
     python benchmarks/conformance.py                    # every app: own suite, analyze, plan, generate
     python benchmarks/conformance.py flaskr flaskbb     # only these
-    python benchmarks/conformance.py --local            # + up --local / down --local
-    python benchmarks/conformance.py --docker           # + build / up / down (Docker engine)
+    python benchmarks/conformance.py --local            # + up --local / down --local / verify --local
+    python benchmarks/conformance.py --docker           # + build / up / down / verify (Docker engine)
+    python benchmarks/conformance.py --no-verify ...    # without `decompose verify`
     python benchmarks/conformance.py --no-monolith-tests   # reuse the suite's figures of the last report
 
 For each app: fetch its pinned sdist and build its virtualenv (cached), run
 its own test suite on the monolith, then the installed ``decompose`` command:
 ``analyze``, ``plan`` (default options), ``generate`` and, on request,
-``build``/``up``/``down``.  Every step runs in its own process group with a
+``build``/``up``/``down`` and ``verify`` (the app's own suite on the monolith
+and on the split system, side by side) per mode.  The local services and the
+suite run with the app's virtualenv (``--python``).  Every step runs in its own process group with a
 timeout (a hang is recorded as such and killed, not waited for) and is
 recorded as ok / failed / timeout / skipped with its time and the first error
 line (``error: ...`` line, else the exception line of a traceback with the
@@ -54,13 +57,14 @@ from benchmarks.corpus import (  # noqa: E402
 
 DOCS_MD = REPO / "docs" / "conformance.md"
 DOCS_JSON = REPO / "docs" / "conformance.json"
-SPLIT_NOT_MEASURED = "not yet measured"
 
 # seconds per step
 TIMEOUTS = {
     "setup": 1800, "analyze": 600, "plan": 900, "generate": 900,
-    "build": 1800, "up": 300, "down": 180,
+    "build": 1800, "up": 300, "down": 180, "verify": 3600,
 }
+MODES = ("local", "docker")
+PROJECT_PREFIX = "conformance-"   # the plan's project name (Docker names): conformance-<app>
 
 
 @dataclass
@@ -86,7 +90,7 @@ class Result:
     test_command: str
     test_env: dict
     monolith_tests: dict = field(default_factory=dict)   # passed, failed, errors, skipped, total, seconds, outcome
-    split_tests: str = SPLIT_NOT_MEASURED
+    split_tests: dict = field(default_factory=dict)     # per mode ("local", "docker"): verify's figures
     steps: list[Step] = field(default_factory=list)
     ran_at: str = ""
     decompose_commit: str = ""
@@ -317,8 +321,7 @@ def run_app(spec: AppSpec, args: argparse.Namespace, previous: dict | None) -> R
     try:
         with open(work / "logs" / "setup.log", "w") as log:
             src = app_source(spec)
-            if not args.no_monolith_tests:
-                app_venv(spec, log=log)
+            app_venv(spec, log=log)
         setup.outcome = "ok"
     except Exception as e:  # noqa: BLE001 - recorded, not raised
         setup.outcome = "failed"
@@ -374,6 +377,7 @@ def run_app(spec: AppSpec, args: argparse.Namespace, previous: dict | None) -> R
     st = do_step(res, "plan", [*dc, "plan", str(src), "-o", str(plan), "-q"], cwd=work, work=work)
     if st.outcome == "ok":
         st.detail.update(_plan_figures(plan))
+        own_project_name(plan, PROJECT_PREFIX + spec.name)
     _progress(st)
     if st.outcome != "ok":
         skip(res, "generate", "no plan")
@@ -385,32 +389,48 @@ def run_app(spec: AppSpec, args: argparse.Namespace, previous: dict | None) -> R
         _progress(st)
     generated = res.steps[-1].outcome == "ok"
 
-    if args.local:
-        _run_up_down(res, dc, out, work, generated, local=True)
-    if args.docker:
-        _run_up_down(res, dc, out, work, generated, local=False)
+    for mode in MODES:
+        if getattr(args, mode):
+            _run_up_down(res, dc, out, work, generated, local=mode == "local", spec=spec, src=src,
+                         verify=not args.no_verify)
     return res
 
 
-def _run_up_down(res: Result, dc: list[str], out: Path, work: Path, generated: bool, *, local: bool) -> None:
+def _run_up_down(res: Result, dc: list[str], out: Path, work: Path, generated: bool, *, local: bool,
+                 spec: AppSpec, src: Path, verify: bool = True) -> None:
     sfx = "-local" if local else ""
     flag = ["--local"] if local else []
+    mode = "local" if local else "docker"
+    env = _env(test_environment(spec))
+    names = ([] if local else ["build"]) + ["up" + sfx, "down" + sfx] + (["verify" + sfx] if verify else [])
     if not generated:
-        if not local:
-            skip(res, "build", "nothing generated")
-        skip(res, "up" + sfx, "nothing generated")
-        skip(res, "down" + sfx, "nothing generated")
+        for n in names:
+            skip(res, n, "nothing generated")
+        if verify:
+            res.split_tests[mode] = {"outcome": "skipped", "error": "nothing generated"}
         return
+    # the local services (and verify's suite) run with the app's own dependencies plus the units' requirements
+    python = _split_python(res, spec, out, work)
+    if python is None:
+        for n in names:
+            skip(res, n, "no Python for the split system")
+        if verify:
+            res.split_tests[mode] = {"outcome": "skipped", "error": "no Python for the split system"}
+        return
+    py = ["--python", str(python)] if local else []
     if not local:
         b = do_step(res, "build", [*dc, "build", str(out)], cwd=work, work=work, timeout=TIMEOUTS["build"])
         _progress(b)
         if b.outcome != "ok":
-            skip(res, "up", "build failed")
-            skip(res, "down", "build failed")
+            for n in names[1:]:
+                skip(res, n, "build failed")
+            if verify:
+                res.split_tests[mode] = {"outcome": "skipped", "error": "build failed"}
             return
     port = free_port()
-    u = do_step(res, "up" + sfx, [*dc, "up", *flag, str(out), "--port", str(port), "--timeout", "120", "--format", "json"],
-                cwd=work, work=work, timeout=TIMEOUTS["up"])
+    u = do_step(res, "up" + sfx, [*dc, "up", *flag, *py, str(out), "--port", str(port), "--timeout", "120",
+                                  "--format", "json"],
+                cwd=work, work=work, timeout=TIMEOUTS["up"], env=env)
     if u.outcome != "ok":
         units = unit_errors(u.detail.get("stdout", ""))
         if units:
@@ -419,6 +439,199 @@ def _run_up_down(res: Result, dc: list[str], out: Path, work: Path, generated: b
     _progress(u)
     d = do_step(res, "down" + sfx, [*dc, "down", *flag, str(out)], cwd=work, work=work, timeout=TIMEOUTS["down"])
     _progress(d)
+    if verify:
+        v = _verify_step(res, dc, out, work, local=local, spec=spec, src=src, env=env, python=python)
+        _progress(v)
+
+
+def split_venv(spec: AppSpec, out: Path, log: Path) -> Path:
+    """The Python that runs the local services and verify's suite: the app's virtualenv plus
+    what the generated units require (``httpx``, ``gunicorn``...), as a user would install
+    them (``pip install -r OUT/.../requirements.txt``).  A layer of its own
+    (``venvs/<app>-<version>-split``, its site folder adding the app venv's with
+    ``site.addsitedir``), so the app's venv, which the monolith's figures come from, stays as it was."""
+    import venv
+
+    target = corpus_dir() / "venvs" / f"{spec.key}-split"
+    if target.exists():
+        shutil.rmtree(target)
+    venv.create(target, with_pip=False, symlinks=True)
+    py = target / "bin" / "python"
+    app_py = str(venv_python(spec))
+    paths = lambda python: subprocess.run(  # noqa: E731
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    app_site, own_site = paths(app_py), paths(str(py))
+    Path(own_site, "_conformance_app_venv.pth").write_text(f"import site; site.addsitedir({app_site!r})\n")
+    args: list[str] = []
+    for req in sorted(out.glob("**/requirements.txt")):
+        if ".decompose-run" in req.parts:
+            continue
+        args += ["-r", str(req)]
+        if (req.parent / "constraints.txt").is_file():
+            args += ["-c", str(req.parent / "constraints.txt")]
+    if args:
+        with open(log, "w") as f:
+            subprocess.run([app_py, "-m", "pip", "--python", str(py), "install", "--quiet",
+                            "--disable-pip-version-check", *args], check=True, stdout=f, stderr=subprocess.STDOUT)
+    return py
+
+
+def verify_arguments(spec: AppSpec, src: Path) -> tuple[str, list[str]]:
+    """The app's test command as ``decompose verify`` takes it: (``--tests`` path, extra pytest arguments).
+
+    The command's test paths (files or folders that exist in the monolith folder) are the
+    suite: the first is ``--tests``, the others go with the pytest options after ``--``;
+    without one the suite is ``tests``.  ``-p no:cacheprovider`` and ``-q`` verify sets itself."""
+    argv = list(spec.test_command)
+    if "pytest" in argv:
+        argv = argv[argv.index("pytest") + 1:]
+    paths, rest = [], []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-p" and i + 1 < len(argv) and argv[i + 1] == "no:cacheprovider" or a == "-q":
+            i += 2 if a == "-p" else 1
+            continue
+        if not a.startswith("-") and (src / a.split("::", 1)[0]).exists() and (not rest or not _takes_value(rest[-1])):
+            paths.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    if not paths:
+        paths = ["tests"]
+    return paths[0], [*paths[1:], *rest]
+
+
+def _takes_value(opt: str) -> bool:
+    """pytest options of the corpus' test commands whose value is the next argument."""
+    return opt in ("-n", "--numprocesses", "--dist", "-o", "--override-ini", "-p", "-k", "-m", "--rootdir",
+                   "--maxfail", "--deselect", "--ignore")
+
+
+def _split_python(res: Result, spec: AppSpec, out: Path, work: Path) -> Path | None:
+    """The split layer's Python, made once per run (step ``split-venv``)."""
+    done = [s for s in res.steps if s.name == "split-venv"]
+    if done:
+        return Path(done[0].detail["python"]) if done[0].outcome == "ok" else None
+    step = Step(name="split-venv", command="venv over the app's + pip install -r OUT/**/requirements.txt -c constraints.txt",
+                log="$WORK/logs/split-venv.log")
+    t = time.perf_counter()
+    try:
+        py = split_venv(spec, out, work / "logs" / "split-venv.log")
+        step.outcome = "ok"
+        step.detail["python"] = str(py)
+    except (subprocess.CalledProcessError, OSError) as e:
+        step.outcome = "failed"
+        step.error, step.where = first_error("", (work / "logs" / "split-venv.log").read_text(errors="replace")
+                                             if (work / "logs" / "split-venv.log").exists() else str(e))
+        py = None
+    step.seconds = round(time.perf_counter() - t, 2)
+    res.steps.append(step)
+    _progress(step)
+    return py
+
+
+def _verify_step(res: Result, dc: list[str], out: Path, work: Path, *, local: bool, spec: AppSpec, src: Path,
+                 env: dict[str, str], python: Path) -> Step:
+    """``decompose verify`` (its own suite on the monolith, then on the split system it starts): per-mode figures."""
+    mode = "local" if local else "docker"
+    name = "verify-local" if local else "verify"
+    tests, extra = verify_arguments(spec, src)
+    clean_state(spec)
+    cmd = [*dc, "verify", str(out), "--tests", tests, *(["--local"] if local else []),
+           "--python", str(python), "--cwd", str(src), "--port", str(free_port()),
+           "--timeout", "180", "--suite-timeout", str(spec.test_timeout), "--format", "json", "--", *extra]
+    st = do_step(res, name, cmd, cwd=src, work=work, env=env, timeout=TIMEOUTS["verify"] + 2 * spec.test_timeout,
+                 ok_codes=(0,))
+    fig = verify_figures(st.detail.get("stdout", ""))
+    if st.outcome == "failed" and fig:
+        st.error = fig.get("error") or st.error
+    st.detail.update({k: v for k, v in fig.items() if k in ("split", "classified", "regressions", "units")})
+    res.split_tests[mode] = dict(fig, outcome=st.outcome, seconds=st.seconds,
+                                 **({"error": st.error} if st.outcome != "ok" else {}))
+    clean_state(spec)
+    return st
+
+
+def verify_figures(stdout: str) -> dict:
+    """What ``decompose verify --format json`` found: the counts the conformance table shows.
+
+    ``passed_both``/``monolith_passed``: tests passing on the split system of those passing on
+    the monolith; ``classified``: tests listed with a reason (no statement about the split
+    system); ``regressions``: passing on the monolith, not on the split system, no reason."""
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    rows = doc.get("tests") or []
+    mono_passed = [r for r in rows if r.get("monolith") == "passed"]
+    both = [r for r in mono_passed if r.get("split") == "passed"]
+    regressions = [r for r in rows if r.get("verdict") == "regression"]
+    fig = {
+        "tests": len(rows),
+        "monolith_passed": len(mono_passed),
+        "passed_both": len(both),
+        "classified": sum(1 for r in rows if r.get("verdict") == "classified"),
+        "classified_failing": sum(1 for r in mono_passed if r.get("verdict") == "classified" and r.get("split") != "passed"),
+        "regressions": len(regressions),
+        "split_only": sum(1 for r in rows if r.get("verdict") == "split only"),
+        "summary": doc.get("summary") or {},
+        "monolith_counts": (doc.get("monolith") or {}).get("counts") or {},
+        "split_counts": (doc.get("split") or {}).get("counts") or {},
+        "monolith_seconds": (doc.get("monolith") or {}).get("seconds"),
+        "split_seconds": (doc.get("split") or {}).get("seconds"),
+        "first_regressions": [{"id": r["id"], "message": _first_line(r.get("message", ""))} for r in regressions[:15]],
+        "reasons": _reason_counts(rows),
+    }
+    fig["split"] = f"{fig['passed_both']}/{fig['monolith_passed']}"
+    up = doc.get("up_failure")
+    split = doc.get("split") or {}
+    mono = doc.get("monolith") or {}
+    fig["measured"] = bool(mono.get("ran") and split.get("ran") and not up)
+    if mono and not mono.get("ran"):
+        fig["error"] = f"the suite did not run on the monolith: {mono.get('problem', '')}"
+    elif up:
+        fig["error"] = "the split system did not start: " + _first_line(up.get("error", ""))
+        fig["units"] = "; ".join(
+            f"{x['unit']}: {x['reason']}" + (f" -- {x['error']} [{x['where']}]" if x["error"] else "")
+            for x in unit_errors(json.dumps(up)))
+    elif split and not split.get("ran"):
+        fig["error"] = f"the suite did not run on the split system: {split.get('problem', '')}"
+    elif regressions:
+        r = regressions[0]
+        fig["error"] = f"{len(regressions)} regression(s), first {r['id']}: {_first_line(r.get('message', ''))}"
+    return fig
+
+
+def _reason_counts(rows: list[dict]) -> dict[str, int]:
+    """How many tests each kind of reason lists (the reason's words before its details)."""
+    out: dict[str, int] = {}
+    for r in rows:
+        if r.get("verdict") != "classified":
+            continue
+        for why in r.get("reasons") or []:
+            kind = re.split(r"[:;(]", why, maxsplit=1)[0].strip()
+            out[kind] = out.get(kind, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _first_line(text: str) -> str:
+    for ln in (text or "").splitlines():
+        if ln.strip():
+            return ln.strip()[:300]
+    return ""
+
+
+def own_project_name(plan: Path, name: str) -> None:
+    """Give the plan the project name ``name``: the Docker containers, networks and images of a
+    conformance run never clash with those of another run of the same app on the engine."""
+    text = plan.read_text(encoding="utf-8")
+    new, n = re.subn(r"(?m)^project:.*$", f"project: {name}", text, count=1)
+    if n:
+        plan.write_text(new, encoding="utf-8")
 
 
 def _analyze_figures(path: Path) -> dict:
@@ -486,6 +699,51 @@ def _tests_cell(m: dict) -> str:
     return f"{m['passed']}/{m['total']} passed" + (f" ({', '.join(extra)})" if extra else "")
 
 
+def _split(r: dict, mode: str) -> dict:
+    v = r.get("split_tests")
+    return v.get(mode) or {} if isinstance(v, dict) else {}
+
+
+def split_cell(r: dict, mode: str) -> str:
+    """The summary table's cell of ``mode``: P/M passed, listed, regressions (or why there are none)."""
+    v = _split(r, mode)
+    if not v:
+        return "-"
+    if v.get("measured"):
+        return (f"{v['passed_both']}/{v['monolith_passed']} passed, {v['classified']} listed, "
+                f"{v['regressions']} regression{'s' if v['regressions'] != 1 else ''}")
+    return f"{v.get('outcome', '')}: {v.get('error', '')}"
+
+
+def split_text(r: dict, mode: str) -> str:
+    v = _split(r, mode)
+    if not v:
+        return "not run"
+    if not v.get("measured"):
+        return f"{v.get('outcome', '')} ({v.get('seconds', 0):.0f} s): {v.get('error', '')}"
+    mc = ", ".join(f"{n} {o}" for o, n in (v.get("monolith_counts") or {}).items())
+    sc = ", ".join(f"{n} {o}" for o, n in (v.get("split_counts") or {}).items())
+    reasons = "; ".join(f"{k} {n}" for k, n in (v.get("reasons") or {}).items())
+    return (f"{v['passed_both']}/{v['monolith_passed']} of the tests passing on the monolith pass on the split system; "
+            f"{v['classified']} listed with a reason ({v.get('classified_failing', 0)} of them not passing on the split "
+            f"system){' - ' + reasons if reasons else ''}; {v['regressions']} regression(s); "
+            f"{v.get('split_only', 0)} passing only on the split system (of {v['tests']}; monolith: {mc or 'nothing'}, "
+            f"{v.get('monolith_seconds') or 0:.0f} s; split: {sc or 'nothing'}, {v.get('split_seconds') or 0:.0f} s)")
+
+
+def _regression_lines(r: dict, mode: str) -> list[str]:
+    v = _split(r, mode)
+    regs = v.get("first_regressions") or []
+    if not regs:
+        return [] if not v.get("units") else ["", f"Units that did not start ({mode}): {_cell(v['units'], 1200)}"]
+    more = v.get("regressions", 0) - len(regs)
+    first = f", the first {len(regs)} of {v['regressions']}" if more > 0 else ""
+    out = ["", f"Regressions ({mode}){first}:", "",
+           "| test | failure on the split system |", "|---|---|"]
+    out += [f"| `{_cell(x['id'], 200)}` | {_cell(x.get('message', ''), 300)} |" for x in regs]
+    return out
+
+
 def render(results: dict[str, dict]) -> str:
     lines = [
         "# Conformance: decompose on real monoliths",
@@ -498,21 +756,31 @@ def render(results: dict[str, dict]) -> str:
         "A step after a failed one it needs is skipped. The first error line is the `error:` line,",
         "or the exception of a traceback with the innermost frame (and the innermost frame inside",
         "`decompose/`). Full logs: `<corpus cache>/conformance/<app>/logs/`. The same figures as",
-        "JSON: [conformance.json](conformance.json).",
+        "JSON: [conformance.json](conformance.json). The plan is the default one with its project",
+        "name set to `conformance-<app>` (the Docker containers, networks and images of the run).",
         "",
-        "`up --local` starts the services as processes of the Python that runs decompose (not the",
-        "app's virtualenv), so an app's own dependencies are there only if installed into it.",
+        "`up --local` and `verify` run the services (locally) and the suite with `--python` of a",
+        "layer over the app's virtualenv into which the generated units' requirements are installed",
+        "(step `split-venv`: `pip install -r OUT/**/requirements.txt -c constraints.txt`, as a user",
+        "would), so they have the app's own dependencies and decompose's runtime ones (`httpx`...);",
+        "the app's virtualenv itself is left as it was. In Docker the images install the",
+        "requirements generate wrote.",
         "",
-        (f"Split-system tests (the monolith's own suite run against the generated services) are "
-         f"**{SPLIT_NOT_MEASURED}**: they need `decompose verify`, which this script does not call yet "
-         f"(it is not part of the decompose measured here)."),
+        "Split-system tests: `decompose verify OUT --tests ... --python <app venv> -- <the suite's",
+        "pytest options>` runs the app's own suite on the monolith and then on the split system it",
+        "starts (one shared SQLite database for services and suite), once per mode. A cell reads",
+        "*P/M passed*: of the M tests passing on the monolith in that run, P pass on the split",
+        "system; *listed* counts the tests verify lists with a reason (they patch the app or make",
+        "no request through a client of it, so their split outcome says nothing about the split",
+        "system), *regressions* the tests that pass on the monolith, fail on the split system and",
+        "have no reason. `-` means not run.",
         "",
     ]
     extra = [n for n in ("up-local", "build", "up") if any(n in {s["name"] for s in r["steps"]} for r in results.values())]
     lines += [
         "| app | framework | version | monolith tests | analyze | plan | generate | "
-        + "".join(f"{n} | " for n in extra) + "split-system tests |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(extra) + "---|",
+        + "".join(f"{n} | " for n in extra) + "split tests (local) | split tests (Docker) |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|",
     ]
     for name in sorted(results, key=lambda n: list(APPS).index(n) if n in APPS else 99):
         r = results[name]
@@ -524,7 +792,8 @@ def render(results: dict[str, dict]) -> str:
 
         lines.append(f"| {name} | {r['framework']} | {r['version']} | {_tests_cell(r.get('monolith_tests', {}))} | "
                      f"{oc('analyze')} | {oc('plan')} | {oc('generate')} | "
-                     + "".join(f"{oc(n)} | " for n in extra) + f"{r['split_tests']} |")
+                     + "".join(f"{oc(n)} | " for n in extra)
+                     + " | ".join(_cell(split_cell(r, m), 160) for m in MODES) + " |")
     for name in sorted(results, key=lambda n: list(APPS).index(n) if n in APPS else 99):
         r = results[name]
         spec = APPS.get(name)
@@ -541,7 +810,7 @@ def render(results: dict[str, dict]) -> str:
             *(["* not passing on the monolith itself: " + ", ".join(f"`{t}`" for t in r["monolith_tests"]["not_passed"][:12])
                + (" …" if len(r["monolith_tests"]["not_passed"]) > 12 else "")]
               if r.get("monolith_tests", {}).get("not_passed") else []),
-            f"* split-system tests: {r['split_tests']} (needs `decompose verify`)",
+            *[f"* split-system tests ({m}): {split_text(r, m)}" for m in MODES],
             f"* run: {r.get('ran_at', '')}, decompose at {r.get('decompose_commit', '')}",
             "",
             "| step | outcome | time | first error line | where | figures |",
@@ -551,6 +820,8 @@ def render(results: dict[str, dict]) -> str:
             fig = ", ".join(f"{k} {v}" for k, v in s.get("detail", {}).items() if k not in ("stdout", "last_error_line"))
             lines.append(f"| {s['name']} | {s['outcome']} | {s['seconds']:.1f} s | {_cell(s.get('error', ''))} | "
                          f"{_cell(s.get('where', ''))} | {_cell(fig)} |")
+        for m in MODES:
+            lines += _regression_lines(r, m)
     if DJANGO_CANDIDATES:
         lines += ["", "## Django candidates (noted for the Django work, not run yet)", "",
                   "| project | version | sdist | tests in the sdist | database the suite needs | notes |",
@@ -564,8 +835,9 @@ def render(results: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run decompose on the conformance corpus; rewrites docs/conformance.md.")
     ap.add_argument("apps", nargs="*", help=f"apps to run (default: all of {', '.join(APPS)})")
-    ap.add_argument("--local", action="store_true", help="also `decompose up --local` / `down --local`")
-    ap.add_argument("--docker", action="store_true", help="also `decompose build` / `up` / `down` (Docker engine)")
+    ap.add_argument("--local", action="store_true", help="also `decompose up --local` / `down --local` / `verify --local`")
+    ap.add_argument("--docker", action="store_true", help="also `decompose build` / `up` / `down` / `verify` (Docker engine)")
+    ap.add_argument("--no-verify", action="store_true", help="with --local/--docker: no `decompose verify`")
     ap.add_argument("--no-monolith-tests", action="store_true",
                     help="do not run the apps' own suites; keep the figures of the last report")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")
@@ -599,8 +871,7 @@ def main(argv: list[str] | None = None) -> int:
 def _write(results: dict[str, dict]) -> None:
     order = sorted(results, key=lambda n: list(APPS).index(n) if n in APPS else 99)
     DOCS_JSON.write_text(json.dumps({
-        "schema": 1,
-        "split_tests": SPLIT_NOT_MEASURED,
+        "schema": 2,
         "apps": [results[n] for n in order],
         "django_candidates": list(DJANGO_CANDIDATES),
     }, indent=2, sort_keys=False) + "\n")
