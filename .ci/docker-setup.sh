@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
-# Start a Docker engine from Debian's packages and build a python:3.11-slim
-# stand-in base image without pulling from Docker Hub (unreachable here).
+# Start a Docker engine from Debian's packages and build python:3.X-slim
+# stand-in base images without pulling from Docker Hub (unreachable here).
 #
 # Run as root on Debian 12 (bookworm).  Idempotent: a running engine and an
-# existing base image are reused; the debootstrapped root filesystem is cached
+# existing base image are reused; each debootstrapped root filesystem is cached
 # as a tarball ($CACHE) so a second run on the same machine skips debootstrap.
 #
-# Tags produced (all the same image):
-#   python:3.11-slim       default BASE_IMAGE of the generated Dockerfiles
-#   decompose/base:3.11    explicit name for `decompose build --base-image`
+# Images, one per Debian release (each release has one python3):
+#   python:3.11-slim, decompose/base:3.11   from bookworm (Debian 12)
+#   python:3.13-slim, decompose/base:3.13   from trixie (Debian 13)
+# No Debian release has 3.12: for a monolith that needs >= 3.12, `decompose
+# build` takes the lowest local python:3.X-slim satisfying it (docs/run.md).
+# BASE_SUITES (default "bookworm:3.11 trixie:3.13") chooses what is built.
 #
-# Exit status: 0 when `docker info` answers and the base image exists;
+# Exit status: 0 when `docker info` answers and every base image exists;
 # non-zero otherwise, with the relevant log tail printed.
 set -euo pipefail
 
 WORK=${WORK:-/tmp/decompose-docker}
 CACHE=${DECOMPOSE_DOCKER_CACHE:-/var/cache/decompose-docker}
-BASE_TAG=${BASE_TAG:-python:3.11-slim}
-EXTRA_TAG=${EXTRA_TAG:-decompose/base:3.11}
-ROOTFS_TAG=local/bookworm-python:3.11
-SUITE=bookworm
+BASE_SUITES=${BASE_SUITES:-bookworm:3.11 trixie:3.13}
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
 MIRROR=${MIRROR:-$(grep -rhoE "https?://[^ ]+" /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
                    | grep -E "/debian/?$" | head -1 || true)}
@@ -109,63 +109,72 @@ else
 fi
 ts "engine: $(docker version --format 'server {{.Server.Version}}, API {{.Server.APIVersion}}' 2>/dev/null)"
 
-# 3. Root filesystem image (debootstrap minbase + python3), cached as a tarball.
-ROOTFS_TAR="$CACHE/rootfs-$SUITE-python3.tar.gz"
-if ! docker image inspect "$ROOTFS_TAG" >/dev/null 2>&1; then
-  if [ ! -s "$ROOTFS_TAR" ]; then
-    ts "debootstrap --variant=minbase $SUITE from $MIRROR (log: $WORK/debootstrap.log)"
-    rm -rf "$WORK/rootfs"
-    if ! debootstrap --variant=minbase --include="$PACKAGES" \
-           "$SUITE" "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
-      tail_log "$WORK/debootstrap.log"
-      tail_log "$WORK/rootfs/debootstrap/debootstrap.log"
-      die "debootstrap failed"
+# 3.-5. One base image per Debian release: root filesystem (debootstrap minbase
+# + python3, cached as a tarball), the host's extra CAs (outbound HTTPS goes
+# through an intercepting proxy here) + python on PATH, then a smoke test.
+# Rebuilt cheaply every run so changed host certificates are picked up; the
+# build cache makes it a no-op otherwise.
+base_image() {  # $1 = Debian suite, $2 = its Python (3.X)
+  local SUITE=$1 PY=$2
+  local BASE_TAG="python:$PY-slim" EXTRA_TAG="decompose/base:$PY" ROOTFS_TAG="local/$SUITE-python:$PY"
+  local ROOTFS_TAR="$CACHE/rootfs-$SUITE-python3.tar.gz" ROOTFS="$WORK/rootfs-$SUITE"
+  if ! docker image inspect "$ROOTFS_TAG" >/dev/null 2>&1; then
+    if [ ! -s "$ROOTFS_TAR" ]; then
+      ts "debootstrap --variant=minbase $SUITE from $MIRROR (log: $WORK/debootstrap-$SUITE.log)"
+      rm -rf "$ROOTFS"
+      if ! debootstrap --variant=minbase --include="$PACKAGES" \
+             "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap-$SUITE.log" 2>&1; then
+        tail_log "$WORK/debootstrap-$SUITE.log"
+        tail_log "$ROOTFS/debootstrap/debootstrap.log"
+        die "debootstrap $SUITE failed"
+      fi
+      [ -x "$ROOTFS/usr/bin/python$PY" ] || die "$SUITE has no python$PY (no $ROOTFS/usr/bin/python$PY): fix BASE_SUITES"
+      # Keep the image small: no package caches, docs or man pages.
+      rm -rf "$ROOTFS/var/cache/apt/archives/"*.deb "$ROOTFS/var/lib/apt/lists/"* \
+             "$ROOTFS/usr/share/doc/"* "$ROOTFS/usr/share/man/"* \
+             "$ROOTFS/usr/share/info/"* "$ROOTFS/var/log/"*.log
+      ts "caching root filesystem in $ROOTFS_TAR"
+      tar -C "$ROOTFS" --numeric-owner -czf "$ROOTFS_TAR.tmp" . && mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+      rm -rf "$ROOTFS"
+    else
+      ts "root filesystem from cache $ROOTFS_TAR"
     fi
-    # Keep the image small: no package caches, docs or man pages.
-    rm -rf "$WORK/rootfs/var/cache/apt/archives/"*.deb "$WORK/rootfs/var/lib/apt/lists/"* \
-           "$WORK/rootfs/usr/share/doc/"* "$WORK/rootfs/usr/share/man/"* \
-           "$WORK/rootfs/usr/share/info/"* "$WORK/rootfs/var/log/"*.log
-    ts "caching root filesystem in $ROOTFS_TAR"
-    tar -C "$WORK/rootfs" --numeric-owner -czf "$ROOTFS_TAR.tmp" . && mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
-    rm -rf "$WORK/rootfs"
-  else
-    ts "root filesystem from cache $ROOTFS_TAR"
+    ts "docker import -> $ROOTFS_TAG"
+    docker import -c 'ENV LANG=C.UTF-8' "$ROOTFS_TAR" "$ROOTFS_TAG" >/dev/null \
+      || { rm -f "$ROOTFS_TAR"; die "docker import failed (cache removed; rerun)"; }
   fi
-  ts "docker import -> $ROOTFS_TAG"
-  docker import -c 'ENV LANG=C.UTF-8' "$ROOTFS_TAR" "$ROOTFS_TAG" >/dev/null \
-    || { rm -f "$ROOTFS_TAR"; die "docker import failed (cache removed; rerun)"; }
-fi
-
-# 4. Base image: the host's extra CAs (outbound HTTPS goes through an
-#    intercepting proxy here) + python on PATH.  Rebuilt cheaply every run so
-#    changed host certificates are picked up; the build cache makes it a no-op
-#    otherwise.
-ctx="$WORK/ctx-base"
-rm -rf "$ctx"; mkdir -p "$ctx/certs"
-cp /usr/local/share/ca-certificates/*.crt "$ctx/certs/" 2>/dev/null || true
-touch "$ctx/certs/.keep"
-cat >"$ctx/Dockerfile" <<EOF
+  local ctx="$WORK/ctx-base-$SUITE"
+  rm -rf "$ctx"; mkdir -p "$ctx/certs"
+  cp /usr/local/share/ca-certificates/*.crt "$ctx/certs/" 2>/dev/null || true
+  touch "$ctx/certs/.keep"
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $ROOTFS_TAG
 COPY certs/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates >/dev/null && ln -sf /usr/bin/python3 /usr/local/bin/python \\
- && rm -f /usr/lib/python3.11/EXTERNALLY-MANAGED
+ && rm -f /usr/lib/python$PY/EXTERNALLY-MANAGED
 ENV PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \\
     PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \\
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 CMD ["python3"]
-EOF
-ts "building base image $BASE_TAG"
-if ! docker build -q -t "$BASE_TAG" -t "$EXTRA_TAG" "$ctx" >"$WORK/base-build.log" 2>&1; then
-  tail_log "$WORK/base-build.log"
-  die "base image build failed"
-fi
+DOCKERFILE
+  ts "building base image $BASE_TAG"
+  if ! docker build -q -t "$BASE_TAG" -t "$EXTRA_TAG" "$ctx" >"$WORK/base-build-$SUITE.log" 2>&1; then
+    tail_log "$WORK/base-build-$SUITE.log"
+    die "base image $BASE_TAG build failed"
+  fi
+  # Smoke test: the base runs its python, with ssl and venv, of the version its tag names.
+  if ! docker run --rm "$BASE_TAG" python -c "import ssl, sys, venv; print(sys.version.split()[0])" \
+        >"$WORK/smoke-$SUITE.log" 2>&1; then
+    tail_log "$WORK/smoke-$SUITE.log"; die "base image $BASE_TAG cannot run python"
+  fi
+  local got; got=$(cat "$WORK/smoke-$SUITE.log")
+  case "$got" in "$PY".*) ;; *) die "base image $BASE_TAG runs python $got, not $PY";; esac
+  ts "base $BASE_TAG: python $got, $(docker image ls --format '{{.Size}}' "$BASE_TAG") (also $EXTRA_TAG)"
+}
 
-# 5. Smoke test: the base can run python and reach PyPI over TLS.
-if ! docker run --rm "$BASE_TAG" python -c "import ssl, sys, venv; print(sys.version.split()[0])" \
-      >"$WORK/smoke.log" 2>&1; then
-  tail_log "$WORK/smoke.log"; die "base image cannot run python"
-fi
-ts "base python $(cat "$WORK/smoke.log")"
-ts "ready in $(( $(date +%s) - START ))s: $(docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$BASE_TAG") (also $EXTRA_TAG)"
+for pair in $BASE_SUITES; do
+  base_image "${pair%%:*}" "${pair##*:}"
+done
+ts "ready in $(( $(date +%s) - START ))s: $(docker image ls --format '{{.Repository}}:{{.Tag}}' python | sort | tr '\n' ' ')"

@@ -6,6 +6,9 @@
     python benchmarks/conformance.py --docker           # + build / up / down / verify (Docker engine)
     python benchmarks/conformance.py --no-verify ...    # without `decompose verify`
     python benchmarks/conformance.py --no-monolith-tests   # reuse the suite's figures of the last report
+    # a commit alone, not a shared checkout's edits: a worktree of it, decompose installed from it
+    git worktree add --detach /tmp/wt HEAD && pip install -q --no-deps --target /tmp/wt-lib /tmp/wt
+    python /tmp/wt/benchmarks/conformance.py --decompose-lib /tmp/wt-lib --local --docker lnbits
 
 For each app: fetch its pinned sdist and build its virtualenv (cached), run
 its own test suite on the monolith, then the installed ``decompose`` command:
@@ -240,7 +243,7 @@ def do_step(res: Result, name: str, cmd: list[str], *, cwd: Path, work: Path, en
 
 
 def _rel(arg: str, work: Path) -> str:
-    if arg == shutil.which("decompose"):
+    if arg == shutil.which("decompose") or arg.startswith("import sys; sys.path.insert(0, "):
         return "decompose"
     for base, name in ((work, "$WORK"), (corpus_dir() / "src", "$SRC"), (corpus_dir(), "$CORPUS")):
         if arg.startswith(str(base)):
@@ -286,7 +289,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def decompose_cmd() -> list[str]:
+def decompose_cmd(lib: str | None = None) -> list[str]:
+    """The ``decompose`` measured: with ``lib`` (``--decompose-lib``: a folder decompose was
+    installed into, ``pip install --no-deps --target LIB <checkout>``) that one, run by this
+    interpreter - so a clean ``git worktree`` of a commit is measured alone, not the edits of a
+    shared checkout; else the installed console script."""
+    if lib:
+        return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(lib).resolve())!r}); "
+                "from decompose.cli import app; app(prog_name='decompose')"]
     exe = shutil.which("decompose")
     return [exe] if exe else [sys.executable, "-m", "decompose"]
 
@@ -312,7 +322,7 @@ def run_app(spec: AppSpec, args: argparse.Namespace, previous: dict | None) -> R
                  test_command=" ".join(spec.test_command), test_env=dict(spec.test_env),
                  ran_at=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  decompose_commit=git_commit())
-    dc = decompose_cmd()
+    dc = decompose_cmd(args.decompose_lib)
     print(f"== {spec.key}", flush=True)
 
     # setup: sdist + venv (cached)
@@ -838,6 +848,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--local", action="store_true", help="also `decompose up --local` / `down --local` / `verify --local`")
     ap.add_argument("--docker", action="store_true", help="also `decompose build` / `up` / `down` / `verify` (Docker engine)")
     ap.add_argument("--no-verify", action="store_true", help="with --local/--docker: no `decompose verify`")
+    ap.add_argument("--decompose-lib", metavar="DIR",
+                    help="measure the decompose installed into DIR (pip install --no-deps --target DIR <checkout>) "
+                         "instead of the console script; the commit recorded is this checkout's")
     ap.add_argument("--no-monolith-tests", action="store_true",
                     help="do not run the apps' own suites; keep the figures of the last report")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/ alone")

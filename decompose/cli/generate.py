@@ -23,7 +23,7 @@ class GenerateFormat(str, Enum):
 def generate_cmd(
     plan: Annotated[Path, typer.Option("--plan", "-p", help="The plan to generate (decompose.yaml).")] = Path("decompose.yaml"),
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the services, manifests and guide into.")] = Path("out"),
-    base_image: Annotated[str, typer.Option("--base-image", help="Base image of every Dockerfile.")] = "python:3.11-slim",
+    base_image: Annotated[Optional[str], typer.Option("--base-image", help="Base image of every Dockerfile (default: the lowest python:3.X-slim meeting the monolith's requires-python, .python-version or runtime.txt; python:3.11-slim when it declares none).")] = None,
     templates: Annotated[Optional[Path], typer.Option("--templates", help="Folder of templates overriding the built-in ones (same relative names).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist in --output.")] = False,
     format: Annotated[GenerateFormat, typer.Option("--format", "-f", help="Summary format on stdout.")] = GenerateFormat.table,
@@ -85,6 +85,8 @@ def generate_cmd(
             ],
             **output_manifest(gen),
         }
+        if outputs.notes:
+            summary["notes"] = sorted({*summary["notes"], *outputs.notes})
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         raise typer.Exit(EXIT_OK)
 
@@ -107,6 +109,8 @@ def generate_cmd(
         f"shared tables: {', '.join(gen.shared_tables) or 'none'}; database variable {gen.database_env}",
         highlight=False,
     )
-    for note in gen.notes:
+    out.print(f"base image {gen.base_image} (Python {gen.python}"
+              + (f"; the monolith requires {gen.python_requires})" if gen.python_requires else ")"), highlight=False)
+    for note in [*gen.notes, *outputs.notes]:
         err.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK)

@@ -90,9 +90,11 @@ def build_cmd(
     m = _manifest(out)
     client = _client()
     t0 = time.monotonic()
+    notes: list[str] = []
     try:
         if quiet:
-            built, failed = build_all(m, client=client, base_image=base_image, only=service, jobs=jobs, nocache=no_cache)
+            built, failed = build_all(m, client=client, base_image=base_image, only=service, jobs=jobs, nocache=no_cache,
+                                      notes=notes)
         else:
             with Progress(
                 TextColumn("[bold blue]{task.fields[unit]:<14}"),
@@ -113,14 +115,18 @@ def build_cmd(
                     bar.update(tasks[name], completed=step, total=total or None, line=escape(line.strip()[:60]))
 
                 built, failed = build_all(
-                    m, client=client, base_image=base_image, only=service, jobs=jobs, nocache=no_cache, progress=progress
+                    m, client=client, base_image=base_image, only=service, jobs=jobs, nocache=no_cache, progress=progress,
+                    notes=notes,
                 )
     except ManifestError as exc:
         fail(str(exc))
+    for note in notes:
+        err.print(f"[yellow]note[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if format is RunFormat.json:
         _json(
             {
                 "project": m.project,
+                "notes": notes,
                 "built": [
                     {"unit": b.unit, "image": b.image, "image_id": b.image_id, "size": b.size, "seconds": round(b.seconds, 1)}
                     for b in built
@@ -188,7 +194,10 @@ def up_cmd(
             if build:
                 from decompose.runtime.docker_build import build_all
 
-                built, failed = build_all(m, client=client, base_image=base_image)
+                notes: list[str] = []
+                built, failed = build_all(m, client=client, base_image=base_image, notes=notes)
+                for note in notes:
+                    status("build", note)
                 for b in built:
                     status(b.unit, f"built {b.image} ({b.seconds:.1f}s)")
                 if failed:

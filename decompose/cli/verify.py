@@ -92,7 +92,10 @@ def verify_cmd(
             except EngineUnavailable as exc:
                 fail(str(exc))
             if build:
-                built, failed = build_all(load_manifest(out), client=client, base_image=base_image)
+                notes: list[str] = []
+                built, failed = build_all(load_manifest(out), client=client, base_image=base_image, notes=notes)
+                for note in notes:
+                    status("build", note)
                 for b in built:
                     status(b.unit, f"built {b.image} ({b.seconds:.1f}s)")
                 for f in failed:

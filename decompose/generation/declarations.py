@@ -56,10 +56,11 @@ def is_dev_name(name: str) -> bool:
 # --------------------------------------------------------------------------- target environment
 
 
-def target_environment(base_image: str = "python:3.11-slim") -> dict[str, str]:
-    """Marker environment of the generated images: CPython on Linux x86_64, the
-    Python of an official ``python:3.X`` base image (3.11 otherwise)."""
-    m = re.match(r"^(?:[^/]+/)*python:(\d+)\.(\d+)", base_image or "")
+def target_environment(base_image: str = "python:3.11-slim", python: str | None = None) -> dict[str, str]:
+    """Marker environment of the generated images: CPython on Linux x86_64, Python ``python``
+    ("3.12": the monolith's, decompose.generation.pyversion), else the Python of an official
+    ``python:3.X`` base image (3.11 otherwise)."""
+    m = re.match(r"^(\d+)\.(\d+)$", python or "") or re.match(r"^(?:[^/]+/)*python:(\d+)\.(\d+)", base_image or "")
     major, minor = (m.group(1), m.group(2)) if m else ("3", "11")
     return {
         "implementation_name": "cpython", "implementation_version": f"{major}.{minor}.0", "os_name": "posix",

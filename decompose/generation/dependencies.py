@@ -20,6 +20,7 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
+from decompose.generation import pyversion
 from decompose.generation.declarations import (
     LOCK_FILES,
     MANIFEST_FILES,
@@ -30,6 +31,7 @@ from decompose.generation.declarations import (
     requirements_includes,
     target_environment,
 )
+from decompose.generation.pyversion import PYTHON_FILES, PythonTarget
 
 MAX_FILES = 64
 MAX_BYTES = 4_000_000
@@ -148,10 +150,27 @@ def import_index(root: Path | None = None, *, environment: bool = True) -> dict[
     return {k: tuple(v) for k, v in sorted(index.items())}
 
 
-def read_declarations(root: Path, *, base_image: str = "python:3.11-slim", environment: bool = True) -> Declarations:
-    """Everything the monolith at ``root`` declares, with the import index."""
+def read_declarations(root: Path, *, base_image: str = "python:3.11-slim", environment: bool = True,
+                      python: str | None = None) -> Declarations:
+    """Everything the monolith at ``root`` declares, with the import index (markers evaluated
+    for ``python``, else the Python of ``base_image``)."""
     files, notes = dependency_files(root)
-    decl = collect(files, provides=import_index(root, environment=environment), env=target_environment(base_image))
+    decl = collect(files, provides=import_index(root, environment=environment),
+                   env=target_environment(base_image, python=python))
     decl.notes = sorted(set(decl.notes) | set(notes))
     decl.sources = sorted(files, key=lambda p: (posixpath.dirname(p), p))
     return decl
+
+
+def python_target(root: Path, base_image: str | None = None) -> tuple[PythonTarget, str]:
+    """The Python the generated images run and their base image: ``base_image`` when given, else
+    the lowest supported ``python:3.X-slim`` meeting what the monolith at ``root`` declares
+    (:mod:`decompose.generation.pyversion`).  Raises ``PythonVersionError``."""
+    files: dict[str, str] = {}
+    for name in PYTHON_FILES:
+        path = Path(root) / name
+        if path.is_file():
+            text = _read(path, [], name)
+            if text is not None:
+                files[name] = text
+    return pyversion.target(pyversion.declarations(files), base_image)

@@ -149,6 +149,9 @@ class Generation:
     notes: list[str] = field(default_factory=list)
     framework: str = "flask"  # "flask" | "fastapi" (detected from the monolith's imports)
     router_prefixes: dict[str, str] = field(default_factory=dict)  # FastAPI: "module:attr" -> include_router prefix
+    python: str = "3.11"  # the images' Python: the monolith's (generation.pyversion) or the base image's
+    python_requires: str = ""  # what the monolith declares ("" when nothing)
+    python_accepts: tuple[str, ...] = ()  # supported Pythons meeting it, when decompose chose the base image
     gateway_requirements: list[str] = field(default_factory=lambda: sorted(GATEWAY_PINS.values()))
     gateway_constraints: list[str] | None = None  # None: the monolith's
 
@@ -372,6 +375,9 @@ def build_generation(
     version: str = "0.1.0",
     base_image: str = DEFAULT_BASE_IMAGE,
     database_env: str | None = None,
+    python: str | None = None,
+    python_requires: str = "",
+    python_accepts: tuple[str, ...] = (),
 ) -> Generation:
     problems: list[str] = []
     for name in sorted(plan.services):
@@ -667,7 +673,8 @@ def build_generation(
 
     # Requirements: third-party imports of the copied modules, resolved through what
     # the monolith declares (decompose.generation.requirements).
-    env = _req.target_environment(base_image)
+    python = python or _req.target_environment(base_image)["python_version"]
+    env = _req.target_environment(base_image, python=python)
     local_tops = {x.split(".", 1)[0] for x in modules}
     guarded: dict[str, frozenset[int]] = {}
     for spec in services.values():
@@ -719,6 +726,9 @@ def build_generation(
         notes=sorted(set(notes)),
         framework=framework,
         router_prefixes=included,
+        python=python,
+        python_requires=python_requires,
+        python_accepts=tuple(python_accepts),
         gateway_requirements=gateway.requirements,
         gateway_constraints=gateway.constraints,
     )

@@ -204,6 +204,8 @@ def output_manifest(gen: Generation) -> dict[str, Any]:
         "project": gen.project,
         "version": gen.version,
         "base_image": gen.base_image,
+        # the images' Python and what the monolith declares: `build` picks a local image meeting it
+        "python": {"version": gen.python, "requires": gen.python_requires, "accepts": list(gen.python_accepts)},
         "database": {
             "env": gen.database_env,
             "per_service": {n: database_url(gen, n) for n in sorted(gen.services)},

@@ -23,12 +23,12 @@ from decompose.analysis.pipeline import analyze
 from decompose import frameworks
 from decompose.frameworks import PruneError
 from decompose.generation.codemods import Change, CodemodError, rewrite_remote_imports
-from decompose.generation.dependencies import read_declarations
+from decompose.generation.compile_check import compile_sources, running_version
+from decompose.generation.dependencies import python_target, read_declarations
 from decompose.analysis.facts import ModuleFacts
 from decompose.fsio import RefusedOverwrite, atomic_write
 from decompose.generation.generate import (
     DATA_MOUNT,
-    DEFAULT_BASE_IMAGE,
     GATEWAY_NAME,
     HEALTH_PATH,
     PORT,
@@ -65,6 +65,7 @@ PRUNED = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".decompose_cac
 class Outputs:
     files: dict[str, bytes]
     changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about this run (not written into any file)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -92,16 +93,21 @@ def project_version(root: Path) -> str:
 
 
 def generation_for(
-    plan_path: Path, *, base_image: str = DEFAULT_BASE_IMAGE, database_env: str | None = None, use_cache: bool = True
+    plan_path: Path, *, base_image: str | None = None, database_env: str | None = None, use_cache: bool = True
 ) -> tuple[Generation, Path, list[ModuleFacts], dict[str, str]]:
+    """``base_image`` None: the lowest supported python:3.X-slim meeting the monolith's declared Python."""
     plan, root, facts, sources = load_inputs(plan_path, use_cache=use_cache)
+    python, image = python_target(root, base_image)
     gen = build_generation(
         plan,
         facts,
         sources,
-        dependencies=read_declarations(root, base_image=base_image),
+        dependencies=read_declarations(root, base_image=image, python=python.version),
         version=project_version(root),
-        base_image=base_image,
+        base_image=image,
+        python=python.version,
+        python_requires=python.requires,
+        python_accepts=python.accepts,
         database_env=database_env,
     )
     return gen, root, facts, sources
@@ -211,23 +217,24 @@ def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[
     return out
 
 
-def _check_python(files: dict[str, bytes], untouched: set[str] = frozenset()) -> None:
-    """Every Python file decompose wrote or rewrote compiles.  The monolith's own
-    files copied unchanged (``untouched``) are not compiled again: they are the
-    monolith's, possibly for a newer Python than this one, and compiling every
-    copy in every service made generate slow on large monoliths.  Identical
-    texts (the same rewrite in several services) are compiled once."""
-    problems = []
+def _check_python(files: dict[str, bytes], untouched: set[str] = frozenset(), python: str | None = None) -> str | None:
+    """Every Python file decompose wrote or rewrote compiles, as the images' Python
+    (``python``, "3.12") compiles it (decompose.generation.compile_check).  The
+    monolith's own files copied unchanged (``untouched``) are not compiled again:
+    they are the monolith's, and compiling every copy in every service made
+    generate slow on large monoliths.  Identical texts (the same rewrite in
+    several services) are compiled once.  Returns a note when that Python's
+    interpreter was not found (compiled with this one instead)."""
+    texts: dict[str, str] = {}
     seen: set[bytes] = set()
     for path, data in sorted(files.items()):
         if path.endswith(".py") and path not in untouched and data not in seen:
             seen.add(data)
-            try:
-                compile(data, path, "exec", dont_inherit=True)
-            except SyntaxError as exc:
-                problems.append(f"{path}:{exc.lineno}: generated code does not compile: {exc.msg}")
-    if problems:
-        raise GenerateError(problems)
+            texts[path] = data.decode("utf-8")
+    result = compile_sources(texts, python or running_version())
+    if result.problems:
+        raise GenerateError(result.problems)
+    return result.note
 
 
 def render_outputs(
@@ -377,8 +384,8 @@ def render_outputs(
     manifest = output_manifest(gen)
     manifest["verify"] = {"database_keys": db_keys}
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    _check_python(files, untouched)
-    return Outputs(files=dict(sorted(files.items())), changes=changes)
+    note = _check_python(files, untouched, gen.python)
+    return Outputs(files=dict(sorted(files.items())), changes=changes, notes=[note] if note else [])
 
 
 # --------------------------------------------------------------------------- writing

@@ -93,6 +93,10 @@ class OutputManifest:
     version: str
     services: tuple[Unit, ...]
     gateway: Unit | None
+    base_image: str | None = None  # the Dockerfiles' default BASE_IMAGE
+    # Pythons (3.X, lowest first) meeting the monolith's declared Python, the first the images' target
+    python_accepts: tuple[str, ...] = ()
+    python_requires: str = ""
 
     @property
     def units(self) -> tuple[Unit, ...]:
@@ -256,7 +260,13 @@ def parse_manifest(root: Path, data: Any, compose_volumes: Mapping[str, Any] | N
         unknown = [c for c in u.calls if c not in known]
         if unknown:
             raise ManifestError(f"{MANIFEST_NAME}: service {u.name!r} calls unknown service(s): {', '.join(unknown)}")
-    return OutputManifest(root=root, project=project, version=version, services=tuple(services), gateway=gateway)
+    py = data.get("python") if isinstance(data.get("python"), Mapping) else {}
+    accepts = py.get("accepts") if isinstance(py.get("accepts"), list) else []
+    base = data.get("base_image")
+    return OutputManifest(root=root, project=project, version=version, services=tuple(services), gateway=gateway,
+                          base_image=base if isinstance(base, str) and base else None,
+                          python_accepts=tuple(str(v) for v in accepts if re.fullmatch(r"\d+\.\d+", str(v))),
+                          python_requires=str(py.get("requires") or ""))
 
 
 def load_manifest(out_dir: Path) -> OutputManifest:
@@ -403,6 +413,44 @@ def _hint(error: str, base_image: str | None) -> str:
     return error
 
 
+def _image_present(client, image: str) -> bool:
+    from docker.errors import DockerException
+
+    try:
+        client.api.inspect_image(image)
+        return True
+    except DockerException:
+        return False
+
+
+def default_base_image(manifest: OutputManifest, client) -> tuple[str | None, str | None]:
+    """(the base image to build with, a note), when no --base-image is given.
+
+    The Dockerfiles' default (the lowest supported ``python:3.X-slim`` meeting the
+    monolith's Python) is used when the engine has it or can pull it.  Otherwise
+    the lowest *local* ``python:3.X-slim`` meeting the same requirement is taken
+    (e.g. python:3.13-slim for ``requires-python >=3.12`` where no 3.12 image can
+    be had), with a note naming it.  (None, None): build as generated."""
+    from docker.errors import DockerException
+
+    default = manifest.base_image
+    if not default or not manifest.python_accepts or _image_present(client, default):
+        return None, None
+    repo, _, tag = default.rpartition(":")
+    try:
+        client.images.pull(repo, tag=tag)
+        return None, None
+    except DockerException as exc:
+        why = " ".join(str(exc).split())[:160]
+    for v in manifest.python_accepts:
+        image = f"{repo}:{v}-slim" if repo.endswith("python") else f"python:{v}-slim"
+        if image != default and _image_present(client, image):
+            return image, (f"base image {default} is not available locally and cannot be pulled ({why}); building "
+                           f"with {image}, the lowest local Python image meeting the monolith's Python "
+                           f"({manifest.python_requires or 'any'})")
+    return None, None
+
+
 def build_unit(
     client,
     unit: Unit,
@@ -511,8 +559,10 @@ def build_all(
     nocache: bool = False,
     progress: ProgressFn | None = None,
     network_mode: str | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[list[BuiltImage], list[BuildFailed]]:
     """Build every unit (or those named in ``only``); returns (built, failed) in manifest order.
+    Without ``base_image``, :func:`default_base_image` chooses (its note appended to ``notes``).
 
     All builds are attempted even when one fails, so one run reports every
     broken service.
@@ -523,6 +573,10 @@ def build_all(
         raise ManifestError(f"unknown service(s): {', '.join(sorted(unknown))}")
     units = [u for u in manifest.units if not wanted or u.name in wanted]
     client = client or docker_client()
+    if base_image is None:
+        base_image, note = default_base_image(manifest, client)
+        if note and notes is not None:
+            notes.append(note)
     lock = threading.Lock()
 
     def report(name: str, step: int, total: int, line: str) -> None:
