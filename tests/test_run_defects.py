@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import write_fake_output
+from tests.generate_support import signature
 
 from decompose.generation.output import generation_for, render_outputs, template_env, write_outputs
 from decompose.planning.plan import Plan
@@ -56,7 +57,7 @@ import os
 import signal
 import sys
 
-from flask import Flask, jsonify, redirect, request, session
+from flask import Flask, g, jsonify, redirect, request, session
 
 from desk.catalog.views import bp as catalog_bp
 from desk.orders.views import bp as orders_bp
@@ -79,6 +80,17 @@ def create_app():
         if request.path.startswith("/login") or session.get("user"):
             return None
         return redirect("/login?next=" + request.path)
+
+    @app.teardown_request
+    def remember_path(exc):
+        g.desk_path = request.path
+
+    @app.teardown_appcontext
+    def close_session(exc):  # what Flask-SQLAlchemy does: runs after every request, also failed ones
+        if os.environ.get("DESK_TEARDOWN_LOG"):
+            with open(os.environ["DESK_TEARDOWN_LOG"], "a") as f:
+                where = f"{os.environ.get('DECOMPOSE_SERVICE', '-')} {g.get('desk_path', '-')}"
+                f.write(f"{where} {type(exc).__name__ if exc else None}\\n")
 
     @app.get("/login")
     def login():
@@ -153,7 +165,7 @@ SERVICES = {
     "reports": {"modules": ["desk.reports", "desk.reports.views"]},
 }
 DESK_ENV = ("DESK_FEATURES", "DESK_REQUIRE_SECRET", "DESK_SECRET_KEY", "DESK_DB_DOWN", "DESK_WORKER_KILLED",
-            "DECOMPOSE_READY_ROUTES")
+            "DESK_TEARDOWN_LOG", "DECOMPOSE_READY_ROUTES")
 
 
 def _generate(folder: Path, project: str, services: dict, shared: list[str]) -> Path:
@@ -241,6 +253,50 @@ def test_probes_answer_while_a_hook_raises_for_every_request(desk, env):
         for name in SERVICES:
             assert httpx.get(urls[name] + "/readyz", timeout=10).json()["status"] == "ready"
         assert httpx.get(running.url + "/catalog/items", timeout=10).status_code == 500
+    finally:
+        down_local(desk)
+
+
+def test_internal_rpc_runs_outside_the_login_hook_and_the_teardown_handlers_still_run(desk, env, tmp_path):
+    env.setenv("DESK_FEATURES", "reports")
+    teardown_log = tmp_path / "teardown.log"
+    env.setenv("DESK_TEARDOWN_LOG", str(teardown_log))
+    running = up_local(load_manifest(desk), port=free_port(), timeout=90)
+    try:
+        urls = _service_urls(desk)
+        with httpx.Client(follow_redirects=False, timeout=10) as c:
+            r = c.get(running.url + "/orders/1")  # the public route still runs the login hook
+            assert r.status_code == 302 and r.headers["location"] == "/login?next=/orders/1"
+            assert c.get(running.url + "/login").status_code == 200
+            # orders calls catalog.item_name over RPC: catalog's login hook (no session there) does not see it
+            r = c.get(running.url + "/orders/1")
+            assert r.status_code == 200, r.text
+            assert r.json() == {"item": "pen"}
+            r = c.get(running.url + "/orders/99")  # a KeyError in catalog, raised again in orders
+            assert r.status_code == 500
+        assert httpx.get(urls["catalog"] + "/catalog/items", timeout=10).status_code == 302  # still guarded
+        # the wire format, signed by hand with the run's secret
+        secret = Path(running.rpc_secret_file).read_text().strip()
+        name = "/_rpc/desk.catalog.service.item_name"
+        body = b'{"args": [2], "kwargs": {}}'
+        r = httpx.post(urls["catalog"] + name, content=body, timeout=10,
+                       headers={"content-type": "application/json", **signature(secret, "POST", name, body)})
+        assert (r.status_code, r.json()) == (200, {"result": "ink"})
+        r = httpx.post(urls["catalog"] + name, content=body, timeout=10)
+        assert (r.status_code, r.json()) == (401, {"error": "unauthorized"})
+        missing = "/_rpc/desk.catalog.service.ITEMS"
+        r = httpx.post(urls["catalog"] + missing, content=body, timeout=10,
+                       headers={"content-type": "application/json", **signature(secret, "POST", missing, body)})
+        assert r.status_code == 404 and r.json()["error"]["cls"] == "builtins:LookupError"
+        r = httpx.get(urls["catalog"] + "/_decompose/routes", timeout=10,
+                      headers=signature(secret, "GET", "/_decompose/routes"))
+        assert r.json() == {"service": "catalog", "routes": [{"path": "/catalog/items", "methods": ["GET"]},
+                                                             {"path": "/login", "methods": ["GET"]}]}
+        # every call ran the app's teardown_appcontext handler, given the exception the call raised
+        calls = [ln.split() for ln in teardown_log.read_text().splitlines()]
+        assert [c for c in calls if c[1] == name] == [["catalog", name, "None"], ["catalog", name, "KeyError"],
+                                                      ["catalog", name, "None"]]
+        assert ["orders", "/orders/99", "KeyError"] in calls and ["catalog", "/catalog/items", "None"] in calls
     finally:
         down_local(desk)
 

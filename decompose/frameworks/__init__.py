@@ -3,8 +3,8 @@
 :class:`~decompose.frameworks.base.WebFramework` is the interface (detect the
 framework, find the app module and factory, the routes with their full paths,
 how the gateway matches them, prune the app module for one service, what a
-service needs to serve it).  :data:`FRAMEWORKS` lists the adapters in the
-order :func:`detect` tries them; add a framework by writing a module like
+service needs to serve it).  :data:`FRAMEWORKS` lists the adapters;
+:func:`detect` picks one; add a framework by writing a module like
 :mod:`decompose.frameworks.flask` and listing its adapter here.
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from decompose.analysis.facts import ModuleFacts
 from decompose.frameworks.base import AppInfo, PruneError, Route, WebFramework
+from decompose.frameworks.django import Django, find_settings
 from decompose.frameworks.fastapi import FastAPI
 from decompose.frameworks.flask import Flask
 
-FRAMEWORKS: dict[str, WebFramework] = {"fastapi": FastAPI(), "flask": Flask()}
+FRAMEWORKS: dict[str, WebFramework] = {"django": Django(), "fastapi": FastAPI(), "flask": Flask()}
 
 
 def imported_tops(facts: dict[str, ModuleFacts]) -> set[str]:
@@ -24,10 +25,16 @@ def imported_tops(facts: dict[str, ModuleFacts]) -> set[str]:
             if imp.module and not imp.level and imp.context != "type_checking"}
 
 
-def detect(facts: dict[str, ModuleFacts]) -> WebFramework:
-    """FastAPI when the monolith imports fastapi and not flask, else Flask."""
+def detect(facts: dict[str, ModuleFacts], sources: dict[str, str] | None = None) -> WebFramework:
+    """Django when the monolith imports django and either has a settings module
+    (:func:`decompose.frameworks.django.find_settings`) or imports neither flask
+    nor fastapi (a Django project is never taken for Flask); else FastAPI when it
+    imports fastapi and not flask; else Flask."""
     tops = imported_tops(facts)
-    fastapi, flask = FRAMEWORKS["fastapi"], FRAMEWORKS["flask"]
+    django, fastapi, flask = FRAMEWORKS["django"], FRAMEWORKS["fastapi"], FRAMEWORKS["flask"]
+    if django.detects(tops) and (not (fastapi.detects(tops) or flask.detects(tops))
+                                 or find_settings(facts, sources or {})[0] is not None):
+        return django
     return fastapi if fastapi.detects(tops) and not flask.detects(tops) else flask
 
 

@@ -13,6 +13,8 @@ answers the questions generation asks about a web application:
 * :meth:`WebFramework.gateway_rule` / :meth:`WebFramework.static_prefix`: how
   the gateway matches a route path;
 * :meth:`WebFramework.prune_app_module`: the app module as one service runs it;
+* :meth:`WebFramework.generation_problems`: what the adapter cannot generate
+  yet (one line each), so generation refuses instead of guessing;
 * :attr:`WebFramework.runtime_pins`, :attr:`WebFramework.server_template`,
   :attr:`WebFramework.asgi`, :meth:`WebFramework.server_context`: what a
   generated service needs to serve it.
@@ -102,6 +104,10 @@ class WebFramework:
 
     def prune_app_module(self, source: str, module: str, is_package: bool, drop: set[str]) -> str:
         return prune_imports(source, module, is_package, drop)
+
+    def generation_problems(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> list[str]:
+        """Why this monolith cannot be generated with this adapter (one line each; none by default)."""
+        return []
 
     def server_context(self, groups: list[tuple[str, str]], app: AppInfo) -> dict:
         """Extra template context of the service's ``service.py`` (``groups``: its Blueprints/routers)."""

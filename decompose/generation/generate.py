@@ -147,7 +147,7 @@ class Generation:
     shared_tables: list[str]
     constraints: list[str]  # the monolith's pinned dependencies
     notes: list[str] = field(default_factory=list)
-    framework: str = "flask"  # "flask" | "fastapi" (detected from the monolith's imports)
+    framework: str = "flask"  # "flask" | "fastapi" | "django" (detected, see decompose.frameworks.detect)
     router_prefixes: dict[str, str] = field(default_factory=dict)  # FastAPI: "module:attr" -> include_router prefix
     python: str = "3.11"  # the images' Python: the monolith's (generation.pyversion) or the base image's
     python_requires: str = ""  # what the monolith declares ("" when nothing)
@@ -409,7 +409,10 @@ def build_generation(
     if unplaced:
         notes.append("modules in no service, copied where imported: " + ", ".join(unplaced[:10]))
     modules = frozenset(fb)
-    fw: WebFramework = _frameworks.detect(fb)
+    fw: WebFramework = _frameworks.detect(fb, sources)
+    unsupported = fw.generation_problems(fb, sources)
+    if unsupported:
+        raise GenerateError(unsupported)
     framework = fw.name
     app: AppInfo = fw.find_app(fb, sources)
     app_module, app_factory, included = app.module, app.factory, app.router_prefixes

@@ -311,6 +311,7 @@ def render_outputs(
         files[f"{rt}/probes.py"] = _render(env, "runtime/probes.py.j2")
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
         files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
+        files[f"{rt}/internal.py"] = _render(env, "runtime/internal.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
         files[f"{rt}/verify_config.py"] = _render(
             env, "runtime/verify_config.py.j2", config_keys=db_keys["config"], env_keys=db_keys["env"])

@@ -1,0 +1,358 @@
+"""Django: the settings module, its ``INSTALLED_APPS`` and ``ROOT_URLCONF``, read statically.
+
+A Django project is found by its settings module, in this order:
+
+1. ``DJANGO_SETTINGS_MODULE`` as the project's entry points set it:
+   ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")`` (or
+   ``os.environ["DJANGO_SETTINGS_MODULE"] = ...``, the value a literal or a
+   name bound to one in the same scope) in ``manage.py``, ``wsgi.py``,
+   ``asgi.py``, then any other production module.  The value is a module
+   name as the entry point's ``sys.path`` sees it: ``settings`` next to an
+   ``example_project/manage.py`` is ``example_project.settings``;
+2. else (the named module is not in the source, like Weblate's
+   ``weblate.settings`` that installers copy from ``settings_example.py``)
+   the production module that assigns both ``INSTALLED_APPS`` and
+   ``ROOT_URLCONF`` (the least nested, then by name).
+
+The settings are read by :mod:`decompose.frameworks.django_static` (module
+level statements, ``from .base import *`` chains, ``+=``/``append``, both
+branches of an ``if``), never by importing them.  Each ``INSTALLED_APPS``
+entry becomes an :class:`App`: the app's package (an ``AppConfig`` path
+``pkg.apps.PkgConfig`` gives ``pkg``, or the ``name`` its class sets),
+whether it is the monolith's own code, and whether it is Django's shared
+infrastructure (``django.contrib.*`` apps: contenttypes, auth, sessions,
+admin, messages, staticfiles...; never services).
+
+Generating Django services is not supported yet: :meth:`Django.generation_problems`
+refuses with one line naming the settings file, instead of the Flask
+fallback that produced services with no routes that said they were ready.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from decompose.analysis.facts import ModuleFacts
+from decompose.analysis.roles import excluded_role
+from decompose.frameworks.base import AppInfo, Route, WebFramework
+from decompose.frameworks.django_static import Reader, Unknown
+
+SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
+#: Django's own apps: shared infrastructure of every service, never a service.
+INFRASTRUCTURE_PREFIX = "django.contrib."
+ENTRY_POINTS = ("manage", "wsgi", "asgi")
+
+
+@dataclass(frozen=True)
+class SettingsRef:
+    """Where the project names its settings module (file:line), and the module."""
+
+    module: str
+    named: str  # the value as written ("settings", "proj.settings")
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class App:
+    """One ``INSTALLED_APPS`` entry."""
+
+    entry: str  # as written: "blog", "blog.apps.BlogConfig", "django.contrib.auth"
+    package: str  # the app's package: "blog", "django.contrib.auth"
+    internal: bool  # the monolith's own code (its package is in the analysed source)
+    infrastructure: bool  # django.contrib.*: shared by every service, never a service
+
+    @property
+    def label(self) -> str:
+        return self.package.rsplit(".", 1)[-1]
+
+
+@dataclass
+class DjangoProject:
+    """What the settings module says (and where), or why it could not be read."""
+
+    settings: str  # the settings module
+    settings_file: str
+    found_by: str  # "manage.py:7 sets DJANGO_SETTINGS_MODULE" / "assigns INSTALLED_APPS and ROOT_URLCONF"
+    apps: list[App] = field(default_factory=list)
+    root_urlconf: str | None = None
+    problems: list[str] = field(default_factory=list)  # "file:line: what could not be read"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def own_apps(self) -> list[App]:
+        return [a for a in self.apps if a.internal]
+
+    def summary(self) -> str:
+        own = ", ".join(a.package for a in self.own_apps) or "none"
+        return (f"settings {self.settings} ({self.settings_file}), {len(self.apps)} INSTALLED_APPS "
+                f"(own: {own}), ROOT_URLCONF {self.root_urlconf or '?'}")
+
+
+# --------------------------------------------------------------------------- DJANGO_SETTINGS_MODULE
+
+
+def _settings_calls(source: str) -> list[tuple[str | None, int]]:
+    """``DJANGO_SETTINGS_MODULE`` values a module sets -> [(value or None if not literal, line)]."""
+    if SETTINGS_ENV not in source:
+        return []
+    try:
+        wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return []
+    positions = wrapper.resolve(PositionProvider)
+    out: list[tuple[str | None, int]] = []
+
+    class V(cst.CSTVisitor):
+        def __init__(self):
+            self.scopes: list[dict[str, str]] = [{}]
+
+        def visit_FunctionDef(self, node):
+            self.scopes.append({})
+
+        def leave_FunctionDef(self, node):
+            self.scopes.pop()
+
+        def value(self, node) -> str | None:
+            if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+                v = node.evaluated_value
+                return v if isinstance(v, str) else None
+            if isinstance(node, cst.Name):
+                for scope in reversed(self.scopes):
+                    if node.value in scope:
+                        return scope[node.value]
+            return None
+
+        def visit_Assign(self, node):
+            v = self.value(node.value)
+            for t in node.targets:
+                if isinstance(t.target, cst.Name) and v is not None:
+                    self.scopes[-1].setdefault(t.target.value, v)  # the first (default) value
+                if isinstance(t.target, cst.Subscript) and _is_environ(t.target.value) \
+                        and _subscript_key(t.target) == SETTINGS_ENV:
+                    out.append((self.value(node.value), positions[node].start.line))
+
+        def visit_Call(self, node):
+            f = node.func
+            if isinstance(f, cst.Attribute) and f.attr.value == "setdefault" and _is_environ(f.value) \
+                    and len(node.args) >= 2 and self.value(node.args[0].value) == SETTINGS_ENV:
+                out.append((self.value(node.args[1].value), positions[node].start.line))
+
+    wrapper.module.visit(V())
+    return out
+
+
+def _is_environ(node) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "environ"
+
+
+def _subscript_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        v = node.slice[0].slice.value
+        if isinstance(v, cst.SimpleString):
+            ev = v.evaluated_value
+            return ev if isinstance(ev, str) else None
+    return None
+
+
+def _entry_rank(module: str) -> tuple[int, int, str]:
+    last = module.rsplit(".", 1)[-1]
+    return (ENTRY_POINTS.index(last) if last in ENTRY_POINTS else len(ENTRY_POINTS), module.count("."), module)
+
+
+def _resolve_named(named: str, entry_module: str, entry_is_package: bool, modules: set[str]) -> str | None:
+    """The module ``named`` stands for, seen from the entry point's folder or the root."""
+    if named in modules:
+        return named
+    parts = entry_module.split(".")
+    folder = parts if entry_is_package else parts[:-1]
+    for i in range(len(folder), 0, -1):
+        cand = ".".join([*folder[:i], named])
+        if cand in modules:
+            return cand
+    return None
+
+
+def _production(facts: dict[str, ModuleFacts]) -> list[str]:
+    return sorted(m for m, f in facts.items() if excluded_role(m, f.path) is None)
+
+
+def find_settings(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> tuple[SettingsRef | None, list[str]]:
+    """The settings module (see the module docstring) and notes on what was tried.
+
+    Tried in order: what ``manage.py``/``wsgi.py``/``asgi.py`` name; the module
+    assigning both ``INSTALLED_APPS`` and ``ROOT_URLCONF``; what any other
+    production module names (a Celery or tooling entry point may name a
+    settings module of its own); a module assigning ``INSTALLED_APPS`` only
+    (a reusable app's defaults)."""
+    notes: list[str] = []
+    modules = set(facts)
+    production = _production(facts)
+    named_by: list[tuple[bool, SettingsRef]] = []
+    for module in sorted(production, key=_entry_rank):
+        entry = module.rsplit(".", 1)[-1] in ENTRY_POINTS
+        for named, line in _settings_calls(sources.get(module, "")):
+            path = facts[module].path
+            if named is None:
+                notes.append(f"{path}:{line}: {SETTINGS_ENV} is not a literal; looking for the settings module")
+                continue
+            found = _resolve_named(named, module, facts[module].is_package, modules)
+            if found is not None:
+                named_by.append((entry, SettingsRef(found, named, path, line)))
+            else:
+                notes.append(f"{path}:{line}: {SETTINGS_ENV} names {named}, which is not in the analysed source")
+    assigns: dict[str, set[str]] = {}
+    for module in production:
+        names = {d.name for d in facts[module].definitions if d.kind == "variable"}
+        assigns[module] = names & {"INSTALLED_APPS", "ROOT_URLCONF"}
+
+    def assigning(wanted: set[str]) -> SettingsRef | None:
+        cands = sorted((m for m, n in assigns.items() if wanted <= n), key=lambda m: (m.count("."), m))
+        if not cands:
+            return None
+        if len(cands) > 1:
+            notes.append(f"settings: {cands[0]} chosen of the modules assigning {' and '.join(sorted(wanted))}: "
+                         + ", ".join(cands))
+        return SettingsRef(cands[0], cands[0], facts[cands[0]].path, 0)
+
+    for entry, ref in named_by:
+        if entry:
+            return ref, notes
+    both = assigning({"INSTALLED_APPS", "ROOT_URLCONF"})
+    if both is not None:
+        return both, notes
+    if named_by:
+        return named_by[0][1], notes
+    return assigning({"INSTALLED_APPS"}), notes
+
+
+# --------------------------------------------------------------------------- reading the settings
+
+
+def _app_package(entry: str, reader: Reader, modules: set[str]) -> str:
+    """The package of an ``INSTALLED_APPS`` entry (an AppConfig path gives its ``name``)."""
+    if entry in modules or entry.startswith(INFRASTRUCTURE_PREFIX):
+        return entry
+    mod, _, cls = entry.rpartition(".")
+    if mod in modules:
+        ref = reader.namespace(mod).get(cls)
+        if ref is not None:  # class XConfig(AppConfig): name = "..."
+            name = _class_name_attr(reader.sources[mod], cls)
+            if name:
+                return name
+            return mod.rpartition(".")[0] or mod
+    if mod.endswith(".apps"):
+        return mod.rpartition(".")[0]
+    if any(m.startswith(entry + ".") for m in modules):
+        return entry  # a namespace package
+    return entry
+
+
+def _class_name_attr(source: str, cls: str) -> str | None:
+    try:
+        tree = cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None
+    for stmt in tree.body:
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == cls:
+            for inner in stmt.body.body:
+                if isinstance(inner, cst.SimpleStatementLine):
+                    for small in inner.body:
+                        if isinstance(small, cst.Assign) and isinstance(small.value, cst.SimpleString) and any(
+                                isinstance(t.target, cst.Name) and t.target.value == "name" for t in small.targets):
+                            v = small.value.evaluated_value
+                            return v if isinstance(v, str) else None
+    return None
+
+
+def reader_for(facts: dict[str, ModuleFacts], sources: dict[str, str], **hooks) -> Reader:
+    known = {m: sources[m] for m in facts if m in sources}
+    return Reader(known, {m for m, f in facts.items() if f.is_package},
+                  {m: f.path for m, f in facts.items()}, **hooks)
+
+
+def read_project(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> DjangoProject | None:
+    """The Django project of the monolith, or None when it has no settings module."""
+    ref, notes = find_settings(facts, sources)
+    if ref is None:
+        return None
+    reader = reader_for(facts, sources)
+    settings_file = facts[ref.module].path
+    found_by = (f"{ref.file}:{ref.line} sets {SETTINGS_ENV}" if ref.line
+                else "it assigns INSTALLED_APPS and ROOT_URLCONF")
+    project = DjangoProject(settings=ref.module, settings_file=settings_file, found_by=found_by, notes=notes)
+    ns = reader.namespace(ref.module)
+    if ref.module in reader.parse_errors:
+        project.problems.append(f"{settings_file}: cannot parse: {reader.parse_errors[ref.module]}")
+        return project
+    modules = set(facts)
+    apps = reader.lookup(ref.module, "INSTALLED_APPS") if "INSTALLED_APPS" in ns else None
+    if apps is None:
+        project.problems.append(f"{settings_file}: no INSTALLED_APPS")
+    elif isinstance(apps, Unknown):
+        project.problems.append(f"{apps.where()}: INSTALLED_APPS cannot be read statically ({apps.why})")
+    elif not isinstance(apps, (list, tuple)):
+        project.problems.append(f"{settings_file}: INSTALLED_APPS is not a list or tuple")
+    else:
+        seen: set[str] = set()
+        for entry in apps:
+            if isinstance(entry, Unknown):
+                project.problems.append(f"{entry.where()}: an INSTALLED_APPS entry cannot be read statically "
+                                        f"({entry.why})")
+                continue
+            if not isinstance(entry, str) or entry in seen:
+                continue
+            seen.add(entry)
+            package = _app_package(entry, reader, modules)
+            internal = package in modules or any(m.startswith(package + ".") for m in modules)
+            project.apps.append(App(entry=entry, package=package, internal=internal,
+                                    infrastructure=package.startswith(INFRASTRUCTURE_PREFIX)))
+    urlconf = reader.lookup(ref.module, "ROOT_URLCONF") if "ROOT_URLCONF" in ns else None
+    if isinstance(urlconf, str):
+        project.root_urlconf = urlconf
+    elif isinstance(urlconf, Unknown):
+        project.problems.append(f"{urlconf.where()}: ROOT_URLCONF cannot be read statically ({urlconf.why})")
+    else:
+        project.problems.append(f"{settings_file}: no ROOT_URLCONF")
+    return project
+
+
+# --------------------------------------------------------------------------- the adapter
+
+
+class Django(WebFramework):
+    name = "django"
+    runtime_pins = {"httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
+    server_template = ""
+    asgi = False
+
+    def detects(self, tops: set[str]) -> bool:
+        return "django" in tops
+
+    def project(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> DjangoProject | None:
+        return read_project(facts, sources)
+
+    def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
+        project = read_project(facts, sources)
+        return AppInfo(module=project.settings if project else None)
+
+    def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
+                      notes: list[str]) -> list[Route]:
+        return []
+
+    def static_prefix(self, path: str) -> str:
+        return path
+
+    def generation_problems(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> list[str]:
+        """Generating Django services is not supported yet: one line naming the settings file."""
+        project = read_project(facts, sources)
+        if project is None:
+            return ["the monolith imports django but has no settings module (no manage.py/wsgi.py/asgi.py "
+                    f"setting {SETTINGS_ENV}, no module assigning INSTALLED_APPS): a reusable Django app is not "
+                    "a project decompose can split, and it is never treated as Flask"]
+        return [f"{project.settings_file}: this is a Django project ({project.summary()}); generating Django "
+                "services (a Django project per service, urlconf pruned per service) is not supported yet, "
+                "and treating it as Flask would give services that serve none of its URLs"]
