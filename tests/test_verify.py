@@ -189,7 +189,7 @@ def test_generated_verify_config_forces_the_database_keys_and_the_secret_key(tmp
 
     text = template_env().get_template("runtime/verify_config.py.j2").render(
         config_keys={"DATABASE": "path", "SQLALCHEMY_DATABASE_URI": "url", "SQLALCHEMY_BINDS": "binds"},
-        env_keys={"DATABASE_URL": "url"})
+        env_keys={"DATABASE_URL": "url"}, database_env="DATABASE_URL")
     module = tmp_path / "verify_config.py"
     module.write_text(text)
     (tmp_path / "secret").write_text("s3cret\n")

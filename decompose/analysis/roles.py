@@ -54,3 +54,9 @@ def is_migration_module(module: str) -> bool:
 def is_testing_name(name: str) -> bool:
     """An environment/config name meant for tests (``TESTING_DATABASE_URL``, ``TEST_DB``)."""
     return re.search(r"(^|_)TEST(ING)?(_|$)", name) is not None
+
+
+def is_non_production_name(name: str) -> bool:
+    """An environment/config name meant for tests or development (``TESTING_DATABASE_URL``,
+    ``TEST_DB``, ``DEV_DATABASE_URL``, ``DEVELOPMENT_DATABASE_URI``, ``LOCAL_DB``)."""
+    return is_testing_name(name) or re.search(r"(^|_)(DEV|DEVEL|DEVELOP|DEVELOPMENT|LOCAL)(_|$)", name) is not None

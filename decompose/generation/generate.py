@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from decompose.analysis.facts import Definition, ModuleFacts, Param
-from decompose.analysis.roles import is_test_module, is_testing_name
+from decompose.analysis.roles import is_non_production_name, is_test_module
 from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
 from decompose.frameworks import AppInfo, Route, WebFramework
@@ -324,14 +324,14 @@ def detect_database_env(sources: dict[str, str]) -> str:
     A literal ``..._DATABASE_URL`` (or ``_URI``) name wins; else
     ``DATABASE_URL`` composed with a literal prefix of an f-string like
     ``f"SHOP_{name}"`` (the ``SHOP_DATABASE_URL`` of the sample); else
-    ``DATABASE_URL``.  Test code and testing variables
-    (``TESTING_DATABASE_URL``, ``TEST_DATABASE_URL``) never count: the split
-    system runs the production configuration.
+    ``DATABASE_URL``.  Test code and testing or development variables
+    (``TESTING_DATABASE_URL``, ``TEST_DATABASE_URL``, ``DEV_DATABASE_URL``)
+    never count: the split system runs the production configuration.
     """
     production = {m: src for m, src in sources.items() if not is_test_module(m)}
     literal = re.compile(r"""["']([A-Z][A-Z0-9_]*DATABASE_UR[LI])["']""")
     found = sorted({m for src in production.values() for m in literal.findall(src)
-                    if not is_testing_name(m)})
+                    if not is_non_production_name(m)})
     full = [f for f in found if f not in ("DATABASE_URL", "DATABASE_URI")]
     if full:
         return sorted(full, key=lambda f: (not f.endswith("_URL"), f))[0]

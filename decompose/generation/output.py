@@ -314,7 +314,8 @@ def render_outputs(
         files[f"{rt}/internal.py"] = _render(env, "runtime/internal.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
         files[f"{rt}/verify_config.py"] = _render(
-            env, "runtime/verify_config.py.j2", config_keys=db_keys["config"], env_keys=db_keys["env"])
+            env, "runtime/verify_config.py.j2", config_keys=db_keys["config"], env_keys=db_keys["env"],
+            database_env=gen.database_env)
         service_ctx = {
             "name": name,
             "exports": [{"name": e.name, "module": e.module, "attr": e.attr, "kind": e.kind} for e in spec.exports],
