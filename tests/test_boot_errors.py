@@ -1,0 +1,131 @@
+"""A service whose app fails while importing the monolith's modules reports that error once.
+
+lnbits under Docker: ``lnbits.settings`` raised at import (its own distribution's metadata
+is not installed in the image), the generated server retried building the app, which
+executed ``lnbits.settings`` a second time, and the boot log ended in pydantic's
+``duplicate validator`` error instead of the real one.  The fixture reproduces the class
+without pydantic: a module registers a name in a global registry that refuses duplicates
+(as pydantic v1 does with validators) and then fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from decompose.cli import app
+
+REGISTRY = """\
+SEEN = set()
+
+
+def register(name):
+    if name in SEEN:
+        raise RuntimeError(f"duplicate validator function {name!r}")
+    SEEN.add(name)
+"""
+
+SETTINGS = """\
+import os
+
+from {pkg} import registry
+
+registry.register("{pkg}.settings.Settings.validate")
+REQUIRED = os.environ["DECOMPOSE_TEST_BOOT_REQUIRED"]
+"""
+
+VIEWS = {
+    "fastapi": """\
+from fastapi import APIRouter
+
+from {pkg} import settings
+
+router = APIRouter()
+
+
+@router.get("/")
+def index():
+    return {{"required": settings.REQUIRED}}
+""",
+    "flask": """\
+from flask import Blueprint
+
+from {pkg} import settings
+
+bp = Blueprint("views", __name__)
+
+
+@bp.route("/")
+def index():
+    return {{"required": settings.REQUIRED}}
+""",
+}
+
+APPS = {
+    "fastapi": """\
+from fastapi import FastAPI
+
+
+def create_app():
+    from {pkg} import views
+
+    app = FastAPI()
+    app.include_router(views.router)
+    return app
+""",
+    "flask": """\
+from flask import Flask
+
+
+def create_app():
+    from {pkg} import views
+
+    app = Flask(__name__)
+    app.register_blueprint(views.bp)
+    return app
+""",
+}
+
+
+@pytest.mark.parametrize("framework", sorted(APPS))
+def test_an_import_error_of_the_app_is_reported_once_not_hidden_by_a_retry(tmp_path, framework):
+    pkg = f"bootapp_{framework}"
+    root = tmp_path / "mono"
+    files = {
+        f"{pkg}/__init__.py": "",
+        f"{pkg}/registry.py": REGISTRY,
+        f"{pkg}/settings.py": SETTINGS.format(pkg=pkg),
+        f"{pkg}/views.py": VIEWS[framework].format(pkg=pkg),
+        f"{pkg}/app.py": APPS[framework].format(pkg=pkg),
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text))
+    plan, out = tmp_path / "p.yaml", tmp_path / "out"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "decompose-output.json").read_text())
+    (svc,) = m["services"]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DECOMPOSE_") and k not in ("PYTHONPATH", "FLASK_APP")}
+    env["PYTHONPATH"] = str(out / svc["source"])
+    boot = subprocess.run([sys.executable, "-c", "import decompose_rt.server"], cwd=out / svc["source"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert boot.returncode != 0
+    assert "KeyError: 'DECOMPOSE_TEST_BOOT_REQUIRED'" in boot.stderr, boot.stderr[-3000:]
+    assert "duplicate validator" not in boot.stderr and "retrying" not in boot.stderr, boot.stderr[-3000:]
+    # and with what it needs, the same service boots: the retry is not what made it work
+    env["DECOMPOSE_TEST_BOOT_REQUIRED"] = "yes"
+    ok = subprocess.run([sys.executable, "-c", "import decompose_rt.server as s; print(type(s.app).__name__)"],
+                        cwd=out / svc["source"], env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr[-3000:]
