@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 from decompose.analysis.facts import ImportFact, ModuleFacts
-from decompose.analysis.resolve import nearest_module, resolve
+from decompose.analysis.resolve import Without, hidden_from, loose_modules, nearest_module, package_roots, resolve
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
@@ -55,6 +55,10 @@ class DependencyGraph:
     symbols: nx.DiGraph
     unresolved: list[Unresolved] = field(default_factory=list)
     top_levels: frozenset[str] = frozenset()
+    #: folders where packaged module names start ("" = the analysed root), see analysis.resolve
+    roots: list[str] = field(default_factory=list)
+    #: loose modules (top-level files outside every package root) -> their folder
+    loose: dict[str, str] = field(default_factory=dict)
 
     def import_edges(self, include_contexts: Iterable[str] | None = None) -> set[tuple[str, str]]:
         """Internal edges created by import statements (optionally only some contexts)."""
@@ -86,6 +90,10 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
     external = nx.DiGraph()
     symbols = nx.DiGraph()
     unresolved: list[Unresolved] = []
+    entries = [(f.module, f.path, f.is_package) for f in facts]
+    roots = package_roots(entries)
+    loose = loose_modules(entries)
+    views: dict[frozenset[str], tuple[Collection[str], frozenset[str]]] = {}
 
     for f in facts:
         internal.add_node(f.module, path=f.path, is_package=f.is_package, lines=f.lines)
@@ -96,18 +104,23 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
     ext_edges: dict[tuple[str, str], dict] = defaultdict(lambda: {"imports": 0, "lines": set(), "contexts": set()})
 
     for f in facts:
+        # a loose module outside this module's folder tree is not importable from here
+        hidden = hidden_from(f.path, loose) if loose else frozenset()
+        if hidden not in views:
+            views[hidden] = (Without(modules, hidden), top_levels - hidden) if hidden else (modules, top_levels)
+        visible, tops = views[hidden]
         for imp in f.imports:
             if not imp.module:
                 unresolved.append(Unresolved(f.module, "." * imp.level, imp.line, "relative import beyond the top-level package"))
                 continue
             top = imp.module.split(".", 1)[0]
-            if top not in top_levels:
+            if top not in tops:
                 e = ext_edges[(f.module, top)]
                 e["imports"] += 1
                 e["lines"].add(imp.line)
                 e["contexts"].add(imp.context)
                 continue
-            targets = resolve(imp.module, imp.names, modules)
+            targets = resolve(imp.module, imp.names, visible)
             if targets is None:
                 unresolved.append(Unresolved(f.module, imp.module, imp.line, "no such module in the analysed tree"))
                 continue
@@ -121,7 +134,7 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
                 e["kinds"].add(imp.kind)
 
         for use in f.uses:
-            target_mod = nearest_module(use.target, modules)
+            target_mod = nearest_module(use.target, visible)
             if target_mod is None or target_mod == f.module:
                 continue
             e = edges[(f.module, target_mod)]
@@ -155,4 +168,5 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
         external.add_node(top, category=_category(top))
         external.add_edge(a, top, imports=e["imports"], lines=sorted(e["lines"]), contexts=sorted(e["contexts"]))
     unresolved.sort(key=lambda u: (u.module, u.line, u.target))
-    return DependencyGraph(internal=internal, external=external, symbols=symbols, unresolved=unresolved, top_levels=top_levels)
+    return DependencyGraph(internal=internal, external=external, symbols=symbols, unresolved=unresolved,
+                           top_levels=top_levels, roots=roots, loose=loose)

@@ -11,6 +11,20 @@ NetworkX), so the two can never disagree:
   PEP 420 namespace package (a folder of modules without ``__init__.py``):
   then only its submodules named by the statement are dependencies;
 * anything else is *unresolved* (``None``): no edge is invented.
+
+Package roots and loose modules
+-------------------------------
+A *package root* is a folder where the dotted names of packaged modules
+start: the analysed root, a source root (``src/``, ``[tool.decompose]
+source_roots``) and any folder holding a top-level package (its parent is on
+``sys.path`` when the code runs).  A *loose* module is a top-level single-file
+module in a folder that is none of these (``dockerfiles/settings/celery.py``
+gives module ``celery``, ``tests/helpers.py`` without ``tests/__init__.py``
+gives ``helpers``): it runs as a script, or from a test collected in its
+folder, with that folder on ``sys.path``.  It is importable only by the
+modules in its own folder and below it; from anywhere else its name means
+whatever is installed under that name (the real Celery), so an import of it
+resolves as if the loose module were not there (:func:`hidden_from`).
 """
 
 from __future__ import annotations
@@ -59,3 +73,55 @@ def nearest_module(name: str, modules: Collection[str]) -> str | None:
             return name
         name = name.rpartition(".")[0]
     return None
+
+
+def _folder(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def package_roots(entries: Iterable[tuple[str, str, bool]]) -> list[str]:
+    """Folders (POSIX, relative to the analysed root; ``""`` is the root) where the names of
+    packaged modules start, from ``(module, path, is_package)`` entries."""
+    roots = {""}
+    for module, path, is_package in entries:
+        if "." not in module and not is_package:
+            continue
+        folders = path.split("/")[:-1]
+        depth = module.count(".") + (1 if is_package else 0)
+        roots.add("/".join(folders[: max(0, len(folders) - depth)]))
+    return sorted(roots)
+
+
+def loose_modules(entries: Iterable[tuple[str, str, bool]]) -> dict[str, str]:
+    """Top-level single-file modules outside every package root: module -> its folder."""
+    entries = list(entries)
+    roots = set(package_roots(entries))
+    return {
+        m: _folder(path) for m, path, is_package in sorted(entries)
+        if "." not in m and not is_package and _folder(path) not in roots
+    }
+
+
+def hidden_from(path: str, loose: dict[str, str]) -> frozenset[str]:
+    """The loose modules the module at ``path`` cannot import (those outside its folder's tree)."""
+    folder = _folder(path)
+    return frozenset(m for m, f in loose.items() if folder != f and not folder.startswith(f + "/"))
+
+
+class Without:
+    """``modules`` minus ``hidden``, as a read-only collection (cheap: no copy of ``modules``)."""
+
+    __slots__ = ("base", "hidden")
+
+    def __init__(self, base: Collection[str], hidden: Collection[str]):
+        self.base = base
+        self.hidden = hidden
+
+    def __contains__(self, name: object) -> bool:
+        return name not in self.hidden and name in self.base
+
+    def __iter__(self):
+        return (m for m in self.base if m not in self.hidden)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

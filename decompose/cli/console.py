@@ -54,6 +54,14 @@ def print_analysis(an: Analysis, top: int = 25) -> None:
     summary.add_row(
         "cycles", f"{len(m.cycles)} ({sum(1 for c in m.cycles if c.runtime)} at import time)"
     )
+    summary.add_row("package roots", ", ".join(f"{r}/" if r else ". (the analysed folder)" for r in an.graph.roots))
+    if an.graph.loose:
+        by_folder: dict[str, list[str]] = {}
+        for mod, folder in sorted(an.graph.loose.items()):
+            by_folder.setdefault(folder, []).append(mod)
+        summary.add_row("loose modules", "; ".join(
+            f"{folder}/: {', '.join(ms)}" for folder, ms in sorted(by_folder.items())
+        ) + " (outside every package root: importable only from their own folder)")
     summary.add_row("parsed / from cache", f"{s.parsed} / {s.cached} ({s.workers} worker(s), {an.timings['total']:.2f}s)")
     if an.skipped:
         summary.add_row("skipped files", f"[red]{len(an.skipped)}[/red]")

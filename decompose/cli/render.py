@@ -103,6 +103,10 @@ def analysis_to_dict(an: Analysis) -> dict:
         ],
         "skipped": [s.to_dict() for s in an.skipped],
         "notes": [s.to_dict() for s in an.notes],
+        # where dotted names start ("." = the analysed root); loose modules: top-level files outside
+        # every root, importable only from their own folder (they never shadow installed packages)
+        "roots": [r or "." for r in an.graph.roots],
+        "loose": [{"module": m, "folder": f} for m, f in sorted(an.graph.loose.items())],
     }
 
 

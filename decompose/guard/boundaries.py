@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decompose.analysis.facts import ModuleFacts, SymbolUse
 from decompose.analysis.resolve import bare as _bare
-from decompose.analysis.resolve import nearest_module
+from decompose.analysis.resolve import Without, nearest_module
 from decompose.guard.graphstate import GraphState, Imp
 from decompose.guard.rules import Finding, import_statement
 from decompose.planning.plan import Plan
@@ -74,12 +74,14 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
     interface: dict[str, set[str]] = {name: {i.name for i in s.interface} for name, s in plan.services.items()}
     # shared -> service dependencies the plan itself records as blockers: known, not new
     acknowledged = acknowledged_shared_uses(plan)
-    modules = after.info
+    hidden = after.hidden()
     out: list[Finding] = []
     for m in sorted(checked):
         f = checked_facts.get(m)
         if f is None:
             continue
+        h = hidden(m)  # loose modules outside m's folder: the names mean installed packages there
+        modules = Without(after.info, h) if h else after.info
         src = owner_of(m, direct, below)
         path = after.info[m].relpath
         if src is None:

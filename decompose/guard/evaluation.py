@@ -99,6 +99,7 @@ def baseline(
     before_out = dict(after.out)
     absent: set[str] = set()
     tops = after.top_levels()
+    hidden = after.hidden()
     for m in checked:
         if m not in base:
             continue
@@ -107,7 +108,7 @@ def baseline(
             absent.add(m)
             before_out[m] = {}
         else:
-            before_out[m], _ = module_edges(m, b[0], b[1], after.info, tops)
+            before_out[m], _ = module_edges(m, b[0], b[1], after.info, tops, hidden(m))
     return before_out, absent
 
 

@@ -48,11 +48,11 @@ updated per changed file.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from decompose.analysis.facts import ModuleFacts
-from decompose.analysis.resolve import nearest_module, resolve
+from decompose.analysis.resolve import Without, hidden_from, loose_modules, nearest_module, resolve
 
 RUNTIME_CONTEXTS = frozenset({"module", "conditional"})  # same as decompose.analysis.metrics
 
@@ -96,12 +96,15 @@ def compact_uses(facts: ModuleFacts) -> list[Use]:
 
 
 def module_edges(
-    module: str, imports: Iterable[Imp], uses: Iterable[Use], modules, top_levels
+    module: str, imports: Iterable[Imp], uses: Iterable[Use], modules, top_levels, hidden: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Edge], list[tuple[str, int]]]:
     """Internal out-edges of one module, exactly as ``decompose.analysis.graph.build_graph`` makes them.
 
+    ``hidden``: the loose modules this module cannot import (``analysis.resolve.hidden_from``).
     Returns the edges and the unresolved internal imports as (named module, line).
     """
+    if hidden:
+        modules, top_levels = Without(modules, hidden), top_levels - hidden
     edges: dict[str, Edge] = {}
     unresolved: list[tuple[str, int]] = []
     for imp_module, names, line, context, _kind, _level in imports:
@@ -156,15 +159,24 @@ class GraphState:
     def top_levels(self) -> frozenset[str]:
         return frozenset(m.partition(".")[0] for m in self.info)
 
+    def hidden(self) -> Callable[[str], frozenset[str]]:
+        """module -> the loose modules it cannot import (as ``build_graph`` decides)."""
+        loose = loose_modules((m, i.relpath, i.is_package) for m, i in self.info.items())
+        if not loose:
+            return lambda _m: frozenset()
+        return lambda m: hidden_from(self.info[m].relpath, loose) if m in self.info else frozenset()
+
     def rebuild_edges(self, only: Iterable[str] | None = None) -> None:
         tops = self.top_levels()
         mods = self.info
+        hidden = self.hidden()
         for m in (self.info if only is None else only):
             if m not in self.info:
                 self.out.pop(m, None)
                 self.unresolved.pop(m, None)
                 continue
-            self.out[m], self.unresolved[m] = module_edges(m, self.imports.get(m, ()), self.uses.get(m, ()), mods, tops)
+            self.out[m], self.unresolved[m] = module_edges(m, self.imports.get(m, ()), self.uses.get(m, ()), mods, tops,
+                                                           hidden(m))
         if only is None:
             for m in list(self.out):
                 if m not in self.info:
