@@ -9,6 +9,8 @@ apps, an admin, a DRF router); the variants below are written per test.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -183,3 +185,173 @@ def test_generate_refuses_a_django_project_in_one_line(tmp_path):
     assert "Traceback" not in r.stderr
     assert not out.exists() or not any(out.iterdir())
     assert r.stdout == "" or "error" in json.loads(r.stdout)
+
+
+# --------------------------------------------------------------------------- URL patterns
+
+
+def site_patterns(site):
+    facts, sources = site
+    return frameworks.get("django").url_patterns(facts, sources)
+
+
+def test_url_patterns_full_paths_namespaces_views_and_owners(site):
+    conf = site_patterns(site)
+    assert conf.notes == []
+    rows = [(p.route, p.path, p.view, p.module, p.name, p.kind) for p in conf.patterns]
+    assert rows == [
+        ("admin/", "/admin/<path:rest>", "django.contrib.admin.site", "site_conf.urls", None, "admin"),
+        ("", "/", "blog.views.index", "blog.views", "blog:index", "function"),
+        ("posts/<slug:slug>/", "/posts/<slug>/", "blog.views.PostDetail", "blog.views", "blog:post", "class"),
+        ("^archive/(?P<year>[0-9]{4})/$", "/archive/<int:year>/", "blog.views.archive", "blog.views",
+         "blog:archive", "function"),
+        ("shop/cart/", "/shop/cart/", "shop.views.cart", "shop.views", "shop:cart", "function"),
+        ("shop/checkout/", "/shop/checkout/", "shop.views.CheckoutView", "shop.views", "shop:checkout", "class"),
+        ("accounts/login/", "/accounts/login/", "accounts.views.LoginView", "accounts.views", "login", "class"),
+        ("accounts/profile/<int:pk>/", "/accounts/profile/<int:pk>/", "accounts.views.profile", "accounts.views",
+         "profile", "function"),
+        ("api/", "/api/", "rest_framework.routers.APIRootView", "site_conf.urls", "api-root", "router-root"),
+        ("api/orders/", "/api/orders/", "shop.api.OrderViewSet", "shop.api", "order-list", "viewset"),
+        ("api/orders/<pk>/", "/api/orders/<pk>/", "shop.api.OrderViewSet", "shop.api", "order-detail", "viewset"),
+        ("api/orders/<pk>/cancel/", "/api/orders/<pk>/cancel/", "shop.api.OrderViewSet", "shop.api",
+         "order-cancel", "viewset"),
+        ("api/products/", "/api/products/", "shop.api.ProductViewSet", "shop.api", "product-list", "viewset"),
+        ("api/products/<pk>/", "/api/products/<pk>/", "shop.api.ProductViewSet", "shop.api", "product-detail",
+         "viewset"),
+        ("^legacy/(?P<slug>[-\\w]+)/$", "/legacy/<slug>/", "accounts.views.legacy", "accounts.views", "legacy",
+         "function"),
+    ]
+    methods = {p.name: p.methods for p in conf.patterns}
+    # ReadOnlyModelViewSet: list and retrieve only; ModelViewSet: all; @action(methods=["post"])
+    assert methods["order-list"] == ("GET", "HEAD", "OPTIONS")
+    assert methods["order-detail"] == ("GET", "HEAD", "OPTIONS")
+    assert methods["order-cancel"] == ("OPTIONS", "POST")
+    assert methods["product-list"] == ("GET", "HEAD", "OPTIONS", "POST")
+    assert methods["product-detail"] == ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "PUT")
+
+
+def test_routes_map_to_the_modules_whose_service_serves_them(site):
+    facts, sources = site
+    fw = frameworks.get("django")
+    notes: list[str] = []
+    routes = fw.routes(facts, sources, fw.find_app(facts, sources), notes)
+    owners: dict[str, set[str]] = {}
+    for module, route in routes:
+        owners.setdefault(module, set()).add(route.path)
+    assert owners == {
+        "site_conf.urls": {"/admin/<path:rest>", "/api/"},
+        "blog.views": {"/", "/posts/<slug>/", "/archive/<int:year>/"},
+        "shop.views": {"/shop/cart/", "/shop/checkout/"},
+        "shop.api": {"/api/orders/", "/api/orders/<pk>/", "/api/orders/<pk>/cancel/", "/api/products/",
+                     "/api/products/<pk>/"},
+        "accounts.views": {"/accounts/login/", "/accounts/profile/<int:pk>/", "/legacy/<slug>/"},
+    }
+    assert {r.prefix for _m, r in routes if r.function == "shop.api.OrderViewSet"} == {"/api/orders"}
+
+
+def test_urlconf_variants_include_forms_and_what_cannot_be_read(tmp_path):
+    root = write(tmp_path / "p", {
+        "manage.py": """
+            import os
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+        """,
+        "proj/__init__.py": "",
+        "proj/settings.py": 'INSTALLED_APPS = ["polls"]\nROOT_URLCONF = "proj.urls"\n',
+        "proj/urls.py": """
+            from django.conf.urls import url
+            from django.contrib.auth.decorators import login_required
+            from django.urls import include, path
+            from django.views.decorators.cache import cache_page
+
+            import polls.views
+            from polls import urls as polls_urls
+            from polls.extra import more
+
+            def plugins():
+                return []
+
+            urlpatterns = [
+                url(r"^old/(?P<pk>\\d+)/$", login_required(polls.views.detail), name="old"),
+                path("polls/", include((polls_urls, "polls"), namespace="p")),
+                path("cached/", cache_page(60)(polls.views.detail)),
+                path("accounts/", include("allauth.urls")),
+            ]
+            urlpatterns += more
+            urlpatterns += plugins()
+        """,
+        "polls/__init__.py": "",
+        "polls/views.py": """
+            def detail(request, pk=None):
+                return None
+            def vote(request, pk):
+                return None
+        """,
+        "polls/urls.py": """
+            from django.urls import path, re_path
+            from . import views
+            app_name = "polls"
+            urlpatterns = [path("<int:pk>/vote/", views.vote, name="vote"),
+                           re_path(r"^(?:a|b)/x$", views.detail, name="odd"),
+                           re_path(r"^files/(?P<name>[\\w/]+)$", views.detail, name="files")]
+        """,
+        "polls/extra.py": """
+            from django.urls import path
+            from polls.views import vote
+            more = [path("more/", vote, name="more")]
+        """,
+    })
+    facts, sources = load(root)
+    conf = frameworks.get("django").url_patterns(facts, sources)
+    rows = [(p.path, p.view, p.name, p.kind) for p in conf.patterns]
+    assert rows == [
+        ("/old/<int:pk>/", "polls.views.detail", "old", "function"),
+        ("/polls/<int:pk>/vote/", "polls.views.vote", "p:vote", "function"),
+        ("/polls/<path:rest>", "polls.views.detail", "p:odd", "function"),  # a regex Werkzeug cannot say
+        ("/polls/files/<path:name>", "polls.views.detail", "p:files", "function"),  # a group matching '/'
+        ("/cached/", "polls.views.detail", None, "function"),
+        ("/accounts/<path:rest>", "allauth.urls", None, "include"),  # another package's urlconf: a catch-all
+        ("/more/", "polls.views.vote", "more", "function"),
+    ]
+    assert conf.notes == ["proj/urls.py:21: a URL pattern cannot be read statically (a call of proj.urls.plugins)"]
+
+
+VENV = Path.home() / ".cache" / "decompose-corpus" / "venvs" / "hyperkitty-1.3.12" / "bin" / "python"
+RESOLVE = """
+import json, sys
+import django
+django.setup()
+from django.urls import resolve
+out = {}
+for url in json.loads(sys.argv[1]):
+    m = resolve(url)
+    f = m.func
+    target = getattr(f, "view_class", None) or getattr(f, "cls", None) or f
+    out[url] = [f"{target.__module__}.{target.__qualname__}", m.view_name]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not VENV.exists(), reason="needs the hyperkitty corpus venv (Django 4.2 + DRF): "
+                                             "python -m benchmarks.corpus --apps hyperkitty")
+def test_static_patterns_agree_with_djangos_own_resolver(site):
+    """Every pattern read statically, turned into a concrete URL, resolves in Django itself
+    (the fixture project imported in a venv with Django and DRF) to the same view and URL name."""
+    conf = site_patterns(site)
+    urls = {}
+    for p in conf.patterns:
+        if p.kind == "admin":
+            continue
+        url = p.path.replace("<path:rest>", "x/").replace("<int:year>", "2024").replace("<int:pk>", "7")
+        url = re.sub(r"<(\w+:)?\w+>", "abc", url)
+        urls[url] = p
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_conf.settings.dev", "PYTHONPATH": str(SITE)}
+    r = subprocess.run([str(VENV), "-c", RESOLVE, json.dumps(sorted(urls))], capture_output=True, text=True,
+                       env=env, cwd=SITE, timeout=120)
+    assert r.returncode == 0, r.stderr
+    resolved = json.loads(r.stdout)
+    for url, p in urls.items():
+        view, name = resolved[url]
+        expected = "rest_framework.routers.APIRootView" if p.kind == "router-root" else p.view
+        assert view.rsplit(".", 1)[0].startswith(expected.rsplit(".", 1)[0]) and view.endswith(
+            expected.rsplit(".", 1)[1]), (url, view, p.view)
+        assert name == (p.name or name), (url, name, p.name)

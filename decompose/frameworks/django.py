@@ -37,8 +37,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from decompose.analysis.facts import ModuleFacts
 from decompose.analysis.roles import excluded_role
-from decompose.frameworks.base import AppInfo, Route, WebFramework
+from decompose.frameworks.base import AppInfo, Route, WebFramework, literal_prefix
 from decompose.frameworks.django_static import Reader, Unknown
+from decompose.frameworks.django_urls import UrlConf, read_urlconf
 
 SETTINGS_ENV = "DJANGO_SETTINGS_MODULE"
 #: Django's own apps: shared infrastructure of every service, never a service.
@@ -268,10 +269,21 @@ def _class_name_attr(source: str, cls: str) -> str | None:
     return None
 
 
-def reader_for(facts: dict[str, ModuleFacts], sources: dict[str, str], **hooks) -> Reader:
+def definitions_of(facts: dict[str, ModuleFacts]) -> dict[str, dict[str, tuple[str, int]]]:
+    """module -> {name: (kind, line)} of top-level functions and classes bound only once."""
+    out: dict[str, dict[str, tuple[str, int]]] = {}
+    for m, f in facts.items():
+        seen: dict[str, list] = {}
+        for d in f.definitions:
+            seen.setdefault(d.name, []).append(d)
+        out[m] = {n: ("class" if ds[0].kind == "class" else "function", ds[0].line) for n, ds in seen.items()
+                  if len(ds) == 1 and ds[0].kind in ("function", "async_function", "class")}
+    return out
+
+
+def reader_for(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> Reader:
     known = {m: sources[m] for m in facts if m in sources}
-    return Reader(known, {m for m, f in facts.items() if f.is_package},
-                  {m: f.path for m, f in facts.items()}, **hooks)
+    return Reader(known, {m for m, f in facts.items() if f.is_package}, {m: f.path for m, f in facts.items()})
 
 
 def read_project(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> DjangoProject | None:
@@ -336,15 +348,43 @@ class Django(WebFramework):
         return read_project(facts, sources)
 
     def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
+        """The app module of a Django project is its settings module."""
         project = read_project(facts, sources)
         return AppInfo(module=project.settings if project else None)
 
+    def url_patterns(self, facts: dict[str, ModuleFacts], sources: dict[str, str],
+                     project: DjangoProject | None = None) -> UrlConf:
+        """Every URL pattern of ``ROOT_URLCONF`` (see :mod:`decompose.frameworks.django_urls`)."""
+        project = project or read_project(facts, sources)
+        if project is None or not project.root_urlconf:
+            return UrlConf(notes=["no ROOT_URLCONF: no URL patterns"] if project else [])
+        root = _resolve_named(project.root_urlconf, project.settings, facts[project.settings].is_package,
+                              set(facts))
+        if root is None:
+            return UrlConf(notes=[f"{project.settings_file}: ROOT_URLCONF {project.root_urlconf} is not in the "
+                                  "analysed source: no URL patterns"])
+        known = {m: sources[m] for m in facts if m in sources}
+        return read_urlconf(root, known, {m for m, f in facts.items() if f.is_package},
+                            {m: f.path for m, f in facts.items()}, definitions_of(facts))
+
     def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
                       notes: list[str]) -> list[Route]:
-        return []
+        return []  # a Django module's routes exist only through the urlconf tree: see routes
+
+    def routes(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo,
+               notes: list[str]) -> list[tuple[str, Route]]:
+        """Every URL pattern with the module whose service serves it (the view's module,
+        else the urlconf module declaring it)."""
+        conf = self.url_patterns(facts, sources)
+        notes.extend(conf.notes)
+        return [(p.module, Route(path=p.path, methods=list(p.methods), function=p.view, blueprint=None,
+                                 prefix=p.prefix)) for p in conf.patterns]
+
+    def app_routes(self, app: AppInfo, source: str) -> list[Route]:
+        return []  # every pattern is in the urlconf tree
 
     def static_prefix(self, path: str) -> str:
-        return path
+        return literal_prefix(path, "<")
 
     def generation_problems(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> list[str]:
         """Generating Django services is not supported yet: one line naming the settings file."""

@@ -101,8 +101,12 @@ class Reader:
 
     def __init__(self, sources: dict[str, str], packages: set[str], paths: dict[str, str], *,
                  call: CallHook | None = None, method: MethodHook | None = None,
-                 attribute: Callable[["Reader", Value, str], Value] | None = None):
+                 attribute: Callable[["Reader", Value, str], Value] | None = None,
+                 definitions: dict[str, dict[str, tuple[str, int]]] | None = None):
         self.sources = sources
+        #: module -> {name: (kind, line)} of top-level functions and classes bound nowhere else (from the
+        #: analysis facts): a view looked up in a module of views needs no parse of that module
+        self.definitions = definitions or {}
         self.packages = packages
         self.paths = paths
         self.call_hook = call
@@ -127,19 +131,21 @@ class Reader:
             ns: dict[str, Value] = {}
             try:
                 tree = cst.parse_module(self.sources[module])
-                wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-                positions = wrapper.resolve(PositionProvider)
             except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
                 self.parse_errors[module] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self._namespaces[module] = ns
                 return ns
-            _Exec(self, module, ns, positions).block(tree.body)
+            _Exec(self, module, ns, tree).block(tree.body)
             self._namespaces[module] = ns
             return ns
         finally:
             self._loading.discard(module)
 
     def lookup(self, module: str, name: str) -> Value:
+        if module not in self._namespaces:
+            known = self.definitions.get(module, {}).get(name)
+            if known is not None:
+                return Ref(module, name, known[0], known[1])
         ns = self.namespace(module)
         if name in ns:
             v = ns[name]
@@ -168,15 +174,18 @@ class Reader:
 class _Exec:
     """Executes one module's top-level statements into ``ns``."""
 
-    def __init__(self, reader: Reader, module: str, ns: dict[str, Value], positions):
+    def __init__(self, reader: Reader, module: str, ns: dict[str, Value], tree: cst.Module):
         self.r = reader
         self.module = module
         self.ns = ns
-        self.positions = positions
+        self.tree = tree
+        self.positions = None  # computed on the first line asked for (LibCST's positions cost a codegen)
         self.file = reader.path(module)
         self.is_package = module in reader.packages
 
     def line(self, node: cst.CSTNode) -> int:
+        if self.positions is None:
+            self.positions = MetadataWrapper(self.tree, unsafe_skip_copy=True).resolve(PositionProvider)
         pos = self.positions.get(node)
         return pos.start.line if pos is not None else 0
 
@@ -198,7 +207,7 @@ class _Exec:
                     pass
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             kind = "class" if isinstance(stmt, cst.ClassDef) else "function"
-            self.ns[stmt.name.value] = Ref(self.module, stmt.name.value, kind, self.line(stmt))
+            self.ns[stmt.name.value] = Ref(self.module, stmt.name.value, kind, 0)
         elif isinstance(stmt, cst.If):
             self.block(stmt.body.body)
             other = stmt.orelse
@@ -380,7 +389,8 @@ class _Exec:
             v = self.r.call_hook(self.r, callee, args, kwargs, self.file, line)
             if v is not NotImplemented:
                 return v
-        what = callee.name if isinstance(callee, (Ext, Ref)) else (dotted(func) or "a call")
+        what = callee.name if isinstance(callee, Ext) else (
+            f"{callee.module}.{callee.name}" if isinstance(callee, Ref) else (dotted(func) or "a call"))
         return self.unknown(f"a call of {what}", node)
 
 

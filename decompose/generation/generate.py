@@ -33,6 +33,7 @@ from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
 from decompose.frameworks import AppInfo, Route, WebFramework
 from decompose import frameworks as _frameworks
+from decompose.generation import database as _db
 from decompose.generation import requirements as _req
 
 RUNTIME_PACKAGE = "decompose_rt"
@@ -154,6 +155,8 @@ class Generation:
     python_accepts: tuple[str, ...] = ()  # supported Pythons meeting it, when decompose chose the base image
     gateway_requirements: list[str] = field(default_factory=lambda: sorted(GATEWAY_PINS.values()))
     gateway_constraints: list[str] | None = None  # None: the monolith's
+    database_engine: str = "postgresql"  # "postgresql" | "sqlite" (decompose.generation.database)
+    database_image: str = _db.DEFAULT_IMAGE  # the PostgreSQL server's image
 
     def constraints_of(self, unit: str) -> list[str]:
         """constraints.txt of one unit (a service or the gateway)."""
@@ -378,6 +381,8 @@ def build_generation(
     python: str | None = None,
     python_requires: str = "",
     python_accepts: tuple[str, ...] = (),
+    database: str = "auto",
+    database_image: str = _db.DEFAULT_IMAGE,
 ) -> Generation:
     problems: list[str] = []
     for name in sorted(plan.services):
@@ -389,6 +394,8 @@ def build_generation(
     p = validate_base_image(base_image)
     if p:
         problems.append(p)
+    if not IMAGE_RE.match(database_image or ""):
+        problems.append(f"PostgreSQL image {database_image!r} is not an image reference like postgres:15")
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$", version or ""):
         problems.append(f"version {version!r} is not a valid image tag")
     if database_env is not None and not ENV_NAME_RE.match(database_env):
@@ -715,6 +722,11 @@ def build_generation(
         spec.routes.extend(fw.app_routes(app, sources.get(app_module, "")))
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
     constraints = _req.constraint_lines(dists)
+    engine, db_notes, db_problems = _db.resolve_engine(
+        database, {n: s.requirements for n, s in services.items()}, sorted(services))
+    if db_problems:
+        raise GenerateError(db_problems)
+    notes.extend(db_notes)
     return Generation(
         project=plan.project,
         version=version,
@@ -734,6 +746,8 @@ def build_generation(
         python_accepts=tuple(python_accepts),
         gateway_requirements=gateway.requirements,
         gateway_constraints=gateway.constraints,
+        database_engine=engine,
+        database_image=database_image,
     )
 
 

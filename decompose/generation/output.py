@@ -54,6 +54,7 @@ from decompose.generation.manifests import (
     output_manifest,
     service_unit,
 )
+from decompose.generation import database as db
 from decompose.generation import rpc_auth, verify_keys
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan
@@ -93,7 +94,8 @@ def project_version(root: Path) -> str:
 
 
 def generation_for(
-    plan_path: Path, *, base_image: str | None = None, database_env: str | None = None, use_cache: bool = True
+    plan_path: Path, *, base_image: str | None = None, database_env: str | None = None, use_cache: bool = True,
+    database: str = "auto", database_image: str = db.DEFAULT_IMAGE,
 ) -> tuple[Generation, Path, list[ModuleFacts], dict[str, str]]:
     """``base_image`` None: the lowest supported python:3.X-slim meeting the monolith's declared Python."""
     plan, root, facts, sources = load_inputs(plan_path, use_cache=use_cache)
@@ -109,6 +111,8 @@ def generation_for(
         python_requires=python.requires,
         python_accepts=python.accepts,
         database_env=database_env,
+        database=database,
+        database_image=database_image,
     )
     return gen, root, facts, sources
 
@@ -286,7 +290,7 @@ def render_outputs(
         unit = service_unit(gen, name)
         prefix = f"services/{name}"
         mounts = {DATA_MOUNT: name, SHARED_MOUNT: SHARED_VOLUME}
-        unit_files(prefix, unit, spec.requirements, "decompose_rt.server:app", "decompose_rt", gen.database_env, mounts)
+        unit_files(prefix, unit, unit["requirements"], "decompose_rt.server:app", "decompose_rt", gen.database_env, mounts)
         # the service's source tree
         drop = {m for m in fb if m not in spec.copied}
         for m in spec.copied:
@@ -307,7 +311,7 @@ def render_outputs(
                 for rel, data in _data_files(root, fb, m).items():
                     files[f"{prefix}/app/{rel}"] = data
         rt = f"{prefix}/app/decompose_rt"
-        files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2")
+        files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2", database_env=gen.database_env)
         files[f"{rt}/probes.py"] = _render(env, "runtime/probes.py.j2")
         files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
         files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
@@ -346,8 +350,9 @@ def render_outputs(
     # Kubernetes: base per unit, then the base and the overlays.
     namespace = gen.project
     units = [service_unit(gen, n) for n in sorted(gen.services)] + [gw]
+    server = database_server(gen)
     common = {"namespace": namespace, "project": gen.project, "uid": UID, "port": PORT,
-              "ingress_namespace": INGRESS_NAMESPACE, "resources": BASE_RESOURCES}
+              "ingress_namespace": INGRESS_NAMESPACE, "resources": BASE_RESOURCES, "server": server}
     for unit in units:
         base = f"k8s/base/{unit['name']}"
         for kind in ("configmap", "deployment", "service", "networkpolicy", "pdb", "hpa"):
@@ -361,26 +366,33 @@ def render_outputs(
         env, "k8s/ingress.yaml.j2", labels=project_labels, prefixes=minimal_prefixes(gw["route_prefixes"]) or ["/"],
         gateway=GATEWAY_NAME, ingress_class=INGRESS_CLASS, **common,
     )
+    if server:
+        files.update(_database_files(env, gen, server, units, common))
     files["k8s/base/kustomization.yaml"] = _render(
-        env, "k8s/kustomization-base.yaml.j2", project=gen.project, units=[u["name"] for u in units]
+        env, "k8s/kustomization-base.yaml.j2", project=gen.project, units=[u["name"] for u in units], server=server
     )
     for name, overlay in OVERLAYS.items():
         files[f"k8s/overlays/{name}/kustomization.yaml"] = _render(
-            env, "k8s/kustomization-overlay.yaml.j2", overlay=overlay, project=gen.project
+            env, "k8s/kustomization-overlay.yaml.j2", overlay=overlay, project=gen.project, server=server
         )
         files[f"k8s/overlays/{name}/deployments.yaml"] = _render(env, "k8s/overlay-deployments.yaml.j2", overlay=overlay)
         files[f"k8s/overlays/{name}/autoscaling.yaml"] = _render(env, "k8s/overlay-autoscaling.yaml.j2", overlay=overlay)
 
     # compose, migration guide, manifest
-    volumes = sorted({v.split(":", 1)[0] for u in units for v in u["compose_volumes"]})
+    volumes = sorted({v.split(":", 1)[0] for u in units for v in u["compose_volumes"]}
+                     | ({f"{db.SERVER}-data"} if server else set()))
+    compose_secrets = [{"name": name, "file": f"secrets/{name}"} for name in _secret_names(server)]
     files["compose.yaml"] = _render(
         env, "project/compose.yaml.j2", project=gen.project, units=units, base_image=gen.base_image,
-        public_port=PUBLIC_PORT, volumes=volumes,
+        public_port=PUBLIC_PORT, volumes=volumes, server=server, compose_secrets=compose_secrets, shared_db=db.SHARED_DB,
     )
+    files["make-secrets.py"] = _render(env, "project/make-secrets.py.j2", project=gen.project,
+                                       places=_secret_places(server), url_pattern=db.URL_PATTERN)
     files["MIGRATION.md"] = _render(
         env, "project/MIGRATION.md.j2", project=gen.project, order=migration_rows(gen),
         shared_tables=gen.shared_tables, shared_services=gen.shared_db_services, database_env=gen.database_env,
-        shared_url=f"sqlite:///{SHARED_MOUNT}/shared.db", notes=gen.notes,
+        shared_url=(db.url(db.SHARED_DB, "PASSWORD") if server else f"sqlite:///{SHARED_MOUNT}/shared.db"),
+        notes=gen.notes, server=server,
     )
     files.update(rpc_auth.placeholder_files(list(OVERLAYS)))  # secrets/.gitignore: where the RPC secret goes
     manifest = output_manifest(gen)
@@ -388,6 +400,54 @@ def render_outputs(
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     note = _check_python(files, untouched, gen.python)
     return Outputs(files=dict(sorted(files.items())), changes=changes, notes=[note] if note else [])
+
+
+def database_server(gen: Generation) -> dict | None:
+    """The PostgreSQL server as templates see it (None: SQLite files)."""
+    entry = db.manifest_entry(gen.database_engine, gen.database_image, db.databases(gen.services))
+    if entry is None:
+        return None
+    return {**entry, "k8s_secret": db.K8S_SECRET, "k8s_init_configmap": db.K8S_INIT_CONFIGMAP,
+            "k8s_pgdata": db.K8S_PGDATA, "storage": "1Gi"}
+
+
+def _secret_names(server: dict | None) -> list[str]:
+    """compose's secret files (secrets/NAME): the database's."""
+    if not server:
+        return []
+    return [server["password_secret"]] + [d["secret"] for d in server["databases"]]
+
+
+def _secret_places(server: dict | None) -> dict[str, dict[str, str]]:
+    """What make-secrets.py writes: folder -> {file: kind} (RPC secret and database credentials)."""
+    def wanted(k8s: bool) -> dict[str, str]:
+        out = {PurePosixPath(rpc_auth.K8S_OVERLAY_FILE if k8s else rpc_auth.COMPOSE_ENV_FILE).name:
+               "rpc" if k8s else "rpc-env"}
+        if server:
+            out[server["password_secret"]] = "password"
+            out.update({d["secret"]: f"url:{d['name']}" for d in server["databases"]})
+        return dict(sorted(out.items()))
+    places = {"secrets": wanted(False)}
+    for name in sorted(OVERLAYS):
+        places[f"k8s/overlays/{name}/secrets"] = wanted(True)
+    return places
+
+
+def _database_files(env: jinja2.Environment, gen: Generation, server: dict, units: list[dict], common: dict
+                    ) -> dict[str, bytes]:
+    """The server's init script (compose and ``up`` mount it) and its Kubernetes base."""
+    script = db.init_script(server["databases"])
+    pg_labels = labels(gen, db.SERVER, "database")
+    pg_selector = {"app.kubernetes.io/name": db.SERVER, "app.kubernetes.io/part-of": gen.project}
+    clients = sorted(u["name"] for u in units if u.get("database_server"))
+    ctx = {**common, "labels": pg_labels, "selector": pg_selector, "clients": clients}
+    out = {f"{db.INITDB_DIR}/{db.INIT_SCRIPT}": script.encode("utf-8")}
+    base = f"k8s/base/{db.SERVER}"
+    for kind in ("statefulset", "service", "networkpolicy", "kustomization"):
+        out[f"{base}/{kind}.yaml"] = _render(env, f"k8s/postgres/{kind}.yaml.j2", **ctx)
+    out[f"{base}/configmap.yaml"] = _render(env, "k8s/postgres/configmap.yaml.j2", init_name=db.INIT_SCRIPT,
+                                            init_script=script, **ctx)
+    return out
 
 
 # --------------------------------------------------------------------------- writing
