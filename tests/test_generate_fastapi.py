@@ -191,3 +191,48 @@ def test_dockerfiles_pass_hadolint(out_dir):
         r = subprocess.run([hadolint, "--failure-threshold", "style", "--no-color", str(f)], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0 and not r.stdout.strip(), f"{f}:\n{r.stdout}{r.stderr}"
+
+
+def test_an_app_declaring_its_routes_on_itself_is_found_and_served(tmp_path):
+    """oak-health: one module-level ``app = FastAPI(...)`` with ``@app.post`` routes and no
+    ``include_router``: the app was not found, the service built an empty FastAPI app and
+    answered 404 to every one of its 19 routes."""
+    root = tmp_path / "mono" / "src" / "oakish"
+    root.mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "data.py").write_text("PLANS = {'p1': {'name': 'PPO'}}\n")
+    (root / "main.py").write_text(
+        "from fastapi import FastAPI, HTTPException\n"
+        "from fastapi.middleware.cors import CORSMiddleware\n\n"
+        "from oakish.data import PLANS\n\n"
+        "app = FastAPI(\n    title='Oak',\n    version='1.0',\n)\n"
+        "app.add_middleware(CORSMiddleware, allow_origins=['*'])\n\n\n"
+        "@app.get('/plans/{plan_id}')\n"
+        "def get_plan(plan_id: str):\n"
+        "    if plan_id not in PLANS:\n"
+        "        raise HTTPException(404, 'no such plan')\n"
+        "    return PLANS[plan_id]\n\n\n"
+        "@app.post('/search_benefits', tags=['Benefits'])\n"
+        "def search_benefits(body: dict):\n"
+        "    return {'found': sorted(PLANS)}\n")
+    plan, out = tmp_path / "p.yaml", tmp_path / "out"
+    r = CliRunner().invoke(app, ["plan", str(tmp_path / "mono"), "-n", "1", "--no-history", "--no-cache", "-o", str(plan)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "is not on a module-level APIRouter" not in r.output
+    m = json.loads((out / "decompose-output.json").read_text())
+    (svc,) = m["services"]
+    owned = {(x["path"], tuple(x["methods"])) for x in svc["routes"]}
+    assert owned == {("/plans/{plan_id}", ("GET",)), ("/search_benefits", ("POST",))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(out / svc["source"]), DECOMPOSE_RPC_SECRET="s" * 32)
+    probe = ("from fastapi.testclient import TestClient\n"
+             "from decompose_rt.server import app\n"
+             "c = TestClient(app)\n"
+             "print(c.get('/plans/p1').json(), c.post('/search_benefits', json={}).json(), "
+             "c.get('/plans/x').status_code, c.get('/readyz').status_code)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=out / svc["source"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[-2] == "{'name': 'PPO'} {'found': ['p1']} 404 200", done.stdout

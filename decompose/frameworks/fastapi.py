@@ -21,6 +21,7 @@ from decompose.frameworks.base import (
 )
 
 MARKERS = (".include_router(", "FastAPI(")
+APP_ONLY_MARKERS = ("FastAPI(",)
 CONSTRUCTORS = ("FastAPI", "fastapi.FastAPI")
 
 
@@ -138,6 +139,8 @@ class FastAPI(WebFramework):
 
     def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
         module, factory = find_app_module(facts, sources, MARKERS, CONSTRUCTORS)
+        if module is None:  # an app including no router: its routes are declared on it (``@app.post``)
+            module, factory = find_app_module(facts, sources, APP_ONLY_MARKERS, CONSTRUCTORS)
         included = router_bases(facts, sources, module) if module else {}
         return AppInfo(module=module, factory=factory, router_prefixes=included)
 
