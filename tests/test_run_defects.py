@@ -44,7 +44,7 @@ from decompose.generation.output import generation_for, render_outputs, template
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import save_plan
 from decompose.runtime.docker_build import build_all, load_manifest
-from decompose.runtime.readiness import crash_loop, idle_services, probe_script, readiness_verdict
+from decompose.runtime.readiness import crash_loop, first_error, idle_services, probe_script, readiness_verdict
 from decompose.runtime.runner import UpFailed, down_docker, down_local, free_port, run_dir, up_docker, up_local
 
 REPO = Path(__file__).resolve().parent.parent
@@ -387,6 +387,7 @@ def test_services_exiting_at_boot_end_the_wait_at_once_with_code_and_log(desk, e
         for f in failures.values():
             # sys.exit() in the factory fails gunicorn's boot (exit 3) instead of a worker restart loop
             assert f.reason == "exited with code 3", f.reason
+            assert f.error == "SystemExit: DESK_SECRET_KEY is not set", f.error  # the cause, not gunicorn's lines
             assert any("DESK_SECRET_KEY is not set" in line for line in f.logs), f.logs
         assert elapsed < 30, elapsed
         assert "gateway" in exc.value.waiting or "gateway" in failures  # named, never called ready
@@ -422,7 +423,7 @@ def test_a_unit_exiting_while_another_is_not_ready_yet_ends_the_wait(tmp_path):
     try:
         assert time.monotonic() - t0 < 15
         (f,) = exc.value.failures
-        assert (f.name, f.reason) == ("greeter", "exited with code 3")
+        assert (f.name, f.reason, f.error) == ("greeter", "exited with code 3", "fatal: cannot open database /data/greeter.db")
         assert f.logs == ["fatal: cannot open database /data/greeter.db"]
         assert "namer" in exc.value.waiting  # named as not ready, not waited for
     finally:
@@ -465,7 +466,7 @@ def test_a_unit_dying_after_it_was_ready_ends_the_wait_and_is_not_called_ready(t
     try:
         assert time.monotonic() - t0 < 15
         (f,) = exc.value.failures
-        assert (f.name, f.reason) == ("greeter", "exited with code 5")
+        assert (f.name, f.reason, f.error) == ("greeter", "exited with code 5", "")  # no line says what went wrong
         assert f.logs == ["ready", "lost the database"]
         assert "namer" in exc.value.waiting
     finally:
@@ -491,7 +492,7 @@ def test_docker_a_container_exiting_while_another_is_not_ready_ends_the_wait(tmp
             up_docker(m, port=free_port(), timeout=90, client=client)
         assert time.monotonic() - t0 < 30  # not the 90 s timeout
         (f,) = exc.value.failures
-        assert (f.name, f.reason) == ("greeter", "exited with code 3")
+        assert (f.name, f.reason, f.error) == ("greeter", "exited with code 3", "fatal: cannot open database /data/greeter.db")
         assert f.logs == ["fatal: cannot open database /data/greeter.db"]
         assert "namer" in exc.value.waiting  # named as not ready, not waited for
     finally:
@@ -702,6 +703,38 @@ def test_crash_loop_needs_repeated_worker_deaths():
     killed = "[2026-01-01 00:00:02 +0000] [7] [ERROR] Worker (pid:9) was sent SIGKILL! Perhaps out of memory?"
     assert crash_loop([boot]) == "" and crash_loop([boot, died]) == ""
     assert crash_loop([boot, died, boot, killed]) == "crash loop: its worker died 2 times while starting (Worker (pid:9) was sent SIGKILL)"
+    uvicorn = ["INFO:     Started parent process [7]", "INFO:     Waiting for child process [8]",
+               "INFO:     Child process [8] died", "INFO:     Waiting for child process [9]", "INFO:     Child process [9] died"]
+    assert crash_loop(uvicorn[:3]) == ""
+    assert crash_loop(uvicorn) == "crash loop: its worker died 2 times while starting (Child process [9] died)"
+
+
+def test_first_error_is_the_first_tracebacks_exception_else_the_first_error_line():
+    gunicorn = """\
+[2026-01-01 00:00:00 +0000] [7] [INFO] Booting worker with pid: 8
+[2026-01-01 00:00:01 +0000] [8] [ERROR] Exception in worker process
+Traceback (most recent call last):
+  File "/app/decompose_rt/server.py", line 88, in _build_with_retries
+    return _base_app()
+           ^^^^^^^^^^^
+SystemExit: DESK_SECRET_KEY is not set
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/opt/venv/lib/python3.11/site-packages/gunicorn/arbiter.py", line 608, in spawn_worker
+RuntimeError: building the app called sys.exit('DESK_SECRET_KEY is not set')
+[2026-01-01 00:00:01 +0000] [8] [INFO] Worker exiting (pid: 8)
+[2026-01-01 00:00:02 +0000] [7] [ERROR] Worker (pid:8) exited with code 3
+[2026-01-01 00:00:02 +0000] [7] [ERROR] Shutting down: Master
+[2026-01-01 00:00:02 +0000] [7] [ERROR] Reason: Worker failed to boot.""".splitlines()
+    assert first_error(gunicorn) == "SystemExit: DESK_SECRET_KEY is not set"
+    assert first_error(gunicorn[:2] + gunicorn[-4:]) == "[2026-01-01 00:00:02 +0000] [7] [ERROR] Shutting down: Master"
+    assert first_error(["INFO:     Waiting for application startup.", "ERROR:    Traceback (most recent call last):",
+                        '  File "/app/fdesk/app.py", line 18, in lifespan', "    raise X", "X: broker down", "",
+                        "ERROR:    Application startup failed. Exiting."]) == "X: broker down"
+    assert first_error(["starting", "fatal:   cannot  open database", "error: later"]) == "fatal: cannot open database"
+    assert first_error(["ready", "lost the database", "no errors found"]) == ""
 
 
 def test_probe_script_prints_the_status_and_the_body_of_a_failed_readiness():

@@ -53,7 +53,8 @@ def _print_failures(failures, hint: str = "", waiting=None) -> None:
     from decompose.cli.console import err
 
     for f in failures:
-        err.print(f"[bold red]error:[/bold red] {escape(f.name)}: {escape(f.reason)}", highlight=False, soft_wrap=True)
+        said = f"{f.reason}: {f.error}" if f.error else f.reason
+        err.print(f"[bold red]error:[/bold red] {escape(f.name)}: {escape(said)}", highlight=False, soft_wrap=True)
         for line in f.logs:
             err.print(f"  [dim]{escape(f.name)} |[/dim] {escape(line)}", highlight=False, soft_wrap=True)
     for name, why in (waiting or {}).items():
@@ -217,7 +218,8 @@ def up_cmd(
                 {
                     "project": m.project,
                     "ready": False,
-                    "failures": [{"name": f.name, "reason": f.reason, "logs": list(f.logs)} for f in exc.failures],
+                    "failures": [{"name": f.name, "reason": f.reason, "error": f.error, "logs": list(f.logs)}
+                                 for f in exc.failures],
                     "not_ready": dict(exc.waiting),
                     "warnings": warnings,
                 }

@@ -142,7 +142,7 @@ def _json(result, out: Path) -> dict:
     up = None
     if result.up_failure is not None:
         up = {"error": str(result.up_failure),
-              "failures": [{"name": f.name, "reason": f.reason, "logs": list(f.logs)}
+              "failures": [{"name": f.name, "reason": f.reason, "error": f.error, "logs": list(f.logs)}
                            for f in getattr(result.up_failure, "failures", [])]}
     return {
         "output": str(out),

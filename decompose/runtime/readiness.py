@@ -4,7 +4,10 @@
   service says (``problems``; ``missing_routes`` are final: its app's rules
   do not change, waiting cannot help);
 * :func:`crash_loop`: a unit whose server stays up but keeps restarting a
-  worker that dies while loading the app (gunicorn's master never exits);
+  worker that dies while loading the app (gunicorn's master, uvicorn's
+  supervisor with ``--workers N``: the unit never exits);
+* :func:`first_error`: the line of a failed unit's log that says what went
+  wrong (the exception of its first traceback, else its first error line);
 * :func:`idle_services`: services nothing can reach (no route, no interface).
 """
 
@@ -20,18 +23,46 @@ from pathlib import Path
 from decompose.runtime.docker_build import OutputManifest
 
 
-#: gunicorn's master restarting a worker that died: ``Worker (pid:12) exited with code 1`` / ``was sent SIGKILL!``
-_WORKER_EXIT = re.compile(r"Worker \(pid:\d+\) (?:exited with code -?\d+|was sent [A-Z0-9]+)")
+#: A server restarting a worker that died: gunicorn's ``Worker (pid:12) exited with code 1`` /
+#: ``Worker (pid:12) was sent SIGKILL!``, uvicorn's supervisor's ``Child process [12] died``.
+_WORKER_EXIT = re.compile(r"Worker \(pid:\d+\) (?:exited with code -?\d+|was sent [A-Z0-9]+)"
+                          r"|Child process \[\d+\] died")
 CRASH_LOOP_EXITS = 2
+_TRACEBACK = "Traceback (most recent call last):"
+#: A log line reporting an error: ``[ERROR] ...``, ``ERROR:    ...``, ``fatal: ...``, ``CRITICAL ...``.
+_ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b|^(?:error|fatal|critical)\b|\b(?:error|fatal):\s", re.I)
+#: Server lines that announce a failure without saying which (the traceback or next line does).
+_GENERIC = re.compile(r"Exception in (?:worker process|ASGI application|'lifespan' protocol)"
+                      r"|Application startup failed|Worker failed to boot|Traceback \(most recent call last\)", re.I)
+MAX_ERROR = 300
 
 
 def crash_loop(lines: list[str]) -> str:
     """"crash loop: ..." when a unit's log shows its server restarting dead workers over and over
-    (gunicorn keeps its master process, so the unit never exits), else ""."""
+    (gunicorn's master, uvicorn's supervisor: the unit never exits), else ""."""
     exits = [m.group(0) for ln in lines for m in [_WORKER_EXIT.search(ln)] if m]
     if len(exits) < CRASH_LOOP_EXITS:
         return ""
     return f"crash loop: its worker died {len(exits)} times while starting ({exits[-1].rstrip('!')})"
+
+
+def first_error(lines: list[str]) -> str:
+    """What went wrong, from a failed unit's log: the exception line of its first
+    traceback (``ModuleNotFoundError: No module named 'celery'``; a chained one's
+    root cause comes first), else its first line reporting an error, else ""."""
+    in_traceback = False
+    for line in lines:
+        if _TRACEBACK in line:
+            in_traceback = True
+            continue
+        if in_traceback:
+            if not line.strip() or line[:1].isspace():  # frames, source lines, carets
+                continue
+            return " ".join(line.split())[:MAX_ERROR]
+    for line in lines:
+        if _ERROR_LINE.search(line) and not _GENERIC.search(line) and not _WORKER_EXIT.search(line):
+            return " ".join(line.split())[:MAX_ERROR]
+    return ""
 
 
 def readiness_verdict(status: str, body: str) -> tuple[str, bool]:
