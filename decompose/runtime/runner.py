@@ -26,6 +26,8 @@ the test process (the generated ``decompose_rt/verify_config.py``).  Docker
 bind-mounts the folder at ``/decompose-verify`` into every service container
 (the one writable path of the read-only root besides the volumes).
 
+Database: a PostgreSQL server starts first (:mod:`decompose.runtime.database`); --local/verify: SQLite.
+
 Readiness: each unit's readiness path answers 2xx (Docker: probed from
 inside the container with ``docker exec``, as the ports of services are not
 published; local: HTTP from here), then the gateway's readiness path through
@@ -53,6 +55,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from decompose.runtime import database
 from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
 from decompose.runtime.interpreters import missing_requirements, unit_pythons  # noqa: F401
 from decompose.runtime.readiness import (  # noqa: F401
@@ -293,6 +296,7 @@ def up_docker(
     say = status or (lambda name, text: None)
     client = client or docker_client()
     front = public_unit(m)
+    server = None if verify_dir is not None else _db_server(m.root)
     missing = []
     for u in m.units:
         try:
@@ -301,6 +305,8 @@ def up_docker(
             missing.append(u.image)
     if missing:
         raise RunError(f"image(s) not built: {', '.join(missing)} (run `decompose build {m.root}`)")
+    if server is not None and (no_image := database.missing_image(client, server)):
+        raise RunError(no_image)
 
     old, _ = down_docker(m.project, client=client)
     if old:
@@ -318,6 +324,17 @@ def up_docker(
     secret, secret_file = new_rpc_secret(m.root, "docker")
     if verify_dir is not None:
         verify_dir = prepare_verify_dir(verify_dir)
+    db_files = database.new_secrets(server, run_dir(m.root)) if server is not None else {}
+    if server is not None:  # first: the services create their tables when they start
+        say(server.name, "starting")
+        pg, why = database.run_server(
+            client, server, network=net, container_name=container_name(m.project, server.name), files=db_files,
+            labels={LABEL_PROJECT: m.project, LABEL_SERVICE: server.name, LABEL_ROLE: database.ROLE},
+            volume=volume_name(m.project, f"{server.name}-data"), deadline=t0 + timeout)
+        if why:
+            raise UpFailed([UnitFailure(server.name, why, _container_logs(pg) if pg else [])],
+                           hint=f"containers left for inspection; `decompose down {m.root}` removes them")
+        say(server.name, "ready")
     containers = {}
     for u in m.units:
         name = container_name(m.project, u.name)
@@ -335,6 +352,9 @@ def up_docker(
             env.update(verify_env(VERIFY_MOUNT))
             mounts[str(verify_dir)] = {"bind": VERIFY_MOUNT, "mode": "rw"}
             labels[LABEL_VERIFY_DIR] = str(verify_dir)
+            env = {k: v for k, v in env.items() if k not in database.file_envs(m.root)}  # verify: its SQLite file
+        if server is not None:
+            mounts.update(database.service_mounts(server, u.name, db_files))
         for vname, path in u.volumes:
             full = volume_name(m.project, vname)
             try:
@@ -412,6 +432,13 @@ def up_docker(
         )
     return Running(m.project, url, {n: c.name for n, c in containers.items()}, time.monotonic() - t0,
                    rpc_secret_file=str(secret_file), verify_dir=str(verify_dir or ""))
+
+
+def _db_server(root: Path) -> database.Server | None:
+    try:
+        return database.load_server(root)
+    except database.DatabaseError as exc:
+        raise RunError(str(exc)) from None
 
 
 def _wait_http(url: str, *, deadline: float) -> tuple[bool, str]:
@@ -671,6 +698,7 @@ def up_local(
     urls = {u.name: f"http://127.0.0.1:{ports[u.name]}" for u in m.units}
     logs_dir = run_dir(out) / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
+    server = _db_server(out)
     _secret, secret_file = new_rpc_secret(out, "local")
     if verify_dir is not None:
         verify_dir = prepare_verify_dir(verify_dir)
@@ -689,6 +717,7 @@ def up_local(
             vols[path] = run_dir(out) / "volumes" / vname
             vols[path].mkdir(parents=True, exist_ok=True)
         env.update(local_volume_env(unit_env(m, u, urls, override_urls=True), vols))
+        database.local_env(env, server, u.name, run_dir(out) / "volumes")  # no server locally: SQLite files
         src = str(u.source or u.context)
         env["PYTHONPATH"] = os.pathsep.join([src, *(python_path_extra or [])])
         env["PORT"] = str(p)
