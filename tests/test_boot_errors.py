@@ -129,3 +129,51 @@ def test_an_import_error_of_the_app_is_reported_once_not_hidden_by_a_retry(tmp_p
     ok = subprocess.run([sys.executable, "-c", "import decompose_rt.server as s; print(type(s.app).__name__)"],
                         cwd=out / svc["source"], env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr[-3000:]
+
+
+def test_the_monolith_finds_its_own_distribution_in_a_service(tmp_path):
+    """lnbits.settings: ``importlib.metadata.version("lnbits")`` at import.  A service carries
+    copies of the modules, not an installed distribution: PackageNotFoundError in the image."""
+    pkg = "bootmeta_app"
+    root = tmp_path / "mono"
+    (root / pkg).mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "bootmeta-app"\nversion = "2.3.4"\n'
+                                         'dependencies = ["fastapi"]\n')
+    (root / pkg / "__init__.py").write_text("")
+    (root / pkg / "settings.py").write_text("import importlib.metadata\n\nVERSION = importlib.metadata.version('bootmeta-app')\n")
+    (root / pkg / "views.py").write_text(VIEWS["fastapi"].replace("settings.REQUIRED", "settings.VERSION").format(pkg=pkg))
+    (root / pkg / "app.py").write_text(APPS["fastapi"].format(pkg=pkg))
+    plan, out = tmp_path / "p.yaml", tmp_path / "out"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    (svc,) = json.loads((out / "decompose-output.json").read_text())["services"]
+    src = out / svc["source"]
+    assert (src / "bootmeta_app-2.3.4.dist-info" / "METADATA").read_text().splitlines()[1:3] == \
+        ["Name: bootmeta-app", "Version: 2.3.4"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(src), DECOMPOSE_RPC_SECRET="s" * 32)
+    probe = ("from fastapi.testclient import TestClient\nfrom decompose_rt.server import app\n"
+             "print(TestClient(app).get('/').json())\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "{'required': '2.3.4'}"
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"pyproject.toml": '[project]\nname = "a-b"\nversion = "1.0"\n'}, ("a-b", "1.0")),
+    # a dynamic version: the sdist's PKG-INFO has it
+    ({"pyproject.toml": '[project]\nname = "a-b"\ndynamic = ["version"]\n',
+      "PKG-INFO": "Metadata-Version: 2.1\nName: a-b\nVersion: 3.1.dev2\n"}, ("a-b", "3.1.dev2")),
+    ({"setup.cfg": "[metadata]\nname = flaskbbish\nversion = 2.2.0\n"}, ("flaskbbish", "2.2.0")),
+    ({"setup.cfg": "[metadata]\nname = x\nversion = attr: x.__version__\n"}, None),
+    ({}, None),
+])
+def test_own_distribution(tmp_path, files, expected):
+    from decompose.generation.distinfo import own_distribution
+
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    assert own_distribution(tmp_path) == expected

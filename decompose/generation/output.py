@@ -55,7 +55,7 @@ from decompose.generation.manifests import (
     service_unit,
 )
 from decompose.generation import database as db
-from decompose.generation import rpc_auth, verify_keys
+from decompose.generation import distinfo, rpc_auth, verify_keys
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan
 
@@ -285,6 +285,7 @@ def render_outputs(
             database_env=database_env,
         )
 
+    own_dist = distinfo.service_dist_info(root)
     for name in sorted(gen.services):
         spec = gen.services[name]
         unit = service_unit(gen, name)
@@ -310,6 +311,8 @@ def render_outputs(
             if root is not None:
                 for rel, data in _data_files(root, fb, m).items():
                     files[f"{prefix}/app/{rel}"] = data
+        for rel, data in own_dist.items():  # the monolith's own distribution metadata (importlib.metadata)
+            files[f"{prefix}/app/{rel}"] = data
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2", database_env=gen.database_env)
         files[f"{rt}/probes.py"] = _render(env, "runtime/probes.py.j2")
