@@ -10,12 +10,15 @@ Modules missing from the plan are placed by their package: the nearest
 ancestor package whose planned modules all belong to one owner (a service, or
 shared) gives the owner; otherwise the module is unplaced and its imports are
 not judged.  Modules outside the planned top-level packages (tests, scripts)
-are never judged.
+are never judged, nor are the modules the plan excludes (``excluded``) or
+that are tests or project tooling (``analysis.roles.excluded_role``), wherever
+they sit: they belong to no service.
 """
 
 from __future__ import annotations
 
 from decompose.analysis.facts import ModuleFacts, SymbolUse
+from decompose.analysis.roles import excluded_role
 from decompose.analysis.resolve import bare as _bare
 from decompose.analysis.resolve import Without, nearest_module
 from decompose.guard.graphstate import GraphState, Imp
@@ -80,10 +83,12 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
         f = checked_facts.get(m)
         if f is None:
             continue
+        path = after.info[m].relpath
+        if m in plan.excluded or excluded_role(m, path):
+            continue  # tests and tooling belong to no service and ship in no image: nothing to judge
         h = hidden(m)  # loose modules outside m's folder: the names mean installed packages there
         modules = Without(after.info, h) if h else after.info
         src = owner_of(m, direct, below)
-        path = after.info[m].relpath
         if src is None:
             if m.partition(".")[0] in planned_tops:
                 out.append(Finding("DC202", path, 1, m, "", m,
@@ -95,6 +100,20 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
             t = nearest_module(u.target, modules)
             if t is not None and t != m:
                 uses_by_module.setdefault(t, []).append(u)
+
+        # `import pkg` reaches pkg's submodules as attributes (pkg.sub.mod.X): a use landing in a
+        # submodule that no import of m names is judged at the longest module import above it,
+        # by the owner of the submodule it lands in
+        module_targets = {imp.module for imp in f.imports if imp.module in modules and not imp.names}
+        module_targets |= {f"{imp.module}.{_bare(n)}" for imp in f.imports if imp.module and imp.names != ["*"]
+                           for n in imp.names if f"{imp.module}.{_bare(n)}" in modules}
+        reached: dict[str, list[str]] = {}
+        for sub in uses_by_module:
+            if sub in module_targets:
+                continue
+            above = max((t for t in module_targets if sub.startswith(t + ".")), key=len, default=None)
+            if above is not None:
+                reached.setdefault(above, []).append(sub)
 
         for imp in f.imports:
             if not imp.module or imp.module not in modules:
@@ -114,6 +133,23 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
             for target, symbol in items:
                 if target == m:
                     continue
+                deeper = sorted({(sub, _symbol_of(u.target, sub)) for sub in reached.get(target, ()) if symbol is None
+                                 for u in uses_by_module[sub]})
+                for sub, sym in deeper:
+                    owner = owner_of(sub, direct, below)
+                    if owner is None or owner in ("", src):
+                        continue
+                    if src == "":
+                        ack = acknowledged.get(m, ())
+                        known = sym in ack or _origin(sym, after.imports, modules) in ack
+                        out.append(Finding("DC102", path, imp.line, m, stmt, sym,
+                                           f"shared module {m} uses {sym} of service {owner!r} through `{stmt}`"
+                                           + (" (a blocker recorded in the plan)" if known else ""),
+                                           level="warning" if known else ""))
+                    elif not _use_allowed(sym, sub, interface.get(owner, set()), after.imports, modules):
+                        out.append(Finding("DC101", path, imp.line, m, stmt, sym,
+                                           f"{src} -> {owner}: {sym} (used through `{stmt}`) is not in the "
+                                           f"interface of {owner!r}"))
                 dst = owner_of(target, direct, below)
                 if dst is None or dst == "" or dst == src:
                     continue
@@ -124,7 +160,9 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                     else:
                         syms = [what]
                     for sym in syms:
-                        known = sym in acknowledged.get(m, ())  # recorded in the plan: a warning, not new
+                        # recorded in the plan (by the symbol's definition, the plan's naming): a warning, not new
+                        ack = acknowledged.get(m, ())
+                        known = sym in ack or _origin(sym, after.imports, modules) in ack
                         out.append(Finding("DC102", path, imp.line, m, stmt, sym,
                                            f"shared module {m} imports {sym} of service {dst!r}"
                                            + (" (a blocker recorded in the plan)" if known else ""),
@@ -142,12 +180,11 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                     if target in iface:  # the module itself is listed as an interface item
                         continue
                     used = uses_by_module.get(target, [])
-                    # uses that go through a submodule of target belong to that submodule, handled above
                     bad = sorted({
                         _symbol_of(u.target, target) for u in used
                         if not _use_allowed(u.target, target, iface, after.imports, modules)
                     })
-                    if not used:
+                    if not used and not deeper:  # uses reaching submodules were judged above
                         out.append(Finding("DC101", path, imp.line, m, stmt, target,
                                            f"{src} -> {dst}: imports module {target} without using any of its "
                                            f"interface symbols (a module import cannot cross a service boundary)"))
@@ -155,6 +192,15 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                         out.append(Finding("DC101", path, imp.line, m, stmt, sym,
                                            f"{src} -> {dst}: {sym} (used through `{stmt}`) is not in the interface of {dst!r}"))
     return out
+
+
+def _origin(symbol: str, imports: dict[str, list[Imp]], modules, depth: int = 0) -> str:
+    """``pkg.name`` re-exported by ``pkg`` (``from .mod import name``) -> where it comes from, followed to the end."""
+    module, _, name = symbol.rpartition(".")
+    origin = _reexport(module, name, imports, modules) if module in modules and depth < 5 else None
+    if not origin or origin == symbol:
+        return symbol
+    return _origin(origin, imports, modules, depth + 1)
 
 
 def _symbol_of(use_target: str, module: str) -> str:
