@@ -4,6 +4,7 @@
     python benchmarks/plan_quality.py flaskbb lnbits   # only these (the docs table is rewritten only for a full run)
     python benchmarks/plan_quality.py --format json    # the figures as JSON on stdout
     python benchmarks/plan_quality.py --no-docs        # leave docs/ alone
+    python benchmarks/plan_quality.py --render run.json   # rewrite docs/plan-quality.md from a saved --format json run
 
 For each project of ``benchmarks.references.PROJECTS`` (pinned PyPI sdists,
 fetched and cached by benchmarks/corpus.py; nothing of their code is in this
@@ -82,8 +83,9 @@ def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> d
     ev = json.loads(_run([*dc, "evaluate", "--plan", str(plan_file), "--reference", str(reference),
                           "--format", "json"], work, work / "evaluate.log"))
     t1 = time.perf_counter()
-    audit = json.loads(_run([*dc, "check", "--path", str(src), "--plan", str(plan_file), "--format", "json",
-                             "--cache-dir", str(work / "check-cache")], work, work / "check.log", ok=(0, 1)))
+    # the check's facts cache and snapshot: SRC/.decompose_cache, the facts cache plan filled
+    audit = json.loads(_run([*dc, "check", "--path", str(src), "--plan", str(plan_file), "--format", "json"],
+                            work, work / "check.log", ok=(0, 1)))
     t_check = time.perf_counter() - t1
     sizes = {s: len(body.get("modules", [])) for s, body in plan["services"].items()}
     shared = len(plan.get("shared", []))
@@ -232,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=("table", "json"), default="table")
     ap.add_argument("--no-docs", action="store_true", help="leave docs/plan-quality.md alone")
     ap.add_argument("--no-sample", action="store_true", help="leave sample_monolith out")
+    ap.add_argument("--render", type=Path, metavar="JSON", help="only rewrite the docs table from a saved --format json run")
     a = ap.parse_args(argv)
+    if a.render is not None:
+        run = json.loads(a.render.read_text(encoding="utf-8"))
+        if set(r["project"] for r in run["projects"]) != set(PROJECTS) or run.get("sample_monolith") is None:
+            ap.error(f"{a.render}: not a full run (every project and sample_monolith)")
+        write_docs(markdown(run["projects"], run["sample_monolith"], run["summary"], run.get("commit") or _commit()))
+        return 0
     unknown = [n for n in a.projects if n not in PROJECTS]
     if unknown:
         ap.error(f"unknown project {unknown[0]!r}; known: {', '.join(PROJECTS)}")
@@ -242,16 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         row = measure(name, source_of(name), REFERENCES / f"{name}.yaml")
         row["source"] = source_label(name).replace("PyPI ", "")
         rows.append(row)
-        if a.format == "table":
-            print(f"{name}: ARI {row['ari']}, MoJoFM {row['mojofm']}, {row['audit_errors']} audit errors "
-                  f"(plan {row['seconds']['plan']}s, check {row['seconds']['check']}s)", file=sys.stderr, flush=True)
+        print(f"{name}: ARI {row['ari']}, MoJoFM {row['mojofm']}, {row['audit_errors']} audit errors "
+              f"(plan {row['seconds']['plan']}s, check {row['seconds']['check']}s)", file=sys.stderr, flush=True)
     sample = None
     if not a.no_sample:
         sample = measure(SAMPLE, REPO / SAMPLE, REPO / SAMPLE / "reference.yaml", history=False)
         sample["source"] = "this repository"
     summary = verdict(rows)
     if a.format == "json":
-        sys.stdout.write(json.dumps({"projects": rows, "sample_monolith": sample, "summary": summary},
+        sys.stdout.write(json.dumps({"projects": rows, "sample_monolith": sample, "summary": summary,
+                                     "commit": _commit()},
                                     indent=2, sort_keys=True) + "\n")
     else:
         print_table(rows, sample, summary)
