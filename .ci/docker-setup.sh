@@ -9,6 +9,7 @@
 # Images, one per Debian release (each release has one python3):
 #   python:3.11-slim, decompose/base:3.11   from bookworm (Debian 12)
 #   python:3.13-slim, decompose/base:3.13   from trixie (Debian 13)
+#   postgres:15, decompose/postgres:15      from bookworm's postgresql-15 (.ci/postgres-image.sh)
 # No Debian release has 3.12: for a monolith that needs >= 3.12, `decompose
 # build` takes the lowest local python:3.X-slim satisfying it (docs/run.md).
 # BASE_SUITES (default "bookworm:3.11 trixie:3.13") chooses what is built.
@@ -177,4 +178,10 @@ DOCKERFILE
 for pair in $BASE_SUITES; do
   base_image "${pair%%:*}" "${pair##*:}"
 done
+# The generated system's database server: postgres:15 from bookworm's postgresql-15
+# (.ci/postgres-image.sh; kept when its recipe is unchanged). POSTGRES_IMAGE=0 skips it.
+if [ "${POSTGRES_IMAGE:-1}" != 0 ]; then
+  WORK="$WORK" MIRROR="$MIRROR" ROOTFS_TAG=local/bookworm-python:3.11 bash "$(dirname "$0")/postgres-image.sh" \
+    || die "postgres image build failed"
+fi
 ts "ready in $(( $(date +%s) - START ))s: $(docker image ls --format '{{.Repository}}:{{.Tag}}' python | sort | tr '\n' ' ')"

@@ -19,6 +19,7 @@ import httpx
 import yaml
 
 from decompose.planning.plan import Plan
+from decompose.runtime.database import load_server, local_env
 from decompose.planning.planfile import save_plan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,6 +93,9 @@ class Running:
                        PYTHONPATH=str(src), PYTHONUNBUFFERED="1")
             if u["role"] == "service":
                 env["DECOMPOSE_RPC_SECRET"] = self.secret
+                server = load_server(self.out)
+                if server is not None:  # as `up --local` runs them: SQLite files, one per database
+                    local_env(env, server, u["name"], self.data / "volumes")
             argv = [sys.executable if u["command"][0] == "python" else u["command"][0], *u["command"][1:]]
             with open(self.logs / f"{u['name']}.log", "wb") as log:
                 self.procs[u["name"]] = subprocess.Popen(

@@ -190,14 +190,32 @@ def test_split_system_in_docker_passes_the_monolith_suite(generated, baseline, t
         assert up.stdout.strip() == f"http://127.0.0.1:{port}"
         up_s = time.monotonic() - t1
         containers = docker_client_fixture.containers.list(all=True, filters={"label": f"io.decompose.project={m.project}"})
-        assert sorted(c.labels["io.decompose.service"] for c in containers) == sorted(u.name for u in m.units)
+        # the PostgreSQL-backed split system (the default for the sample, which uses SQLAlchemy)
+        assert sorted(c.labels["io.decompose.service"] for c in containers) == sorted([u.name for u in m.units]
+                                                                                      + ["postgres"])
         for c in containers:  # the generated images run as a non-root user on a read-only root
             assert c.attrs["Config"]["User"] not in ("", "root", "0", "0:0"), c.name
             assert c.attrs["HostConfig"]["ReadonlyRootfs"] is True
+            env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+            if c.labels["io.decompose.role"] == "service":  # its URL is a mounted secret file, never an env value
+                assert env["SHOP_DATABASE_URL_FILE"].startswith("/run/secrets/db-") and "SHOP_DATABASE_URL" not in env
+        # one database per service (and the shared one), each holding the tables the plan gives it
+        server = json.loads((generated / "decompose-output.json").read_text())["database"]["server"]
+        pg = docker_client_fixture.containers.get(f"{m.project}-postgres")
+
+        def psql(db: str, sql: str) -> list[str]:
+            r = pg.exec_run(["psql", "-U", "postgres", "-d", db, "-tAc", sql])
+            assert r.exit_code == 0, r.output
+            return r.output.decode().split()
+
+        assert set(psql("postgres", "SELECT datname FROM pg_database WHERE NOT datistemplate")) == (
+            {d["name"] for d in server["databases"]} | {"postgres"})
+        for d in server["databases"]:
+            assert set(d["tables"]) <= set(psql(d["name"], "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
         split = run_suite(f"http://127.0.0.1:{port}", tmp_path / "junit.xml")
         logs = {c.labels["io.decompose.service"]: c.logs().decode("utf-8", "replace") for c in containers}
         assert_split_passes_what_monolith_passes(baseline, split, run_suite.details, logs)
         print(f"e2e docker: {len(m.units)} images built in {build_s:.0f}s, up in {up_s:.0f}s")
     finally:
         down = check(cli("down", str(generated)))
-    assert f"removed {len(m.units)} container(s), 1 network(s)" in down.stderr
+    assert f"removed {len(m.units) + 1} container(s), 1 network(s)" in down.stderr

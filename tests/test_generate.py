@@ -179,7 +179,10 @@ def test_output_manifest_contract(out_dir):
     cat = next(s for s in m["services"] if s["name"] == "catalog")
     assert cat["image"] == "shop/catalog:1.4.0" and cat["context"] == "services/catalog"
     assert cat["port"] == 8000 and cat["health"] == "/healthz" and cat["readiness"] == "/readyz"
-    assert cat["env"]["SHOP_DATABASE_URL"] == "sqlite:////data/catalog.db"
+    # PostgreSQL by default (the sample uses SQLAlchemy): the URL is a secret file, never an env value
+    assert cat["env"]["SHOP_DATABASE_URL_FILE"] == "/run/secrets/db-catalog-url" and "SHOP_DATABASE_URL" not in cat["env"]
+    assert cat["database_server"] == {"name": "postgres", "port": 5432, "database": "catalog",
+                                      "secret": "db-catalog-url", "file": "/run/secrets/db-catalog-url"}
     assert "/api/catalog" in cat["route_prefixes"]
     inv = next(s for s in m["services"] if s["name"] == "inventory")
     assert inv["env"]["DECOMPOSE_CATALOG_URL"] == "http://catalog:8000" and inv["calls"] == ["catalog"]

@@ -11,9 +11,10 @@ in its own virtualenv, run from here when no checkov is found.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-import secrets
+import sys
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,9 +36,12 @@ def out(tmp_path_factory) -> Path:
     gen, root, facts, sources = generation_for(plan)
     out = tmp / "out"
     write_outputs(out, render_outputs(gen, facts, sources, root=root).files)
-    # what a user does before deploying (docs/generate.md, "RPC secret"): one secret per overlay
+    # what a user does before deploying (docs/generate.md, "Secrets"): the generated script writes
+    # the RPC secret and the database credentials of compose and of every overlay
+    r = subprocess.run([sys.executable, str(out / "make-secrets.py")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
     for overlay in ("dev", "prod"):
-        (out / "k8s/overlays" / overlay / "secrets/rpc-secret").write_text(secrets.token_hex(32) + "\n")
+        assert len((out / "k8s/overlays" / overlay / "secrets/rpc-secret").read_text().strip()) == 64
     return out
 
 
@@ -71,12 +75,31 @@ def test_kustomize_overlays_render_every_resource(rendered):
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         kinds = sorted({d["kind"] for d in docs})
         assert kinds == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Namespace",
-                         "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service"]
+                         "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "StatefulSet"]
         deployments = [d for d in docs if d["kind"] == "Deployment"]
         assert len(deployments) == 8
-        (secret,) = [d for d in docs if d["kind"] == "Secret"]
-        assert secret["metadata"]["name"].startswith("decompose-rpc-") and secret["metadata"]["namespace"] == "shop"
-        assert list(secret["data"]) == ["rpc-secret"]
+        secrets_ = {d["metadata"]["name"].rsplit("-", 1)[0]: d for d in docs if d["kind"] == "Secret"}
+        secret, db_secret = secrets_["decompose-rpc"], secrets_["decompose-database"]
+        assert secret["metadata"]["namespace"] == "shop" and list(secret["data"]) == ["rpc-secret"]
+        db_keys = sorted(db_secret["data"])
+        assert "postgres-password" in db_keys and "db-shared-url" in db_keys
+        # no SQLite anywhere, and no credential outside the Secret
+        credentials = {k: base64.b64decode(v).decode().strip() for k, v in db_secret["data"].items()}
+        assert all(v.startswith("postgresql+psycopg://") for k, v in credentials.items() if k != "postgres-password")
+        for d in docs:
+            if d["kind"] != "Secret":
+                text = yaml.safe_dump(d)
+                assert "sqlite:" not in text and not any(c in text for c in credentials.values()), d["metadata"]["name"]
+        # the server: a StatefulSet with a PersistentVolumeClaim behind a headless Service
+        (pg,) = [d for d in docs if d["kind"] == "StatefulSet"]
+        (claim,) = pg["spec"]["volumeClaimTemplates"]
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+        pg_pod = pg["spec"]["template"]["spec"]
+        assert {m["mountPath"] for m in pg_pod["containers"][0]["volumeMounts"]} >= {"/var/lib/postgresql/data"}
+        assert [v["secret"]["secretName"] for v in pg_pod["volumes"] if "secret" in v] == [db_secret["metadata"]["name"]]
+        assert not any("emptyDir" in v and v["name"] == "data" for v in pg_pod["volumes"])
+        (pg_svc,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "postgres"]
+        assert pg_svc["spec"]["clusterIP"] == "None"
         for d in deployments:
             assert d["spec"]["replicas"] == (1 if overlay == "dev" else 2)
             pod = d["spec"]["template"]["spec"]
@@ -90,16 +113,24 @@ def test_kustomize_overlays_render_every_resource(rendered):
             assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
             labels = d["metadata"]["labels"]
             mounts = {m["mountPath"] for m in c["volumeMounts"]}
-            assert mounts >= ({"/tmp", "/data"} if labels["app.kubernetes.io/component"] == "service" else {"/tmp"})
-            # services read the RPC secret from the generated Secret (a file, not an env value); the gateway has none
+            assert "/tmp" in mounts and "/data" not in mounts and not any("emptyDir" in v and v["name"] == "data"
+                                                                          for v in pod["volumes"])
+            # services read the RPC secret and their database URL from the generated Secrets (files, not
+            # env values), after an init container saw the database answer; the gateway has neither
             secret_volumes = [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v]
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
             if labels["app.kubernetes.io/component"] == "service":
-                assert secret_volumes == [secret["metadata"]["name"]]
+                assert secret_volumes == [secret["metadata"]["name"], db_secret["metadata"]["name"]]
+                (db_volume,) = [v for v in pod["volumes"] if v["name"] == "database-url"]
+                (item,) = db_volume["secret"]["items"]  # its own database's URL only
+                assert item["key"] in db_keys
+                assert f"/run/secrets/{item['key']}" in mounts
                 assert env == {"DECOMPOSE_RPC_SECRET_FILE": "/run/secrets/decompose/rpc-secret"}
                 assert "/run/secrets/decompose" in mounts
+                (wait,) = pod["initContainers"]
+                assert "pg_isready" in wait["command"][-1] and wait["securityContext"]["readOnlyRootFilesystem"]
             else:
-                assert secret_volumes == [] and env == {}
+                assert secret_volumes == [] and env == {} and "initContainers" not in pod
             assert labels["app.kubernetes.io/part-of"] == "shop"
             assert labels["app.kubernetes.io/environment"] == overlay
 
@@ -118,6 +149,12 @@ def test_network_policies_follow_the_call_graph(rendered):
     assert sources("inventory") == ["gateway", "orders"]
     assert sources("gateway") == []
     assert by_name["gateway"]["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
+    # the database server: reached by the services only, on its port; every service may reach it
+    services = sorted(n for n, d in by_name.items() if n not in ("default-deny", "gateway", "postgres"))
+    assert sources("postgres") == services
+    assert by_name["postgres"]["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+    for name in services:
+        assert {"protocol": "TCP", "port": 5432} in [p for r in by_name[name]["spec"]["egress"] for p in r["ports"]]
 
 
 def test_kubernetes_validate_strict(out, rendered):
@@ -161,5 +198,6 @@ def test_checkov_zero_failed_checks(out, rendered):
             # only the justified skips written in the templates
             assert skipped["check_id"] in ("CKV_K8S_43", "CKV_DOCKER_7"), skipped["check_id"]
             skips += 1
-    assert skips == 8 + 8 + 2 * 8  # one per Dockerfile, one per Deployment (base + 2 overlays)
+    # one per Dockerfile, one per Deployment and one for the database StatefulSet (base + 2 overlays)
+    assert skips == 8 + 3 * (8 + 1)
     assert summary.get("dockerfile", 0) > 100 and summary.get("kubernetes", 0) > 500

@@ -19,6 +19,12 @@ class GenerateFormat(str, Enum):
     json = "json"
 
 
+class DatabaseChoice(str, Enum):
+    auto = "auto"
+    postgresql = "postgresql"
+    sqlite = "sqlite"
+
+
 @app.command("generate")
 def generate_cmd(
     plan: Annotated[Path, typer.Option("--plan", "-p", help="The plan to generate (decompose.yaml).")] = Path("decompose.yaml"),
@@ -29,6 +35,8 @@ def generate_cmd(
     format: Annotated[GenerateFormat, typer.Option("--format", "-f", help="Summary format on stdout.")] = GenerateFormat.table,
     database_env: Annotated[Optional[str], typer.Option("--database-env", help="Variable the monolith reads its database URL from (default: detected).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Parse every file, ignore the facts cache.")] = False,
+    database: Annotated[DatabaseChoice, typer.Option("--database", help="The split system's database: one PostgreSQL server (a database per service), SQLite files, or auto (PostgreSQL when the monolith uses SQLAlchemy).")] = DatabaseChoice.auto,
+    postgres_image: Annotated[str, typer.Option("--postgres-image", help="Image of the PostgreSQL server.")] = "postgres:15",
 ) -> None:
     """Write one runnable service per plan service (source, HTTP clients and server,
     Dockerfile), a gateway, Kubernetes manifests (kustomize base + dev/prod
@@ -51,7 +59,8 @@ def generate_cmd(
         fail(blocked)
     try:
         gen, root, facts, sources = generation_for(
-            plan, base_image=base_image, database_env=database_env, use_cache=not no_cache
+            plan, base_image=base_image, database_env=database_env, use_cache=not no_cache,
+            database=database.value, database_image=postgres_image,
         )
         outputs = render_outputs(gen, facts, sources, root=root, templates=templates)
         written = write_outputs(output, outputs.files, force=force)
@@ -106,7 +115,8 @@ def generate_cmd(
     out.print(table)
     out.print(
         f"{len(written)} files; {len(outputs.changes)} imports rewritten to HTTP clients; "
-        f"shared tables: {', '.join(gen.shared_tables) or 'none'}; database variable {gen.database_env}",
+        f"shared tables: {', '.join(gen.shared_tables) or 'none'}; database variable {gen.database_env}; "
+        f"database: {'PostgreSQL (' + gen.database_image + ')' if gen.database_engine == 'postgresql' else 'SQLite files'}",
         highlight=False,
     )
     out.print(f"base image {gen.base_image} (Python {gen.python}"

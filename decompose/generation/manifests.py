@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from decompose import __version__
+from decompose.generation import database as db
 from decompose.generation import rpc_auth
 from decompose.generation.generate import (
     DATA_MOUNT,
@@ -37,7 +38,7 @@ INGRESS_CLASS = "nginx"
 OVERLAYS = {
     "dev": {
         "name": "dev",
-        "description": "one replica each, small resources, SQLite in emptyDir.",
+        "description": "one replica each, small resources.",
         "replicas": 1,
         "min_replicas": 1,
         "max_replicas": 1,
@@ -45,7 +46,7 @@ OVERLAYS = {
     },
     "prod": {
         "name": "prod",
-        "description": "two replicas or more, autoscaled; set the database URL to a server database first (see MIGRATION.md).",
+        "description": "two replicas or more, autoscaled.",
         "replicas": 2,
         "min_replicas": 2,
         "max_replicas": 6,
@@ -55,7 +56,19 @@ OVERLAYS = {
 BASE_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}}
 
 
+def postgres(gen: Generation) -> bool:
+    return gen.database_engine == "postgresql"
+
+
+def service_db(gen: Generation, service: str) -> str:
+    """The PostgreSQL database (and role) a service uses."""
+    return db.db_name(service, gen.services[service].database)
+
+
 def database_url(gen: Generation, service: str) -> str:
+    """The service's database URL as documentation shows it (PostgreSQL: the password is a placeholder)."""
+    if postgres(gen):
+        return db.url(service_db(gen, service), "PASSWORD")
     if gen.services[service].database == "shared":
         return f"sqlite:///{SHARED_MOUNT}/shared.db"
     return f"sqlite:///{DATA_MOUNT}/{service}.db"
@@ -94,17 +107,27 @@ def service_unit(gen: Generation, name: str) -> dict[str, Any]:
     s = gen.services[name]
     env = {
         "DECOMPOSE_SERVICE": name,
-        gen.database_env: database_url(gen, name),
         "HOST": "0.0.0.0",
         "PORT": str(PORT),
     }
     for callee in s.calls:
         env[url_env(callee)] = f"http://{callee}:{PORT}"
-    volumes = [{"name": "tmp", "path": "/tmp", "size": "64Mi"}, {"name": "data", "path": DATA_MOUNT, "size": "1Gi"}]
-    compose_volumes = [f"{name}-data:{DATA_MOUNT}"]
-    if s.database == "shared":
-        volumes.append({"name": SHARED_VOLUME, "path": SHARED_MOUNT, "size": "1Gi"})
-        compose_volumes.append(f"{SHARED_VOLUME}:{SHARED_MOUNT}")
+    volumes = [{"name": "tmp", "path": "/tmp", "size": "64Mi"}]
+    compose_volumes: list[str] = []
+    database_server = None
+    if postgres(gen):
+        # the URL (with its password) is a secret file; only the file's path is configuration
+        name_db = service_db(gen, name)
+        env[gen.database_env + "_FILE"] = db.secret_path(name_db)
+        database_server = {"name": db.SERVER, "port": db.PORT, "database": name_db,
+                           "secret": db.secret_name(name_db), "file": db.secret_path(name_db)}
+    else:
+        env[gen.database_env] = database_url(gen, name)
+        volumes.append({"name": "data", "path": DATA_MOUNT, "size": "1Gi"})
+        compose_volumes.append(f"{name}-data:{DATA_MOUNT}")
+        if s.database == "shared":
+            volumes.append({"name": SHARED_VOLUME, "path": SHARED_MOUNT, "size": "1Gi"})
+            compose_volumes.append(f"{SHARED_VOLUME}:{SHARED_MOUNT}")
     ingress_from = sorted(set(s.called_by) | ({GATEWAY_NAME} if name in gateway_backends(gen) else set()))
     return {
         "name": name,
@@ -128,7 +151,8 @@ def service_unit(gen: Generation, name: str) -> dict[str, Any]:
         "borrowed_modules": list(s.borrowed),
         "tables": list(s.tables),
         "database": s.database,
-        "requirements": list(s.requirements),
+        "database_server": database_server,
+        "requirements": list(s.requirements) + ([db.DRIVER_REQUIREMENT] if postgres(gen) else []),
         "volumes": volumes,
         "compose_volumes": compose_volumes,
         "labels": labels(gen, name, "service"),
@@ -164,6 +188,7 @@ def gateway_unit(gen: Generation) -> dict[str, Any]:
         "route_prefixes": minimal_prefixes([r.prefix for r in routes]),
         "default_service": gen.default_service,
         "public_port": PUBLIC_PORT,
+        "database_server": None,
         "requirements": [],
         "volumes": [{"name": "tmp", "path": "/tmp", "size": "64Mi"}],
         "compose_volumes": [],
@@ -189,7 +214,7 @@ def gateway_routes(gen: Generation, *, rule: Callable[[str], str] = str) -> list
 _MANIFEST_KEYS = (
     "name", "role", "context", "source", "dockerfile", "image", "port", "health", "readiness", "url_env",
     "command", "env", "calls", "called_by", "routes", "route_prefixes", "interface", "modules",
-    "borrowed_modules", "tables", "database", "default_service", "public_port",
+    "borrowed_modules", "tables", "database", "database_server", "default_service", "public_port",
 )
 
 
@@ -198,6 +223,7 @@ def output_manifest(gen: Generation) -> dict[str, Any]:
     services = [service_unit(gen, n) for n in sorted(gen.services)]
     gateway = gateway_unit(gen)
     shared_services = gen.shared_db_services
+    pg = postgres(gen)
     return {
         "format": OUTPUT_FORMAT,
         "generator": f"decompose {__version__}",
@@ -207,14 +233,17 @@ def output_manifest(gen: Generation) -> dict[str, Any]:
         # the images' Python and what the monolith declares: `build` picks a local image meeting it
         "python": {"version": gen.python, "requires": gen.python_requires, "accepts": list(gen.python_accepts)},
         "database": {
+            "engine": gen.database_engine,
             "env": gen.database_env,
             "per_service": {n: database_url(gen, n) for n in sorted(gen.services)},
             "shared": {
                 "tables": list(gen.shared_tables),
                 "services": shared_services,
-                "url": f"sqlite:///{SHARED_MOUNT}/shared.db" if shared_services else None,
-                "volume": SHARED_VOLUME if shared_services else None,
+                "url": (None if not shared_services else db.url(db.SHARED_DB, "PASSWORD") if pg
+                        else f"sqlite:///{SHARED_MOUNT}/shared.db"),
+                "volume": SHARED_VOLUME if shared_services and not pg else None,
             },
+            "server": db.manifest_entry(gen.database_engine, gen.database_image, db.databases(gen.services)),
         },
         "services": [{k: u[k] for k in _MANIFEST_KEYS if k in u} for u in services],
         "gateway": {k: gateway[k] for k in _MANIFEST_KEYS if k in gateway},

@@ -53,7 +53,8 @@ def customer_summary(customer_id: int, top: int = 5) -> dict:
     row = session.execute(CUSTOMER_SUMMARY_SQL, {"customer_id": customer_id}).mappings().first()
     if row is None:
         raise NotFound.entity("customer", customer_id)
-    summary = dict(row)
+    # SUM of a BIGINT is NUMERIC on PostgreSQL (Decimal): amounts are whole cents
+    summary = {k: int(v) if k.endswith(("_cents", "_count")) else v for k, v in row.items()}
     net = summary["paid_cents"] - summary["refunded_cents"]
     summary["net_revenue_cents"] = net
     summary["net_revenue"] = format_cents(net)
@@ -61,5 +62,6 @@ def customer_summary(customer_id: int, top: int = 5) -> dict:
         summary["last_order_at"] = str(summary["last_order_at"])
     products = session.execute(TOP_PRODUCTS_SQL,
                                {"customer_id": customer_id, "limit": top}).mappings()
-    summary["top_products"] = [dict(product) for product in products]
+    summary["top_products"] = [{**product, "quantity": int(product["quantity"]),
+                                "revenue_cents": int(product["revenue_cents"])} for product in products]
     return summary
