@@ -53,6 +53,8 @@ import networkx as nx
 from decompose.planning.plan import SERVICE_NAME_RE
 
 METHODS = ("louvain", "greedy")
+#: No service holds more than this share of the modules (services + shared) while it can be split.
+MAX_SHARE = 1 / 3
 
 
 class ConstraintError(Exception):
@@ -307,6 +309,55 @@ def name_clusters(clusters: list[list[str]], fixed: Mapping[int, str] | None = N
     return [n or "" for n in names]
 
 
+_TEST_WORDS = frozenset({"tests", "test", "testing", "conftest"})
+
+
+def name_by_domains(
+    clusters: list[list[str]],
+    keys: Mapping[str, str],
+    labels: Mapping[str, str],
+    fixed: Mapping[int, str] | None = None,
+    evidence: Mapping[str, int] | None = None,
+) -> list[str]:
+    """Names from the domains each cluster holds (:mod:`decompose.planning.domains`), never numbered.
+
+    A cluster is named after its dominant domain: the one declaring the most
+    tables and routes in it (``evidence``: module -> count), then the one with
+    the most modules, then by name; a
+    name another cluster took first (larger clusters choose first) is
+    extended with the next domains (``token-policy``), then with the
+    package of its first module.  ``fixed`` names (pins) are kept.
+    """
+    fixed = dict(fixed or {})
+    names: list[str] = [fixed.get(i, "") for i in range(len(clusters))]
+    taken = {n for n in names if n}
+    order = sorted((i for i in range(len(clusters)) if not names[i]), key=lambda i: (-len(clusters[i]), clusters[i][0]))
+    for i in order:
+        counts = Counter(keys.get(m, m) for m in clusters[i])
+        weight = Counter({k: 0 for k in counts})
+        for m in clusters[i]:
+            weight[keys.get(m, m)] += (evidence or {}).get(m, 0)
+        ranked = [k for k, _ in sorted(counts.items(), key=lambda kv: (-weight[kv[0]], -kv[1], kv[0]))]
+        words = [_dns(labels.get(k, k.rpartition(".")[2])) for k in ranked]
+        words = [w for w in words if w and not (set(w.split("-")) & _TEST_WORDS)] or [_dns(clusters[i][0].replace(".", "-"))]
+        candidates = ["-".join(words[:n]) for n in range(1, min(len(words), 3) + 1)]
+        # then the domain and the part of it the cluster holds most (``accounts-migrations``)
+        top = ranked[0] if ranked else ""
+        leaf = labels.get(top, top.rpartition(".")[2])
+        below = Counter(
+            p[p.index(leaf) + 1] for m in clusters[i] if keys.get(m, m) == top
+            for p in [m.split(".")] if leaf in p[:-1]
+        )
+        candidates += [f"{words[0]}-{_dns(x)}" for x, _ in sorted(below.items(), key=lambda kv: (-kv[1], kv[0]))]
+        candidates += [_dns(f"{words[0]}-{m.replace('.', '-')}") for m in clusters[i]]
+        name = next((_dns(x) for x in candidates if _dns(x) not in taken), None)
+        if name is None:  # cannot happen: module paths are unique; still never loop
+            name = _dns(clusters[i][0].replace(".", "-"))
+        names[i] = name
+        taken.add(name)
+    return names
+
+
 def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why) -> set[str]:
     """Atoms proposed for the shared library (see step 2 of the module docstring).
 
@@ -422,9 +473,14 @@ def cluster(
     cycles: Iterable[Iterable[str]] = (),
     constraints: Constraints | None = None,
     table_modules: Iterable[str] = (),
+    domain_modules: Iterable[str] = (),
     bonds: Iterable[tuple[Iterable[str], str]] = (),
     seed: int = 42,
     method: str = "louvain",
+    keys: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    evidence: Mapping[str, int] | None = None,
+    max_share: float | None = MAX_SHARE,
 ) -> Clustering:
     """Cluster the modules of ``coupling`` into services (see the module docstring)."""
     if method not in METHODS:
@@ -504,7 +560,7 @@ def cluster(
         return comms
 
     # 2. shared library: the bottom layer, judged by how many clusters reach it
-    table_modules = set(table_modules)
+    table_modules = set(table_modules) | set(domain_modules)  # both stay in services
     if c.auto_shared:
         shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why)
     # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
@@ -585,6 +641,22 @@ def cluster(
                 break
             comms = sorted((sorted(x) for x in best), key=lambda x: x[0])
 
+    # 5b. no service above max_share of the modules: split the largest while it splits
+    if c.services is None and max_share is not None:
+        total = len(modules)
+        while True:
+            sizes = [sum(len(atoms[a]) for a in comm) for comm in comms]
+            i = max(range(len(comms)), key=lambda k: (sizes[k], -k))
+            held = {keys.get(m, m) for a in comms[i] for m in atoms[a]} if keys is not None else {""}
+            if sizes[i] <= max_share * total or len(held) < 2 or len({atom_pin[a] for a in comms[i] if a in atom_pin}) > 1:
+                break  # small enough, one domain only (a big app is one service), or pinned
+            parts = _split_in_two(q, comms[i], method, seed)
+            if not parts or len(parts) < 2 or any(len({atom_pin[a] for a in p if a in atom_pin}) > 1 for p in parts):
+                notes.append(f"a service holds {sizes[i]} of {total} modules: its atoms (import cycles, bonds) do not split further")
+                break
+            notes.append(f"split a cluster of {sizes[i]} of {total} modules (over {max_share:.0%}) in two")
+            comms = sorted((sorted(x) for x in [x for k, x in enumerate(comms) if k != i] + parts), key=lambda x: x[0])
+
     # 6. names
     clusters = [sorted(m for a in comm for m in atoms[a]) for comm in comms]
     fixed: dict[int, str] = {}
@@ -592,7 +664,10 @@ def cluster(
         pins = {atom_pin[a] for a in comm if a in atom_pin}
         if pins:
             fixed[i] = pins.pop()
-    names = name_clusters(clusters, fixed, root_modules=[m for cl in clusters for m in cl])
+    if keys is not None:
+        names = name_by_domains(clusters, keys, labels or {}, fixed, evidence)
+    else:
+        names = name_clusters(clusters, fixed, root_modules=[m for cl in clusters for m in cl])
     assignment = {m: names[i] for i, cl in enumerate(clusters) for m in cl}
     return Clustering(
         assignment=dict(sorted(assignment.items())),

@@ -30,6 +30,11 @@ Blockers (each a dict with ``kind`` and ``severity``):
     after the split every service holds its own copy and they diverge.
 ``shared-table`` (error)
     a table touched by modules of more than one service.
+``orm-relation`` (error)
+    a Django ``ForeignKey``/``ManyToManyField``/``OneToOneField`` of a model
+    in one service to a model another service owns (model, field, target,
+    file:line; :mod:`decompose.frameworks.django_models`); relations to
+    Django's own apps (``auth``, ``contenttypes``...) never count.
 ``shared-uses-service`` (error; warning for a composition root)
     a shared-library module depending on service modules: the library
     would need that service's code.  For the app factory / entry points
@@ -48,11 +53,14 @@ import networkx as nx
 
 from decompose.planning import quality
 from decompose.planning.cluster import Clustering, Constraints, cluster
+from decompose.planning.cycles import cut_cycles
+from decompose.planning.domains import find_domains, structure_signal
 from decompose.analysis.facts import Definition, ModuleFacts
 from decompose.analysis.graph import DependencyGraph, build_graph
-from decompose.analysis.roles import excluded_role
+from decompose.analysis.roles import excluded_role, is_migration_module
 from decompose.analysis.metrics import RUNTIME_CONTEXTS
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
+from decompose.frameworks.django_models import relation_blockers
 from decompose.planning.signals import (
     DEFAULT_WEIGHTS,
     Coupling,
@@ -133,18 +141,31 @@ def propose(
     if trace_calls is not None:
         directed_calls = module_calls(list(trace_calls), modules)
         signals["dynamic"] = dynamic_signal(directed_calls)
+    domains = find_domains(facts)
+    signals["structure"] = structure_signal(domains)
     coupling = combine(modules, signals, weights)
+    cut = cut_cycles(facts, graph, domains.key_of)
+    notes.extend(cut.notes)
+    # a call passing live objects binds caller and callee inside one domain; across
+    # domains coupling decides and describe() reports the call as a blocker
+    bonds = [(grp, why) for grp, why in live_object_bonds(facts, graph)
+             if len({domains.key_of.get(m, m) for m in grp}) == 1]
     clustering = cluster(
         coupling.graph,
         dependency_graph(graph),
-        cycles=runtime_cycles(graph),
-        bonds=live_object_bonds(facts, graph),
+        cycles=cut.atoms,
+        bonds=bonds,
         constraints=constraints,
         table_modules=[m for m, ts in access.items() if any(h in ("model", "table") for hs in ts.values() for h in hs)],
         seed=seed,
         method=method,
+        keys=domains.key_of,
+        labels=domains.label,
+        domain_modules=domains.app_modules(),
+        evidence={f.module: len(f.routes) + len({d.table for d in f.data if d.how in ("model", "table")}) for f in facts},
     )
     notes.extend(clustering.notes)
+    _migrations_with_their_tables(clustering, access, constraints)
     plan = describe(
         clustering.assignment,
         clustering.shared,
@@ -167,7 +188,45 @@ def propose(
     if constraints is not None and constraints.services is not None:
         plan.quality["settings"]["target_services"] = constraints.services
     plan.excluded = excluded
+    if cut.blockers:
+        plan.blockers = plan.blockers + cut.blockers
+        order = {"error": 0, "warning": 1}
+        plan.blockers.sort(key=lambda b: (order[b["severity"]], b["kind"], str(b.get("function") or b.get("state") or b.get("table") or b.get("module")), str(b.get("imports", ""))))
+        plan.quality["blockers"] = {
+            "errors": sum(1 for b in plan.blockers if b["severity"] == "error"),
+            "warnings": sum(1 for b in plan.blockers if b["severity"] == "warning"),
+        }
     return Proposal(plan=plan, coupling=coupling, clustering=clustering, access=access, notes=notes)
+
+
+def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, Mapping[str, list[str]]],
+                                  constraints: Constraints | None) -> None:
+    """Each migration (Alembic version, Django migration) goes to the service owning most of
+    the tables it touches (owners: the services whose non-migration modules define them)."""
+    pinned = set()
+    if constraints is not None and constraints.pins:
+        from fnmatch import fnmatchcase
+
+        pinned = {m for m in clustering.assignment for pat in constraints.pins if fnmatchcase(m, pat)}
+    owner: dict[str, set[str]] = defaultdict(set)
+    for m, ts in access.items():
+        s = clustering.assignment.get(m)
+        if s and not is_migration_module(m):
+            for t_, hows in ts.items():
+                if any(h in ("model", "table") for h in hows):
+                    owner[t_].add(s)
+    for m in sorted(clustering.assignment):
+        if not is_migration_module(m) or m in pinned or not access.get(m):
+            continue
+        votes: dict[str, float] = defaultdict(float)
+        for t_ in access[m]:
+            for s in owner.get(t_, ()):
+                votes[s] += 1.0 / len(owner[t_])
+        if votes:
+            best = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+            if best != clustering.assignment[m]:
+                clustering.assignment[m] = best
+                clustering.why[m] = f"migration of {', '.join(sorted(access[m]))}: with the service owning those tables"
 
 
 def _scripts(facts: list[ModuleFacts], graph: DependencyGraph, excluded: dict[str, str]) -> dict[str, str]:
@@ -582,6 +641,7 @@ def describe(
                     "access": {s: sorted(v) for s, v in sorted(users.items())},
                 }
             )
+    blockers.extend(relation_blockers(by_module, owner))  # Django ORM relations across services
     by_shared: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for (user, mod), syms in shared_uses.items():
         by_shared[user][mod] |= {f"{mod}.{s}" for s in syms}

@@ -25,6 +25,11 @@ unordered pairs (stored with ``a < b``) of analysed modules:
 ``dynamic``
     calls recorded at run time by ``decompose trace`` between the two
     modules, both directions.
+``structure``
+    the project's own structure: modules of one domain candidate (the same
+    app package, or the same name across technical layers, see
+    :mod:`decompose.planning.domains`); a candidate of ``n`` modules adds
+    ``1 / (n - 1)`` to each of its pairs.
 
 Signals are on different scales (a trace can count thousands of calls), so
 before mixing each one is normalised to [0, 1] with
@@ -45,8 +50,8 @@ import networkx as nx
 from decompose.analysis.facts import ModuleFacts
 from decompose.analysis.graph import DependencyGraph
 
-SIGNALS = ("static", "data", "evolution", "dynamic")
-DEFAULT_WEIGHTS = {"static": 1.0, "data": 1.0, "evolution": 0.5, "dynamic": 1.0}
+SIGNALS = ("static", "data", "evolution", "dynamic", "structure")
+DEFAULT_WEIGHTS = {"static": 1.0, "data": 1.0, "evolution": 0.5, "dynamic": 1.0, "structure": 1.0}
 #: Commits touching more files than this are ignored by the evolutionary signal.
 MAX_COMMIT_FILES = 50
 #: Pairs that changed together in fewer commits than this are ignored.

@@ -1,0 +1,6 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    operations = [migrations.CreateModel(name="Account", fields=[("id", models.AutoField(primary_key=True))])]

@@ -1,0 +1,5 @@
+from bazaar.accounts.models import Account
+
+
+def welcome(name: str) -> int:
+    return Account.objects.create(name=name).id
