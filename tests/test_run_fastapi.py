@@ -31,7 +31,9 @@ from decompose.generation.output import generation_for, render_outputs, write_ou
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import save_plan
 from decompose.runtime.docker_build import build_all, load_manifest
-from decompose.runtime.runner import UpFailed, down_docker, down_local, free_port, run_dir, up_docker, up_local
+from decompose.runtime.runner import (
+    CONTAINER_SECRET_FILE, UpFailed, down_docker, down_local, forget_rpc_secret, free_port, run_dir, up_docker, up_local,
+)
 
 from tests.generate_support import signature
 
@@ -264,3 +266,79 @@ def test_uvicorn_workers_whose_lifespan_fails_end_up_with_the_error(fdesk, env, 
         assert (f.name, f.error) == ("catalog", BROKEN) and f.reason.startswith("exited with code "), f
     finally:
         down_local(out)
+
+
+# --------------------------------------------------------------------------- Docker: the same, and the RPC secret
+
+
+@pytest.fixture(scope="module")
+def fdesk_images(fdesk, docker_client_fixture, base_image):
+    client = docker_client_fixture
+    m = load_manifest(fdesk)
+    down_docker(m.project, client=client)
+    _, failed = build_all(m, client=client, base_image=base_image)
+    assert not failed, [str(f) for f in failed]
+    yield m
+    down_docker(m.project, client=client)
+    forget_rpc_secret(fdesk, "docker")
+    for u in m.units:
+        client.images.remove(u.image, force=True)
+
+
+@pytest.mark.docker
+def test_docker_internal_rpc_works_and_no_container_shows_the_rpc_secret(fdesk_images, docker_client_fixture):
+    client = docker_client_fixture
+    m = fdesk_images
+    running = up_docker(m, port=free_port(), timeout=180, client=client)
+    try:
+        gw = running.url
+        assert httpx.get(gw + "/orders/1", headers={"x-client": "desk"}, timeout=30).status_code == 401
+        r = httpx.get(gw + "/orders/1", headers=HEADERS, timeout=30)  # orders -> catalog over signed RPC
+        assert (r.status_code, r.json()) == (200, {"item": "pen"}), r.text
+        secret = Path(running.rpc_secret_file).read_text().strip()
+        assert len(secret) == 64
+        containers = {c.labels["io.decompose.service"]: c
+                      for c in client.containers.list(filters={"label": f"io.decompose.project={m.project}"})}
+        assert set(containers) == {"catalog", "orders", "gateway"}
+        for name, c in containers.items():
+            inspected = json.dumps(client.api.inspect_container(c.id))  # all `docker inspect` shows
+            assert secret not in inspected, name
+            env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+            assert "DECOMPOSE_RPC_SECRET" not in env, name
+            mounts = {mt["Destination"]: mt for mt in c.attrs["Mounts"]}
+            if name == "gateway":
+                assert "DECOMPOSE_RPC_SECRET_FILE" not in env and CONTAINER_SECRET_FILE not in mounts
+                continue
+            assert env["DECOMPOSE_RPC_SECRET_FILE"] == CONTAINER_SECRET_FILE
+            assert mounts[CONTAINER_SECRET_FILE]["RW"] is False
+            code, out = c.exec_run(["python", "-c", f"print(open({CONTAINER_SECRET_FILE!r}).read().strip())"])
+            assert (code, out.decode().strip()) == (0, secret), name  # the service's user reads it
+            code, _ = c.exec_run(["sh", "-c", f"echo x > {CONTAINER_SECRET_FILE}"])
+            assert code != 0  # read-only
+    finally:
+        down_docker(m.project, client=client)
+        forget_rpc_secret(m.root, "docker")
+    assert not list(run_dir(m.root).glob("rpc-secret.docker*"))
+
+
+@pytest.mark.docker
+def test_docker_a_lifespan_failure_ends_up_naming_the_service_and_the_error(fdesk_images, docker_client_fixture,
+                                                                           tmp_path):
+    client = docker_client_fixture
+    out = tmp_path / "out"  # the same images, catalog's environment as its deployment sets it
+    shutil.copytree(fdesk_images.root, out, ignore=shutil.ignore_patterns(".decompose-run"))
+    data = json.loads((out / "decompose-output.json").read_text())
+    next(u for u in data["services"] if u["name"] == "catalog")["env"]["FDESK_BROKER_DOWN"] = "1"
+    (out / "decompose-output.json").write_text(json.dumps(data))
+    m = load_manifest(out)
+    t0 = time.monotonic()
+    with pytest.raises(UpFailed) as exc:
+        up_docker(m, port=free_port(), timeout=180, client=client)
+    try:
+        assert time.monotonic() - t0 < 60  # not the 180 s timeout
+        (f,) = exc.value.failures
+        assert (f.name, f.reason, f.error) == ("catalog", "exited with code 3", BROKEN), f
+        assert "gateway" in exc.value.waiting or "orders" in exc.value.waiting or not exc.value.waiting
+    finally:
+        down_docker(m.project, client=client)
+        forget_rpc_secret(out, "docker")

@@ -12,11 +12,12 @@ free ports on 127.0.0.1, service URLs pointing at them, logs in files and a
 process registry in the output folder so ``down --local`` stops them.
 
 RPC secret: every ``up`` makes a fresh per-run secret (:func:`new_rpc_secret`)
-that the services sign their calls to each other with; Docker containers get
-it as ``DECOMPOSE_RPC_SECRET``, local processes as a file named by
-``DECOMPOSE_RPC_SECRET_FILE``.  The gateway gets none (it forwards public routes
-only).  It is kept in ``OUT/.decompose-run/rpc-secret.<mode>`` (mode 0600) for
-signing calls by hand while debugging; ``down`` deletes it.
+that the services sign their calls to each other with, always a file named
+by ``DECOMPOSE_RPC_SECRET_FILE``, never an environment value: Docker
+bind-mounts a read-only copy (:mod:`decompose.runtime.run_secret`), local
+processes read the file itself.  The gateway gets none (it forwards public
+routes only).  It is kept in ``OUT/.decompose-run/rpc-secret.<mode>`` (mode
+0600) for signing calls by hand while debugging; ``down`` deletes it.
 
 Verify (``verify_dir``, what ``decompose verify`` and ``up --verify-dir`` use):
 every service also gets ``DECOMPOSE_DATABASE`` (the SQLite file ``db.sqlite3``
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shlex
 import signal
 import socket
@@ -62,11 +62,13 @@ from decompose.runtime.readiness import (  # noqa: F401
     crash_loop, first_error, http_probe, log_lines, probe_container, probe_script,
 )
 from decompose.fsio import atomic_write
+from decompose.runtime.run_secret import (  # noqa: F401 - rpc_secret_path, forget_rpc_secret: used by verify, cli
+    CONTAINER_SECRET_FILE, RUN_DIR, container_secret_file, forget_rpc_secret, new_rpc_secret, rpc_secret_path,
+)
 from decompose.runtime.verify_folder import (
     LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV, prepare_verify_dir, verify_env,
 )
 
-RUN_DIR = ".decompose-run"  # inside the output folder: registry + logs of --local runs
 REGISTRY = "local.json"
 LOG_TAIL = 20
 
@@ -158,32 +160,6 @@ def unit_env(m: OutputManifest, unit: Unit, urls: Mapping[str, str], *, override
 def gets_rpc_secret(unit: Unit) -> bool:
     """Services sign and check internal calls; the gateway forwards public routes only."""
     return unit.role != "gateway"
-
-
-def rpc_secret_path(out: Path, mode: str) -> Path:
-    """Where ``up`` keeps the RPC secret of its run (``mode``: "docker" or "local")."""
-    return run_dir(out) / f"rpc-secret.{mode}"
-
-
-def new_rpc_secret(out: Path, mode: str) -> tuple[str, Path]:
-    """A fresh RPC secret for one run (64 hex characters), written with mode 0600
-    in a folder only the owner may enter."""
-    value = secrets.token_hex(32)
-    path = rpc_secret_path(out, mode)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(path.parent, 0o700)
-    except OSError:
-        pass
-    atomic_write(path, value + "\n", mode=0o600)
-    return value, path
-
-
-def forget_rpc_secret(out: Path, mode: str) -> None:
-    try:
-        rpc_secret_path(out, mode).unlink()
-    except FileNotFoundError:
-        pass
 
 
 def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
@@ -341,12 +317,13 @@ def up_docker(
         env = unit_env(m, u, urls, override_urls=False)
         env.setdefault("PORT", str(u.port))
         env.pop(SECRET_FILE_ENV, None)
-        if gets_rpc_secret(u):
-            env[SECRET_ENV] = secret
-        else:
-            env.pop(SECRET_ENV, None)
+        env.pop(SECRET_ENV, None)  # never an environment value: `docker inspect` shows those
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
         mounts = {}
+        if gets_rpc_secret(u):
+            user = (client.images.get(u.image).attrs.get("Config") or {}).get("User") or ""
+            mounts[str(container_secret_file(m.root, secret, user))] = {"bind": CONTAINER_SECRET_FILE, "mode": "ro"}
+            env[SECRET_FILE_ENV] = CONTAINER_SECRET_FILE
         labels = _labels(m.project, u)
         if verify_dir is not None and u.role != "gateway":
             env.update(verify_env(VERIFY_MOUNT))
