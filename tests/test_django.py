@@ -355,3 +355,72 @@ def test_static_patterns_agree_with_djangos_own_resolver(site):
         assert view.rsplit(".", 1)[0].startswith(expected.rsplit(".", 1)[0]) and view.endswith(
             expected.rsplit(".", 1)[1]), (url, view, p.view)
         assert name == (p.name or name), (url, name, p.name)
+
+
+# --------------------------------------------------------------------------- ORM relations across services
+
+
+def test_orm_relations_to_another_services_model_are_blockers_with_model_field_and_line(site):
+    from decompose.analysis.graph import build_graph
+    from decompose.planning.propose import describe
+
+    facts, _sources = site
+    assignment = {m: m.split(".")[0] for m in facts if m.split(".")[0] in ("blog", "shop", "accounts")}
+    shared = [m for m in facts if m not in assignment]
+    plan = describe(assignment, shared, list(facts.values()), build_graph(list(facts.values())), project="site")
+    rel = [(b["model"], b["field"], b["relation"], b["target"], b["service"], b["target_service"], b["location"])
+           for b in plan.blockers if b["kind"] == "orm-relation"]
+    # string refs ("blog.Post", "accounts.Profile", "blog.Tag") and a class ref (Post imported from
+    # blog.models); Post.author -> settings.AUTH_USER_MODEL and Profile.user -> auth's User are
+    # shared infrastructure; Order.product and Post.tags stay inside their service
+    assert sorted(rel) == [
+        ("accounts.models.Profile", "favourite", "ForeignKey", "blog.models.Post", "accounts", "blog",
+         "accounts/models.py:9"),
+        ("shop.models.Order", "buyer", "ForeignKey", "accounts.models.Profile", "shop", "accounts",
+         "shop/models.py:11"),
+        ("shop.models.Order", "tags", "ManyToManyField", "blog.models.Tag", "shop", "blog", "shop/models.py:16"),
+        ("shop.models.Product", "review", "OneToOneField", "blog.models.Post", "shop", "blog", "shop/models.py:6"),
+    ]
+    assert all(b["severity"] == "error" for b in plan.blockers if b["kind"] == "orm-relation")
+    # one service holding blog and shop: only the relations to accounts (and from it) remain
+    together = {m: ("content" if s in ("blog", "shop") else s) for m, s in assignment.items()}
+    plan = describe(together, shared, list(facts.values()), build_graph(list(facts.values())), project="site")
+    assert sorted((b["model"], b["field"]) for b in plan.blockers if b["kind"] == "orm-relation") == [
+        ("accounts.models.Profile", "favourite"), ("shop.models.Order", "buyer")]
+
+
+def test_relation_targets_resolved_through_app_labels_packages_and_same_app_names(tmp_path):
+    from decompose.frameworks.django_models import resolved_relations
+
+    root = write(tmp_path / "p", {
+        "library/__init__.py": "",
+        "library/models/__init__.py": "from .book import Book\n",
+        "library/models/book.py": """
+            from django.db import models
+            class Author(models.Model):
+                name = models.CharField(max_length=10)
+            class Book(models.Model):
+                author = models.ForeignKey("Author", on_delete=models.CASCADE)
+                parent = models.ForeignKey("self", null=True, on_delete=models.CASCADE)
+                site = models.ForeignKey("sites.Site", on_delete=models.CASCADE)
+                ct = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE)
+                class Meta:
+                    app_label = "library"
+        """,
+        "loans/__init__.py": "",
+        "loans/models.py": """
+            from django.db import models
+            from library.models import Book
+            class Loan(models.Model):
+                book = models.ForeignKey(to=Book, on_delete=models.CASCADE)
+                author = models.ForeignKey("library.Author", on_delete=models.CASCADE)
+                tag = models.ForeignKey("taggit.Tag", on_delete=models.CASCADE)
+        """,
+    })
+    facts, _sources = load(root)
+    got = [(r.model, r.field, r.target, r.location) for r in resolved_relations(facts)]
+    assert got == [
+        ("library.models.book.Book", "author", "library.models.book.Author", "library/models/book.py:6"),
+        ("loans.models.Loan", "book", "library.models.book.Book", "loans/models.py:5"),
+        ("loans.models.Loan", "author", "library.models.book.Author", "loans/models.py:6"),
+    ]

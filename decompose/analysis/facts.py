@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bump when the parser's output changes so stale cache entries are ignored.
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 
 IMPORT_KINDS = ("absolute", "relative", "dynamic")
 IMPORT_CONTEXTS = ("module", "function", "conditional", "type_checking")
@@ -114,6 +114,18 @@ class DataAccess:
 
 
 @dataclass(slots=True)
+class ModelRelation:
+    """A relation field of an ORM model class (Django ``ForeignKey``/``ManyToManyField``/``OneToOneField``)."""
+
+    model: str  # the model class defining the field
+    field: str  # the field's name
+    kind: str  # "ForeignKey" | "ManyToManyField" | "OneToOneField"
+    target: str  # as written if a string ("app.Model", "Model", "self"), else the dotted name it resolves to
+    app_label: str  # the defining model's app label (Meta.app_label or its package)
+    line: int
+
+
+@dataclass(slots=True)
 class GlobalWrite:
     """A function that rebinds or mutates a module-level name (``global x`` etc.)."""
 
@@ -134,6 +146,7 @@ class ModuleFacts:
     data: list[DataAccess] = field(default_factory=list)
     global_writes: list[GlobalWrite] = field(default_factory=list)
     lines: int = 0  # physical lines of source
+    relations: list[ModelRelation] = field(default_factory=list)  # ORM relation fields of its models
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +167,7 @@ class ModuleFacts:
             data=[DataAccess(**a) for a in d.get("data", [])],
             global_writes=[GlobalWrite(**g) for g in d.get("global_writes", [])],
             lines=d.get("lines", 0),
+            relations=[ModelRelation(**r) for r in d.get("relations", [])],
         )
 
 

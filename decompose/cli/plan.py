@@ -292,6 +292,10 @@ def _print_blockers(blockers: list[dict], counts: dict) -> None:
             details = f"from {', '.join(b['called_from'])}: " + "; ".join(b["problems"])
         elif b["kind"] == "shared-table":
             details = f"used by {', '.join(b['used_by'])} (owner {b['owner']})"
+        elif b["kind"] == "orm-relation":
+            what = f"{b['model']}.{b['field']}"
+            details = (f"{b['relation']} to {b['target']} (service {b['target_service']}) "
+                       f"from service {b['service']}, {b['location']}")
         elif b["kind"] in ("cross-service-state", "shared-library-state"):
             details = f"{', '.join(b['how'])}; owner {b['owner']}, used by {', '.join(b['used_by'])}"
         else:

@@ -4,6 +4,9 @@
   a Django model (a base resolving to ``django.db.models.Model``, or spelled
   ``models.Model``/``Model``) that is neither abstract nor a proxy; its table
   is ``Meta.db_table`` or ``<app_label>_<classname lowercased>`` like Django's.
+  Its relation fields (``ForeignKey``/``ManyToManyField``/``OneToOneField``,
+  target as a string or the dotted name it resolves to) are
+  ``ModuleFacts.relations``.
 * ``table``: ``Table("t", metadata, ...)`` (SQLAlchemy Core) unless ``Table``
   is imported from a module that is not SQLAlchemy.
 * ``sql``: a string literal (implicit concatenations and f-strings joined)
@@ -17,7 +20,7 @@ from typing import Any
 
 import libcst as cst
 
-from decompose.analysis.facts import DataAccess, ModuleFacts
+from decompose.analysis.facts import DataAccess, ModelRelation, ModuleFacts
 from decompose.analysis.parse.nodes import (
     IndentedBlock,
     SimpleString,
@@ -30,6 +33,7 @@ from decompose.analysis.parse.nodes import (
 from decompose.analysis.parse.sql import RAW_SQL_HEAD, SQL_HEAD, sql_tables
 
 _DJANGO_MODEL = ("django.db.models.Model", "django.db.models.base.Model")
+_RELATION_FIELDS = frozenset({"ForeignKey", "ManyToManyField", "OneToOneField"})
 
 
 class TablesMixin:
@@ -42,6 +46,7 @@ class TablesMixin:
 
     def _init_tables(self) -> None:
         self.data: list[DataAccess] = []
+        self.relations: list[ModelRelation] = []
         self.strings_done: set[int] = set()
 
     def _finish_tables(self, facts: ModuleFacts) -> None:
@@ -54,6 +59,7 @@ class TablesMixin:
                 seen.add(key)
                 data.append(d)
         facts.data = sorted(data, key=lambda d: (d.line, d.table, d.how))
+        facts.relations = sorted(self.relations, key=lambda r: (r.line, r.model, r.field))
 
     # -- models ----------------------------------------------------------------
     def _class_data(self, node: cst.ClassDef) -> None:
@@ -75,14 +81,40 @@ class TablesMixin:
             if is_true(meta.get("abstract")) or is_true(meta.get("proxy")):
                 return
             table = string_value(meta["db_table"]) if "db_table" in meta else None
+            app = string_value(meta["app_label"]) if "app_label" in meta else None
+            self._relations(node, name, app or self._app_label())
             if not table:
-                app = string_value(meta["app_label"]) if "app_label" in meta else None
                 table = f"{app or self._app_label()}_{name.lower()}"
             da = DataAccess(table=table, how="model", line=0, symbol=name)
         else:
             return
         self.data.append(da)
         self._hook_line(node.name, da)
+
+    def _relations(self, node: cst.ClassDef, model: str, app_label: str) -> None:
+        """``field = models.ForeignKey(<target>, ...)`` (and ManyToManyField, OneToOneField) in a model."""
+        for field, value in simple_assigns(node.body):
+            if value.__class__ is not cst.Call:
+                continue
+            kind = (dotted(value.func) or "").rpartition(".")[2]
+            if kind not in _RELATION_FIELDS:
+                continue
+            arg = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "to"), None)
+            if arg is None:
+                arg = next((a.value for a in value.args if a.keyword is None and not a.star), None)
+            if arg is None:
+                continue
+            target = string_value(arg)
+            if target is None:
+                name = dotted(arg)
+                if name is None:
+                    continue
+                head, _, rest = name.partition(".")
+                base = self._resolve(head) if head in self.names else None
+                target = (f"{base}.{rest}" if rest else base) if base else f"{self.module}.{name}"
+            rel = ModelRelation(model=model, field=field, kind=kind, target=target, app_label=app_label, line=0)
+            self.relations.append(rel)
+            self._hook_line(value, rel)
 
     def _is_django_model(self, node: cst.ClassDef) -> bool:
         for arg in node.bases:
