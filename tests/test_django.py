@@ -424,3 +424,26 @@ def test_relation_targets_resolved_through_app_labels_packages_and_same_app_name
         ("loans.models.Loan", "book", "library.models.book.Book", "loans/models.py:5"),
         ("loans.models.Loan", "author", "library.models.book.Author", "loans/models.py:6"),
     ]
+
+
+def test_plan_lists_each_url_pattern_under_the_service_owning_its_view(site, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from decompose.cli import app
+
+    out = tmp_path / "decompose.yaml"
+    r = CliRunner().invoke(app, ["plan", str(SITE), "--output", str(out), "--no-history", "--no-cache", "--quiet"])
+    assert r.exit_code == 0, r.output
+    plan = yaml.safe_load(out.read_text(encoding="utf-8"))
+    owner = {m: name for name, svc in plan["services"].items() for m in svc["modules"]}
+    rows = {(route["path"], route["method"], route["function"], name)
+            for name, svc in plan["services"].items() for route in svc["routes"]}
+    facts, sources = site
+    expected = set()
+    for p in site_patterns(site).patterns:
+        methods = ["*"] if set(p.methods) >= {"DELETE", "GET", "PATCH", "POST", "PUT"} else p.methods
+        expected |= {(p.path, m, p.view, owner[p.module]) for m in methods}
+    assert rows == expected
+    assert ("/api/orders/<pk>/cancel/", "POST", "shop.api.OrderViewSet", owner["shop.api"]) in rows
+    assert ("/shop/cart/", "*", "shop.views.cart", owner["shop.views"]) in rows

@@ -130,6 +130,7 @@ def plan_cmd(
             constraints=constraints,
             seed=seed if seed is not None else (opts.seed if opts.seed is not None else 42),
             method=method or opts.method or "louvain",
+            routes=_framework_routes(an),
         )
     except ConstraintError as exc:
         fail(str(exc))
@@ -186,7 +187,8 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
         {"static": 1.0, "data": 1.0},
     )
     assignment = {m: s for m, s in plan.service_of().items() if s}
-    measured = describe(assignment, plan.shared, an.facts, an.graph, project=plan.project, coupling=coupling, access=access)
+    measured = describe(assignment, plan.shared, an.facts, an.graph, project=plan.project, coupling=coupling, access=access,
+                        framework_routes=_framework_routes(an))
     figures = {k: measured.quality[k] for k in ("modularity", "structural_modularity", "icp", "ifn", "ned")}
     summary = {
         "plan": str(plan_file),
@@ -274,6 +276,24 @@ def _print_plan(plan, notes: list[str], out_path: Path, status: str) -> None:
     _print_blockers(plan.blockers, q["blockers"])
     for n in notes:
         out.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False)
+
+
+def _framework_routes(an) -> dict:
+    """Routes declared outside decorators (Django's urlconf), as plan route items per module."""
+    from decompose.frameworks import declared_routes
+    from decompose.planning.plan import RouteItem
+
+    def source(path: str) -> str:
+        try:
+            return (an.root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    found = declared_routes({f.module: f for f in an.facts}, source)
+    every = {"DELETE", "GET", "PATCH", "POST", "PUT"}  # a view taking any method: one "*" row
+    return {m: [RouteItem(method=meth, path=r.path, function=r.function) for r in rs
+                for meth in (["*"] if every <= set(r.methods) else r.methods)]
+            for m, rs in found.items()}
 
 
 def _print_blockers(blockers: list[dict], counts: dict) -> None:

@@ -10,6 +10,8 @@ service needs to serve it).  :data:`FRAMEWORKS` lists the adapters;
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from decompose.analysis.facts import ModuleFacts
 from decompose.frameworks.base import AppInfo, PruneError, Route, WebFramework
 from decompose.frameworks.django import Django, find_settings
@@ -38,8 +40,26 @@ def detect(facts: dict[str, ModuleFacts], sources: dict[str, str] | None = None)
     return fastapi if fastapi.detects(tops) and not flask.detects(tops) else flask
 
 
+def declared_routes(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -> dict[str, list[Route]]:
+    """Routes a framework declares outside route decorators (Django's urlconf tree), by the
+    module whose service serves them; ``{}`` for Flask and FastAPI, whose routes are facts.
+    ``read(path)`` gives a module's source; nothing is read unless the monolith imports django."""
+    if not FRAMEWORKS["django"].detects(imported_tops(facts)):
+        return {}
+    sources = {m: read(f.path) for m, f in facts.items()}
+    fw = detect(facts, sources)
+    if fw.name != "django":
+        return {}
+    out: dict[str, list[Route]] = {}
+    for module, route in fw.routes(facts, sources, fw.find_app(facts, sources), []):
+        if module in facts:
+            out.setdefault(module, []).append(route)
+    return out
+
+
 def get(name: str) -> WebFramework:
     return FRAMEWORKS[name]
 
 
-__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "detect", "get", "imported_tops"]
+__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "declared_routes", "detect", "get",
+           "imported_tops"]

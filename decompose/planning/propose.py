@@ -117,6 +117,7 @@ def propose(
     constraints: Constraints | None = None,
     seed: int = 42,
     method: str = "louvain",
+    routes: Mapping[str, list[RouteItem]] | None = None,
 ) -> Proposal:
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     facts = sorted(facts, key=lambda f: f.module)
@@ -177,6 +178,7 @@ def propose(
         access=access,
         directed_calls=directed_calls,
         why=clustering.why,
+        framework_routes=routes,
     )
     plan.quality["settings"] = {
         "method": method,
@@ -486,8 +488,10 @@ def describe(
     access: Mapping[str, Mapping[str, list[str]]] | None = None,
     directed_calls: Mapping[tuple[str, str], int] | None = None,
     why: Mapping[str, str] | None = None,
+    framework_routes: Mapping[str, list[RouteItem]] | None = None,
 ) -> Plan:
-    """The full plan for a given assignment (module -> service) and shared list."""
+    """The full plan for a given assignment (module -> service) and shared list
+    (``framework_routes``: module -> routes declared outside decorators, Django's urlconf)."""
     facts = sorted(facts, key=lambda f: f.module)
     by_module = {f.module: f for f in facts}
     shared = sorted(set(shared))
@@ -674,7 +678,7 @@ def describe(
             if m in by_module
             for r in by_module[m].routes
             for meth in (r.methods or ["GET"])
-        ]
+        ] + [r for m in mods for r in (framework_routes or {}).get(m, [])]
         reasons = {}
         for m in mods:
             parts = []
