@@ -4,7 +4,7 @@
     python benchmarks/plan_quality.py flaskbb lnbits   # only these (the docs table is rewritten only for a full run)
     python benchmarks/plan_quality.py --format json    # the figures as JSON on stdout
     python benchmarks/plan_quality.py --no-docs        # leave docs/ alone
-    python benchmarks/plan_quality.py --render run.json   # rewrite docs/plan-quality.md from a saved --format json run
+    python benchmarks/plan_quality.py --from-logs      # no run: the figures from the last run's logs (docs too)
 
 For each project of ``benchmarks.references.PROJECTS`` (pinned PyPI sdists,
 fetched and cached by benchmarks/corpus.py; nothing of their code is in this
@@ -87,6 +87,11 @@ def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> d
     audit = json.loads(_run([*dc, "check", "--path", str(src), "--plan", str(plan_file), "--format", "json"],
                             work, work / "check.log", ok=(0, 1)))
     t_check = time.perf_counter() - t1
+    return figures(name, plan, ev, audit, t_plan, t_check)
+
+
+def figures(name: str, plan: dict, ev: dict, audit: dict, t_plan: float, t_check: float) -> dict:
+    """One project's row from the outputs of plan --format json, evaluate --format json and check --format json."""
     sizes = {s: len(body.get("modules", [])) for s, body in plan["services"].items()}
     shared = len(plan.get("shared", []))
     modules = sum(sizes.values()) + shared
@@ -108,9 +113,39 @@ def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> d
         "ifn": q.get("ifn"),
         "audit_errors": sum(errors.values()),
         "audit_rules": dict(sorted(errors.items())),
+        "audit_kinds": audit_kinds(audit["findings"]),
         "bad_names": sorted(s for s in sizes if BAD_NAME.search(s)),
         "seconds": {"plan": round(t_plan, 1), "check": round(t_check, 1)},
     }
+
+
+def _log(name: str, step: str) -> tuple[dict, float]:
+    """(stdout JSON, seconds) of a step's log in the project's work folder (as ``_run`` wrote it)."""
+    text = (corpus_dir() / "plan-quality" / name / f"{step}.log").read_text(encoding="utf-8")
+    secs = float(re.search(r"^# exit \d+ after ([0-9.]+)s$", text, re.M).group(1))
+    return json.loads(text.split("--- stdout\n", 1)[1].split("\n--- stderr", 1)[0]), secs
+
+
+def from_logs(name: str) -> dict:
+    """The row of the last run of ``name``, rebuilt from its work folder's logs."""
+    (plan, t_plan), (ev, _), (audit, t_check) = (_log(name, s) for s in ("plan", "evaluate", "check"))
+    return figures(name, plan, ev, audit, t_plan, t_check)
+
+
+def audit_kinds(findings: list[dict]) -> dict[str, int]:
+    """Errors of a check audit by what they are about (the classes of issue 11)."""
+    out: Counter = Counter()
+    for f in findings:
+        if f["level"] != "error":
+            continue
+        if f["rule"] == "DC101":
+            kind = ("star import" if f["statement"].endswith("import *") else
+                    "side-effect import" if "without using any of its interface symbols" in f["message"] else
+                    "not in interface")
+            out[f"DC101 {kind}"] += 1
+        else:
+            out[f["rule"]] += 1
+    return dict(sorted(out.items()))
 
 
 def verdict(rows: list[dict]) -> dict:
@@ -132,7 +167,7 @@ def verdict(rows: list[dict]) -> dict:
 
 
 def _rules_cell(r: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in r["audit_rules"].items()) or "-"
+    return ", ".join(f"{k} {v}" for k, v in (r.get("audit_kinds") or r["audit_rules"]).items()) or "-"
 
 
 def markdown(rows: list[dict], sample: dict | None, summary: dict, commit: str) -> str:
@@ -234,28 +269,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=("table", "json"), default="table")
     ap.add_argument("--no-docs", action="store_true", help="leave docs/plan-quality.md alone")
     ap.add_argument("--no-sample", action="store_true", help="leave sample_monolith out")
-    ap.add_argument("--render", type=Path, metavar="JSON", help="only rewrite the docs table from a saved --format json run")
+    ap.add_argument("--from-logs", action="store_true",
+                    help="run nothing: rebuild the figures from the logs the last run left in each work folder")
     a = ap.parse_args(argv)
-    if a.render is not None:
-        run = json.loads(a.render.read_text(encoding="utf-8"))
-        if set(r["project"] for r in run["projects"]) != set(PROJECTS) or run.get("sample_monolith") is None:
-            ap.error(f"{a.render}: not a full run (every project and sample_monolith)")
-        write_docs(markdown(run["projects"], run["sample_monolith"], run["summary"], run.get("commit") or _commit()))
-        return 0
     unknown = [n for n in a.projects if n not in PROJECTS]
     if unknown:
         ap.error(f"unknown project {unknown[0]!r}; known: {', '.join(PROJECTS)}")
     names = a.projects or list(PROJECTS)
     rows = []
     for name in names:
-        row = measure(name, source_of(name), REFERENCES / f"{name}.yaml")
+        row = from_logs(name) if a.from_logs else measure(name, source_of(name), REFERENCES / f"{name}.yaml")
         row["source"] = source_label(name).replace("PyPI ", "")
         rows.append(row)
         print(f"{name}: ARI {row['ari']}, MoJoFM {row['mojofm']}, {row['audit_errors']} audit errors "
               f"(plan {row['seconds']['plan']}s, check {row['seconds']['check']}s)", file=sys.stderr, flush=True)
     sample = None
     if not a.no_sample:
-        sample = measure(SAMPLE, REPO / SAMPLE, REPO / SAMPLE / "reference.yaml", history=False)
+        sample = from_logs(SAMPLE) if a.from_logs else measure(
+            SAMPLE, REPO / SAMPLE, REPO / SAMPLE / "reference.yaml", history=False)
         sample["source"] = "this repository"
     summary = verdict(rows)
     if a.format == "json":
