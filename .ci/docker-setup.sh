@@ -9,10 +9,11 @@
 # Images, one per Debian release (each release has one python3):
 #   python:3.11-slim, decompose/base:3.11   from bookworm (Debian 12)
 #   python:3.13-slim, decompose/base:3.13   from trixie (Debian 13)
+#   python:3.14-slim, decompose/base:3.14   from forky (Debian testing)
 #   postgres:15, decompose/postgres:15      from bookworm's postgresql-15 (.ci/postgres-image.sh)
 # No Debian release has 3.12: for a monolith that needs >= 3.12, `decompose
 # build` takes the lowest local python:3.X-slim satisfying it (docs/run.md).
-# BASE_SUITES (default "bookworm:3.11 trixie:3.13") chooses what is built.
+# BASE_SUITES (default "bookworm:3.11 trixie:3.13 forky:3.14") chooses what is built.
 #
 # Exit status: 0 when `docker info` answers and every base image exists;
 # non-zero otherwise, with the relevant log tail printed.
@@ -20,7 +21,7 @@ set -euo pipefail
 
 WORK=${WORK:-/tmp/decompose-docker}
 CACHE=${DECOMPOSE_DOCKER_CACHE:-/var/cache/decompose-docker}
-BASE_SUITES=${BASE_SUITES:-bookworm:3.11 trixie:3.13}
+BASE_SUITES=${BASE_SUITES:-bookworm:3.11 trixie:3.13 forky:3.14}
 PACKAGES=python3,python3-venv,python3-pip,ca-certificates
 MIRROR=${MIRROR:-$(grep -rhoE "https?://[^ ]+" /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
                    | grep -E "/debian/?$" | head -1 || true)}
@@ -123,8 +124,11 @@ base_image() {  # $1 = Debian suite, $2 = its Python (3.X)
     if [ ! -s "$ROOTFS_TAR" ]; then
       ts "debootstrap --variant=minbase $SUITE from $MIRROR (log: $WORK/debootstrap-$SUITE.log)"
       rm -rf "$ROOTFS"
+      # bookworm's debootstrap has no script for releases after trixie: they bootstrap like sid
+      local script=/usr/share/debootstrap/scripts/$SUITE
+      [ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
       if ! debootstrap --variant=minbase --include="$PACKAGES" \
-             "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap-$SUITE.log" 2>&1; then
+             "$SUITE" "$ROOTFS" "$MIRROR" "$script" >"$WORK/debootstrap-$SUITE.log" 2>&1; then
         tail_log "$WORK/debootstrap-$SUITE.log"
         tail_log "$ROOTFS/debootstrap/debootstrap.log"
         die "debootstrap $SUITE failed"

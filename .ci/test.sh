@@ -37,5 +37,20 @@ else
   loud "not root on a Debian/apt machine: no Docker engine is started; Docker tests run only if one already answers"
 fi
 
+# The real monoliths tests/test_corpus_e2e.py runs end to end with Docker
+# (DECOMPOSE_E2E_APPS, default flaskr; "flaskr flaskbb" adds FlaskBB, whose venv
+# needs python3.12: pyenv's): sdists from PyPI and their virtualenvs, cached in
+# ~/.cache/decompose-corpus, so only a new machine downloads and builds them.
+export DECOMPOSE_E2E_APPS="${DECOMPOSE_E2E_APPS:-flaskr}"
+ts "corpus apps $DECOMPOSE_E2E_APPS (benchmarks/corpus.py; cached)"
+CORPUS_LOG=$(mktemp)
+# shellcheck disable=SC2086
+if python -m benchmarks.corpus --apps $DECOMPOSE_E2E_APPS >"$CORPUS_LOG" 2>&1; then
+  grep -v '^WARNING' "$CORPUS_LOG" | tail -n 4 || true
+else
+  grep -v '^WARNING' "$CORPUS_LOG" | tail -n 30 >&2 || true
+  loud "fetching the corpus apps failed: tests/test_corpus_e2e.py will fail (see above)"
+fi
+
 ts "pytest"
 exec python -m pytest -ra -p no:cacheprovider "$@"
