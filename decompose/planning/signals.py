@@ -51,7 +51,7 @@ from decompose.analysis.facts import ModuleFacts
 from decompose.analysis.graph import DependencyGraph
 
 SIGNALS = ("static", "data", "evolution", "dynamic", "structure")
-DEFAULT_WEIGHTS = {"static": 1.0, "data": 1.0, "evolution": 0.5, "dynamic": 1.0, "structure": 1.0}
+DEFAULT_WEIGHTS = {"static": 1.0, "data": 1.0, "evolution": 0.5, "dynamic": 1.0, "structure": 2.0}
 #: Commits touching more files than this are ignored by the evolutionary signal.
 MAX_COMMIT_FILES = 50
 #: Pairs that changed together in fewer commits than this are ignored.
