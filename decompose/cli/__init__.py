@@ -6,6 +6,6 @@ the order ``decompose --help`` lists them.
 """
 
 from decompose.cli.common import app
-from decompose.cli import analyze, check, generate, plan, run, verify  # noqa: E402,F401  (register commands)
+from decompose.cli import analyze, check, data, generate, plan, run, verify  # noqa: E402,F401  (register commands)
 
 __all__ = ["app"]
