@@ -174,3 +174,20 @@ def test_no_cluster_over_a_third_when_it_holds_several_domains():
     assert {r.assignment[f"p.big.m{i}"] for i in range(10)} == {"big"}
     assert {r.assignment[f"p.huge.m{i}"] for i in range(10)} == {"huge"}
     assert any("over 33%" in n for n in r.notes)
+
+
+def test_plan_command_shows_the_cycle_breakers(tmp_path):
+    from typer.testing import CliRunner
+
+    from decompose.cli import app
+
+    out = tmp_path / "decompose.yaml"
+    r = CliRunner().invoke(app, ["plan", str(DATA / "django_apps"), "-o", str(out), "--no-history", "--no-cache", "--quiet"])
+    assert r.exit_code == 0, r.output  # the blockers table prints the import-cycle row
+    assert "Blockers" in r.output and "import-cycle" in r.output
+    r = CliRunner().invoke(app, ["plan", str(DATA / "django_apps"), "-o", str(out), "--no-history", "--quiet", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    cuts = [b for b in json.loads(r.stdout)["blockers"] if b["kind"] == "import-cycle"]
+    assert [b["at"] for b in cuts] == [["bazaar/orders/signals.py:1"]]

@@ -318,6 +318,8 @@ def _print_blockers(blockers: list[dict], counts: dict) -> None:
                        f"from service {b['service']}, {b['location']}")
         elif b["kind"] in ("cross-service-state", "shared-library-state"):
             details = f"{', '.join(b['how'])}; owner {b['owner']}, used by {', '.join(b['used_by'])}"
+        elif b["kind"] == "import-cycle":
+            details = f"imports {b['imports']} at {', '.join(b['at']) or '?'}: {b['note']}"
         else:
             details = f"uses {', '.join(b['services'])}: {', '.join(b['symbols'])} ({b['note']})"
         color = "red" if b["severity"] == "error" else "yellow"
