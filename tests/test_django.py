@@ -155,7 +155,8 @@ def test_what_cannot_be_read_statically_is_named_with_file_and_line(tmp_path):
             INSTALLED_APPS = ["django.contrib.auth"]
             for app in discover():
                 INSTALLED_APPS.append(app)
-            ROOT_URLCONF = f"proj.{'urls'}"
+            import os
+            ROOT_URLCONF = f"{os.environ['NAME']}.urls"
         """,
         "proj/plugins.py": "def discover():\n    return []\n",
     })
@@ -164,7 +165,7 @@ def test_what_cannot_be_read_statically_is_named_with_file_and_line(tmp_path):
     assert [a.entry for a in project.apps] == ["django.contrib.auth"]
     assert project.problems == [
         "proj/settings.py:5: an INSTALLED_APPS entry cannot be read statically (a loop variable)",
-        "proj/settings.py:7: ROOT_URLCONF cannot be read statically (an f-string)",
+        "proj/settings.py:8: ROOT_URLCONF cannot be read statically (an f-string)",
     ]
 
 
@@ -447,3 +448,54 @@ def test_plan_lists_each_url_pattern_under_the_service_owning_its_view(site, tmp
     assert rows == expected
     assert ("/api/orders/<pk>/cancel/", "POST", "shop.api.OrderViewSet", owner["shop.api"]) in rows
     assert ("/shop/cart/", "*", "shop.views.cart", owner["shop.views"]) in rows
+
+
+def test_urlconf_branches_fstrings_decorator_factories_and_custom_converters(tmp_path):
+    # Weblate's urls.py: `if not URL_PREFIX: urlpatterns = real else: urlpatterns = [path(URL_PREFIX, ...)]`,
+    # f-string routes, `management_permission_required("x")(View.as_view())`, `<name:project>` converters
+    root = write(tmp_path / "p", {
+        "manage.py": """
+            import os
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+        """,
+        "proj/__init__.py": "",
+        "proj/settings.py": 'INSTALLED_APPS = ["proj"]\nROOT_URLCONF = "proj.urls"\nURL_PREFIX = ""\n',
+        "proj/perms.py": """
+            def permission_required(perm):
+                def wrap(view):
+                    return view
+                return wrap
+        """,
+        "proj/views.py": """
+            from django.views import View
+            class Widget(View):
+                pass
+            def manage(request):
+                return None
+        """,
+        "proj/urls.py": """
+            from django.conf import settings
+            from django.urls import path
+            from proj import views
+            from proj.perms import permission_required
+
+            PREFIX = settings.URL_PREFIX
+            widget = "<name:widget>.svg"
+            real = [
+                path(f"widgets/<name:project>/{widget}", views.Widget.as_view(), name="widget"),
+                path("manage/", permission_required("manage")(views.manage), name="manage"),
+            ]
+            if not PREFIX:
+                urlpatterns = real
+            else:
+                urlpatterns = [path(PREFIX, include(real))]
+        """,
+    })
+    facts, sources = load(root)
+    conf = frameworks.get("django").url_patterns(facts, sources)
+    assert [(p.route, p.path, p.view, p.name) for p in conf.patterns] == [
+        ("widgets/<name:project>/<name:widget>.svg", "/widgets/<path:project>/<path:widget>.svg",
+         "proj.views.Widget", "widget"),
+        ("manage/", "/manage/", "proj.views.manage", "manage"),
+    ]
+    assert conf.notes == []

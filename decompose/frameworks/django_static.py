@@ -14,10 +14,12 @@ small, bounded interpreter of module-level statements over LibCST trees:
   imports of anything else as :class:`Ext` (its dotted name, so callers can
   recognise ``django.urls.path``), top-level functions and classes as
   :class:`Ref`;
-* blocks: the bodies of ``if``/``else``, ``try``/``except``/``else``/``finally``
-  and ``with`` are all executed in order (a static reader cannot know the
-  condition: a list gets what any branch adds); ``for``/``while`` bodies once,
-  their loop variables :class:`Unknown`;
+* blocks: the bodies of ``if``/``elif``/``else``, ``try``/``except``/``else``/
+  ``finally`` and ``with`` are all executed in order (a static reader cannot
+  know the condition: a list gets what any branch adds), except that an
+  ``elif``/``else``/``except`` branch never rebinds a name bound before it
+  (the first branch's value stands); ``for``/``while`` bodies once, their loop
+  variables :class:`Unknown`;
 * everything else (a call the caller does not interpret, a comprehension, an
   f-string, a name bound nowhere) is :class:`Unknown`, carrying the file and
   line, so the caller can name what it could not read.
@@ -180,6 +182,7 @@ class _Exec:
         self.ns = ns
         self.tree = tree
         self.positions = None  # computed on the first line asked for (LibCST's positions cost a codegen)
+        self.alt = 0  # inside an alternative branch (see alternative)
         self.file = reader.path(module)
         self.is_package = module in reader.packages
 
@@ -198,6 +201,16 @@ class _Exec:
         for stmt in body:
             self.statement(stmt)
 
+    def alternative(self, body) -> None:
+        """An ``elif``/``else``/``except`` branch: what it adds counts, but it never rebinds a
+        name already bound (``if not PREFIX: urlpatterns = real else: urlpatterns = [path(PREFIX, ...)]``
+        keeps the first branch's value)."""
+        self.alt += 1
+        try:
+            self.block(body)
+        finally:
+            self.alt -= 1
+
     def statement(self, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
@@ -213,15 +226,15 @@ class _Exec:
             other = stmt.orelse
             while other is not None:
                 if isinstance(other, cst.If):
-                    self.block(other.body.body)
+                    self.alternative(other.body.body)
                     other = other.orelse
                 else:
-                    self.block(other.body.body)
+                    self.alternative(other.body.body)
                     other = None
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             self.block(stmt.body.body)
             for h in stmt.handlers:
-                self.block(h.body.body)
+                self.alternative(h.body.body)
             if stmt.orelse is not None:
                 self.block(stmt.orelse.body.body)
             if stmt.finalbody is not None:
@@ -285,6 +298,8 @@ class _Exec:
 
     def bind(self, target: cst.CSTNode, value: Value) -> None:
         if isinstance(target, cst.Name):
+            if self.alt and target.value in self.ns:
+                return
             self.ns[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value if isinstance(value, (list, tuple)) and len(value) == len(target.elements) else None
@@ -337,8 +352,21 @@ class _Exec:
         if isinstance(node, cst.Call):
             return self.call(node)
         if isinstance(node, cst.FormattedString):
-            return self.unknown("an f-string", node)
+            return self.fstring(node)
         return self.unknown(f"a {type(node).__name__} expression", node)
+
+    def fstring(self, node: cst.FormattedString) -> Value:
+        """An f-string whose expressions are all readable strings or numbers (no format spec)."""
+        out = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                out.append(part.value.replace("{{", "{").replace("}}", "}"))
+                continue
+            v = self.eval(part.expression) if part.conversion is None and part.format_spec is None else None
+            if isinstance(v, bool) or not isinstance(v, (str, int)):
+                return self.unknown("an f-string", node)
+            out.append(str(v))
+        return "".join(out)
 
     def attribute(self, obj: Value, attr: str, node: cst.CSTNode) -> Value:
         if isinstance(obj, ModuleRef):

@@ -127,8 +127,8 @@ def _call(reader: Reader, callee: Any, args: list, kwargs: dict, file: str, line
     views = [a for a in args if _viewish(a)]
     if views and isinstance(callee, (Ref, Ext)):
         return views[0]  # login_required(views.x), check_private(Feed()): the wrapped view
-    if isinstance(callee, Ext) and args and not views:
-        return Obj("decorator", {"by": callee}, file, line)  # cache_page(60): applied next
+    if isinstance(callee, (Ext, Ref)) and args and not views:
+        return Obj("decorator", {"by": callee}, file, line)  # cache_page(60), permission_required("x"): applied next
     return NotImplemented
 
 
@@ -206,10 +206,14 @@ def _spans_slash(group: str) -> bool:
 
 
 def _route_to_rule(route: str) -> str:
-    """``path()`` syntax as a Werkzeug rule: ``<str:x>``/``<slug:x>`` -> ``<x>``; int, path, uuid kept."""
+    """``path()`` syntax as a Werkzeug rule: ``<str:x>``/``<slug:x>`` -> ``<x>``; int, path, uuid
+    kept; a converter the project registers itself (``register_converter``) may match a '/':
+    ``<path:x>``, so the gateway never misses a URL the service serves."""
     def conv(m: re.Match) -> str:
-        kind, name = (m.group(1) or "").rstrip(":"), m.group(2)
-        return f"<{kind}:{name}>" if kind in ("int", "path", "uuid") else f"<{name}>"
+        kind, name = m.group(1) or "", m.group(2)
+        if kind in ("int", "path", "uuid"):
+            return f"<{kind}:{name}>"
+        return f"<{name}>" if kind in ("", "str", "slug") else f"<path:{name}>"
 
     return re.sub(r"<(?:(\w+):)?(\w+)>", conv, route)
 
