@@ -70,3 +70,48 @@ def atomic_write(path: Path, data: str | bytes, *, force: bool = True, mode: int
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_write_all(items: list[tuple[Path, bytes]], *, mode: int = 0o644) -> None:
+    """:func:`atomic_write` of many files, with one flush to disk for all of them.
+
+    Each file is written to a temporary file in its folder, then every
+    temporary file is flushed to disk at once (``os.sync``), then each is
+    renamed over its target: readers and a crash still see either the old
+    file or the complete new one, never a torn or empty one, but the cost is
+    one flush instead of one ``fsync`` per file (about 10 ms each on a busy
+    disk: minutes for the tens of thousands of files a large monolith's
+    services hold).  If anything fails before the renames, the temporary
+    files are removed and no target has changed.
+    """
+    pending: list[tuple[str, Path]] = []
+    made: set[Path] = set()
+    try:
+        for path, data in items:
+            path = Path(path)
+            if path.parent not in made:
+                make_folder(path.parent)
+                made.add(path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            pending.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, mode)
+        os.sync()
+    except BaseException:
+        for tmp, _ in pending:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise
+    for i, (tmp, path) in enumerate(pending):
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            for rest, _ in pending[i:]:
+                try:
+                    os.unlink(rest)
+                except FileNotFoundError:
+                    pass
+            raise

@@ -21,6 +21,9 @@ Pure: source text in, source text out.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 import libcst as cst
 import libcst.helpers  # noqa: F401  (cst.helpers)
 from libcst.metadata import (
@@ -57,17 +60,27 @@ _ELEMENTS = (cst.Element, cst.StarredElement, cst.DictElement, cst.StarredDictEl
 _ASSIGNS = (cst.Assign, cst.AnnAssign, cst.AugAssign)
 
 
+@functools.lru_cache(maxsize=2)
+def _parsed(source: str) -> tuple[cst.Module, Mapping, Mapping, Mapping]:
+    """The app module's tree with its scope, parent and position metadata.
+
+    Every service prunes its own copy of the same app module: the tree and
+    its metadata do not depend on what a service drops (and :class:`_Plan`
+    only reads them), so they are computed once per source text, not once
+    per service (the scope analysis of a large app module is seconds each).
+    """
+    tree = cst.parse_module(source)
+    wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
+    return tree, wrapper.resolve(ScopeProvider), wrapper.resolve(ParentNodeProvider), wrapper.resolve(PositionProvider)
+
+
 class _Plan:
     """Which nodes go: dropped import aliases and the statements/elements using them."""
 
     def __init__(self, source: str, module: str, is_package: bool, drop: set[str]):
         self.module = module
         self.is_package = is_package
-        self.tree = cst.parse_module(source)
-        wrapper = MetadataWrapper(self.tree, unsafe_skip_copy=True)
-        self.scopes = wrapper.resolve(ScopeProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
-        self.positions = wrapper.resolve(PositionProvider)
+        self.tree, self.scopes, self.parents, self.positions = _parsed(source)
         self.drop = drop
         self.aliases: set[int] = set()  # id() of ImportAlias nodes to remove
         self.star_imports: set[int] = set()  # id() of ``from dropped import *`` statements

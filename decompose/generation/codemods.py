@@ -182,17 +182,42 @@ def rewrite_remote_imports(
     """Rewrite imports of the modules in ``remote`` (module -> client module) in ``source``."""
     if not remote:
         return source, []
+    out = rewrite_remote_imports_each(source, module, is_package, [remote])[0]
+    if isinstance(out, CodemodError):
+        raise out
+    return out
+
+
+def rewrite_remote_imports_each(
+    source: str, module: str, is_package: bool, remotes: list[dict[str, str]]
+) -> list[tuple[str, list[Change]] | CodemodError]:
+    """:func:`rewrite_remote_imports` of one source for each map in ``remotes``, from ONE parse.
+
+    A module copied into several services is rewritten once per distinct map
+    (each service imports a different set of remote modules), but LibCST trees
+    are immutable, so the one tree parsed here serves every map.  A source
+    that cannot be parsed gives the same :class:`CodemodError` for each map.
+    """
+    if not any(remotes):
+        return [(source, []) for _ in remotes]
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        raise CodemodError(f"{module}: cannot parse: {exc.message}") from None
-    rw = _Rewriter(module, is_package, remote, tree)
-    new = tree.visit(rw)
-    # Line numbers of the changes, from the original text (stable and cheap).
+        err = CodemodError(f"{module}: cannot parse: {exc.message}")
+        return [err if remote else (source, []) for remote in remotes]
     lines = source.splitlines()
-    changes = []
-    for c in rw.changes:
-        first = c.before.splitlines()[0] if c.before else ""
-        line = next((i + 1 for i, text in enumerate(lines) if first and first in text), 0)
-        changes.append(Change(c.module, line, c.before, c.after))
-    return new.code, changes
+    results: list[tuple[str, list[Change]] | CodemodError] = []
+    for remote in remotes:
+        if not remote:
+            results.append((source, []))
+            continue
+        rw = _Rewriter(module, is_package, remote, tree)
+        new = tree.visit(rw)
+        # Line numbers of the changes, from the original text (stable and cheap).
+        changes = []
+        for c in rw.changes:
+            first = c.before.splitlines()[0] if c.before else ""
+            line = next((i + 1 for i, text in enumerate(lines) if first and first in text), 0)
+            changes.append(Change(c.module, line, c.before, c.after))
+        results.append((new.code, changes))
+    return results

@@ -208,29 +208,42 @@ def ancestors(module: str) -> list[str]:
 
 def _literal_source(source: str, name: str) -> str | None:
     """Source of a module-level literal assigned to ``name`` (deterministic), or None."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    found = None
-    for node in tree.body:
-        targets: list[ast.expr] = []
-        value = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+    return ModuleLiterals(source).get(name)
+
+
+class ModuleLiterals:
+    """The module-level literals of one source, parsed once (a client copies every
+    constant it uses; parsing the module again for each made generate slow)."""
+
+    def __init__(self, source: str):
+        self._values: dict[str, ast.expr | None] = {}  # None: bound more than once
+        self._done: dict[str, str | None] = {}
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return
+        for node in tree.body:
+            targets: list[ast.expr] = []
+            value = None
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            for n in {t.id for t in targets if isinstance(t, ast.Name)}:
+                self._values[n] = None if n in self._values else value  # bound twice: not a constant
+
+    def get(self, name: str) -> str | None:
+        if name not in self._done:
+            found = self._values.get(name)
+            text = None
             if found is not None:
-                return None  # bound more than once: not a constant
-            found = value
-    if found is None:
-        return None
-    try:
-        ast.literal_eval(found)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return ast.unparse(found)
+                try:
+                    ast.literal_eval(found)
+                    text = ast.unparse(found)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    text = None
+            self._done[name] = text
+        return self._done[name]
 
 
 def module_instances(source: str) -> frozenset[str]:
@@ -497,6 +510,13 @@ def build_generation(
             instances_cache[mod] = module_instances(sources.get(mod, ""))
         return instances_cache[mod]
 
+    literals_cache: dict[str, ModuleLiterals] = {}
+
+    def literals_of(mod: str) -> ModuleLiterals:
+        if mod not in literals_cache:
+            literals_cache[mod] = ModuleLiterals(sources.get(mod, ""))
+        return literals_cache[mod]
+
     def decorators_of(mod: str) -> frozenset[str]:
         """Names ``mod`` decorates its definitions with (``@login_required``, ``@auth.login_required(...)``):
         they run at import time and wrap functions, never callable over HTTP."""
@@ -587,7 +607,7 @@ def build_generation(
                 elif k == "variable" and d is not None and t in copied and s in instances_of(t):
                     cm.reexports.append(s)  # a live object (Blueprint, extension...): the borrowed module's own
                 elif k == "variable" and d is not None:
-                    lit = None if d.mutable else _literal_source(sources.get(t, ""), s)
+                    lit = None if d.mutable else literals_of(t).get(s)
                     if lit is not None:
                         cm.constants[s] = lit
                     else:

@@ -22,11 +22,11 @@ import jinja2
 from decompose.analysis.pipeline import analyze
 from decompose import frameworks
 from decompose.frameworks import PruneError
-from decompose.generation.codemods import Change, CodemodError, rewrite_remote_imports
+from decompose.generation.codemods import Change, CodemodError, rewrite_remote_imports, rewrite_remote_imports_each
 from decompose.generation.compile_check import compile_sources, running_version
 from decompose.generation.dependencies import python_target, read_declarations
 from decompose.analysis.facts import ModuleFacts
-from decompose.fsio import RefusedOverwrite, atomic_write
+from decompose.fsio import RefusedOverwrite, atomic_write, atomic_write_all
 from decompose.generation.generate import (
     DATA_MOUNT,
     GATEWAY_NAME,
@@ -221,6 +221,63 @@ def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[
     return out
 
 
+class SharedCopies:
+    """What the services' source trees hold, made once per distinct content and shared.
+
+    Every service copies the shared modules, the app module's package, its
+    own modules' packages and their data files: on a large monolith with many
+    services, reading, rewriting and holding them once per service made
+    generate slow and its memory grow with services x files.  Here each
+    module's text is encoded once, each distinct rewrite of it (one per set of
+    remote modules a service imports from it) comes from ONE LibCST parse of
+    the module (:func:`rewrite_remote_imports_each`, done for all services
+    when the module is first asked for), and each package's data files are
+    read once; every service's entry refers to the same ``bytes`` object.
+    """
+
+    def __init__(self, gen: Generation, fb: dict[str, ModuleFacts], sources: dict[str, str], root: Path | None):
+        self.fb, self.sources, self.root = fb, sources, root
+        # module -> the distinct rewrite maps the services need (the pruned app module aside)
+        self._maps: dict[str, list[tuple[tuple[str, str], ...]]] = {}
+        for name in sorted(gen.services):
+            spec = gen.services[name]
+            for m in spec.copied:
+                if m == gen.app_module and m not in spec.modules:
+                    continue
+                key = tuple(sorted(spec.rewrites.get(m, {}).items()))
+                if key and key not in self._maps.setdefault(m, []):
+                    self._maps[m].append(key)
+        self._encoded: dict[str, bytes] = {}
+        self._rewritten: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[bytes, list[Change]] | CodemodError] = {}
+        self._data: dict[str, dict[str, bytes]] = {}
+
+    def module(self, m: str, remote: dict[str, str]) -> tuple[bytes, list[Change], bool]:
+        """(file content, changes, unchanged?) of module ``m`` in a service importing ``remote`` as clients."""
+        key = tuple(sorted(remote.items()))
+        if not key:
+            if m not in self._encoded:
+                self._encoded[m] = self.sources[m].encode("utf-8")
+            return self._encoded[m], [], True
+        if (m, key) not in self._rewritten:
+            keys = self._maps.get(m) or [key]
+            if key not in keys:
+                keys = [*keys, key]
+            results = rewrite_remote_imports_each(self.sources[m], m, self.fb[m].is_package, [dict(k) for k in keys])
+            for k, r in zip(keys, results):
+                self._rewritten[(m, k)] = r if isinstance(r, CodemodError) else (r[0].encode("utf-8"), r[1])
+        got = self._rewritten[(m, key)]
+        if isinstance(got, CodemodError):
+            raise got
+        return got[0], got[1], False
+
+    def data_files(self, m: str) -> dict[str, bytes]:
+        if self.root is None:
+            return {}
+        if m not in self._data:
+            self._data[m] = _data_files(self.root, self.fb, m)
+        return self._data[m]
+
+
 def _check_python(files: dict[str, bytes], untouched: set[str] = frozenset(), python: str | None = None) -> str | None:
     """Every Python file decompose wrote or rewrote compiles, as the images' Python
     (``python``, "3.12") compiles it (decompose.generation.compile_check).  The
@@ -286,6 +343,7 @@ def render_outputs(
         )
 
     own_dist = distinfo.service_dist_info(root)
+    copies = SharedCopies(gen, fb, sources, root)
     for name in sorted(gen.services):
         spec = gen.services[name]
         unit = service_unit(gen, name)
@@ -296,21 +354,22 @@ def render_outputs(
         drop = {m for m in fb if m not in spec.copied}
         for m in spec.copied:
             f = fb[m]
-            text = sources[m]
+            path = f"{prefix}/app/{_module_path(m, f.is_package)}"
             try:
                 if m == gen.app_module and m not in spec.modules:
-                    text = fw.prune_app_module(text, m, f.is_package, drop)
-                text, ch = rewrite_remote_imports(text, m, f.is_package, spec.rewrites.get(m, {}))
+                    text = fw.prune_app_module(sources[m], m, f.is_package, drop)
+                    text, ch = rewrite_remote_imports(text, m, f.is_package, spec.rewrites.get(m, {}))
+                    data, same = text.encode("utf-8"), False
+                else:
+                    data, ch, same = copies.module(m, spec.rewrites.get(m, {}))
             except (CodemodError, PruneError) as exc:
                 raise GenerateError([f"{name}: {exc}"]) from None
             changes.extend(ch)
-            path = f"{prefix}/app/{_module_path(m, f.is_package)}"
-            files[path] = text.encode("utf-8")
-            if text is sources[m]:
+            files[path] = data
+            if same:
                 untouched.add(path)
-            if root is not None:
-                for rel, data in _data_files(root, fb, m).items():
-                    files[f"{prefix}/app/{rel}"] = data
+            for rel, data in copies.data_files(m).items():
+                files[f"{prefix}/app/{rel}"] = data
         for rel, data in own_dist.items():  # the monolith's own distribution metadata (importlib.metadata)
             files[f"{prefix}/app/{rel}"] = data
         rt = f"{prefix}/app/decompose_rt"
@@ -478,8 +537,7 @@ def write_outputs(out: Path, files: dict[str, bytes], *, force: bool = False) ->
         shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
         raise RefusedOverwrite(f"{out}: {len(existing)} file(s) already exist ({shown}); use --force to overwrite")
     previous = _previous_outputs(out)
-    for rel, data in files.items():
-        atomic_write(out / _safe_rel(rel), data, force=True)
+    atomic_write_all([(out / _safe_rel(rel), data) for rel, data in files.items()])
     # What an earlier generation wrote and this one does not (a renamed or removed
     # service) goes, so the folder equals a fresh generation.  Only files listed in
     # the earlier record are touched: nothing the user added is ever deleted.
