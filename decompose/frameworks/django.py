@@ -364,8 +364,10 @@ class Django(WebFramework):
             return UrlConf(notes=[f"{project.settings_file}: ROOT_URLCONF {project.root_urlconf} is not in the "
                                   "analysed source: no URL patterns"])
         known = {m: sources[m] for m in facts if m in sources}
+        classes = {m: {d.name: {"bases": list(d.bases), "methods": list(d.methods), "actions": []}
+                       for d in f.definitions if d.kind == "class"} for m, f in facts.items()}
         return read_urlconf(root, known, {m for m, f in facts.items() if f.is_package},
-                            {m: f.path for m, f in facts.items()}, definitions_of(facts))
+                            {m: f.path for m, f in facts.items()}, definitions_of(facts), classes)
 
     def module_routes(self, module: str, facts: ModuleFacts, source: str, app: AppInfo,
                       notes: list[str]) -> list[Route]:

@@ -243,16 +243,22 @@ def _join(parts: list[tuple[str, bool]]) -> tuple[str, str, str]:
 
 
 class _Walk:
-    def __init__(self, reader: Reader, module_of_file: dict[str, str]):
+    def __init__(self, reader: Reader, module_of_file: dict[str, str],
+                 class_facts: dict[str, dict[str, dict]] | None = None):
         self.r = reader
         self.module_of_file = module_of_file
+        self.class_facts = class_facts or {}
         self._classes: dict[str, dict] = {}
         self.out = UrlConf()
 
     def class_info(self, cls: Ref) -> dict:
         """A class's bases, methods and DRF ``@action`` methods, from its module's source."""
         if cls.module not in self._classes:
-            self._classes[cls.module] = classes_info(self.r.sources.get(cls.module, ""))
+            source = self.r.sources.get(cls.module, "")
+            known = self.class_facts.get(cls.module)
+            # bases and methods are in the facts; only DRF @action decorators need the source parsed
+            self._classes[cls.module] = known if known is not None and "action(" not in source \
+                else classes_info(source)
         return self._classes[cls.module].get(cls.name, {"bases": [], "methods": [], "actions": []})
 
     def note(self, msg: str) -> None:
@@ -466,11 +472,13 @@ def _literal(node) -> str | None:
 
 
 def read_urlconf(root: str, sources: dict[str, str], packages: set[str], paths: dict[str, str],
-                 definitions: dict[str, dict[str, tuple[str, int]]] | None = None) -> UrlConf:
+                 definitions: dict[str, dict[str, tuple[str, int]]] | None = None,
+                 class_facts: dict[str, dict[str, dict]] | None = None) -> UrlConf:
     """Every URL pattern reachable from the ``root`` urlconf module, in Django's order
-    (``definitions``: top-level functions/classes per module, so view modules need no parse)."""
+    (``definitions``: top-level functions/classes per module, so view modules need no parse;
+    ``class_facts``: module -> {class: {"bases", "methods", "actions": []}} from the facts)."""
     reader = urls_reader(sources, packages, paths, definitions)
-    walk = _Walk(reader, {p: m for m, p in paths.items()})
+    walk = _Walk(reader, {p: m for m, p in paths.items()}, class_facts)
     items, _app = walk.patterns_of(root, paths.get(root, root), 0)
     walk.walk(items, [], [], 0, paths.get(root, root))
     return walk.out
