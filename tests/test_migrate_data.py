@@ -284,3 +284,46 @@ def read_paths(db: Path) -> list[str]:
         paths += [f"/api/payments/{i}" for i in ids("payments")]
         paths += [f"/api/shipping/shipments/{i}" for i in ids("shipments")]
     return paths
+
+
+@pytest.mark.docker
+def test_sample_data_moves_into_the_postgresql_databases_and_is_served_the_same(tmp_path):
+    db = populated_monolith_db(tmp_path)
+    cli = decompose_cli()
+    plan = tmp_path / "plan.yaml"
+    out = tmp_path / "out"
+    run = lambda *a, timeout=900: subprocess.run([*cli, *a], capture_output=True, text=True, timeout=timeout)  # noqa: E731
+    r = run("plan", str(SAMPLE), "-o", str(plan))
+    assert r.returncode == 0, r.stderr
+    plan.write_text(plan.read_text().replace("project: shop", "project: migratedata"))
+    r = run("generate", "--plan", str(plan), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    assert manifest["database"]["server"]["engine"] == "postgresql"
+    assert run("build", str(out)).returncode == 0
+    try:
+        port = _free_port()
+        r = run("up", str(out), "--port", str(port), "--timeout", "600")
+        assert r.returncode == 0, "\n".join(line for line in r.stderr.splitlines() if " | " not in line)
+        r = run("migrate-data", str(out), "--from", str(db), "--format", "json")
+        assert r.returncode == 0, r.stderr[-3000:]
+        report = json.loads(r.stdout)
+        assert report["ok"] and report["rows_copied"] > 100
+        assert {t["database"] for t in report["tables"]} == {d["name"] for d in manifest["database"]["server"]["databases"]}
+        assert all(t["source_rows"] == t["target_rows"] and t["source_checksum"] == t["target_checksum"]
+                   for t in report["tables"])
+        again = json.loads(run("migrate-data", str(out), "--from", str(db), "--format", "json").stdout)
+        assert again["ok"] and again["rows_copied"] == 0
+
+        mono_port = _free_port()
+        proc = _serve_monolith(db, mono_port)
+        try:
+            paths = read_paths(db)
+            differ = [p for p in paths
+                      if _get(f"http://127.0.0.1:{mono_port}{p}") != _get(f"http://127.0.0.1:{port}{p}")]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        assert len(paths) > 100 and differ == []
+    finally:
+        run("down", str(out), timeout=300)

@@ -309,3 +309,30 @@ def test_up_local_names_packages_this_python_lacks_when_a_service_fails(tmp_path
     assert ("greeter", "warning: not installed in this Python: decompose-no-such-dist==1.0") in said
     assert "greeter needs decompose-no-such-dist==1.0: " in exc.value.hint
     assert "-m pip install -r " in exc.value.hint and "services/greeter/requirements.txt" in exc.value.hint
+
+
+class _StateOnly:
+    """A container as ``docker inspect`` describes it (only what ``_container_failure`` reads)."""
+
+    def __init__(self, health_log):
+        self.attrs = {"State": {"Status": "running", "Running": True,
+                                "Health": {"Status": "unhealthy", "Log": health_log}}, "RestartCount": 0}
+
+    def reload(self):
+        pass
+
+    def logs(self, tail=None):
+        return b"booting\n"
+
+
+def test_unhealthy_only_because_checks_timed_out_is_not_a_failure_yet():
+    """On a loaded machine the image's HEALTHCHECK can time out while the app still boots: Docker says
+    "unhealthy", yet the service comes up; up keeps probing until its own deadline.  A check that got an
+    answer and failed is a failure at once."""
+    from decompose.runtime.runner import _container_failure
+
+    timed_out = [{"ExitCode": -1, "Output": "Health check exceeded timeout (3s)"}] * 3
+    assert _container_failure("catalog", _StateOnly(timed_out)) is None
+    answered = [{"ExitCode": 1, "Output": "HTTP Error 503: Service Unavailable\ndatabase: OperationalError"}] * 3
+    failure = _container_failure("catalog", _StateOnly(answered))
+    assert failure is not None and failure.reason.startswith("unhealthy: HTTP Error 503")

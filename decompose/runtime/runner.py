@@ -241,6 +241,13 @@ def _container_logs(container, n: int = LOG_TAIL) -> list[str]:
         return []
 
 
+def _health_timed_out(state: Mapping) -> bool:
+    """The last health checks did not answer in time (a slow start on a loaded machine): Docker says
+    "unhealthy" but the service may still come up, so ``up`` goes on probing until its own deadline."""
+    logs = ((state.get("Health") or {}).get("Log")) or []
+    return bool(logs) and logs[-1].get("ExitCode") == -1 and "timeout" in str(logs[-1].get("Output", "")).lower()
+
+
 def _health_output(state: Mapping) -> str:
     logs = ((state.get("Health") or {}).get("Log")) or []
     if not logs:
@@ -441,7 +448,7 @@ def _container_failure(name: str, container) -> UnitFailure | None:
         if restarts or state.get("Restarting"):
             why = f"crash loop: restarted {restarts} time(s), last {why}"
         return UnitFailure(name, why, _container_logs(container), first_error(_all_logs(container)))
-    if health == "unhealthy":  # the image's own HEALTHCHECK gave up
+    if health == "unhealthy" and not _health_timed_out(state):  # the image's own HEALTHCHECK got answers and gave up
         out = _health_output(state)
         return UnitFailure(name, "unhealthy" + (f": {out}" if out else ""), _container_logs(container),
                            first_error(_all_logs(container)))
