@@ -401,7 +401,8 @@ def test_up_in_docker_only_the_services_hold_the_secret(out, tmp_path, base_imag
             env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
             assert secret not in json.dumps(docker_client_fixture.api.inspect_container(c.id)), name  # a file only
             assert "DECOMPOSE_RPC_SECRET" not in env, name
-            assert ("DECOMPOSE_RPC_SECRET_FILE" in env) == (name != "gateway"), name
+            is_service = c.labels.get("io.decompose.role") == "service"  # not the gateway, not the database
+            assert ("DECOMPOSE_RPC_SECRET_FILE" in env) == is_service, name
         ip = containers["orders"].attrs["NetworkSettings"]["Networks"][PROJECT]["IPAddress"]
         orders = f"http://{ip}:8000"  # reached directly, as a neighbour on the network would
         assert_unsigned_calls_learn_nothing(orders, secret)
