@@ -50,8 +50,11 @@ def test_layered_app_domains_follow_names_across_layers():
 
 def test_django_apps_keep_their_layers_and_migrations_and_cut_the_cycle():
     an, p = _propose("django_apps")
-    assert find_domains(an.facts).apps == ["bazaar.accounts", "bazaar.orders"]
+    # an AppConfig makes an app even of a package named like a layer (bazaar/api/); the
+    # project's settings/urls package is not one
+    assert find_domains(an.facts).apps == ["bazaar.accounts", "bazaar.api", "bazaar.orders"]
     got = services(p.plan)
+    assert {"bazaar.api.views", "bazaar.api.serializers", "bazaar.api.urls"} <= set(got["api"])
     for app in ("accounts", "orders"):
         for part in ("admin", "forms", "views", "urls", "models", "migrations.0001_initial"):
             assert f"bazaar.{app}.{part}" in got[app], (app, part)

@@ -312,12 +312,14 @@ def name_clusters(clusters: list[list[str]], fixed: Mapping[int, str] | None = N
 _TEST_WORDS = frozenset({"tests", "test", "testing", "conftest"})
 
 
+
 def name_by_domains(
     clusters: list[list[str]],
     keys: Mapping[str, str],
     labels: Mapping[str, str],
     fixed: Mapping[int, str] | None = None,
     evidence: Mapping[str, int] | None = None,
+    generic: Iterable[str] = (),
 ) -> list[str]:
     """Names from the domains each cluster holds (:mod:`decompose.planning.domains`), never numbered.
 
@@ -329,6 +331,7 @@ def name_by_domains(
     package of its first module.  ``fixed`` names (pins) are kept.
     """
     fixed = dict(fixed or {})
+    generic = set(generic)
     names: list[str] = [fixed.get(i, "") for i in range(len(clusters))]
     taken = {n for n in names if n}
     order = sorted((i for i in range(len(clusters)) if not names[i]), key=lambda i: (-len(clusters[i]), clusters[i][0]))
@@ -338,6 +341,9 @@ def name_by_domains(
         for m in clusters[i]:
             weight[keys.get(m, m)] += (evidence or {}).get(m, 0)
         ranked = [k for k, _ in sorted(counts.items(), key=lambda kv: (-weight[kv[0]], -kv[1], kv[0]))]
+        words = [_dns(labels.get(k, k.rpartition(".")[2])) for k in ranked]
+        # a technical layer (models, views, migrations ...) names a service only when nothing else can
+        ranked = [k for k in ranked if k not in generic] + [k for k in ranked if k in generic]
         words = [_dns(labels.get(k, k.rpartition(".")[2])) for k in ranked]
         words = [w for w in words if w and not (set(w.split("-")) & _TEST_WORDS)] or [_dns(clusters[i][0].replace(".", "-"))]
         candidates = ["-".join(words[:n]) for n in range(1, min(len(words), 3) + 1)]
@@ -480,6 +486,7 @@ def cluster(
     keys: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     evidence: Mapping[str, int] | None = None,
+    generic_keys: Iterable[str] = (),
     max_share: float | None = MAX_SHARE,
 ) -> Clustering:
     """Cluster the modules of ``coupling`` into services (see the module docstring)."""
@@ -665,7 +672,7 @@ def cluster(
         if pins:
             fixed[i] = pins.pop()
     if keys is not None:
-        names = name_by_domains(clusters, keys, labels or {}, fixed, evidence)
+        names = name_by_domains(clusters, keys, labels or {}, fixed, evidence, generic_keys)
     else:
         names = name_clusters(clusters, fixed, root_modules=[m for cl in clusters for m in cl])
     assignment = {m: names[i] for i, cl in enumerate(clusters) for m in cl}

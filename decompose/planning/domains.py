@@ -93,6 +93,15 @@ class Domains:
         apps = set(self.apps)
         return sorted(m for m in self.key_of if any(".".join(m.split(".")[:i]) in apps for i in range(1, m.count(".") + 2)))
 
+    def generic_keys(self) -> list[str]:
+        """Keys named like a technical layer or a migrations folder that are not apps: they
+        name a service only when it holds nothing else."""
+        app_keys = {normalise(a.rpartition(".")[2]) for a in self.apps}
+        return sorted(
+            k for k, lab in self.label.items()
+            if k not in app_keys and (is_layer(lab) or lab in ("migrations", "alembic", "versions") or "." in k)
+        )
+
     def members(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = defaultdict(list)
         for m, k in sorted(self.key_of.items()):
@@ -122,9 +131,12 @@ def find_apps(facts: Iterable[ModuleFacts]) -> list[str]:
     apps = []
     for p in sorted(packages):
         leaf = p.rpartition(".")[2]
+        kids = children.get(p, set())
+        if "apps" in kids and _is_django_apps(by_module.get(f"{p}.apps")) and leaf not in TEST_PARTS:
+            apps.append(p)  # a Django AppConfig says so explicitly, whatever the package's name
+            continue
         if leaf in APP_PARTS or leaf in TEST_PARTS or is_migration_module(p + ".x"):
             continue
-        kids = children.get(p, set())
         files = {k for k in kids & APP_FILES if k != "apps" or _is_django_apps(by_module.get(f"{p}.apps"))}
         if kids & PROJECT_FILES and "apps" not in files:
             continue  # the project's settings/urls/wsgi package: wiring, not an app

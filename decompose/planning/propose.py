@@ -164,6 +164,7 @@ def propose(
         labels=domains.label,
         domain_modules=domains.app_modules(),
         evidence={f.module: len(f.routes) + len({d.table for d in f.data if d.how in ("model", "table")}) for f in facts},
+        generic_keys=domains.generic_keys(),
     )
     notes.extend(clustering.notes)
     _migrations_with_their_tables(clustering, access, constraints)

@@ -1,0 +1,2 @@
+def describe() -> dict:
+    return {"version": 1}
