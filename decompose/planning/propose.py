@@ -473,6 +473,33 @@ def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
 # -- describe ----------------------------------------------------------------------
 
 
+def imported_symbols(facts: list[ModuleFacts], owner: Mapping[str, str], res: "_Resolver"):
+    """(user, its owner, defining module, definition) for every ``from mod import name`` of a
+    module in one service (or shared) naming a definition of ``mod`` itself in another service.
+
+    Added to the interface by :func:`describe` (issue 11: a fresh plan must pass its own
+    ``check`` audit, which judges every import, used or not).  A name that ``mod`` only
+    re-exports from a third service is left out: whether the package ``__init__`` goes with
+    what it re-exports is the proposal's decision."""
+    for f in facts:
+        s_user = owner.get(f.module)
+        if s_user is None:
+            continue
+        for imp in f.imports:
+            if not imp.names or imp.names == ["*"] or imp.module not in owner or imp.module == f.module:
+                continue
+            s_def = owner[imp.module]
+            if s_def == "" or s_def == s_user:
+                continue
+            for n in imp.names:
+                name = n.split(" as ", 1)[0].strip()
+                if f"{imp.module}.{name}" in owner:
+                    continue  # a submodule: a module import, judged by its uses
+                d = res.defs.get((imp.module, name))
+                if d is not None:
+                    yield f.module, s_user, imp.module, d
+
+
 def _fmt(x: float) -> str:
     return f"{round(x, 2):g}"
 
@@ -545,6 +572,21 @@ def describe(
             entry = cross_calls.setdefault(fq, {"definition": definition, "module": mod, "to": s_def, "callers": set(), "calls": 0})
             entry["callers"].add((f"{user}.{scope}" if scope != "<module>" else user, s_user))
             entry["calls"] += d.get("calls", 0)
+
+    # names imported across services that no recorded use covers (imported and only re-exported,
+    # passed on, used in a class body...): the import itself runs in the split service
+    for user, s_user, mod, definition in imported_symbols(facts, owner, res):
+        if s_user == "":
+            if definition.name not in shared_uses.get((user, mod), ()):
+                shared_uses[(user, mod)].append(definition.name)
+            continue
+        fq = f"{mod}.{definition.name}"
+        item = iface[owner[mod]].get(fq)
+        if item is None:
+            item = iface[owner[mod]][fq] = InterfaceItem(
+                name=fq, kind=definition.kind, signature=signature(definition), used_by=[])
+        if s_user not in item.used_by:
+            item.used_by.append(s_user)
 
     for fq, e in sorted(cross_calls.items()):
         dfn: Definition = e["definition"]
