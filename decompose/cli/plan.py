@@ -157,6 +157,7 @@ def plan_cmd(
         sys.stdout.write(json.dumps(proposal.plan.to_dict(), indent=2, sort_keys=True) + "\n")
     else:
         _print_plan(proposal.plan, proposal.notes, out_path, status)
+        _print_replica_notes(_replica_state(proposal.plan, an.facts))
     from decompose.cli.console import err
 
     for s in an.skipped:
@@ -199,6 +200,7 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
         "quality": figures,
         "blockers": measured.quality["blockers"],
         "blocker_details": measured.blockers,
+        "replica_state": _replica_state(plan, an.facts),
     }
     if format is PlanFormat.json:
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -216,7 +218,24 @@ def _check(path: Optional[Path], plan_path: Optional[Path], format: PlanFormat, 
         # blockers do not make a plan invalid, but calls passing live objects across
         # services make `decompose generate` refuse it: show them where the user looks
         _print_blockers(measured.blockers, measured.quality["blockers"])
+        _print_replica_notes(summary["replica_state"])
     raise typer.Exit(EXIT_OK)
+
+
+def _replica_state(plan, facts) -> list[dict]:
+    """Module-level state of the plan's services with more than one replica (own modules and shared ones)."""
+    from decompose.planning.replica_state import findings
+
+    return findings({n: [*s.modules, *plan.shared] for n, s in plan.services.items()},
+                    {n: s.replica_count for n, s in plan.services.items()}, facts)
+
+
+def _print_replica_notes(state: list[dict]) -> None:
+    from decompose.cli.console import err
+    from decompose.planning.replica_state import notes
+
+    for n in notes(state):
+        err.print(f"[yellow]note[/yellow] {escape(n)}", highlight=False, soft_wrap=True)
 
 
 def _module_problems_of_broken_plan(plan_file: Path, path: Optional[Path], quiet: bool, no_cache: bool) -> list[str]:

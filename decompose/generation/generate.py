@@ -31,6 +31,7 @@ from decompose.analysis.facts import Definition, ModuleFacts, Param
 from decompose.analysis.roles import is_non_production_name, is_test_module
 from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
+from decompose.planning import replica_state as _replica_state
 from decompose.frameworks import AppInfo, Route, WebFramework
 from decompose import frameworks as _frameworks
 from decompose.generation import database as _db
@@ -124,6 +125,7 @@ class ServiceSpec:
     lines: int = 0
     call_weight_out: int = 0
     call_weight_in: int = 0
+    replicas: int = 1  # the plan's (default DEFAULT_REPLICAS): prod overlay and `up --swarm`
 
     @property
     def route_prefixes(self) -> list[str]:
@@ -157,6 +159,8 @@ class Generation:
     gateway_constraints: list[str] | None = None  # None: the monolith's
     database_engine: str = "postgresql"  # "postgresql" | "sqlite" (decompose.generation.database)
     database_image: str = _db.DEFAULT_IMAGE  # the PostgreSQL server's image
+    #: module-level state of services with more than one replica (decompose.planning.replica_state)
+    replica_state: list[dict] = field(default_factory=list)
 
     def constraints_of(self, unit: str) -> list[str]:
         """constraints.txt of one unit (a service or the gateway)."""
@@ -747,6 +751,11 @@ def build_generation(
     if db_problems:
         raise GenerateError(db_problems)
     notes.extend(db_notes)
+    for name, spec in services.items():
+        spec.replicas = plan.services[name].replica_count
+    state = _replica_state.findings({n: s.copied for n, s in services.items()},
+                                    {n: s.replicas for n, s in services.items()}, facts)
+    notes.extend(_replica_state.notes(state))
     return Generation(
         project=plan.project,
         version=version,
@@ -768,6 +777,7 @@ def build_generation(
         gateway_constraints=gateway.constraints,
         database_engine=engine,
         database_image=database_image,
+        replica_state=state,
     )
 
 

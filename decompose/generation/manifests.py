@@ -152,6 +152,7 @@ def service_unit(gen: Generation, name: str) -> dict[str, Any]:
         "tables": list(s.tables),
         "database": s.database,
         "database_server": database_server,
+        "replicas": s.replicas,
         "requirements": list(s.requirements) + ([db.DRIVER_REQUIREMENT] if postgres(gen) else []),
         "volumes": volumes,
         "compose_volumes": compose_volumes,
@@ -214,7 +215,7 @@ def gateway_routes(gen: Generation, *, rule: Callable[[str], str] = str) -> list
 _MANIFEST_KEYS = (
     "name", "role", "context", "source", "dockerfile", "image", "port", "health", "readiness", "url_env",
     "command", "env", "calls", "called_by", "routes", "route_prefixes", "interface", "modules",
-    "borrowed_modules", "tables", "database", "database_server", "default_service", "public_port",
+    "borrowed_modules", "tables", "database", "database_server", "default_service", "public_port", "replicas",
 )
 
 
@@ -250,6 +251,8 @@ def output_manifest(gen: Generation) -> dict[str, Any]:
         "compose": "compose.yaml",
         "kubernetes": {"base": "k8s/base", "overlays": {"dev": "k8s/overlays/dev", "prod": "k8s/overlays/prod"}},
         "notes": list(gen.notes),
+        # module-level state that diverges between a service's replicas (decompose.planning.replica_state)
+        "replica_state": [dict(e) for e in gen.replica_state],
         "rpc_auth": rpc_auth.manifest_entry([u["name"] for u in services]),
     }
 

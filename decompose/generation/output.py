@@ -58,6 +58,7 @@ from decompose.generation import database as db
 from decompose.generation import distinfo, rpc_auth, verify_keys
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan
+from decompose.planning.replica_state import notes as _replica_notes
 
 PRUNED = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".decompose_cache", ".venv", "node_modules"}
 
@@ -454,7 +455,8 @@ def render_outputs(
         env, "project/MIGRATION.md.j2", project=gen.project, order=migration_rows(gen),
         shared_tables=gen.shared_tables, shared_services=gen.shared_db_services, database_env=gen.database_env,
         shared_url=(db.url(db.SHARED_DB, "PASSWORD") if server else f"sqlite:///{SHARED_MOUNT}/shared.db"),
-        notes=gen.notes, server=server,
+        notes=[n for n in gen.notes if n not in set(_replica_notes(gen.replica_state))], server=server,
+        replica_state=gen.replica_state,
     )
     files.update(rpc_auth.placeholder_files(list(OVERLAYS)))  # secrets/.gitignore: where the RPC secret goes
     manifest = output_manifest(gen)

@@ -23,6 +23,7 @@ Canonical dict form (``Plan.to_dict``)::
           - {method: GET, path: /api/catalog/products, function: shop.catalog.api.list_products}
         reasons:                  # why each module was placed here
           shop.catalog.models: "shop.catalog.service (weight 14), shop.catalog.api (weight 6)"
+        replicas: 1               # optional (1-100); absent: DEFAULT_REPLICAS (2)
     shared:                       # modules copied into every service as a library
       modules: [shop.utils, shop.utils.money, ...]
       reasons:                    # why each was left shared (only written when known)
@@ -40,6 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PLAN_VERSION = 1
+#: Replicas of a service whose plan entry sets none: what the prod Kubernetes overlay and
+#: ``up --swarm`` run.  A service's ``replicas:`` in decompose.yaml overrides it.
+DEFAULT_REPLICAS = 2
+MAX_REPLICAS = 100
 #: DNS-1123 label: what Kubernetes accepts as a Service / Deployment name.
 SERVICE_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 #: Dotted module names; a component may start with a digit (``0001_initial``: Django
@@ -121,6 +126,11 @@ class Service:
     tables: list[str] = field(default_factory=list)
     routes: list[RouteItem] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
+    replicas: int | None = None  # None: DEFAULT_REPLICAS
+
+    @property
+    def replica_count(self) -> int:
+        return DEFAULT_REPLICAS if self.replicas is None else self.replicas
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +139,7 @@ class Service:
             "tables": sorted(self.tables),
             "routes": [r.to_dict() for r in sorted(self.routes, key=lambda r: (r.path, r.method, r.function))],
             "reasons": {k: self.reasons[k] for k in sorted(self.reasons)},
+            **({"replicas": self.replicas} if self.replicas is not None else {}),
         }
 
 
@@ -219,7 +230,7 @@ class Plan:
             if not isinstance(body, dict):
                 problems.append(f"{where}: must be a mapping with 'modules', got {kind_of(body)}")
                 continue
-            for key in _names(set(body) - {"modules", "interface", "tables", "routes", "reasons"}):
+            for key in _names(set(body) - {"modules", "interface", "tables", "routes", "reasons", "replicas"}):
                 problems.append(f"{where}: unknown key {key}")
             modules = body.get("modules")
             if modules is None:
@@ -258,6 +269,12 @@ class Plan:
             if not isinstance(reasons, dict):
                 problems.append(f"{where}: 'reasons' must be a mapping of module to reason, got {kind_of(reasons)}")
                 reasons = {}
+            replicas = body.get("replicas")
+            if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int)
+                                         or not 1 <= replicas <= MAX_REPLICAS):
+                problems.append(f"{where}: 'replicas' must be an integer from 1 to {MAX_REPLICAS}, "
+                                f"got {_show(replicas)}")
+                replicas = None
             services[name] = Service(
                 name=name,
                 modules=list(modules),
@@ -265,6 +282,7 @@ class Plan:
                 tables=[str(t) for t in tables],
                 routes=routes,
                 reasons={str(k): str(v) for k, v in reasons.items()},
+                replicas=replicas,
             )
         shared_raw = data.get("shared") or {}
         shared: Any = []
