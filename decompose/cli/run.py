@@ -156,6 +156,8 @@ def up_cmd(
     base_image: Annotated[Optional[str], typer.Option("--base-image", help="With --build: build arg BASE_IMAGE.")] = None,
     python: Annotated[Optional[str], typer.Option("--python", help="--local: the Python that runs the services, one with their requirements installed (default: the one running decompose).")] = None,
     verify_dir: Annotated[Optional[Path], typer.Option("--verify-dir", help="Share this folder with `decompose verify`: the services' database is its db.sqlite3, their Flask SECRET_KEY its secret-key (docs/verify.md).")] = None,
+    swarm: Annotated[bool, typer.Option("--swarm", help="Deploy as Docker Swarm services with replicas (the engine must be a swarm manager: `docker swarm init`).")] = False,
+    replicas: Annotated[int, typer.Option("--replicas", min=1, help="--swarm: tasks per service (the gateway runs one).")] = 2,
     format: FormatOpt = RunFormat.table,
 ) -> None:
     """Start the generated services and wait until they are ready; prints the public URL.
@@ -187,6 +189,8 @@ def up_cmd(
 
     if build and local:
         fail("--build builds Docker images; --local runs without them")
+    if swarm and (local or verify_dir is not None):
+        fail("--swarm deploys Docker Swarm services; it does not combine with --local or --verify-dir")
     try:
         if local:
             running = up_local(m, port=port, timeout=timeout, status=status, verify_dir=verify_dir, python=python)
@@ -207,7 +211,12 @@ def up_cmd(
                         for line in f.log[-12:]:
                             err.print(f"  [dim]{escape(f.service)} |[/dim] {escape(line)}", highlight=False, soft_wrap=True)
                     raise typer.Exit(EXIT_FINDINGS)
-            running = up_docker(m, port=port, timeout=timeout, client=client, status=status, verify_dir=verify_dir)
+            if swarm:
+                from decompose.runtime.swarm import up_swarm
+
+                running = up_swarm(m, port=port, timeout=timeout, replicas=replicas, client=client, status=status)
+            else:
+                running = up_docker(m, port=port, timeout=timeout, client=client, status=status, verify_dir=verify_dir)
     except RunError as exc:
         fail(str(exc))
     except UpFailed as exc:
@@ -233,7 +242,7 @@ def up_cmd(
                 "ready": True,
                 "url": running.url,
                 "units": dict(sorted(running.units.items())),
-                "mode": "local" if local else "docker",
+                "mode": "local" if local else "swarm" if swarm else "docker",
                 "rpc_secret_file": running.rpc_secret_file,
                 "verify_dir": running.verify_dir,
                 "warnings": warnings,
@@ -274,17 +283,26 @@ def down_cmd(
         if out is None:
             fail("give the output folder or --project NAME")
         project = _manifest(out).project
-    containers, networks = down_docker(project, client=_client(), keep_volumes=keep_volumes)
+    from decompose.runtime.swarm import down_swarm, swarm_state
+
+    client = _client()
+    services: list[str] = []
+    if swarm_state(client) == "active":  # what `up --swarm` started goes too
+        services, _ = down_swarm(project, client=client, keep_volumes=keep_volumes)
+    containers, networks = down_docker(project, client=client, keep_volumes=keep_volumes)
     if out is not None:
         from decompose.runtime.runner import forget_rpc_secret
 
         forget_rpc_secret(out, "docker")
+        forget_rpc_secret(out, "swarm")
     err.print(
-        f"removed {len(containers)} container(s), {len(networks)} network(s) of project {project!r}",
+        f"removed {len(containers)} container(s), {len(networks)} network(s)"
+        + (f", {len(services)} swarm service(s)" if services else "") + f" of project {project!r}",
         highlight=False,
     )
     if format is RunFormat.json:
-        _json({"mode": "docker", "project": project, "containers": sorted(containers), "networks": sorted(networks)})
+        _json({"mode": "docker", "project": project, "containers": sorted(containers), "networks": sorted(networks),
+               "swarm_services": sorted(services)})
     raise typer.Exit(EXIT_OK)
 
 
