@@ -176,7 +176,7 @@ def markdown(rows: list[dict], sample: dict | None, summary: dict, commit: str) 
         "",
         "## Benchmark on real monoliths",
         "",
-        f"`python benchmarks/plan_quality.py` (decompose {commit}, {_dt.date.today().isoformat()}): default "
+        f"`python benchmarks/plan_quality.py` ({commit}, {_dt.date.today().isoformat()}): default "
         "`decompose plan` on each project, `decompose evaluate` against the reference written from the "
         "project's own structure (`benchmarks/references/<project>.yaml`, rules below), and the `decompose "
         "check` audit of the fresh plan. *modules* = modules the plan places (services + shared); "
@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_table(rows, sample, summary)
     if not a.no_docs and not a.projects and sample is not None:
-        write_docs(markdown(rows, sample, summary, _commit()))
+        label = (f"figures from each project's last-run logs, rendered at decompose {_commit()}" if a.from_logs
+                 else f"decompose {_commit()}")
+        write_docs(markdown(rows, sample, summary, label))
     return 0
 
 
