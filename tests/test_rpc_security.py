@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from decompose.generation.output import generation_for, render_outputs, write_outputs
+from decompose.runtime.database import load_server, local_env
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import save_plan
 
@@ -276,6 +277,7 @@ def test_a_service_without_the_secret_is_not_ready_and_refuses_everything(out, t
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
     env.update(unit["env"], PORT=str(port), HOST="127.0.0.1", DECOMPOSE_LOCAL_DATA=str(tmp_path),
                PYTHONPATH=str(out / unit["source"]), DECOMPOSE_RPC_SECRET="too-short")
+    local_env(env, load_server(out), "catalog", tmp_path / "volumes")  # as `up --local`: SQLite, no server
     log = tmp_path / "catalog.log"
     with open(log, "wb") as f:
         proc = subprocess.Popen([sys.executable, "-m", "decompose_rt"], cwd=out / unit["source"], env=env, stdout=f,
