@@ -83,7 +83,8 @@ def test_compose_keeps_credentials_in_secret_files_and_waits_for_a_healthy_serve
     for name in gen.services:
         svc = compose["services"][name]
         assert svc["depends_on"]["postgres"] == {"condition": "service_healthy"}
-        (secret,) = svc["secrets"]
+        rpc, secret = svc["secrets"]  # the RPC secret (a file too) and its database URL
+        assert rpc == {"source": "rpc-secret", "target": "/run/secrets/decompose/rpc-secret"}
         assert svc["environment"]["SHOP_DATABASE_URL_FILE"] == f"/run/secrets/{secret}"
         assert "volumes" not in svc  # no SQLite file anywhere
         reqs = files[f"services/{name}/requirements.txt"].decode().split()
@@ -91,7 +92,7 @@ def test_compose_keeps_credentials_in_secret_files_and_waits_for_a_healthy_serve
     for unit in compose["services"].values():
         for value in (unit.get("environment") or {}).values():
             assert "://" not in value or value.startswith("http://"), value
-    assert set(compose["secrets"]) == {"postgres-password", *(f"db-{d}-url" for d in
+    assert set(compose["secrets"]) == {"postgres-password", "rpc-secret", *(f"db-{d}-url" for d in
                                                               ("catalog", "inventory", "shared", "shipping"))}
     assert all(s["file"].startswith("secrets/") for s in compose["secrets"].values())
     assert compose["volumes"] == {"postgres-data": {}}
@@ -105,7 +106,8 @@ def test_sqlite_on_request_keeps_the_files_on_volumes(outputs):
     cat = next(s for s in m["services"] if s["name"] == "catalog")
     assert cat["env"]["SHOP_DATABASE_URL"] == "sqlite:////data/catalog.db" and cat["database_server"] is None
     compose = yaml.safe_load(files["compose.yaml"])
-    assert "postgres" not in compose["services"] and "secrets" not in compose
+    assert "postgres" not in compose["services"]
+    assert compose["secrets"] == {"rpc-secret": {"file": "secrets/rpc-secret"}}  # no database credential
     assert not any(p.startswith(("k8s/base/postgres/", "postgres/")) for p in files)
     assert not any(p.startswith("k8s/base/postgres/") for p in files)
     assert any(p.startswith("k8s/base/postgres/") for p in pg_files)
@@ -141,7 +143,11 @@ def test_make_secrets_writes_what_is_missing_and_never_overwrites(outputs, tmp_p
     assert stat.S_IMODE((out / "secrets/db-shared-url").stat().st_mode) == 0o644
     assert stat.S_IMODE((out / "secrets").stat().st_mode) == 0o700
     assert stat.S_IMODE((out / "k8s/overlays/dev/secrets/db-shared-url").stat().st_mode) == 0o600
-    assert stat.S_IMODE((out / "secrets/rpc.env").stat().st_mode) == 0o600
+    # the RPC secret too is a compose secret (bind-mounted at /run/secrets/decompose/rpc-secret): readable there
+    assert stat.S_IMODE((out / "secrets/rpc-secret").stat().st_mode) == 0o644
+    assert re.fullmatch(r"[0-9a-f]{64}", (out / "secrets/rpc-secret").read_text().strip())
+    assert not (out / "secrets/rpc.env").exists()
+    assert stat.S_IMODE((out / "k8s/overlays/prod/secrets/rpc-secret").stat().st_mode) == 0o600
     # every place its own passwords
     assert (out / "k8s/overlays/dev/secrets/db-shared-url").read_text() != (out / "secrets/db-shared-url").read_text()
     again = subprocess.run(script, capture_output=True, text=True, check=True)

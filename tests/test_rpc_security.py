@@ -167,16 +167,29 @@ def test_generated_files_name_where_the_secret_lives_and_hold_none(out):
     services = [u["name"] for u in m["services"]]
     assert m["rpc_auth"]["units"] == services and m["rpc_auth"]["header"] == "X-Decompose-Signature"
     compose = yaml.safe_load((out / "compose.yaml").read_text())
+    mount = "/run/secrets/decompose/rpc-secret"  # where `up` and Kubernetes mount it too (runtime.run_secret)
+    header = (out / "compose.yaml").read_text().split("\nname:", 1)[0]
+    assert "python3 make-secrets.py" in header and "secrets/rpc-secret" in header and mount in header
+    assert "rpc.env" not in header and "env_file" not in header
+    assert compose["secrets"]["rpc-secret"] == {"file": "secrets/rpc-secret"}
     for name, svc in compose["services"].items():
-        assert svc.get("env_file") == (["secrets/rpc.env"] if name in services else None), name
+        assert "env_file" not in svc, name  # the secret is a mounted file, never an environment value
         assert "DECOMPOSE_RPC_SECRET" not in svc["environment"]
+        rpc = [s for s in svc.get("secrets", []) if isinstance(s, dict) and s.get("source") == "rpc-secret"]
+        if name in services:
+            assert rpc == [{"source": "rpc-secret", "target": mount}], name
+            assert svc["environment"]["DECOMPOSE_RPC_SECRET_FILE"] == mount, name
+        else:
+            assert rpc == [] and "DECOMPOSE_RPC_SECRET_FILE" not in svc["environment"], name
+        for ref in svc.get("secrets", []):  # every secret a service names is declared with a file
+            assert (ref["source"] if isinstance(ref, dict) else ref) in compose["secrets"], (name, ref)
         assert ("ports" in svc) == (name == "gateway")
     for folder in ("secrets", "k8s/overlays/dev/secrets", "k8s/overlays/prod/secrets"):
         ignore = (out / folder / ".gitignore").read_text().splitlines()
         assert "*" in ignore and "!.gitignore" in ignore, folder
     for overlay in ("dev", "prod"):
         k = yaml.safe_load((out / "k8s/overlays" / overlay / "kustomization.yaml").read_text())
-        assert k["secretGenerator"] == [{
+        assert [g for g in k["secretGenerator"] if g["name"] == "decompose-rpc"] == [{  # (+ the database's)
             "name": "decompose-rpc", "namespace": PROJECT, "type": "Opaque", "files": ["rpc-secret=secrets/rpc-secret"],
             "options": {"labels": {"app.kubernetes.io/name": "decompose-rpc", "app.kubernetes.io/part-of": PROJECT,
                                    "app.kubernetes.io/managed-by": "decompose"}},

@@ -444,7 +444,9 @@ def render_outputs(
     # compose, migration guide, manifest
     volumes = sorted({v.split(":", 1)[0] for u in units for v in u["compose_volumes"]}
                      | ({f"{db.SERVER}-data"} if server else set()))
-    compose_secrets = [{"name": name, "file": f"secrets/{name}"} for name in _secret_names(server)]
+    compose_secrets = sorted([{"name": name, "file": f"secrets/{name}"} for name in _secret_names(server)]
+                             + [{"name": rpc_auth.COMPOSE_SECRET, "file": rpc_auth.COMPOSE_SECRET_FILE}],
+                             key=lambda sec: sec["name"])
     files["compose.yaml"] = _render(
         env, "project/compose.yaml.j2", project=gen.project, units=units, base_image=gen.base_image,
         public_port=PUBLIC_PORT, volumes=volumes, server=server, compose_secrets=compose_secrets, shared_db=db.SHARED_DB,
@@ -485,8 +487,7 @@ def _secret_names(server: dict | None) -> list[str]:
 def _secret_places(server: dict | None) -> dict[str, dict[str, str]]:
     """What make-secrets.py writes: folder -> {file: kind} (RPC secret and database credentials)."""
     def wanted(k8s: bool) -> dict[str, str]:
-        out = {PurePosixPath(rpc_auth.K8S_OVERLAY_FILE if k8s else rpc_auth.COMPOSE_ENV_FILE).name:
-               "rpc" if k8s else "rpc-env"}
+        out = {PurePosixPath(rpc_auth.K8S_OVERLAY_FILE if k8s else rpc_auth.COMPOSE_SECRET_FILE).name: "rpc"}
         if server:
             out[server["password_secret"]] = "password"
             out.update({d["secret"]: f"url:{d['name']}" for d in server["databases"]})

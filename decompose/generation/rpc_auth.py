@@ -5,8 +5,11 @@ with a per-deployment secret (see ``templates/runtime/auth.py.j2``).  Generated
 files never contain it - they are byte-identical for the same input - they
 only name where it comes from:
 
-* compose: ``secrets/rpc.env`` next to ``compose.yaml`` (an ``env_file``
-  setting ``DECOMPOSE_RPC_SECRET``), which the user creates;
+* compose: the compose secret ``rpc-secret`` from ``secrets/rpc-secret`` next
+  to ``compose.yaml`` (``make-secrets.py`` writes it), mounted read-only in
+  every service at ``/run/secrets/decompose/rpc-secret`` (the path Kubernetes
+  and ``up`` use) and named by ``DECOMPOSE_RPC_SECRET_FILE``: never an
+  environment value, which ``docker inspect`` would show;
 * Kubernetes: the Secret ``decompose-rpc`` (key ``rpc-secret``), mounted
   read-only into every service pod and named by ``DECOMPOSE_RPC_SECRET_FILE``;
   each overlay makes it with a kustomize ``secretGenerator`` from
@@ -34,12 +37,12 @@ K8S_SECRET_FILE = f"{K8S_MOUNT}/{K8S_SECRET_KEY}"
 #: relative to an overlay folder (kustomize loads files only from inside it)
 K8S_OVERLAY_FILE = f"secrets/{K8S_SECRET_KEY}"
 
-COMPOSE_ENV_FILE = "secrets/rpc.env"
+#: compose: the secret's name and its file, relative to compose.yaml; mounted at K8S_SECRET_FILE
+COMPOSE_SECRET = "rpc-secret"
+COMPOSE_SECRET_FILE = f"secrets/{COMPOSE_SECRET}"
 
 #: A command printing a new secret (64 hex characters); shown in comments and docs.
 MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
-#: The same as a line of compose's env_file.
-MAKE_ENV_LINE = f'python3 -c "import secrets; print(\'{SECRET_ENV}=\' + secrets.token_hex(32))"'
 
 GITIGNORE = (
     "# Secrets of this deployment go here (see docs/generate.md, 'RPC secret'); none is ever committed.\n"
@@ -59,9 +62,9 @@ def template_globals() -> dict[str, Any]:
         "k8s_mount": K8S_MOUNT,
         "k8s_secret_file": K8S_SECRET_FILE,
         "k8s_overlay_file": K8S_OVERLAY_FILE,
-        "compose_env_file": COMPOSE_ENV_FILE,
+        "compose_secret": COMPOSE_SECRET,
+        "compose_secret_file": COMPOSE_SECRET_FILE,
         "make_secret": MAKE_SECRET,
-        "make_env_line": MAKE_ENV_LINE,
     }
 
 
@@ -80,7 +83,7 @@ def manifest_entry(services: list[str]) -> dict[str, Any]:
         "env": SECRET_ENV,
         "file_env": SECRET_FILE_ENV,
         "units": sorted(services),
-        "compose_env_file": COMPOSE_ENV_FILE,
+        "compose": {"secret": COMPOSE_SECRET, "file": COMPOSE_SECRET_FILE, "mount": K8S_SECRET_FILE},
         "kubernetes": {
             "secret": K8S_SECRET_NAME,
             "key": K8S_SECRET_KEY,
