@@ -345,6 +345,8 @@ def render_outputs(
 
     own_dist = distinfo.service_dist_info(root)
     copies = SharedCopies(gen, fb, sources, root)
+    # the allow-list of decompose_rt.rpc: classes a service builds from what another sends
+    own_modules = sorted({m for spec in gen.services.values() for m in spec.copied})
     for name in sorted(gen.services):
         spec = gen.services[name]
         unit = service_unit(gen, name)
@@ -376,7 +378,7 @@ def render_outputs(
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2", database_env=gen.database_env)
         files[f"{rt}/probes.py"] = _render(env, "runtime/probes.py.j2")
-        files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2")
+        files[f"{rt}/rpc.py"] = _render(env, "runtime/rpc.py.j2", own_modules=own_modules)
         files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
         files[f"{rt}/internal.py"] = _render(env, "runtime/internal.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
