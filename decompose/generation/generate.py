@@ -372,18 +372,9 @@ def split_live_object_calls(plan: Plan, facts: list[ModuleFacts]) -> list[str]:
     HTTP calls, so the generated system would fail at run time.  ``decompose
     plan`` never proposes such a split; an edited plan can."""
     from decompose.analysis.graph import build_graph
-    from decompose.planning.propose import live_object_bonds
+    from decompose.planning.serializable import live_object_bonds, split_bonds
 
-    owner = plan.service_of()
-    problems = []
-    for (a, b), reason in live_object_bonds(facts, build_graph(facts)):
-        sa, sb = owner.get(a, ""), owner.get(b, "")
-        if sa and sb and sa != sb:
-            detail = reason.split(": ", 1)[1] if ": " in reason else reason
-            problems.append(
-                f"{a} (service {sa}) and {b} (service {sb}) must be in one service: {a} {detail}"
-            )
-    return problems
+    return split_bonds(plan.service_of(), live_object_bonds(facts, build_graph(facts)))
 
 
 def build_generation(

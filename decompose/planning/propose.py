@@ -44,7 +44,6 @@ Blockers (each a dict with ``kind`` and ``severity``):
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +60,9 @@ from decompose.analysis.roles import excluded_role, is_migration_module
 from decompose.analysis.metrics import RUNTIME_CONTEXTS
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
 from decompose.frameworks.django_models import relation_blockers
+from decompose.planning.serializable import (  # noqa: F401  (re-exported: propose's public names)
+    APP_PARAMS, BAD_NAMES, OK_NAMES, _Resolver, classify_annotation, live_object_bonds, param_verdict, split_bonds,
+)
 from decompose.planning.signals import (
     DEFAULT_WEIGHTS,
     Coupling,
@@ -147,10 +149,11 @@ def propose(
     coupling = combine(modules, signals, weights)
     cut = cut_cycles(facts, graph, domains.key_of)
     notes.extend(cut.notes)
-    # a call passing live objects binds caller and callee inside one domain; across
-    # domains coupling decides and describe() reports the call as a blocker
-    bonds = [(grp, why) for grp, why in live_object_bonds(facts, graph)
-             if len({domains.key_of.get(m, m) for m in grp}) == 1]
+    # a call passing live objects binds caller and callee, whatever their domains: it
+    # cannot become an HTTP call and `decompose generate` refuses a plan splitting it
+    # (split_bonds, the same predicate).  Atoms survive every later step (communities,
+    # pins, the size cap, migrations), so the default plan is always one generate accepts.
+    bonds = live_object_bonds(facts, graph)
     clustering = cluster(
         coupling.graph,
         dependency_graph(graph),
@@ -167,7 +170,10 @@ def propose(
         generic_keys=domains.generic_keys(),
     )
     notes.extend(clustering.notes)
-    _migrations_with_their_tables(clustering, access, constraints)
+    _migrations_with_their_tables(clustering, access, constraints, {m for grp, _ in bonds for m in grp})
+    split = split_bonds({**{m: "" for m in clustering.shared}, **clustering.assignment}, bonds)
+    if split:  # a broken invariant, never a plan generate would refuse
+        raise AssertionError("proposal splits live-object bonds: " + "; ".join(split))
     plan = describe(
         clustering.assignment,
         clustering.shared,
@@ -203,10 +209,11 @@ def propose(
 
 
 def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, Mapping[str, list[str]]],
-                                  constraints: Constraints | None) -> None:
+                                  constraints: Constraints | None, bonded: set[str] = frozenset()) -> None:
     """Each migration (Alembic version, Django migration) goes to the service owning most of
-    the tables it touches (owners: the services whose non-migration modules define them)."""
-    pinned = set()
+    the tables it touches (owners: the services whose non-migration modules define them);
+    one bound to another module by a live-object call stays with it."""
+    pinned = set(bonded)
     if constraints is not None and constraints.pins:
         from fnmatch import fnmatchcase
 
@@ -248,39 +255,8 @@ def _scripts(facts: list[ModuleFacts], graph: DependencyGraph, excluded: dict[st
     return out
 
 
-def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[tuple[list[str], str]]:
-    """Pairs of modules that must share a service: one calls a function of the other
-    whose parameters or result are live objects (ORM rows, sessions, callables,
-    objects with behaviour) that cannot be sent between processes.  Splitting them
-    would turn the call into an HTTP call that cannot work."""
-    model_classes = {
-        f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
-    }
-    res = _Resolver(facts, model_classes)
-    bonds: dict[tuple[str, str], str] = {}
-    for src, dst, d in sorted(graph.symbols.edges(data=True)):
-        if not d.get("calls"):
-            continue
-        user = src.partition(":")[0]
-        mod, _, name = dst.partition(":")
-        found = res.definition(f"{mod}.{name}")
-        if found is None:
-            continue
-        mod, dfn = found
-        if mod == user or dfn.kind not in ("function", "async_function") or (user, mod) in bonds:
-            continue
-        annotations = [p.annotation for p in dfn.params] + [dfn.returns]
-        for text in annotations:
-            if text is None:
-                continue
-            verdict, why = classify_annotation(text, mod, res)
-            if verdict == "bad":
-                bonds[(user, mod)] = f"kept with {mod if user != mod else user}: calls {mod}.{dfn.name}, which passes live objects ({why})"
-                break
-    return [([a, b], reason.replace(f"kept with {b}", f"kept with {a} and {b}", 1)) for (a, b), reason in sorted(bonds.items())]
+# -- signatures ------------------------------------------------------------------
 
-
-# -- signatures and serializability ------------------------------------------------
 
 
 def signature(d: Definition) -> str:
@@ -316,158 +292,6 @@ def signature(d: Definition) -> str:
     prefix = "async " if d.kind == "async_function" else ""
     ret = f" -> {d.returns}" if d.returns else ""
     return f"{prefix}({', '.join(parts)}){ret}"
-
-
-OK_NAMES = {
-    "int", "float", "str", "bool", "None", "NoneType", "bytes", "list", "dict", "tuple", "set", "frozenset",
-    "typing.List", "typing.Dict", "typing.Tuple", "typing.Set", "typing.FrozenSet", "typing.Optional",
-    "typing.Union", "typing.Literal", "typing.Sequence", "typing.Mapping", "typing.MutableMapping",
-    "typing.MutableSequence", "typing.Annotated", "typing.Final", "typing.TypedDict", "typing.NamedTuple",
-    "typing.Collection", "typing.AbstractSet", "typing.NotRequired", "typing.Required",
-    "collections.abc.Sequence", "collections.abc.Mapping", "collections.abc.Collection", "collections.abc.Set",
-    "collections.abc.MutableMapping", "collections.abc.MutableSequence", "collections.OrderedDict",
-    "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta", "decimal.Decimal", "uuid.UUID",
-    "pathlib.Path", "pathlib.PurePath", "enum.Enum", "enum.IntEnum", "enum.StrEnum",
-}
-UNKNOWN_NAMES = {"typing.Any": "Any says nothing about the value", "object": "object says nothing about the value"}
-BAD_NAMES = {
-    "typing.Callable": "a callable",
-    "collections.abc.Callable": "a callable",
-    "typing.Awaitable": "an awaitable",
-    "typing.Coroutine": "a coroutine",
-    "collections.abc.Awaitable": "an awaitable",
-    "collections.abc.Coroutine": "a coroutine",
-    "typing.Iterator": "a lazy iterator",
-    "typing.Generator": "a generator",
-    "typing.AsyncIterator": "a lazy async iterator",
-    "typing.AsyncGenerator": "an async generator",
-    "collections.abc.Iterator": "a lazy iterator",
-    "collections.abc.Generator": "a generator",
-    "collections.abc.AsyncIterator": "a lazy async iterator",
-    "collections.abc.AsyncGenerator": "an async generator",
-    "typing.IO": "an open file/stream",
-    "typing.TextIO": "an open file/stream",
-    "typing.BinaryIO": "an open file/stream",
-    "types.FunctionType": "a callable",
-    "types.GeneratorType": "a generator",
-    "functools.partial": "a callable",
-}
-BAD_MODULES = {
-    "io": "an open file/stream",
-    "socket": "a socket",
-    "threading": "a thread or lock",
-    "multiprocessing": "a process-local object",
-    "sqlite3": "a database connection",
-    "logging": "a logger",
-    "flask": "a request-bound web object",
-    "werkzeug": "a request-bound web object",
-}
-BAD_SQLALCHEMY = {"Session", "Engine", "Connection", "Query", "Result", "ScopedSession", "scoped_session", "AsyncSession", "Select"}
-OK_BASES = ("TypedDict", "NamedTuple", "Enum", "IntEnum", "StrEnum", "BaseModel")
-BEHAVIOUR_BASES = ("Protocol", "ABC", "ABCMeta")
-
-
-class _Resolver:
-    """Resolve names written in a module to fully qualified names, and classify classes."""
-
-    def __init__(self, facts: list[ModuleFacts], model_classes: set[str]):
-        self.by_module = {f.module: f for f in facts}
-        self.models = model_classes
-        self.defs = {(f.module, d.name): d for f in facts for d in f.definitions}
-        self.imported: dict[tuple[str, str], str] = {}
-        for f in facts:
-            for imp in f.imports:
-                if not imp.module:
-                    continue
-                if imp.names and imp.names != ["*"]:
-                    for n in imp.names:
-                        self.imported.setdefault((f.module, n), f"{imp.module}.{n}")
-                elif imp.alias:
-                    self.imported.setdefault((f.module, imp.alias), imp.module)
-                else:
-                    top = imp.module.split(".", 1)[0]
-                    self.imported.setdefault((f.module, top), top)
-
-    def qualify(self, module: str, dotted: str) -> str:
-        head, _, rest = dotted.partition(".")
-        if (module, head) in self.defs:
-            base = f"{module}.{head}"
-        elif (module, head) in self.imported:
-            base = self.imported[(module, head)]
-        elif head in {"int", "float", "str", "bool", "None", "bytes", "list", "dict", "tuple", "set", "frozenset", "object", "type"}:
-            base = head
-        else:
-            base = head
-        return f"{base}.{rest}" if rest else base
-
-    def definition(self, fq: str) -> tuple[str, Definition] | None:
-        """Follow re-exports: ``shop.catalog.Product`` -> (``shop.catalog.models``, Product)."""
-        seen = set()
-        while fq not in seen:
-            seen.add(fq)
-            mod, _, name = fq.rpartition(".")
-            if (mod, name) in self.defs:
-                return mod, self.defs[(mod, name)]
-            nxt = self.imported.get((mod, name))
-            if nxt is None:
-                return None
-            fq = nxt
-        return None
-
-
-def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[str, str]:
-    """(verdict, why) with verdict in ok / unknown / bad, for an annotation written in ``module``."""
-    if text is None or not text.strip():
-        return "unknown", "no annotation"
-    clean = text.replace('"', " ").replace("'", " ")
-    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", clean)
-    verdict, why = "ok", ""
-    rank = {"ok": 0, "unknown": 1, "bad": 2}
-    for name in names:
-        fq = res.qualify(module, name)
-        v, w = _classify_name(fq, name, res)
-        if rank[v] > rank[verdict]:
-            verdict, why = v, w
-    return verdict, why
-
-
-def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
-    found = res.definition(fq)
-    if found is not None:
-        mod, d = found
-        full = f"{mod}.{d.name}"
-        if full in res.models:
-            return "bad", f"{written} is the ORM model {full} (a live database row; pass its id or a dict)"
-        if d.kind == "class":
-            if any(b.split(".")[-1].split("[")[0] in OK_BASES for b in d.bases) or any(
-                dec.split(".")[-1].split("(")[0] == "dataclass" for dec in d.decorators
-            ):
-                return "ok", ""
-            behaviour = [m for m in d.methods if not (m.startswith("__") and m.endswith("__"))]
-            if behaviour or any(b.split(".")[-1].split("[")[0] in BEHAVIOUR_BASES for b in d.bases):
-                shown = ", ".join(behaviour[:3]) + ("..." if len(behaviour) > 3 else "")
-                return "bad", (
-                    f"{written} is the class {full}, an object with behaviour ({shown or 'an interface'}); "
-                    "it cannot be sent to another process"
-                )
-            return "unknown", f"{written} is the class {full}, serializable only if converted explicitly"
-        if d.kind == "variable":
-            return "ok", ""  # a type alias: its parts were checked where written
-        return "unknown", f"{written} names {full}, not a type"
-    if fq in OK_NAMES or fq.split(".")[-1] in ("None",):
-        return "ok", ""
-    if fq in UNKNOWN_NAMES:
-        return "unknown", f"{written}: {UNKNOWN_NAMES[fq]}"
-    if fq in BAD_NAMES:
-        return "bad", f"{written} is {BAD_NAMES[fq]}"
-    top = fq.split(".", 1)[0]
-    if top in BAD_MODULES:
-        return "bad", f"{written} ({fq}) is {BAD_MODULES[top]}"
-    if top == "sqlalchemy" and fq.split(".")[-1] in BAD_SQLALCHEMY:
-        return "bad", f"{written} ({fq}) is a database session/connection"
-    if fq in ("typing", "collections.abc") or top == "typing":
-        return "ok", ""
-    return "unknown", f"{written} ({fq}) cannot be classified"
 
 
 # -- describe ----------------------------------------------------------------------
@@ -595,7 +419,7 @@ def describe(
             if p.kind in ("var_positional", "var_keyword") and p.annotation is None:
                 unknown.append(f"parameter {'*' if p.kind == 'var_positional' else '**'}{p.name}: no annotation")
                 continue
-            v, w = classify_annotation(p.annotation, e["module"], res)
+            v, w = param_verdict(p, e["module"], res)
             if v == "bad":
                 bad.append(f"parameter {p.name}: {w}")
             elif v == "unknown":

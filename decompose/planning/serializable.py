@@ -1,0 +1,235 @@
+"""Which calls cannot cross a process boundary, and which modules they bind together (pure).
+
+A call whose parameters or result are **live objects** (ORM rows, sessions,
+callables, open files, objects with behaviour, the web application object)
+cannot become an HTTP call between services.  :func:`live_object_bonds` finds
+those calls in the analysis facts; :func:`split_bonds` names the ones a
+partition puts across services.  Both sides use this one predicate:
+:mod:`decompose.planning.propose` keeps every bond inside one service
+(whatever the domains, cycle cuts or size cap say), and
+``decompose generate`` refuses a plan that splits one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from decompose.analysis.facts import Definition, ModuleFacts, Param
+from decompose.analysis.graph import DependencyGraph
+
+
+def split_bonds(owner: Mapping[str, str], bonds: Iterable[tuple[list[str], str]]) -> list[str]:
+    """The live-object bonds (:func:`live_object_bonds`) a partition puts across services,
+    one line each.  ``owner`` maps module -> service ("" for the shared library, copied
+    into every service, so a bond into it needs nothing).  ``decompose generate`` refuses
+    a plan with any; :func:`propose` never makes one."""
+    problems = []
+    for (a, b), reason in bonds:
+        sa, sb = owner.get(a, ""), owner.get(b, "")
+        if sa and sb and sa != sb:
+            detail = reason.split(": ", 1)[1] if ": " in reason else reason
+            problems.append(f"{a} (service {sa}) and {b} (service {sb}) must be in one service: {a} {detail}")
+    return problems
+
+
+def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[tuple[list[str], str]]:
+    """Pairs of modules that must share a service: one calls a function of the other
+    whose parameters or result are live objects (ORM rows, sessions, callables,
+    objects with behaviour) that cannot be sent between processes.  Splitting them
+    would turn the call into an HTTP call that cannot work."""
+    model_classes = {
+        f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
+    }
+    res = _Resolver(facts, model_classes)
+    bonds: dict[tuple[str, str], str] = {}
+    for src, dst, d in sorted(graph.symbols.edges(data=True)):
+        if not d.get("calls"):
+            continue
+        user = src.partition(":")[0]
+        mod, _, name = dst.partition(":")
+        found = res.definition(f"{mod}.{name}")
+        if found is None:
+            continue
+        mod, dfn = found
+        if mod == user or dfn.kind not in ("function", "async_function") or (user, mod) in bonds:
+            continue
+        verdicts = [param_verdict(p, mod, res) for p in dfn.params]
+        if dfn.returns is not None:
+            verdicts.append(classify_annotation(dfn.returns, mod, res))
+        for verdict, why in verdicts:
+            if verdict == "bad":
+                bonds[(user, mod)] = f"kept with {mod if user != mod else user}: calls {mod}.{dfn.name}, which passes live objects ({why})"
+                break
+    return [([a, b], reason.replace(f"kept with {b}", f"kept with {a} and {b}", 1)) for (a, b), reason in sorted(bonds.items())]
+
+
+
+# -- serializability ----------------------------------------------------------------
+
+
+OK_NAMES = {
+    "int", "float", "str", "bool", "None", "NoneType", "bytes", "list", "dict", "tuple", "set", "frozenset",
+    "typing.List", "typing.Dict", "typing.Tuple", "typing.Set", "typing.FrozenSet", "typing.Optional",
+    "typing.Union", "typing.Literal", "typing.Sequence", "typing.Mapping", "typing.MutableMapping",
+    "typing.MutableSequence", "typing.Annotated", "typing.Final", "typing.TypedDict", "typing.NamedTuple",
+    "typing.Collection", "typing.AbstractSet", "typing.NotRequired", "typing.Required",
+    "collections.abc.Sequence", "collections.abc.Mapping", "collections.abc.Collection", "collections.abc.Set",
+    "collections.abc.MutableMapping", "collections.abc.MutableSequence", "collections.OrderedDict",
+    "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta", "decimal.Decimal", "uuid.UUID",
+    "pathlib.Path", "pathlib.PurePath", "enum.Enum", "enum.IntEnum", "enum.StrEnum",
+}
+UNKNOWN_NAMES = {"typing.Any": "Any says nothing about the value", "object": "object says nothing about the value"}
+BAD_NAMES = {
+    "typing.Callable": "a callable",
+    "collections.abc.Callable": "a callable",
+    "typing.Awaitable": "an awaitable",
+    "typing.Coroutine": "a coroutine",
+    "collections.abc.Awaitable": "an awaitable",
+    "collections.abc.Coroutine": "a coroutine",
+    "typing.Iterator": "a lazy iterator",
+    "typing.Generator": "a generator",
+    "typing.AsyncIterator": "a lazy async iterator",
+    "typing.AsyncGenerator": "an async generator",
+    "collections.abc.Iterator": "a lazy iterator",
+    "collections.abc.Generator": "a generator",
+    "collections.abc.AsyncIterator": "a lazy async iterator",
+    "collections.abc.AsyncGenerator": "an async generator",
+    "typing.IO": "an open file/stream",
+    "typing.TextIO": "an open file/stream",
+    "typing.BinaryIO": "an open file/stream",
+    "types.FunctionType": "a callable",
+    "types.GeneratorType": "a generator",
+    "functools.partial": "a callable",
+}
+BAD_MODULES = {
+    "io": "an open file/stream",
+    "socket": "a socket",
+    "threading": "a thread or lock",
+    "multiprocessing": "a process-local object",
+    "sqlite3": "a database connection",
+    "logging": "a logger",
+    "flask": "a request-bound web object",
+    "werkzeug": "a request-bound web object",
+}
+BAD_SQLALCHEMY = {"Session", "Engine", "Connection", "Query", "Result", "ScopedSession", "scoped_session", "AsyncSession", "Select"}
+OK_BASES = ("TypedDict", "NamedTuple", "Enum", "IntEnum", "StrEnum", "BaseModel")
+BEHAVIOUR_BASES = ("Protocol", "ABC", "ABCMeta")
+
+
+class _Resolver:
+    """Resolve names written in a module to fully qualified names, and classify classes."""
+
+    def __init__(self, facts: list[ModuleFacts], model_classes: set[str]):
+        self.by_module = {f.module: f for f in facts}
+        self.models = model_classes
+        self.defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+        self.imported: dict[tuple[str, str], str] = {}
+        for f in facts:
+            for imp in f.imports:
+                if not imp.module:
+                    continue
+                if imp.names and imp.names != ["*"]:
+                    for n in imp.names:
+                        self.imported.setdefault((f.module, n), f"{imp.module}.{n}")
+                elif imp.alias:
+                    self.imported.setdefault((f.module, imp.alias), imp.module)
+                else:
+                    top = imp.module.split(".", 1)[0]
+                    self.imported.setdefault((f.module, top), top)
+
+    def qualify(self, module: str, dotted: str) -> str:
+        head, _, rest = dotted.partition(".")
+        if (module, head) in self.defs:
+            base = f"{module}.{head}"
+        elif (module, head) in self.imported:
+            base = self.imported[(module, head)]
+        elif head in {"int", "float", "str", "bool", "None", "bytes", "list", "dict", "tuple", "set", "frozenset", "object", "type"}:
+            base = head
+        else:
+            base = head
+        return f"{base}.{rest}" if rest else base
+
+    def definition(self, fq: str) -> tuple[str, Definition] | None:
+        """Follow re-exports: ``shop.catalog.Product`` -> (``shop.catalog.models``, Product)."""
+        seen = set()
+        while fq not in seen:
+            seen.add(fq)
+            mod, _, name = fq.rpartition(".")
+            if (mod, name) in self.defs:
+                return mod, self.defs[(mod, name)]
+            nxt = self.imported.get((mod, name))
+            if nxt is None:
+                return None
+            fq = nxt
+        return None
+
+
+#: Parameter names that, left unannotated, conventionally receive the web application
+#: object itself (Flask/Quart ``init_app(app)``, FastAPI/Starlette ``setup(app)``).
+APP_PARAMS = frozenset({"app", "application"})
+
+
+def param_verdict(p: Param, module: str, res: _Resolver) -> tuple[str, str]:
+    """(verdict, why) for one parameter: its annotation, or, when it has none, its name
+    when that name conventionally receives the application object (an app factory calling
+    ``init_app(app)`` of another module would send the Flask/FastAPI app across services)."""
+    if p.annotation is None and p.name in APP_PARAMS and p.kind not in ("var_positional", "var_keyword"):
+        return "bad", f"{p.name} (no annotation) receives the application object (Flask/FastAPI app), which lives in one process"
+    return classify_annotation(p.annotation, module, res)
+
+
+def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[str, str]:
+    """(verdict, why) with verdict in ok / unknown / bad, for an annotation written in ``module``."""
+    if text is None or not text.strip():
+        return "unknown", "no annotation"
+    clean = text.replace('"', " ").replace("'", " ")
+    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", clean)
+    verdict, why = "ok", ""
+    rank = {"ok": 0, "unknown": 1, "bad": 2}
+    for name in names:
+        fq = res.qualify(module, name)
+        v, w = _classify_name(fq, name, res)
+        if rank[v] > rank[verdict]:
+            verdict, why = v, w
+    return verdict, why
+
+
+def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
+    found = res.definition(fq)
+    if found is not None:
+        mod, d = found
+        full = f"{mod}.{d.name}"
+        if full in res.models:
+            return "bad", f"{written} is the ORM model {full} (a live database row; pass its id or a dict)"
+        if d.kind == "class":
+            if any(b.split(".")[-1].split("[")[0] in OK_BASES for b in d.bases) or any(
+                dec.split(".")[-1].split("(")[0] == "dataclass" for dec in d.decorators
+            ):
+                return "ok", ""
+            behaviour = [m for m in d.methods if not (m.startswith("__") and m.endswith("__"))]
+            if behaviour or any(b.split(".")[-1].split("[")[0] in BEHAVIOUR_BASES for b in d.bases):
+                shown = ", ".join(behaviour[:3]) + ("..." if len(behaviour) > 3 else "")
+                return "bad", (
+                    f"{written} is the class {full}, an object with behaviour ({shown or 'an interface'}); "
+                    "it cannot be sent to another process"
+                )
+            return "unknown", f"{written} is the class {full}, serializable only if converted explicitly"
+        if d.kind == "variable":
+            return "ok", ""  # a type alias: its parts were checked where written
+        return "unknown", f"{written} names {full}, not a type"
+    if fq in OK_NAMES or fq.split(".")[-1] in ("None",):
+        return "ok", ""
+    if fq in UNKNOWN_NAMES:
+        return "unknown", f"{written}: {UNKNOWN_NAMES[fq]}"
+    if fq in BAD_NAMES:
+        return "bad", f"{written} is {BAD_NAMES[fq]}"
+    top = fq.split(".", 1)[0]
+    if top in BAD_MODULES:
+        return "bad", f"{written} ({fq}) is {BAD_MODULES[top]}"
+    if top == "sqlalchemy" and fq.split(".")[-1] in BAD_SQLALCHEMY:
+        return "bad", f"{written} ({fq}) is a database session/connection"
+    if fq in ("typing", "collections.abc") or top == "typing":
+        return "ok", ""
+    return "unknown", f"{written} ({fq}) cannot be classified"
+
