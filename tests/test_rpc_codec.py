@@ -8,8 +8,9 @@ into ``decompose_rt/rpc.py`` at generate time), never any importable name.
 
 1. Round-trips through the real generated ``decompose_rt.rpc`` of a service
    (run in its own interpreter with the service's source tree on the path):
-   nested models (a subclass in a field keeps its class), aliases, extra
-   fields, which fields were set, dataclasses (frozen, ``init=False``), enums,
+   nested pydantic v2 and v1 models (a subclass in a field keeps its class),
+   aliases, extra fields, which fields were set, dataclasses (frozen,
+   ``init=False``), named tuples, timedeltas, paths, enums,
    and the refusals (another module's class, a live resource, a class that is
    not importable here), without importing a module it was not allowed to.
 2. Two services under ``up --local``: orders gets a pydantic model from
@@ -47,6 +48,7 @@ import typing
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import v1 as pydantic_v1
 
 
 class Colour(enum.Enum):
@@ -93,6 +95,17 @@ class Slot(typing.NamedTuple):
     start: datetime.time
     length: datetime.timedelta
     where: pathlib.PurePosixPath
+
+
+class LegacyTag(pydantic_v1.BaseModel):  # a pydantic v1 model (pydantic.v1 of pydantic 2)
+    label: str = pydantic_v1.Field(alias="Label")
+    since: datetime.date
+
+
+class Legacy(pydantic_v1.BaseModel):
+    tags: list[LegacyTag]
+    colour: Colour
+    weight: decimal.Decimal = decimal.Decimal("1")
 
 
 class OutOfStock(Exception):
@@ -229,7 +242,7 @@ def test_the_allow_list_is_the_modules_the_plan_places(pshop):
 ROUND_TRIP = '''
 import datetime, decimal, enum, json, sys, uuid
 from decompose_rt import rpc
-from pshop.models import Colour, Discounted, OutOfStock, Price, Product, Size, Slot, Stock
+from pshop.models import Colour, Discounted, Legacy, LegacyTag, OutOfStock, Price, Product, Size, Slot, Stock
 import pathlib
 
 def wire(value):  # what crosses: JSON text
@@ -246,6 +259,8 @@ err = wire(OutOfStock(p))
 slot = Slot(datetime.time(9, 30), datetime.timedelta(days=1, seconds=5, microseconds=7),
             pathlib.PurePosixPath("/srv/a"))
 slot_back = wire(slot)
+legacy = Legacy(tags=[LegacyTag(Label="x", since=datetime.date(2020, 1, 1))], colour=Colour.BLUE)
+legacy_back = wire(legacy)
 print(json.dumps({
     "equal": back == p, "cls": type(back).__qualname__, "price": type(back.price).__qualname__,
     "price_equal": back.price == p.price, "was": repr(back.price.was), "id": repr(back.id),
@@ -259,6 +274,8 @@ print(json.dumps({
     "error": [type(err).__qualname__, str(err), err.product == p],
     "slot": [type(slot_back).__qualname__, slot_back == slot, type(slot_back.where).__name__],
     "path": type(wire(pathlib.Path("x"))).__name__ == type(pathlib.Path("x")).__name__,
+    "v1": [type(legacy_back).__qualname__, legacy_back == legacy, type(legacy_back.tags[0]).__qualname__,
+           legacy_back.colour is Colour.BLUE, sorted(legacy_back.__fields_set__), repr(legacy_back.weight)],
 }))
 '''
 
@@ -273,6 +290,7 @@ def test_nested_models_dataclasses_and_enums_round_trip_as_their_classes(pshop):
         "unset_note": False, "stock": ["Stock", True, "Discounted", ["x"], False],
         "nested": ["Product", True, True], "error": ["OutOfStock", "pen is out of stock", True],
         "slot": ["Slot", True, "PurePosixPath"], "path": True,
+        "v1": ["Legacy", True, "LegacyTag", True, ["colour", "tags"], "Decimal('1')"],
     }
 
 
