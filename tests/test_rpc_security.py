@@ -7,7 +7,7 @@
   deployment's RPC secret: without it 401 and nothing else (no function name,
   no exception, no attribute); with it, it works, and errors still carry what
   the calling client needs to raise them again.
-* Generated files name where the secret lives (compose env_file, a Kubernetes
+* Generated files name where the secret lives (a compose secret file, a Kubernetes
   Secret from each overlay's secretGenerator) and never hold one.
 
 For Flask (sample_monolith) and FastAPI (tests/data/fastapi_shop) as processes,
