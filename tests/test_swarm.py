@@ -1,5 +1,7 @@
 """``decompose up --swarm``: the sample's split system as Docker Swarm services, 2 replicas each, on
-PostgreSQL; the monolith's own suite passes through the gateway; ``down`` removes everything."""
+PostgreSQL; the monolith's own suite passes through the gateway; under a bounded load one replica of
+each service is killed in turn with no failed read and no lost acknowledged write; ``down`` removes
+everything."""
 
 from __future__ import annotations
 
@@ -85,6 +87,18 @@ def test_sample_runs_as_a_swarm_stack_with_two_replicas_and_its_suite_passes(tmp
                                capture_output=True, text=True, timeout=1200)
         assert suite.returncode == 0, suite.stdout[-3000:]
         assert " passed" in suite.stdout and "failed" not in suite.stdout
+        # faults: bounded load through the gateway while one replica of each service is killed in turn
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.faults import run as fault_run
+
+        fig = fault_run(out, f"http://127.0.0.1:{port}", seconds=45, workers=4, interval=6, max_requests=5000)
+        killed = [k for k in fig["kills"] if k["killed"]]
+        assert len(killed) >= 6, fig["kills"]  # every service lost a replica
+        assert fig["requests"] > 100
+        assert fig["failed_idempotent"] == 0, fig
+        assert fig["acknowledged_writes"] > 0 and fig["lost_writes"] == [], fig
+        print("faults:", {k: fig[k] for k in ("requests", "failed_idempotent", "failed_writes_unacknowledged",
+                                              "p50_ms", "p99_ms", "acknowledged_writes", "readable_after")})
     finally:
         r = run("down", str(out), timeout=300)
     assert r.returncode == 0, r.stderr

@@ -60,6 +60,10 @@ CRASH_LOOP_FAILURES = 2
 #: A task's boot allowance: its image's HEALTHCHECK failures do not count before this (the swarm
 #: kills an unhealthy task), so a slow first boot on a loaded node is not killed in a loop.
 START_PERIOD_NS = 180_000_000_000
+#: A busy task (every worker thread serving) answers its health check late, not never: the swarm
+#: replaces an unhealthy task, so a check that merely waits must not make it one.
+HEALTH_TIMEOUT_NS = 10_000_000_000
+HEALTH_RETRIES = 5
 
 StatusFn = Callable[[str, str], None]
 
@@ -242,7 +246,8 @@ def up_swarm(
                 replicas=n, labels={**labels, LABEL_SERVICE: u.name, LABEL_ROLE: u.role}, env=env, secrets=refs,
                 mounts=mounts, endpoint_spec=endpoint,
                 # the image's own check (empty test = inherited), with a longer boot allowance
-                healthcheck=types.Healthcheck(start_period=START_PERIOD_NS))
+                healthcheck=types.Healthcheck(start_period=START_PERIOD_NS, timeout=HEALTH_TIMEOUT_NS,
+                                              retries=HEALTH_RETRIES))
     ready = {u.name: u for u in m.units}
     failures = _wait_tasks(client, m.project, wanted, deadline, say,
                            probe=lambda name, c: probe_container(c, ready[name].port, ready[name].ready))
@@ -269,7 +274,8 @@ def _create(client, types, *, name, image, net, alias, replicas, labels, env, se
             endpoint_spec=endpoint_spec or types.EndpointSpec(mode="dnsrr"),
             secrets=secrets, mounts=mounts, user=user, healthcheck=healthcheck,
             read_only=True, cap_drop=["ALL"],
-            restart_policy=types.RestartPolicy(condition="on-failure", delay=1_000_000_000, max_attempts=0),
+            # "any": a task the swarm stopped for failing its health check may exit 0 and must be replaced too
+            restart_policy=types.RestartPolicy(condition="any", delay=1_000_000_000, max_attempts=0),
             update_config=types.UpdateConfig(parallelism=1, order="start-first"),
         )
     except APIError as exc:
