@@ -106,3 +106,14 @@ def test_sample_runs_as_a_swarm_stack_with_two_replicas_and_its_suite_passes(tmp
     assert client.services.list(filters={"label": label}) == []
     assert client.secrets.list(filters={"label": label}) == []
     assert [n for n in client.networks.list(filters={"label": label})] == []
+
+
+def test_replicas_come_from_the_plan(tmp_path):
+    import json
+
+    from decompose.runtime.swarm import planned_replicas
+
+    (tmp_path / "decompose-output.json").write_text(json.dumps(
+        {"services": [{"name": "catalog", "replicas": 1}, {"name": "orders", "replicas": 3}, {"name": "odd"}]}))
+    assert planned_replicas(tmp_path) == {"catalog": 1, "orders": 3}
+    assert planned_replicas(tmp_path / "missing") == {}

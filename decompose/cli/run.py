@@ -157,7 +157,7 @@ def up_cmd(
     python: Annotated[Optional[str], typer.Option("--python", help="--local: the Python that runs the services, one with their requirements installed (default: the one running decompose).")] = None,
     verify_dir: Annotated[Optional[Path], typer.Option("--verify-dir", help="Share this folder with `decompose verify`: the services' database is its db.sqlite3, their Flask SECRET_KEY its secret-key (docs/verify.md).")] = None,
     swarm: Annotated[bool, typer.Option("--swarm", help="Deploy as Docker Swarm services with replicas (the engine must be a swarm manager: `docker swarm init`).")] = False,
-    replicas: Annotated[int, typer.Option("--replicas", min=1, help="--swarm: tasks per service (the gateway runs one).")] = 2,
+    replicas: Annotated[Optional[int], typer.Option("--replicas", min=1, help="--swarm: tasks of every service (default: each service's `replicas:` in the plan, else 2; the gateway runs one).")] = None,
     format: FormatOpt = RunFormat.table,
 ) -> None:
     """Start the generated services and wait until they are ready; prints the public URL.

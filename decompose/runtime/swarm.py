@@ -3,7 +3,8 @@
 The same units as ``decompose up`` (the images ``decompose build`` made, the
 manifest's environment, the PostgreSQL server of :mod:`decompose.runtime.database`),
 deployed through the docker SDK as swarm services on one attachable overlay
-network, every service with ``replicas`` tasks:
+network, every service with as many tasks as its ``replicas:`` in the plan
+(default 2; ``--replicas N`` gives every service N):
 
 * **Addressing**: each service answers on the network under its unit name (a
   network alias), with ``endpoint_mode: dnsrr`` - the name resolves to the
@@ -87,6 +88,21 @@ def swarm_state(client) -> str:
     return "active"
 
 
+def planned_replicas(root: Path) -> dict[str, int]:
+    """Each service's ``replicas`` as the plan gives it (``decompose-output.json``, ``services[].replicas``)."""
+    import json
+
+    try:
+        data = json.loads((Path(root) / "decompose-output.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for s in data.get("services") or [] if isinstance(data, dict) else []:
+        if isinstance(s, dict) and isinstance(s.get("name"), str) and isinstance(s.get("replicas"), int):
+            out[s["name"]] = max(1, s["replicas"])
+    return out
+
+
 def down_swarm(project: str, *, client=None, keep_volumes: bool = False) -> tuple[list[str], list[str]]:
     """Remove the project's swarm services, secrets, network and (unless kept) volumes: (services, volumes)."""
     from docker.errors import APIError, NotFound
@@ -152,7 +168,7 @@ def up_swarm(
     *,
     port: int = 8080,
     timeout: float = 300.0,
-    replicas: int = DEFAULT_REPLICAS,
+    replicas: int | None = None,
     client=None,
     status: StatusFn | None = None,
 ) -> Running:
@@ -167,8 +183,9 @@ def up_swarm(
     state = swarm_state(client)
     if state != "active":
         raise RunError(state)
-    if replicas < 1:
+    if replicas is not None and replicas < 1:
         raise RunError(f"--replicas {replicas}: at least 1")
+    planned = planned_replicas(m.root)
     front = public_unit(m)
     missing = []
     for u in m.units:
@@ -234,7 +251,7 @@ def up_swarm(
             d = server.database_of(u.name)
             if d is not None:
                 refs.append(_ref(types, db_secrets[d.secret], d.file))
-        n = 1 if u is front else replicas
+        n = 1 if u is front else replicas or planned.get(u.name) or DEFAULT_REPLICAS
         wanted[u.name] = n
         endpoint = types.EndpointSpec(mode="dnsrr", ports=[{"Protocol": "tcp", "PublishedPort": port,
                                                              "TargetPort": u.port, "PublishMode": "host"}]
