@@ -437,9 +437,19 @@ def render_outputs(
         env, "k8s/kustomization-base.yaml.j2", project=gen.project, units=[u["name"] for u in units], server=server
     )
     for name, overlay in OVERLAYS.items():
+        # the plan's `replicas:` of a service, where the overlay scales out (prod): its own patch
+        own = [] if overlay["replicas"] < 2 else [
+            {"name": n, "replicas": gen.services[n].replicas,
+             "max_replicas": 1 if gen.services[n].replicas == 1 else max(gen.services[n].replicas, overlay["max_replicas"])}
+            for n in sorted(gen.services) if gen.services[n].replicas != overlay["replicas"]]
         files[f"k8s/overlays/{name}/kustomization.yaml"] = _render(
-            env, "k8s/kustomization-overlay.yaml.j2", overlay=overlay, project=gen.project, server=server
+            env, "k8s/kustomization-overlay.yaml.j2", overlay=overlay, project=gen.project, server=server,
+            own_replicas=own,
         )
+        for r in own:
+            for kind in ("deployment", "hpa"):
+                files[f"k8s/overlays/{name}/replicas-{r['name']}-{kind}.yaml"] = _render(
+                    env, "k8s/overlay-replicas.yaml.j2", r=r, kind=kind)
         files[f"k8s/overlays/{name}/deployments.yaml"] = _render(env, "k8s/overlay-deployments.yaml.j2", overlay=overlay)
         files[f"k8s/overlays/{name}/autoscaling.yaml"] = _render(env, "k8s/overlay-autoscaling.yaml.j2", overlay=overlay)
 
