@@ -26,8 +26,16 @@ ts "installed CLI: $("$DECOMPOSE_CLI" --version)"
 ts "checkov (own virtualenv: it pins networkx<3)"
 CHECKOV=$(bash .ci/install-checkov.sh) && ts "checkov at $CHECKOV"
 
+# Base images the tests need: 3.11 (the default) and 3.13 (a monolith requiring a newer Python);
+# python:3.14-slim (forky, the slowest to bootstrap) only when FlaskBB runs end to end.
+if [ -z "${BASE_SUITES:-}" ]; then
+  BASE_SUITES="bookworm:3.11 trixie:3.13"
+  case " ${DECOMPOSE_E2E_APPS:-flaskr} " in *" flaskbb "*) BASE_SUITES="$BASE_SUITES forky:3.14" ;; esac
+  export BASE_SUITES
+fi
+
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  ts "Docker engine and base image"
+  ts "Docker engine and base images ($BASE_SUITES)"
   if bash .ci/docker-setup.sh; then
     export DECOMPOSE_REQUIRE_DOCKER=1   # from here on a Docker test that cannot reach the engine fails
   else
