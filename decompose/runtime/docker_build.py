@@ -611,3 +611,16 @@ def build_all(
     built = [r for u in units if isinstance(r := results[u.name], BuiltImage)]
     failed = [r for u in units if isinstance(r := results[u.name], BuildFailed)]
     return built, failed
+
+
+def missing_images(m: OutputManifest, client) -> list[str]:
+    """The units' images that are not on the engine (``decompose build`` makes them)."""
+    from docker.errors import ImageNotFound
+
+    missing = []
+    for u in m.units:
+        try:
+            client.images.get(u.image)
+        except ImageNotFound:
+            missing.append(u.image)
+    return missing

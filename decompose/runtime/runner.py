@@ -56,7 +56,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from decompose.runtime import database
-from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
+from decompose.runtime.docker_build import (
+    LABEL_PROJECT,
+    LABEL_ROLE,
+    LABEL_SERVICE,
+    OutputManifest,
+    Unit,
+    docker_client,
+    missing_images,
+)
 from decompose.runtime.interpreters import missing_requirements, unit_pythons  # noqa: F401
 from decompose.runtime.readiness import (  # noqa: F401
     crash_loop, first_error, http_probe, log_lines, probe_container, probe_script,
@@ -273,19 +281,14 @@ def up_docker(
     raises :class:`UpFailed` and leaves the containers for inspection;
     :func:`down_docker` removes them.
     """
-    from docker.errors import APIError, ImageNotFound, NotFound
+    from docker.errors import APIError, NotFound
 
     t0 = time.monotonic()
     say = status or (lambda name, text: None)
     client = client or docker_client()
     front = public_unit(m)
     server = None if verify_dir is not None else _db_server(m.root)
-    missing = []
-    for u in m.units:
-        try:
-            client.images.get(u.image)
-        except ImageNotFound:
-            missing.append(u.image)
+    missing = missing_images(m, client)
     if missing:
         raise RunError(f"image(s) not built: {', '.join(missing)} (run `decompose build {m.root}`)")
     if server is not None and (no_image := database.missing_image(client, server)):

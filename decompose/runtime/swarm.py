@@ -35,7 +35,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from decompose.runtime import database
-from decompose.runtime.docker_build import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, OutputManifest, Unit, docker_client
+from decompose.runtime.docker_build import (
+    LABEL_PROJECT,
+    LABEL_ROLE,
+    LABEL_SERVICE,
+    OutputManifest,
+    docker_client,
+    missing_images,
+)
 from decompose.runtime.readiness import probe_container
 from decompose.runtime.run_secret import CONTAINER_SECRET_FILE, new_rpc_secret
 from decompose.runtime.runner import (
@@ -174,7 +181,7 @@ def up_swarm(
 ) -> Running:
     """Deploy the project as swarm services (``replicas`` tasks each, the gateway one) and wait until all are ready."""
     from docker import types
-    from docker.errors import APIError, ImageNotFound
+    from docker.errors import APIError
 
     t0 = time.monotonic()
     deadline = t0 + timeout
@@ -187,12 +194,7 @@ def up_swarm(
         raise RunError(f"--replicas {replicas}: at least 1")
     planned = planned_replicas(m.root)
     front = public_unit(m)
-    missing = []
-    for u in m.units:
-        try:
-            client.images.get(u.image)
-        except ImageNotFound:
-            missing.append(u.image)
+    missing = missing_images(m, client)
     if missing:
         raise RunError(f"image(s) not built: {', '.join(missing)} (run `decompose build {m.root}`)")
     try:
