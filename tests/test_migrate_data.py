@@ -289,6 +289,14 @@ def read_paths(db: Path) -> list[str]:
 @pytest.mark.docker
 def test_sample_data_moves_into_the_postgresql_databases_and_is_served_the_same(tmp_path):
     db = populated_monolith_db(tmp_path)
+    bulk = 100_000  # a larger data set on top of what the suite left: stock movements of its products
+    with sqlite3.connect(db) as c:
+        products = [r[0] for r in c.execute("SELECT id FROM products ORDER BY id")]
+        start = c.execute("SELECT COALESCE(MAX(id), 0) FROM stock_movements").fetchone()[0]
+        c.executemany("INSERT INTO stock_movements (id, product_id, delta, reason, reference, created_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      [(start + i, products[i % len(products)], (i % 7) - 3, "adjustment", f"bulk-{i}",
+                        f"2026-01-01 00:00:{i % 60:02d}.{i:06d}"[:26]) for i in range(1, bulk + 1)])
     cli = decompose_cli()
     plan = tmp_path / "plan.yaml"
     out = tmp_path / "out"
@@ -308,7 +316,9 @@ def test_sample_data_moves_into_the_postgresql_databases_and_is_served_the_same(
         r = run("migrate-data", str(out), "--from", str(db), "--format", "json")
         assert r.returncode == 0, r.stderr[-3000:]
         report = json.loads(r.stdout)
-        assert report["ok"] and report["rows_copied"] > 100
+        assert report["ok"] and report["rows_copied"] > bulk
+        moved = next(t for t in report["tables"] if t["table"] == "stock_movements")
+        assert moved["source_rows"] > bulk and moved["target_rows"] == moved["source_rows"]
         assert {t["database"] for t in report["tables"]} == {d["name"] for d in manifest["database"]["server"]["databases"]}
         assert all(t["source_rows"] == t["target_rows"] and t["source_checksum"] == t["target_checksum"]
                    for t in report["tables"])
