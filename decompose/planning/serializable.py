@@ -124,6 +124,11 @@ class _Resolver:
         self.by_module = {f.module: f for f in facts}
         self.models = model_classes
         self.defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+        # a Flask/FastAPI-style project: its modules import an app framework (Django's
+        # ``app`` parameters are app labels and AppConfigs, not the WSGI application)
+        self.app_framework = any(
+            i.module.split(".", 1)[0] in APP_FRAMEWORKS for f in facts for i in f.imports
+        ) and not any(i.module.split(".", 1)[0] == "django" for f in facts for i in f.imports)
         self.imported: dict[tuple[str, str], str] = {}
         for f in facts:
             for imp in f.imports:
@@ -168,13 +173,16 @@ class _Resolver:
 #: Parameter names that, left unannotated, conventionally receive the web application
 #: object itself (Flask/Quart ``init_app(app)``, FastAPI/Starlette ``setup(app)``).
 APP_PARAMS = frozenset({"app", "application"})
+#: Top-level packages whose projects pass the application object to ``init_app(app)``.
+APP_FRAMEWORKS = frozenset({"flask", "quart", "fastapi", "starlette"})
 
 
 def param_verdict(p: Param, module: str, res: _Resolver) -> tuple[str, str]:
     """(verdict, why) for one parameter: its annotation, or, when it has none, its name
     when that name conventionally receives the application object (an app factory calling
-    ``init_app(app)`` of another module would send the Flask/FastAPI app across services)."""
-    if p.annotation is None and p.name in APP_PARAMS and p.kind not in ("var_positional", "var_keyword"):
+    ``init_app(app)`` of another module would send the Flask/FastAPI app across services;
+    in Flask/Quart/FastAPI/Starlette projects only)."""
+    if res.app_framework and p.annotation is None and p.name in APP_PARAMS and p.kind not in ("var_positional", "var_keyword"):
         return "bad", f"{p.name} (no annotation) receives the application object (Flask/FastAPI app), which lives in one process"
     return classify_annotation(p.annotation, module, res)
 
