@@ -140,12 +140,8 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                     if owner is None or owner in ("", src):
                         continue
                     if src == "":
-                        ack = acknowledged.get(m, ())
-                        known = sym in ack or _origin(sym, after.imports, modules) in ack
-                        out.append(Finding("DC102", path, imp.line, m, stmt, sym,
-                                           f"shared module {m} uses {sym} of service {owner!r} through `{stmt}`"
-                                           + (" (a blocker recorded in the plan)" if known else ""),
-                                           level="warning" if known else ""))
+                        out.append(_shared_use(m, path, imp.line, stmt, sym, f"uses {sym} of service {owner!r} through `{stmt}`",
+                                               acknowledged.get(m, ()), after.imports, modules))
                     elif not _use_allowed(sym, sub, interface.get(owner, set()), after.imports, modules):
                         out.append(Finding("DC101", path, imp.line, m, stmt, sym,
                                            f"{src} -> {owner}: {sym} (used through `{stmt}`) is not in the "
@@ -160,13 +156,8 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                     else:
                         syms = [what]
                     for sym in syms:
-                        # recorded in the plan (by the symbol's definition, the plan's naming): a warning, not new
-                        ack = acknowledged.get(m, ())
-                        known = sym in ack or _origin(sym, after.imports, modules) in ack
-                        out.append(Finding("DC102", path, imp.line, m, stmt, sym,
-                                           f"shared module {m} imports {sym} of service {dst!r}"
-                                           + (" (a blocker recorded in the plan)" if known else ""),
-                                           level="warning" if known else ""))
+                        out.append(_shared_use(m, path, imp.line, stmt, sym, f"imports {sym} of service {dst!r}",
+                                               acknowledged.get(m, ()), after.imports, modules))
                     continue
                 iface = interface.get(dst, set())
                 if symbol == "*":
@@ -192,6 +183,15 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                         out.append(Finding("DC101", path, imp.line, m, stmt, sym,
                                            f"{src} -> {dst}: {sym} (used through `{stmt}`) is not in the interface of {dst!r}"))
     return out
+
+
+def _shared_use(m: str, path: str, line: int, stmt: str, sym: str, what: str, ack, imports, modules) -> Finding:
+    """DC102: shared module ``m`` depends on a service; a warning when the plan records it as a blocker
+    (by the symbol or by its definition, the plan's naming), an error when it is new."""
+    known = sym in ack or _origin(sym, imports, modules) in ack
+    return Finding("DC102", path, line, m, stmt, sym,
+                   f"shared module {m} {what}" + (" (a blocker recorded in the plan)" if known else ""),
+                   level="warning" if known else "")
 
 
 def _origin(symbol: str, imports: dict[str, list[Imp]], modules, depth: int = 0) -> str:
