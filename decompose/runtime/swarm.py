@@ -340,18 +340,19 @@ def _wait_tasks(client, project: str, wanted: dict[str, int], deadline: float, s
             healthy = []
             for c in containers:
                 health = ((c.attrs.get("State") or {}).get("Health") or {}).get("Status", "")
-                if health in ("", "healthy") or health == "unhealthy":
-                    if probe is None:
-                        if health == "healthy" or not health:
-                            healthy.append(c)
-                        continue
-                    ok, why, final = probe(name, c)
-                    if ok:
+                if health == "starting":
+                    continue
+                if probe is None:
+                    if health != "unhealthy":
                         healthy.append(c)
-                    elif final:
-                        return [UnitFailure(name, why, _service_logs(svc))]
-                    else:
-                        last[name] = why
+                    continue
+                ok, why, final = probe(name, c)
+                if ok:
+                    healthy.append(c)
+                elif final:
+                    return [UnitFailure(name, why, _service_logs(svc))]
+                else:
+                    last[name] = why
             if len(healthy) >= pending[name]:
                 say(name, f"ready ({len(healthy)} task(s))")
                 del pending[name]
