@@ -870,3 +870,64 @@ def test_very_long_concatenation_is_analysed_and_recursion_limit_restored():
     assert sys.getrecursionlimit() == before
     assert f.data == [DataAccess("big_table", "sql", 2, None)]
     assert [(d.name, d.line, d.end_line) for d in f.definitions] == [("q", 1, 2)]
+
+
+# --------------------------------------------------------------------------- #
+# what unannotated functions return
+# --------------------------------------------------------------------------- #
+
+def test_returns_inferred_follows_local_assignments_and_skips_nested_scopes():
+    f = facts('''
+        import sqlite3
+        from flask import g
+
+        def get_db():
+            if "db" not in g:
+                g.db = sqlite3.connect("x.sqlite")
+            return g.db
+
+        def rows():
+            conn = get_db()
+            return conn
+
+        def counts():
+            return {"a": 1}
+
+        def nothing(x):
+            x.append(1)
+
+        def lazy():
+            yield 1
+
+        def decorator(view):
+            def wrapped(*a):
+                return view(*a)
+            return wrapped
+
+        def maker():
+            return lambda: 1
+
+        def typed() -> int:
+            return compute()
+
+        def inner_yield_only():
+            def gen():
+                yield 1
+            return [1]
+
+        async def fetch():
+            return await client.get("/")
+    ''')
+    got = {d.name: d.returns_inferred for d in f.definitions if d.kind.endswith("function")}
+    assert got == {
+        "get_db": ["call:sqlite3.connect", "name:g.db"],
+        "rows": ["call:get_db", "name:conn"],
+        "counts": ["literal"],
+        "nothing": ["literal"],
+        "lazy": ["generator"],
+        "decorator": ["function:wrapped"],
+        "maker": ["lambda"],
+        "typed": [],  # annotated: the annotation says it
+        "inner_yield_only": ["literal"],
+        "fetch": ["call:client.get"],
+    }

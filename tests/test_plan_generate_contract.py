@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from decompose.analysis.pipeline import analyze
@@ -139,3 +140,124 @@ def test_cross_domain_live_object_call_and_app_factory_stay_in_one_service(tmp_p
     assert split_live_object_calls(p, facts) == []
     r = CliRunner().invoke(app, ["generate", "--plan", str(plan), "--output", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
+
+
+JOURNAL = {
+    "pyproject.toml": '[project]\nname = "journal"\nversion = "1.0"\ndependencies = ["flask"]\n',
+    "journal/__init__.py": (
+        "from flask import Flask\n\n"
+        "def create_app(test_config=None):\n"
+        "    app = Flask(__name__, instance_relative_config=True)\n"
+        "    app.config.from_mapping(DATABASE='journal.sqlite')\n"
+        "    from . import db\n"
+        "    db.init_app(app)\n"
+        "    from . import auth, entries\n"
+        "    app.register_blueprint(auth.bp)\n"
+        "    app.register_blueprint(entries.bp)\n"
+        "    return app\n"
+    ),
+    "journal/db.py": (
+        "import sqlite3\n"
+        "from flask import current_app, g\n\n"
+        "def get_db():\n"
+        "    if 'db' not in g:\n"
+        "        g.db = sqlite3.connect(current_app.config['DATABASE'])\n"
+        "        g.db.row_factory = sqlite3.Row\n"
+        "    return g.db\n\n"
+        "def close_db(e=None):\n"
+        "    db = g.pop('db', None)\n"
+        "    if db is not None:\n"
+        "        db.close()\n\n"
+        "def init_app(app):\n"
+        "    app.teardown_appcontext(close_db)\n"
+    ),
+    "journal/auth.py": (
+        "import functools\n"
+        "from flask import Blueprint, g, redirect\n"
+        "from journal.db import get_db\n\n"
+        "bp = Blueprint('auth', __name__, url_prefix='/auth')\n\n"
+        "def login_required(view):\n"
+        "    @functools.wraps(view)\n"
+        "    def wrapped(**kw):\n"
+        "        if g.get('user') is None:\n"
+        "            return redirect('/auth/login')\n"
+        "        return view(**kw)\n"
+        "    return wrapped\n\n"
+        "@bp.route('/login', methods=('GET', 'POST'))\n"
+        "def login():\n"
+        "    user = get_db().execute('SELECT * FROM user WHERE id = 1').fetchone()\n"
+        "    return {'user': user['name']}\n"
+    ),
+    "journal/entries.py": (
+        "from flask import Blueprint\n"
+        "from journal.auth import login_required\n"
+        "from journal.db import get_db\n\n"
+        "bp = Blueprint('entries', __name__)\n\n"
+        "@bp.route('/')\n"
+        "def index():\n"
+        "    rows = get_db().execute('SELECT id, title FROM entry').fetchall()\n"
+        "    return {'entries': [dict(r) for r in rows]}\n\n"
+        "@bp.route('/new', methods=('POST',))\n"
+        "@login_required\n"
+        "def create():\n"
+        "    get_db().execute(\"INSERT INTO entry (title) VALUES ('x')\")\n"
+        "    return {'ok': True}\n"
+    ),
+}
+
+
+def test_request_bound_connection_helper_is_shared_not_a_reason_to_merge_blueprints(tmp_path):
+    """flaskr's shape: ``get_db()`` (no annotation) returns the request's ``sqlite3``
+    connection kept in ``flask.g``, and every blueprint calls it; the factory hands its app
+    to ``db.init_app(app)``.  The connection cannot cross services, so the helper is copied
+    into each service (shared) instead of merging the blueprints, the factory is shared as
+    the app module, and each blueprint gets its own service; generate accepts the plan."""
+    _write(tmp_path / "src", JOURNAL)
+    plan = tmp_path / "decompose.yaml"
+    r = CliRunner().invoke(app, ["plan", str(tmp_path / "src"), "--output", str(plan), "--no-history"])
+    assert r.exit_code == 0, r.output
+    p = load_plan(plan)
+    owner = p.service_of()
+    assert owner["journal"] == "" and owner["journal.db"] == "", owner
+    assert owner["journal.auth"] and owner["journal.entries"] and owner["journal.auth"] != owner["journal.entries"]
+    assert "the app module" in p.shared_reasons["journal"]
+    assert "live objects" in p.shared_reasons["journal.db"]
+    facts = analyze(tmp_path / "src").facts
+    assert split_live_object_calls(p, facts) == []
+    r = CliRunner().invoke(app, ["generate", "--plan", str(plan), "--output", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    # the same helper placed in one blueprint's service is a split generate refuses
+    data = yaml.safe_load(plan.read_text())
+    data["shared"]["modules"].remove("journal.db")
+    data["services"][owner["journal.auth"]]["modules"].append("journal.db")
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = CliRunner().invoke(app, ["generate", "--plan", str(moved), "--output", str(tmp_path / "out2")])
+    assert r.exit_code != 0 and "journal.entries" in r.output and "journal.db" in r.output, r.output
+
+
+def test_unannotated_returns_are_classified_from_the_body(tmp_path):
+    """The verdicts behind those bonds: a connection kept in ``flask.g`` and a generator are
+    live, a dict is data, and a call of another project function takes that function's verdict."""
+    from decompose.analysis.graph import build_graph
+    from decompose.planning.serializable import _Resolver, live_object_bonds, return_verdict
+
+    _write(tmp_path / "src", {**JOURNAL, "journal/stats.py": (
+        "from journal.db import get_db\n\n"
+        "def connection():\n"
+        "    return get_db()\n\n"
+        "def totals():\n"
+        "    return {'entries': 3}\n\n"
+        "def each():\n"
+        "    yield 1\n"
+    )})
+    facts = analyze(tmp_path / "src").facts
+    res = _Resolver(facts, set())
+    defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+    v, why = return_verdict(defs[("journal.db", "get_db")], "journal.db", res)
+    assert v == "bad" and "sqlite3.connect" in why
+    assert return_verdict(defs[("journal.stats", "connection")], "journal.stats", res)[0] == "bad"
+    assert return_verdict(defs[("journal.stats", "totals")], "journal.stats", res) == ("ok", "")
+    assert return_verdict(defs[("journal.stats", "each")], "journal.stats", res)[0] == "bad"
+    bonds = {tuple(g) for g, _ in live_object_bonds(facts, build_graph(facts))}
+    assert ("journal.entries", "journal.db") in bonds and ("journal.auth", "journal.db") in bonds

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bump when the parser's output changes so stale cache entries are ignored.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 
 IMPORT_KINDS = ("absolute", "relative", "dynamic")
 IMPORT_CONTEXTS = ("module", "function", "conditional", "type_checking")
@@ -66,6 +66,9 @@ class Definition:
     end_line: int
     params: list[Param] = field(default_factory=list)  # functions only
     returns: str | None = None  # return annotation source, functions only
+    # functions without a return annotation: what their return statements return
+    # (value sources, see decompose.analysis.parse.returns); [] when annotated
+    returns_inferred: list[str] = field(default_factory=list)
     bases: list[str] = field(default_factory=list)  # classes: base expressions as written
     decorators: list[str] = field(default_factory=list)  # decorator expressions as written
     methods: list[str] = field(default_factory=list)  # classes: method names

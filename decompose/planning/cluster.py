@@ -21,7 +21,17 @@ Steps
    routes) depends on ``min_shared_users`` clusters and no service module
    depends on it, so it belongs to none of them; it and its entry points
    (``__main__``, ``wsgi``) are shared too: every service needs its own
-   wiring.  Parent packages of shared modules follow them.
+   wiring.  Parent packages of shared modules follow them.  The framework's
+   app module (``roots``: the module creating the app, which generation
+   copies into every service pruned to its routes) is shared outright.
+2b. **Bonds** (calls passing live objects, which cannot cross the network):
+   when the callee is a helper that can be shared (no tables, not pinned, not
+   inside an app package, and with its own dependencies sharable too, at most
+   :data:`MAX_BOND_SHARE` modules) and its callers are a shared module or sit
+   in two or more domains, the callee and those dependencies join the shared
+   library (a ``get_db()`` every blueprint calls is copied into each service,
+   not the reason to merge them); otherwise caller and callee are merged into
+   one atom.
 3. **Communities** on the graph of atoms (edge weights summed): Louvain
    (``networkx.community.louvain_communities`` with the seed; default) or
    greedy modularity (Clauset-Newman-Moore, deterministic by itself).
@@ -53,6 +63,8 @@ import networkx as nx
 from decompose.planning.plan import SERVICE_NAME_RE
 
 METHODS = ("louvain", "greedy")
+#: A live-object bond is resolved by sharing the callee when that copies at most this many modules.
+MAX_BOND_SHARE = 8
 #: No service holds more than this share of the modules (services + shared) while it can be split.
 MAX_SHARE = 1 / 3
 
@@ -364,7 +376,8 @@ def name_by_domains(
     return names
 
 
-def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why) -> set[str]:
+def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why,
+                 app_roots: frozenset[str] = frozenset()) -> set[str]:
     """Atoms proposed for the shared library (see step 2 of the module docstring).
 
     Bottom-up, level by level.  A level holds the undecided atoms (not
@@ -443,10 +456,10 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                 for r in rest:
                     if r in eligible and r not in roots and r not in removed:
                         deps = deps_of(r)
-                        if deps & roots and deps <= roots | shared:
+                        if deps & (roots | app_roots) and deps <= roots | shared:
                             roots.add(r)
                             grew = True
-            bad = {r for r in roots if not users_of(r) <= roots}
+            bad = {r for r in roots if not users_of(r) <= roots | app_roots}
             if not bad:
                 break
             removed |= bad
@@ -456,7 +469,7 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
             for m in atoms[r]:
                 why[m] = (
                     f"shared: composition root, wires {n} clusters together and no service module depends on it"
-                    if n >= need
+                    if n >= need and r not in app_roots
                     else "shared: entry point of a composition root"
                 )
     # parent packages of shared modules come along when they depend on nothing else
@@ -472,6 +485,54 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                     why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
     return shared - set(forced)
 
+def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why) -> None:
+    """Step 2b's sharing (see the module docstring), to a fixed point: sharing a callee
+    can make its own bonded callees eligible in the next round.  Adds to ``shared_atoms``."""
+
+    def eligible(r: str) -> bool:
+        return r not in atom_pin and not (table_modules & set(atoms[r]))
+
+    def closure(r: str) -> set[str] | None:
+        """``r`` and the atoms it depends on that are not shared yet, if all sharable."""
+        out, todo = set(), [r]
+        while todo:
+            x = todo.pop()
+            if x in out or x in shared_atoms:
+                continue
+            if not eligible(x):
+                return None
+            out.add(x)
+            if sum(len(atoms[a]) for a in out) > MAX_BOND_SHARE:
+                return None
+            for m in atoms[x]:
+                if m in dependencies:
+                    todo.extend(atom_of[t] for t in dependencies.successors(m)
+                                if t in atom_of and not m.startswith(t + "."))
+        return out
+
+    changed = True
+    while changed:
+        changed = False
+        for (user, callee, *_), reason in bonds:
+            ua, ca = atom_of.get(user), atom_of.get(callee)
+            if ua is None or ca is None or ca in shared_atoms or ua == ca:
+                continue
+            callers = [u for grp, _ in bonds if grp[1] == callee for u in grp[:1]]
+            domains = {(keys or {}).get(u, u) for u in callers if atom_of.get(u) not in shared_atoms}
+            if ua not in shared_atoms and len(domains) < 2:
+                continue
+            add = closure(ca)
+            if add is None:
+                continue
+            shared_atoms |= add
+            changed = True
+            for a in sorted(add):
+                for m in atoms[a]:
+                    why[m] = (f"shared: {callee} passes live objects to its callers "
+                              f"({', '.join(sorted(set(callers))[:3])}), so each service gets its own copy"
+                              if a == ca else f"shared: needed by the shared module {callee}")
+
+
 def cluster(
     coupling: nx.Graph,
     dependencies: nx.DiGraph,
@@ -481,6 +542,7 @@ def cluster(
     table_modules: Iterable[str] = (),
     domain_modules: Iterable[str] = (),
     bonds: Iterable[tuple[Iterable[str], str]] = (),
+    roots: Iterable[str] = (),
     seed: int = 42,
     method: str = "louvain",
     keys: Mapping[str, str] | None = None,
@@ -569,10 +631,23 @@ def cluster(
     # 2. shared library: the bottom layer, judged by how many clusters reach it
     table_modules = set(table_modules) | set(domain_modules)  # both stay in services
     if c.auto_shared:
-        shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why)
+        app_roots = set()
+        for m in sorted(set(roots)):
+            r = atom_of.get(m)
+            if r is not None and r not in atom_pin and not (table_modules & set(atoms[r])) and r not in shared_atoms:
+                app_roots.add(r)
+                for x in atoms[r]:
+                    why[x] = "shared: composition root (the app module), copied into every service pruned to its routes"
+        shared_atoms |= app_roots
+        shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why,
+                                     frozenset(app_roots))
     # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
     # results that are live objects) stay in one service.  Bonds into the shared
-    # library need nothing: it is copied into every service.
+    # library need nothing: it is copied into every service.  A sharable callee
+    # called from a shared module or from several domains joins the shared library.
+    bonds = [(list(g), r) for g, r in bonds]
+    if c.auto_shared:
+        _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why)
     for group, reason in bonds:
         roots = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
         if len(roots) < 2:

@@ -61,7 +61,7 @@ from decompose.analysis.metrics import RUNTIME_CONTEXTS
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
 from decompose.frameworks.django_models import relation_blockers
 from decompose.planning.serializable import (  # noqa: F401  (re-exported: propose's public names)
-    APP_PARAMS, BAD_NAMES, OK_NAMES, _Resolver, classify_annotation, live_object_bonds, param_verdict, split_bonds,
+    APP_PARAMS, BAD_NAMES, OK_NAMES, _Resolver, classify_annotation, live_object_bonds, param_verdict, return_verdict, split_bonds,
 )
 from decompose.planning.signals import (
     DEFAULT_WEIGHTS,
@@ -120,7 +120,10 @@ def propose(
     seed: int = 42,
     method: str = "louvain",
     routes: Mapping[str, list[RouteItem]] | None = None,
+    app_modules: Iterable[str] = (),
 ) -> Proposal:
+    """The proposed plan.  ``app_modules``: the framework's app module (the module creating
+    the app; generation copies it into every service), proposed as shared."""
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     facts = sorted(facts, key=lambda f: f.module)
     # Tests and project tooling never shape services: left out before anything is measured.
@@ -159,6 +162,7 @@ def propose(
         dependency_graph(graph),
         cycles=cut.atoms,
         bonds=bonds,
+        roots=[m for m in app_modules if m not in excluded],
         constraints=constraints,
         table_modules=[m for m, ts in access.items() if any(h in ("model", "table") for hs in ts.values() for h in hs)],
         seed=seed,
@@ -424,7 +428,7 @@ def describe(
                 bad.append(f"parameter {p.name}: {w}")
             elif v == "unknown":
                 unknown.append(f"parameter {p.name}: {w}")
-        v, w = classify_annotation(dfn.returns, e["module"], res)
+        v, w = return_verdict(dfn, e["module"], res)
         if v == "bad":
             bad.append(f"return: {w}")
         elif v == "unknown":

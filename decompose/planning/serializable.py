@@ -55,8 +55,7 @@ def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[
         if mod == user or dfn.kind not in ("function", "async_function") or (user, mod) in bonds:
             continue
         verdicts = [param_verdict(p, mod, res) for p in dfn.params]
-        if dfn.returns is not None:
-            verdicts.append(classify_annotation(dfn.returns, mod, res))
+        verdicts.append(return_verdict(dfn, mod, res))
         for verdict, why in verdicts:
             if verdict == "bad":
                 bonds[(user, mod)] = f"kept with {mod if user != mod else user}: calls {mod}.{dfn.name}, which passes live objects ({why})"
@@ -185,6 +184,81 @@ def param_verdict(p: Param, module: str, res: _Resolver) -> tuple[str, str]:
     if res.app_framework and p.annotation is None and p.name in APP_PARAMS and p.kind not in ("var_positional", "var_keyword"):
         return "bad", f"{p.name} (no annotation) receives the application object (Flask/FastAPI app), which lives in one process"
     return classify_annotation(p.annotation, module, res)
+
+
+#: Calls of libraries (by fully qualified name) whose result is plain data although their
+#: module's other objects are live (Flask's templates and URLs give strings).
+OK_CALLS = frozenset({
+    "flask.render_template", "flask.render_template_string", "flask.url_for", "flask.escape",
+    "markupsafe.escape", "json.dumps", "json.loads", "str", "int", "float", "bool", "dict", "list", "tuple",
+    "set", "frozenset", "len", "sorted", "sum", "min", "max", "round", "abs", "repr", "format", "any", "all",
+})
+#: Builtins whose result is live.
+BAD_CALLS = {"open": "an open file/stream", "iter": "a lazy iterator", "map": "a lazy iterator",
+             "filter": "a lazy iterator", "zip": "a lazy iterator", "enumerate": "a lazy iterator",
+             "reversed": "a lazy iterator", "range": "a lazy range"}
+#: How deep :func:`return_verdict` follows ``return other_function(...)``.
+RETURN_DEPTH = 3
+
+
+def return_verdict(dfn: Definition, module: str, res: _Resolver, depth: int = 0) -> tuple[str, str]:
+    """(verdict, why) for what a function returns: its annotation when it has one, else
+    the value sources its body returns (``Definition.returns_inferred``), the worst of
+    them.  ``return sqlite3.connect(...)``, ``return g.db`` (Flask's request globals),
+    a generator, a lambda or an inner function, an ORM model or a class with behaviour
+    are live; literals and containers are data; the result of a project function is
+    that function's own verdict (followed :data:`RETURN_DEPTH` calls deep)."""
+    if dfn.returns is not None:
+        return classify_annotation(dfn.returns, module, res)
+    if not dfn.returns_inferred:
+        return "unknown", "no annotation"
+    rank = {"ok": 0, "unknown": 1, "bad": 2}
+    verdict, why = "ok", ""
+    for src in dfn.returns_inferred:
+        v, w = _source_verdict(src, module, res, depth)
+        if rank[v] > rank[verdict]:
+            verdict, why = v, w
+    if verdict == "bad":
+        why = f"it returns {why} (no return annotation; read from its return statements)"
+    return verdict, why
+
+
+def _source_verdict(src: str, module: str, res: _Resolver, depth: int) -> tuple[str, str]:
+    kind, _, written = src.partition(":")
+    if kind == "literal":
+        return "ok", ""
+    if kind == "generator":
+        return "bad", "a generator or context manager (its body yields)"
+    if kind in ("lambda", "function"):
+        return "bad", f"a callable ({written or 'a lambda'})"
+    if kind not in ("call", "name"):
+        return "unknown", "no annotation"
+    fq = res.qualify(module, written)
+    found = res.definition(fq)
+    if found is not None:
+        mod, d = found
+        if d.kind in ("function", "async_function"):
+            if kind == "name":
+                return "bad", f"a callable ({written}, the function {mod}.{d.name})"
+            if depth >= RETURN_DEPTH:
+                return "unknown", f"{written}(): not followed further"
+            v, w = return_verdict(d, mod, res, depth + 1)
+            return v, (f"the result of {written}(), {w}" if v == "bad" and d.returns is not None else w)
+        if d.kind == "class":
+            if kind == "name":
+                return "bad", f"a class ({written})"
+            return _classify_name(f"{mod}.{d.name}", written, res)
+        return "unknown", f"{written} ({mod}.{d.name}) is module state"
+    if kind == "call" and fq in OK_CALLS:
+        return "ok", ""
+    if kind == "call" and fq in BAD_CALLS:
+        return "bad", f"{written}() ({BAD_CALLS[fq]})"
+    top = fq.split(".", 1)[0]
+    if top in BAD_MODULES:
+        return "bad", f"{written} ({fq}, {BAD_MODULES[top]})"
+    if top == "sqlalchemy" and (kind == "name" or fq.split(".")[-1] in BAD_SQLALCHEMY | {"create_engine", "sessionmaker"}):
+        return "bad", f"{written} ({fq}, a database session/connection)"
+    return "unknown", f"{written} ({fq}) cannot be classified"
 
 
 def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[str, str]:

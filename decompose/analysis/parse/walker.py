@@ -15,6 +15,7 @@ pass (the way a codemod composes visitors):
 :mod:`.imports`           static and dynamic imports
 :mod:`.uses`              symbol uses (and names that are not uses)
 :mod:`.definitions`       top-level functions, classes, variables
+:mod:`.returns`           what unannotated top-level functions return
 :mod:`.routes`            route decorators
 :mod:`.tables`            models, ``Table``, SQL in strings
 :mod:`.global_writes`     writes to module state
@@ -39,6 +40,7 @@ from decompose.analysis.parse.definitions import DefinitionsMixin
 from decompose.analysis.parse.global_writes import MUTATORS, GlobalWritesMixin
 from decompose.analysis.parse.imports import ImportsMixin
 from decompose.analysis.parse.nodes import Attribute, Name
+from decompose.analysis.parse.returns import ReturnsMixin
 from decompose.analysis.parse.routes import RoutesMixin
 from decompose.analysis.parse.scopes import Scanner, ScopesMixin
 from decompose.analysis.parse.tables import TablesMixin
@@ -64,6 +66,7 @@ class Walker(
     ImportsMixin,
     UsesMixin,
     DefinitionsMixin,
+    ReturnsMixin,
     RoutesMixin,
     TablesMixin,
     GlobalWritesMixin,
@@ -88,6 +91,7 @@ class Walker(
         self._init_imports()
         self._init_uses()
         self._init_definitions()
+        self._init_returns()
         self._init_tables()
         self._init_global_writes(scan)
 
@@ -154,11 +158,18 @@ class Walker(
 
     def enter_function(self, node: cst.FunctionDef) -> None:
         top = not self.frames
+        if not top:
+            self._inner_def(node)
         self._open_def_frame(node, is_func=True)
         self._ignore_name(node.name)
         if top:
             self._define_function(node)
+            self._start_returns(node, self.definitions[-1])
             self._routes(node)
+
+    def leave_function(self, node: cst.FunctionDef) -> None:
+        self.leave_def(node)
+        self._finish_function_returns(node)
 
     def enter_class(self, node: cst.ClassDef) -> None:
         top = not self.frames
@@ -180,6 +191,8 @@ class Walker(
                 self._module_variables(t.target, node.value)
             else:
                 self._writes(t.target)
+        if self.ret_def is not None:
+            self._assigned([t.target for t in node.targets], node.value)
 
     def enter_ann_assign(self, node: cst.AnnAssign) -> None:
         self._ignore_targets(node.target)
@@ -189,6 +202,8 @@ class Walker(
             self._module_variables(node.target, node.value)
         else:
             self._writes(node.target)
+            if self.ret_def is not None:
+                self._assigned([node.target], node.value)
 
     def enter_aug_assign(self, node: cst.AugAssign) -> None:
         self._ignore_targets(node.target)
@@ -263,6 +278,8 @@ _ENTER: dict[type, Callable[[Any, Any], None]] = {
     cst.MatchMapping: _W.enter_match_mapping,
     cst.TrailingWhitespace: _W.enter_trailing_whitespace,
     cst.Expr: _W.enter_expr,
+    cst.Return: _W._return,
+    cst.Yield: _W._yield,
     cst.SimpleString: _W.enter_simple_string,
     cst.FormattedString: _W.enter_formatted_string,
     cst.ConcatenatedString: _W.enter_concatenated_string,
@@ -284,7 +301,7 @@ _LEAVE: dict[type, Callable[[Any, Any], None]] = {
     cst.While: _W.leave_conditional,
     cst.Match: _W.leave_conditional,
     cst.For: _W.leave_conditional,
-    cst.FunctionDef: _W.leave_def,
+    cst.FunctionDef: _W.leave_function,
     cst.ClassDef: _W.leave_def,
     cst.Assign: _W.leave_assign,
     cst.AnnAssign: _W.leave_assign,
