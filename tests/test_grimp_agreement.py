@@ -49,7 +49,7 @@ def explain(an, only_ours: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     g = an.graph.internal
     for a, b in sorted(only_ours):
         kinds = set(g[a][b]["kinds"])
-        if kinds == {"dynamic"}:
+        if kinds <= {"dynamic", "string"}:
             continue
         unexplained[(a, b)] = f"kinds={sorted(kinds)} lines={g[a][b]['lines']}"
     return unexplained

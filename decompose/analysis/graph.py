@@ -8,7 +8,8 @@ Three graphs come out of :func:`build_graph`:
     * ``imports`` - number of import statements that resolve to ``b``;
     * ``lines`` - sorted line numbers of those statements in ``a``;
     * ``contexts`` - sorted set of contexts (module, function, conditional,
-      type_checking) and ``kinds`` (absolute, relative, dynamic);
+      type_checking) and ``kinds`` (absolute, relative, dynamic,
+      string: a module named in a string an API imports, never external);
     * ``uses`` / ``calls`` - references to symbols of ``b`` (see SymbolUse);
     * ``weight`` - ``imports + uses``: the static coupling strength.
 
@@ -114,6 +115,8 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
                 unresolved.append(Unresolved(f.module, "." * imp.level, imp.line, "relative import beyond the top-level package"))
                 continue
             top = imp.module.split(".", 1)[0]
+            if top not in tops and imp.kind == "string":
+                continue  # a name in a string that is not the project's: no import of a package
             if top not in tops:
                 e = ext_edges[(f.module, top)]
                 e["imports"] += 1

@@ -24,7 +24,7 @@ FRAMEWORKS: dict[str, WebFramework] = {"django": Django(), "fastapi": FastAPI(),
 def imported_tops(facts: dict[str, ModuleFacts]) -> set[str]:
     """Top-level packages the monolith imports at run time (absolute imports only)."""
     return {imp.module.split(".", 1)[0] for f in facts.values() for imp in f.imports
-            if imp.module and not imp.level and imp.context != "type_checking"}
+            if imp.module and not imp.level and imp.context != "type_checking" and imp.kind != "string"}
 
 
 def detect(facts: dict[str, ModuleFacts], sources: dict[str, str] | None = None) -> WebFramework:

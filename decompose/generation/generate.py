@@ -467,7 +467,7 @@ def build_generation(
         f = fb[mod]
         out: dict[str, set[str]] = defaultdict(set)
         for imp in f.imports:
-            if imp.context == "type_checking" or not imp.module:
+            if imp.context == "type_checking" or not imp.module or imp.kind == "string":
                 continue
             for t in resolve_import(imp, modules):
                 if t == mod:
@@ -493,6 +493,17 @@ def build_generation(
             rest = target[len(tm) + 1:]
             if rest:
                 out[tm].add(rest.split(".", 1)[0])
+        return out
+
+    def by_name_targets(mod: str) -> dict[str, int]:
+        """{internal module: line} that ``mod`` imports by a name in a string (``from_object("a.b.C")``,
+        ``import_string("a.b:f")``): the module itself is loaded, never a client, so it is copied."""
+        out: dict[str, int] = {}
+        for imp in fb[mod].imports:
+            if imp.kind == "string" and imp.context != "type_checking":
+                for t in resolve_import(imp, modules):
+                    if t != mod:
+                        out.setdefault(t, imp.line)
         return out
 
     targets_cache: dict[str, dict[str, set[str]]] = {}
@@ -548,6 +559,9 @@ def build_generation(
                 add(m)
         while queue:
             x = queue.pop()
+            for t, line in sorted(by_name_targets(x).items()):
+                if t not in copied:
+                    add(t, f"{x} imports it by name (line {line})")
             for t, symbols in sorted(targets_of(x).items()):
                 if t in copied:
                     continue
@@ -706,7 +720,7 @@ def build_generation(
         uses: list[_req.ImportUse] = []
         for m in spec.copied:
             for imp in fb[m].imports:
-                if imp.context == "type_checking" or not imp.module or imp.level:
+                if imp.context == "type_checking" or not imp.module or imp.level or imp.kind == "string":
                     continue
                 top = imp.module.split(".", 1)[0]
                 if top in STDLIB or top in local_tops:
@@ -718,7 +732,7 @@ def build_generation(
         spec.requirements, spec.unpinned, spec.constraints = r.requirements, r.unpinned, r.constraints
         notes.extend(r.notes)
     every = [_req.ImportUse(module=imp.module, by=m) for m in sorted(fb) for imp in fb[m].imports
-             if imp.module and not imp.level and not is_test_module(m)]
+             if imp.module and not imp.level and imp.kind != "string" and not is_test_module(m)]
     unimported = _req.unimported_note(every, decl, env)
     if unimported:
         notes.append(unimported)

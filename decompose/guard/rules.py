@@ -131,6 +131,8 @@ def import_statement(module: str, is_package: bool, imp: ImportFact) -> str:
     """The import statement as written, rebuilt from its fact."""
     if imp.kind == "dynamic":
         return f'importlib.import_module("{imp.module}")'
+    if imp.kind == "string":
+        return f'"{".".join([imp.module, *imp.names[:1]])}" (imported by name)'
     names = ", ".join(imp.names)
     if imp.kind == "relative" and imp.level:
         base = module.split(".") if is_package else module.split(".")[:-1]

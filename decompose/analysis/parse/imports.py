@@ -9,18 +9,86 @@
   name: ``kind="dynamic"``.  ``import_module(".x", __package__)`` resolves
   like ``from . import x``; with ``__name__`` as anchor the module itself is
   the package (what ``importlib`` does for a plain module).
+* Dotted names passed as strings to an API that imports them by name
+  (:data:`STRING_IMPORTERS`, :data:`STRING_IMPORT_METHODS`):
+  ``werkzeug.utils.import_string("a.b:C")``, ``app.config.from_object("a.b.C")``,
+  Celery's ``config_from_object("a.celeryconfig")``, ``Celery(include=["a.tasks"])``,
+  ``autodiscover_tasks(["a"])``: ``kind="string"``, one fact per literal
+  (also in a list, tuple or set literal) that is a dotted name.  Such an API
+  imports the module the way ``from a.b import C`` does (``C`` a submodule or a
+  name defined in ``a.b``; ``a.b:C`` names the module explicitly), so the fact is
+  ``module="a.b", names=["C"]`` and resolves by the same rule as that statement.
 
 Names inside an import statement are not uses (``suppress``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import libcst as cst
 
 from decompose.analysis.facts import ImportFact, ModuleFacts
 from decompose.analysis.parse.nodes import Name, dotted, resolve_relative, string_value
+
+
+#: Functions (by qualified name) that import the object a string names:
+#: {name: (position of the argument, its keyword names, related submodule)}.
+STRING_IMPORTERS: dict[str, tuple[int | None, tuple[str, ...], str]] = {
+    "werkzeug.utils.import_string": (0, ("import_name",), ""),
+    "werkzeug.import_string": (0, ("import_name",), ""),
+    "django.utils.module_loading.import_string": (0, ("dotted_path",), ""),
+    "kombu.utils.imports.symbol_by_name": (0, ("name",), ""),
+    "kombu.utils.symbol_by_name": (0, ("name",), ""),
+    "celery.utils.imports.symbol_by_name": (0, ("name",), ""),
+    "celery.utils.imports.instantiate": (0, ("name",), ""),
+    "pkgutil.resolve_name": (0, ("name",), ""),
+    "celery.Celery": (None, ("include",), ""),
+}
+#: Methods (by name, whatever the receiver) that import what a string names:
+#: Flask/Quart ``Config.from_object``, Celery's ``config_from_object`` and
+#: ``autodiscover_tasks`` (each package's ``tasks`` submodule, or ``related_name``).
+STRING_IMPORT_METHODS: dict[str, tuple[int | None, tuple[str, ...], str]] = {
+    "from_object": (0, ("obj",), ""),
+    "config_from_object": (0, ("obj",), ""),
+    "autodiscover_tasks": (0, ("packages",), "tasks"),
+}
+#: Last names of the callees above (the walker's call dispatch).
+STRING_IMPORT_CALLS = frozenset(
+    {q.rpartition(".")[2] for q in STRING_IMPORTERS} | set(STRING_IMPORT_METHODS)
+)
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?")
+
+
+def string_reference(text: str, related: str = "") -> tuple[str, list[str]] | None:
+    """``(module, names)`` a dotted name in a string stands for, or None if it is not one.
+
+    ``"a.b:C.d"`` -> ``("a.b", ["C"])``; ``"a.b.C"`` -> ``("a.b", ["C"])`` (like
+    ``from a.b import C``); ``"a"`` -> ``("a", [])``.  With ``related`` (a package
+    whose submodule of that name is imported) ``"a.b"`` -> ``("a.b", [related])``.
+    """
+    if not _DOTTED.fullmatch(text):
+        return None
+    if related:
+        return (text, [related]) if ":" not in text else None
+    if ":" in text:
+        module, _, obj = text.partition(":")
+        return module, [obj.split(".", 1)[0]]
+    module, _, last = text.rpartition(".")
+    return (module, [last]) if module else (text, [])
+
+
+def _string_literals(node: cst.BaseExpression) -> list[str]:
+    """A string literal's value, or those of a list/tuple/set literal of them."""
+    value = string_value(node)
+    if value is not None:
+        return [value]
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        return [v for e in node.elements if isinstance(e, cst.Element)
+                for v in [string_value(e.value)] if v is not None]
+    return []
 
 
 class ImportsMixin:
@@ -112,3 +180,40 @@ class ImportsMixin:
                 context=self._context(), level=kind_level,
             )
         )
+
+    def _string_import(self, node: cst.Call, func: Any, fname: str) -> None:
+        """A call of an API that imports what a string argument names (``kind="string"``)."""
+        spec = None
+        name = dotted(func)
+        if name is not None:
+            head, _, rest = name.partition(".")
+            base = self._resolve(head) if head in self.names else None
+            if base is not None:
+                spec = STRING_IMPORTERS.get(f"{base}.{rest}" if rest else base)
+        if spec is None and func.__class__ is not Name:
+            spec = STRING_IMPORT_METHODS.get(fname)
+        if spec is None:
+            return
+        position, keywords, related = spec
+        values: list[cst.BaseExpression] = []
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        if position is not None and len(positional) > position and not any(
+                a.star for a in node.args[: node.args.index(positional[position])]):
+            values.append(positional[position].value)
+        for a in node.args:
+            if a.keyword is not None and a.keyword.value in keywords:
+                values.append(a.value)
+            elif a.keyword is not None and a.keyword.value == "related_name" and related:
+                r = string_value(a.value)
+                related = r if r and r.isidentifier() else ""
+        if not related and spec[2]:
+            return  # related_name is not a literal: which submodule is unknown
+        context = self._context()
+        for value in values:
+            for text in _string_literals(value):
+                ref = string_reference(text, related)
+                if ref is None:
+                    continue
+                self.facts.imports.append(
+                    ImportFact(module=ref[0], names=ref[1], line=self.line, kind="string", context=context)
+                )

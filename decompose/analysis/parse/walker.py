@@ -38,7 +38,7 @@ from libcst._nodes.internal import CodegenState
 from decompose.analysis.facts import ModuleFacts
 from decompose.analysis.parse.definitions import DefinitionsMixin
 from decompose.analysis.parse.global_writes import MUTATORS, GlobalWritesMixin
-from decompose.analysis.parse.imports import ImportsMixin
+from decompose.analysis.parse.imports import STRING_IMPORT_CALLS, ImportsMixin
 from decompose.analysis.parse.nodes import Attribute, Name
 from decompose.analysis.parse.returns import ReturnsMixin
 from decompose.analysis.parse.routes import RoutesMixin
@@ -229,6 +229,10 @@ class Walker(
         else:
             return
         handler = _CALLS.get(fname)
+        if handler is None and fcls is Name and fname in self.names:
+            # an imported function under another name (``import_string as load``): its own name
+            target = self._resolve(fname)
+            handler = _ALIASED.get(target.rpartition(".")[2]) if target else None
         if handler is not None:
             handler(self, node, func, fname)
 
@@ -241,7 +245,10 @@ _CALLS: dict[str, Callable[[Any, cst.Call, Any, str], None]] = {
     "__import__": _W._dynamic_import,
     "Table": _W._table_call,
     **dict.fromkeys(sorted(MUTATORS), _W._mutator_call),
+    **dict.fromkeys(sorted(STRING_IMPORT_CALLS), _W._string_import),
 }
+#: Of those, the ones that also count when imported under another name.
+_ALIASED = {"import_module": _W._dynamic_import, **dict.fromkeys(sorted(STRING_IMPORT_CALLS), _W._string_import)}
 
 _ENTER: dict[type, Callable[[Any, Any], None]] = {
     cst.Name: _W.enter_name,

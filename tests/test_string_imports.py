@@ -1,0 +1,225 @@
+"""Modules a monolith imports only by a dotted name in a string (``kind="string"``).
+
+FlaskBB's ``app.config.from_object("flaskbb.configs.default.DefaultConfig")`` is the one
+reference to its config module from the app: without it the module is nobody's dependency,
+generation did not copy it into the services building the app, and they failed at start.
+The same class: ``werkzeug.utils.import_string``, ``pkgutil.resolve_name``, Celery's
+``config_from_object``, ``include=[...]`` and ``autodiscover_tasks``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from decompose.analysis.graph import build_graph
+from decompose.analysis.parse import parse_module
+from decompose.cli import app
+from decompose.generation.output import generation_for
+from decompose.guard.rules import import_statement
+from decompose.planning.plan import Plan, Service
+from decompose.planning.planfile import save_plan
+
+
+def facts(src: str, module: str = "forum.app", is_package: bool = False):
+    code = textwrap.dedent(src).lstrip("\n")
+    return parse_module(code.encode("utf-8"), module, module.replace(".", "/") + ".py", is_package)
+
+
+def strings(f) -> list[tuple]:
+    return [(i.module, i.names, i.line, i.context) for i in f.imports if i.kind == "string"]
+
+
+def test_string_importing_apis_record_the_module_they_import():
+    f = facts('''
+        import pkgutil
+        import werkzeug.utils
+        from celery import Celery
+        from django.utils.module_loading import import_string as django_import
+        from werkzeug.utils import import_string
+
+        celery = Celery("forum", broker="redis://localhost:6379/0", include=["forum.tasks", "forum.mail.tasks"])
+
+        def create_app(config=None):
+            app = Flask(__name__)
+            app.config.from_object("forum.configs.default.DefaultConfig")
+            handler = import_string("forum.utils.logs:RequestHandler")
+            backend = werkzeug.utils.import_string(import_name="forum.search.backend")
+            django_import("forum.auth.backends.Backend")
+            pkgutil.resolve_name("forum.markup:render.cache")
+            celery.config_from_object("forum.celeryconfig")
+            celery.autodiscover_tasks(["forum.user", "forum.forum"])
+            celery.autodiscover_tasks(("forum.admin",), related_name="jobs")
+            return app
+    ''')
+    assert strings(f) == [
+        ("forum", ["tasks"], 7, "module"),   # include=["forum.tasks"]: like from forum import tasks
+        ("forum.mail", ["tasks"], 7, "module"),
+        ("forum.configs.default", ["DefaultConfig"], 11, "function"),
+        ("forum.utils.logs", ["RequestHandler"], 12, "function"),   # "module:object"
+        ("forum.search", ["backend"], 13, "function"),
+        ("forum.auth.backends", ["Backend"], 14, "function"),
+        ("forum.markup", ["render"], 15, "function"),
+        ("forum", ["celeryconfig"], 16, "function"),
+        ("forum.forum", ["tasks"], 17, "function"),   # autodiscover: each package's tasks submodule
+        ("forum.user", ["tasks"], 17, "function"),
+        ("forum.admin", ["jobs"], 18, "function"),
+    ]
+
+
+def test_what_is_no_string_import():
+    f = facts('''
+        from mylib import import_string
+        from werkzeug.utils import import_string as load
+
+        def setup(app, name, pkgs):
+            app.config.from_object(name)                  # not a literal
+            app.config.from_object(f"forum.configs.{name}")
+            app.config.from_pyfile("forum.cfg")           # a file, not an import
+            import_string("forum.not.werkzeug")           # another library's import_string
+            load("not a dotted name")
+            load("redis://localhost/0")
+            celery.autodiscover_tasks(pkgs)
+            celery.autodiscover_tasks(["forum.user"], related_name=name)   # which submodule is unknown
+            Celery("forum.main")                          # the app's name, not include=
+    ''')
+    assert strings(f) == []
+
+
+def test_graph_edge_to_the_named_module_and_nothing_external():
+    app_facts = facts('''
+        def create_app(app):
+            app.config.from_object("forum.configs.default.DefaultConfig")
+            app.config.from_object("thirdparty.settings.Config")
+            app.config.from_object("forum.configs.missing.Config")
+    ''')
+    default = facts("class DefaultConfig:\n    DEBUG = False\n", module="forum.configs.default")
+    pkg = facts("", module="forum", is_package=True)
+    configs = facts("", module="forum.configs", is_package=True)
+    g = build_graph([app_facts, default, pkg, configs])
+    assert g.internal.has_edge("forum.app", "forum.configs.default")
+    assert g.internal["forum.app"]["forum.configs.default"]["kinds"] == ["string"]
+    assert not g.external.has_edge("forum.app", "thirdparty")   # a name in a string is no dependency on a package
+    assert [(u.module, u.target) for u in g.unresolved] == [("forum.app", "forum.configs.missing")]
+    imp = next(i for i in app_facts.imports if i.module == "forum.configs.default")
+    assert import_statement("forum.app", False, imp) == '"forum.configs.default.DefaultConfig" (imported by name)'
+
+
+# --------------------------------------------------------------------------- generation on a small FlaskBB
+
+FORUM = {
+    "pyproject.toml": '''
+        [project]
+        name = "forum"
+        version = "1.0"
+        requires-python = ">=3.11"
+        dependencies = ["flask"]
+    ''',
+    "logs/.gitkeep": "",
+    "forum/__init__.py": "from forum.app import create_app  # noqa: F401\n",
+    # FlaskBB's configure_app / configure_default_logging, reduced
+    "forum/app.py": '''
+        import logging.config
+        import os
+
+        from flask import Flask
+
+        from forum.user.views import user_bp
+        from forum.shop.views import shop_bp
+
+
+        def create_app(config=None):
+            app = Flask("forum")
+            app.config.from_object("forum.configs.default.DefaultConfig")
+            if config is not None:
+                app.config.from_object(config)
+            logging.config.dictConfig(app.config["LOG_CONF"])
+            app.register_blueprint(user_bp, url_prefix="/user")
+            app.register_blueprint(shop_bp, url_prefix="/shop")
+            return app
+    ''',
+    "forum/configs/__init__.py": "",
+    # FlaskBB's DefaultConfig: the log folder beside the package, found from __file__
+    "forum/configs/default.py": '''
+        import os
+
+
+        class DefaultConfig(object):
+            basedir = os.path.abspath(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+            LOG_PATH = os.path.join(basedir, "logs")
+            LOG_CONF = {
+                "version": 1,
+                "handlers": {
+                    "file": {"class": "logging.FileHandler", "filename": os.path.join(LOG_PATH, "forum.log")},
+                },
+                "root": {"handlers": ["file"], "level": "INFO"},
+            }
+    ''',
+    "forum/user/__init__.py": "",
+    "forum/user/views.py": '''
+        from flask import Blueprint
+
+        user_bp = Blueprint("user", __name__)
+
+
+        @user_bp.route("/<name>")
+        def profile(name):
+            return {"user": name}
+    ''',
+    "forum/shop/__init__.py": "",
+    "forum/shop/views.py": '''
+        from flask import Blueprint
+
+        shop_bp = Blueprint("shop", __name__)
+
+
+        @shop_bp.route("/items")
+        def items():
+            return {"items": []}
+    ''',
+    "docs/conf.py": "project = 'forum'\n",   # a folder with Python code: not data
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+
+
+def _forum_plan(tmp_path: Path) -> Path:
+    root = tmp_path / "mono"
+    _write(root, FORUM)
+    plan = Plan(
+        project="forum",
+        source=str(root),
+        services={
+            "user": Service(name="user", modules=["forum.user", "forum.user.views"]),
+            "shop": Service(name="shop", modules=["forum.shop", "forum.shop.views"]),
+            # the config package in a service of its own, as FlaskBB's default plan had it
+            "configs": Service(name="configs", modules=["forum.configs", "forum.configs.default"]),
+        },
+        shared=["forum", "forum.app"],
+        excluded={"docs.conf": "project tooling"},
+    )
+    save_plan(plan, tmp_path / "decompose.yaml")
+    return tmp_path / "decompose.yaml"
+
+
+def test_a_module_imported_by_name_is_copied_where_the_importer_is(tmp_path):
+    gen, *_ = generation_for(_forum_plan(tmp_path), use_cache=False)
+    for name in ("user", "shop"):
+        spec = gen.services[name]
+        assert "forum.configs.default" in spec.copied, name
+        assert spec.borrowed["forum.configs.default"] == "forum.app imports it by name (line 12)"
+        # loaded by its own name: never a client of the configs service
+        assert "forum.configs.default" not in spec.clients
+        assert "configs" not in spec.calls
+
