@@ -223,3 +223,19 @@ def test_a_module_imported_by_name_is_copied_where_the_importer_is(tmp_path):
         assert "forum.configs.default" not in spec.clients
         assert "configs" not in spec.calls
 
+
+def test_services_start_with_their_config_module_and_data_folder(tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["generate", "--plan", str(_forum_plan(tmp_path)), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    for unit in manifest["services"]:
+        src = out / unit["source"]
+        assert (src / "logs" / ".gitkeep").is_file(), unit["name"]   # the folder the config names
+        assert not (src / "docs").exists()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+        env["PYTHONPATH"] = str(src)
+        r = subprocess.run([sys.executable, "-c", "import decompose_rt.server as s; print(s.app)"], cwd=src,
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"{unit['name']}: {r.stderr[-2000:]}"
+        assert (src / "logs" / "forum.log").is_file()

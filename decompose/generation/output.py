@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -222,6 +223,52 @@ def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[
     return out
 
 
+#: A data folder at a package root larger than this is not copied into the services.
+ROOT_DATA_LIMIT = 20 * 1024 * 1024
+
+
+def _root_data_folders(root: Path, facts: dict[str, ModuleFacts]) -> dict[str, dict[str, Path]]:
+    """{top-level package: {folder name: folder}}: the non-Python folders beside each top-level
+    package (its package root, where the service's ``app/`` holds it): ``logs/``, ``data/``.
+
+    A folder that holds Python code (tests, docs, scripts), a dot or underscore folder and the
+    tool folders of :data:`PRUNED` are not data."""
+    out: dict[str, dict[str, Path]] = {}
+    for m, f in facts.items():
+        if "." in m or not f.is_package:
+            continue
+        base = (root / f.path).parent.parent
+        found: dict[str, Path] = {}
+        for d in sorted(base.iterdir()) if base.is_dir() else ():
+            if (not d.is_dir() or d.is_symlink() or d.name.startswith((".", "_")) or d.name in PRUNED
+                    or d.name.endswith(".egg-info") or d.name == m):
+                continue
+            if any(n.endswith(".py") for _, _, names in os.walk(d) for n in names):
+                continue
+            found[d.name] = d
+        if found:
+            out[m] = found
+    return out
+
+
+def _folder_files(folder: Path) -> dict[str, bytes] | None:
+    """The files under ``folder`` by relative path; None when they exceed :data:`ROOT_DATA_LIMIT`."""
+    out: dict[str, bytes] = {}
+    size = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in PRUNED)
+        here = Path(dirpath)
+        for name in sorted(filenames):
+            p = here / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            size += p.stat().st_size
+            if size > ROOT_DATA_LIMIT:
+                return None
+            out[p.relative_to(folder).as_posix()] = p.read_bytes()
+    return out
+
+
 class SharedCopies:
     """What the services' source trees hold, made once per distinct content and shared.
 
@@ -251,6 +298,9 @@ class SharedCopies:
         self._encoded: dict[str, bytes] = {}
         self._rewritten: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[bytes, list[Change]] | CodemodError] = {}
         self._data: dict[str, dict[str, bytes]] = {}
+        self._root_folders: dict[str, dict[str, Path]] | None = None
+        self._folder_files: dict[Path, dict[str, bytes] | None] = {}
+        self.notes: list[str] = []
 
     def module(self, m: str, remote: dict[str, str]) -> tuple[bytes, list[Change], bool]:
         """(file content, changes, unchanged?) of module ``m`` in a service importing ``remote`` as clients."""
@@ -277,6 +327,32 @@ class SharedCopies:
         if m not in self._data:
             self._data[m] = _data_files(self.root, self.fb, m)
         return self._data[m]
+
+    def root_data_files(self, m: str) -> dict[str, bytes]:
+        """The data folders beside ``m``'s top-level package that ``m`` names in a string
+        (``os.path.join(basedir, "logs")``, ``"data/seed.json"``), by their path in ``app/``:
+        the code reaches them by a path relative to its package root, which is ``app/`` in a service."""
+        if self.root is None:
+            return {}
+        if self._root_folders is None:
+            self._root_folders = _root_data_folders(self.root, self.fb)
+        folders = self._root_folders.get(m.split(".", 1)[0])
+        if not folders:
+            return {}
+        text = self.sources.get(m, "")
+        out: dict[str, bytes] = {}
+        for name, folder in folders.items():
+            if not re.search(r"""["']""" + re.escape(name) + r"""(?:["'/\\])""", text):
+                continue
+            if folder not in self._folder_files:
+                self._folder_files[folder] = _folder_files(folder)
+                if self._folder_files[folder] is None:
+                    self.notes.append(f"{folder.relative_to(self.root).as_posix()}/: named by {m} but larger than "
+                                      f"{ROOT_DATA_LIMIT // (1024 * 1024)} MB, not copied into the services")
+            for rel, data in (self._folder_files[folder] or {}).items():
+                out[f"{name}/{rel}"] = data
+        return out
+
 
 
 def _check_python(files: dict[str, bytes], untouched: set[str] = frozenset(), python: str | None = None) -> str | None:
@@ -372,6 +448,8 @@ def render_outputs(
             if same:
                 untouched.add(path)
             for rel, data in copies.data_files(m).items():
+                files[f"{prefix}/app/{rel}"] = data
+            for rel, data in copies.root_data_files(m).items():
                 files[f"{prefix}/app/{rel}"] = data
         for rel, data in own_dist.items():  # the monolith's own distribution metadata (importlib.metadata)
             files[f"{prefix}/app/{rel}"] = data
@@ -477,7 +555,7 @@ def render_outputs(
     manifest["verify"] = {"database_keys": db_keys}
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     note = _check_python(files, untouched, gen.python)
-    return Outputs(files=dict(sorted(files.items())), changes=changes, notes=[note] if note else [])
+    return Outputs(files=dict(sorted(files.items())), changes=changes, notes=[*copies.notes, *([note] if note else [])])
 
 
 def database_server(gen: Generation) -> dict | None:
