@@ -212,6 +212,63 @@ def test_generated_verify_config_forces_the_database_keys_and_the_secret_key(tmp
     assert r.stdout.strip() == "False", r.stderr
 
 
+ONE_CONNECTION_CHECK = textwrap.dedent('''
+    import importlib.util, json, sys
+    spec = importlib.util.spec_from_file_location("vc", sys.argv[1])
+    vc = importlib.util.module_from_spec(spec); spec.loader.exec_module(vc)
+    assert vc.apply() is True
+    import flask
+    import sqlalchemy as sa
+
+    def engine_of(app):
+        """What Flask-SQLAlchemy's init_app does with the two keys."""
+        options = dict(app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        return sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], **options), options
+
+    # FlaskBB's TestingConfig: an in-memory database, so ONE connection in the monolith's tests
+    app = flask.Flask("forum")
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    engine, options = engine_of(app)
+    meta = sa.MetaData()
+    topics = sa.Table("topics", meta, sa.Column("id", sa.Integer, primary_key=True))
+    meta.create_all(engine)
+    session = engine.connect()            # a test's session, its transaction left open
+    session.execute(topics.insert().values(id=1))
+    meta.drop_all(engine)                 # the fixture's teardown on "another" connection
+    out = {"url": str(engine.url), "pool": type(engine.pool).__name__}
+    session.close()
+
+    # a file database stays as it was: its own pool
+    other = flask.Flask("other")
+    other.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:////tmp/x.sqlite3"
+    other.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"echo": False}
+    out["file_options"] = other.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    print(json.dumps(out))
+''')
+
+
+def test_verify_config_keeps_the_one_connection_of_an_in_memory_database(tmp_path):
+    """An app whose own database was in memory ran on one shared connection (Flask-SQLAlchemy's
+    StaticPool): on the shared file its tests' open transaction would lock out drop_all on a second
+    connection ("database is locked"), so the test process keeps one connection."""
+    from decompose.generation.output import template_env
+
+    text = template_env().get_template("runtime/verify_config.py.j2").render(
+        config_keys={"SQLALCHEMY_DATABASE_URI": "url", "SQLALCHEMY_BINDS": "binds"}, env_keys={},
+        database_env="DATABASE_URL")
+    module = tmp_path / "verify_config.py"
+    module.write_text(text)
+    script = tmp_path / "check.py"
+    script.write_text(ONE_CONNECTION_CHECK)
+    shared = tmp_path / "db.sqlite3"
+    env = {**os.environ, "DECOMPOSE_DATABASE": str(shared)}
+    r = subprocess.run([sys.executable, str(script), str(module)], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got == {"url": f"sqlite:///{shared}", "pool": "StaticPool", "file_options": {"echo": False}}
+    assert shared.is_file()
+
+
 # --------------------------------------------------------------------------- the fixture app, --local
 
 FIXTURE_PLAN = """\
