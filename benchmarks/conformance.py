@@ -460,14 +460,13 @@ def split_venv(spec: AppSpec, out: Path, log: Path) -> Path:
     them (``pip install -r OUT/.../requirements.txt``).  A layer of its own
     (``venvs/<app>-<version>-split``, its site folder adding the app venv's with
     ``site.addsitedir``), so the app's venv, which the monolith's figures come from, stays as it was."""
-    import venv
-
     target = corpus_dir() / "venvs" / f"{spec.key}-split"
     if target.exists():
         shutil.rmtree(target)
-    venv.create(target, with_pip=False, symlinks=True)
-    py = target / "bin" / "python"
     app_py = str(venv_python(spec))
+    # made by the app's interpreter (its Python version), not by the one running this script
+    subprocess.run([app_py, "-m", "venv", "--without-pip", "--symlinks", str(target)], check=True)
+    py = target / "bin" / "python"
     paths = lambda python: subprocess.run(  # noqa: E731
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True).stdout.strip()
