@@ -178,3 +178,37 @@ def test_composition_root_and_its_entry_point_are_shared_but_not_a_used_orchestr
     assert "shop.app" not in r.shared and "shop.main" not in r.shared
     r = cluster(g, d, seed=3, constraints=Constraints(composition_roots=False))
     assert "shop.app" not in r.shared
+
+
+def _keys(g):
+    return {m: m.split(".")[1] for m in g.nodes if m.count(".") >= 1}
+
+
+def test_bond_into_a_table_free_helper_used_by_two_domains_shares_it():
+    """shop.alpha.service hands live objects out (say a connection); beta and gamma call it.
+    Sharing the callee keeps the three domains apart; without the sharing rule they'd merge."""
+    g, d = build()
+    bonds = [(["shop.beta.service", "shop.alpha.service"], "kept with ...: passes a connection"),
+             (["shop.gamma.service", "shop.alpha.service"], "kept with ...: passes a connection")]
+    d.remove_edge("shop.alpha.service", "shop.alpha.models")  # a helper with no tables behind it
+    r = cluster(g, d, seed=7, bonds=bonds, keys=_keys(g), table_modules=["shop.alpha.models", "shop.beta.models", "shop.gamma.models"])
+    assert "shop.alpha.service" in r.shared and "live objects" in r.why["shop.alpha.service"]
+    assert len({r.assignment[f"shop.{x}.api"] for x in ("alpha", "beta", "gamma")}) == 3
+
+
+def test_bond_into_a_module_with_tables_merges_two_domains_but_a_hub_of_three_is_shared():
+    g, d = build()
+    tables = ["shop.alpha.models", "shop.beta.models", "shop.gamma.models"]
+    two = [(["shop.beta.service", "shop.alpha.service"], "kept with ...: returns an ORM row")]
+    r = cluster(g, d, seed=7, bonds=two, keys=_keys(g), table_modules=tables)
+    assert "shop.alpha.service" not in r.shared
+    assert r.assignment["shop.beta.service"] == r.assignment["shop.alpha.service"]
+    # called from three domains: merging them all would be worse than sharing the helper and its table
+    g.add_edge("shop.util", "shop.delta.api", weight=1)
+    g.add_edge("shop.delta.api", "shop.alpha.service", weight=1)
+    d.add_edge("shop.delta.api", "shop.alpha.service")
+    three = two + [(["shop.gamma.service", "shop.alpha.service"], "kept with ...: returns an ORM row"),
+                   (["shop.delta.api", "shop.alpha.service"], "kept with ...: returns an ORM row")]
+    r = cluster(g, d, seed=7, bonds=three, keys=_keys(g), table_modules=tables)
+    assert {"shop.alpha.service", "shop.alpha.models"} <= set(r.shared)
+    assert r.assignment["shop.beta.service"] != r.assignment["shop.gamma.service"]

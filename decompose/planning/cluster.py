@@ -25,9 +25,10 @@ Steps
    app module (``roots``: the module creating the app, which generation
    copies into every service pruned to its routes) is shared outright.
 2b. **Bonds** (calls passing live objects, which cannot cross the network):
-   when the callee is a helper that can be shared (no tables, not pinned, not
-   inside an app package, and with its own dependencies sharable too, at most
-   :data:`MAX_BOND_SHARE` modules) and its callers are a shared module or sit
+   when the callee is a helper that can be shared (no tables, not pinned, with
+   its own dependencies sharable too, at most
+   :data:`MAX_BOND_SHARE` modules; tables allowed when its callers sit in
+   :data:`HUB_DOMAINS` domains or more) and its callers are a shared module or sit
    in two or more domains, the callee and those dependencies join the shared
    library (a ``get_db()`` every blueprint calls is copied into each service,
    not the reason to merge them); otherwise caller and callee are merged into
@@ -65,6 +66,9 @@ from decompose.planning.plan import SERVICE_NAME_RE
 METHODS = ("louvain", "greedy")
 #: A live-object bond is resolved by sharing the callee when that copies at most this many modules.
 MAX_BOND_SHARE = 8
+#: A bonded callee called from this many domains is shared even with tables of its own (they become
+#: tables several services use): merging every caller's domain into one service would be worse.
+HUB_DOMAINS = 3
 #: No service holds more than this share of the modules (services + shared) while it can be split.
 MAX_SHARE = 1 / 3
 
@@ -488,18 +492,19 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
 def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why) -> None:
     """Step 2b's sharing (see the module docstring), to a fixed point: sharing a callee
     can make its own bonded callees eligible in the next round.  Adds to ``shared_atoms``."""
+    callers_of: dict[str, list[str]] = defaultdict(list)
+    for (user, callee, *_), _reason in bonds:
+        callers_of[callee].append(user)
 
-    def eligible(r: str) -> bool:
-        return r not in atom_pin and not (table_modules & set(atoms[r]))
-
-    def closure(r: str) -> set[str] | None:
-        """``r`` and the atoms it depends on that are not shared yet, if all sharable."""
+    def closure(r: str, hub: bool) -> set[str] | None:
+        """``r`` and the atoms it depends on that are not shared yet, if all sharable (a
+        hub's may define tables: they become tables several services use)."""
         out, todo = set(), [r]
         while todo:
             x = todo.pop()
             if x in out or x in shared_atoms:
                 continue
-            if not eligible(x):
+            if x in atom_pin or (not hub and table_modules & set(atoms[x])):
                 return None
             out.add(x)
             if sum(len(atoms[a]) for a in out) > MAX_BOND_SHARE:
@@ -513,23 +518,24 @@ def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, 
     changed = True
     while changed:
         changed = False
-        for (user, callee, *_), reason in bonds:
-            ua, ca = atom_of.get(user), atom_of.get(callee)
-            if ua is None or ca is None or ca in shared_atoms or ua == ca:
+        for callee, callers in sorted(callers_of.items()):
+            ca = atom_of.get(callee)
+            if ca is None or ca in shared_atoms:
                 continue
-            callers = [u for grp, _ in bonds if grp[1] == callee for u in grp[:1]]
-            domains = {(keys or {}).get(u, u) for u in callers if atom_of.get(u) not in shared_atoms}
-            if ua not in shared_atoms and len(domains) < 2:
+            from_shared = any(atom_of.get(u) in shared_atoms for u in callers)
+            domains = {(keys or {}).get(u, u) for u in callers if atom_of.get(u) not in (None, ca) and atom_of.get(u) not in shared_atoms}
+            if not from_shared and len(domains) < 2:
                 continue
-            add = closure(ca)
+            add = closure(ca, hub=len(domains) >= HUB_DOMAINS)
             if add is None:
                 continue
             shared_atoms |= add
             changed = True
+            shown = ", ".join(sorted(set(callers))[:3]) + ("..." if len(set(callers)) > 3 else "")
             for a in sorted(add):
                 for m in atoms[a]:
-                    why[m] = (f"shared: {callee} passes live objects to its callers "
-                              f"({', '.join(sorted(set(callers))[:3])}), so each service gets its own copy"
+                    why[m] = (f"shared: {callee} passes live objects to its callers ({shown}), "
+                              "so each service gets its own copy"
                               if a == ca else f"shared: needed by the shared module {callee}")
 
 
@@ -629,7 +635,8 @@ def cluster(
         return comms
 
     # 2. shared library: the bottom layer, judged by how many clusters reach it
-    table_modules = set(table_modules) | set(domain_modules)  # both stay in services
+    own_tables = set(table_modules)
+    table_modules = own_tables | set(domain_modules)  # both stay in services
     if c.auto_shared:
         app_roots = set()
         for m in sorted(set(roots)):
@@ -647,7 +654,7 @@ def cluster(
     # called from a shared module or from several domains joins the shared library.
     bonds = [(list(g), r) for g, r in bonds]
     if c.auto_shared:
-        _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why)
+        _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, own_tables, dependencies, keys, why)
     for group, reason in bonds:
         roots = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
         if len(roots) < 2:
