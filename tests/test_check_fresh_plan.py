@@ -67,3 +67,142 @@ def test_a_shared_module_reaching_a_service_through_a_package_import_is_dc102():
     ev = check(facts, ["shop.utils"], plan=PLAN)
     assert [(f.rule, f.line, f.target) for f in ev.findings] == [("DC102", 2, "shop.catalog.service.get_price")]
     assert ev.findings[0].statement == "import shop"
+
+
+# -- names judged where they are defined (re-exports by name and by star), excluded targets ----------
+
+from decompose.analysis.facts import Definition, ModuleFacts  # noqa: E402
+from decompose.config import Config  # noqa: E402
+from decompose.guard.evaluation import evaluate  # noqa: E402
+from tests.test_check import state_of  # noqa: E402
+
+
+def _m(name, *imports, defs=(), uses=(), package=False):
+    return ModuleFacts(module=name, path=name.replace(".", "/") + ("/__init__.py" if package else ".py"),
+                       is_package=package, imports=list(imports), uses=list(uses),
+                       definitions=[Definition(n, "function", 1, 2) for n in defs], lines=20)
+
+
+def _audit(facts, plan):
+    """The full audit of ``facts`` against ``plan``, every module's facts known (as ``decompose check`` has them)."""
+    after = state_of(facts)
+    by_mod = {f.module: f for f in facts}
+    return evaluate(after, {m: {} for m in after.info}, set(after.info), sorted(by_mod), by_mod, plan, Config(),
+                    True, facts_of=by_mod.get)
+
+
+def _errors(ev):
+    return [(f.rule, f.module, f.line, f.target) for f in ev.findings if f.level == "error"]
+
+
+# lnbits' shape: a package __init__ of one service (`core`) re-exports the functions of its submodules,
+# which the proposal put in other services; pretix's `pretix.base.models`, privacyIDEA's `models` alike
+PKG = [
+    _m("app", package=True),
+    _m("app.core", package=True),
+    _m("app.core.services", imp("app.core.services.payments", "create_invoice", "pay", kind="relative", level=1),
+       imp("app.core.services.notify", "send", kind="relative", level=1), package=True),
+    _m("app.core.services.payments", defs=["create_invoice", "pay"]),
+    _m("app.core.services.notify", defs=["send"]),
+    _m("app.views", imp("app.core.services", "create_invoice", line=3), imp("app.core.services", "send", line=4)),
+    _m("app.cli", imp("app.core.services", "pay", line=5)),
+]
+
+
+def _pkg_plan(interface=()):
+    return Plan(project="app", services={
+        "core": Service("core", ["app.core", "app.core.services", "app.core.services.notify"],
+                        interface=[InterfaceItem(n, "function", used_by=["payments"]) for n in interface]),
+        "payments": Service("payments", ["app.core.services.payments", "app.views"]),
+        "cli": Service("cli", ["app.cli"]),
+    }, shared=["app"])
+
+
+def test_a_name_reexported_by_another_services_package_is_judged_where_it_is_defined():
+    ev = _audit(PKG, _pkg_plan())
+    # views' create_invoice is defined in its own service: no crossing there.  send and pay are not in
+    # the interface of the services that define them, and the findings say so by the imported name;
+    # the package's own re-export of payments' functions crosses too
+    assert _errors(ev) == [("DC101", "app.cli", 5, "app.core.services.pay"),
+                           ("DC101", "app.core.services", 1, "app.core.services.payments.create_invoice"),
+                           ("DC101", "app.core.services", 1, "app.core.services.payments.pay"),
+                           ("DC101", "app.views", 4, "app.core.services.send")]
+    # listed where they are defined (core's notify.send; payments' functions, named at their definition)
+    plan = _pkg_plan(["app.core.services.notify.send"])
+    plan.services["payments"].interface = [
+        InterfaceItem("app.core.services.payments.create_invoice", "function", used_by=["core"]),
+        InterfaceItem("app.core.services.payments.pay", "function", used_by=["cli", "core"])]
+    assert _errors(_audit(PKG, plan)) == []
+    # listed only under the re-exporting package's name, in the package's service: not where pay lives
+    plan.services["payments"].interface = plan.services["payments"].interface[:1]
+    plan.services["core"].interface.append(InterfaceItem("app.core.services.pay", "function", used_by=["cli"]))
+    assert _errors(_audit(PKG, plan)) == [("DC101", "app.core.services", 1, "app.core.services.payments.pay")]
+
+
+def test_a_star_reexport_is_followed_to_the_module_that_defines_the_name():
+    facts = [
+        _m("app", package=True),
+        _m("app.perms", imp("app.perms.a", "*", kind="relative", level=1, line=1),
+           imp("app.perms.b", "*", kind="relative", level=1, line=2), package=True),
+        _m("app.perms.a", defs=["allow_x"]),
+        _m("app.perms.b", defs=["allow_y", "_private"]),
+        _m("app.views", imp("app.perms", "allow_x", "allow_y", line=3)),
+    ]
+    services = {"perms": Service("perms", ["app.perms"]),
+                "users": Service("users", ["app.perms.a", "app.perms.b"]),
+                "views": Service("views", ["app.views"])}
+    plan = Plan(project="app", services=services, shared=["app"])
+    errs = _errors(_audit(facts, plan))
+    # the package's own star imports bind every public definition of users' modules
+    assert ("DC101", "app.perms", 1, "app.perms.a") in errs and ("DC101", "app.perms", 2, "app.perms.b") in errs
+    assert ("DC101", "app.views", 3, "app.perms.allow_x") in errs and ("DC101", "app.views", 3, "app.perms.allow_y") in errs
+    services["users"].interface = [InterfaceItem("app.perms.a.allow_x", "function", used_by=["perms", "views"]),
+                                   InterfaceItem("app.perms.b.allow_y", "function", used_by=["perms", "views"])]
+    assert _errors(_audit(facts, plan)) == []  # _private is not bound by the star
+    # one public definition left out of the interface: the star import is a violation again, naming it
+    facts[3] = _m("app.perms.b", defs=["allow_y", "allow_z"])
+    ev = _audit(facts, plan)
+    assert _errors(ev) == [("DC101", "app.perms", 2, "app.perms.b")]
+    assert "allow_z not in the interface" in ev.findings[0].message
+
+
+def test_a_shared_module_importing_shared_code_through_a_service_package_is_no_finding():
+    # privacyIDEA: shared api modules import get_optional from api.lib.utils (a service), which
+    # re-exports it from lib.params (shared)
+    facts = [
+        _m("app", package=True),
+        _m("app.params", defs=["get_optional"]),
+        _m("app.utils", imp("app.params", "get_optional", line=1), defs=["send_result"]),
+        _m("app.api", imp("app.utils", "get_optional", line=2), imp("app.utils", "send_result", line=3)),
+    ]
+    plan = Plan(project="app", services={"ca": Service("ca", ["app.utils"])}, shared=["app", "app.params", "app.api"])
+    assert _errors(_audit(facts, plan)) == [("DC102", "app.api", 3, "app.utils.send_result")]
+
+
+def test_an_excluded_module_belongs_to_no_service_as_an_import_target_too():
+    # misago: `misago/users/test.py` (test helpers, excluded as test code) imported by the faker app
+    facts = [
+        _m("app", package=True),
+        _m("app.users", package=True),
+        _m("app.users.test", defs=["create_test_user"]),
+        _m("app.users.models", defs=["User"]),
+        _m("app.faker", imp("app.users.test", "create_test_user", line=8), imp("app.users.models", "User", line=9)),
+    ]
+    plan = Plan(project="app", services={"users": Service("users", ["app.users", "app.users.models"]),
+                                         "faker": Service("faker", ["app.faker"])}, shared=["app"])
+    assert _errors(_audit(facts, plan)) == [("DC101", "app.faker", 9, "app.users.models.User")]
+
+
+def test_a_module_object_used_through_a_module_import_must_itself_be_an_interface_item():
+    # pretix/weblate urls: `import app.control.urls` then `include(app.control.urls)`
+    facts = [
+        _m("app", package=True),
+        _m("app.control", package=True),
+        _m("app.control.urls", defs=["urlpatterns"]),
+        _m("app.urls", imp("app.control.urls", line=4), uses=[use("app.control.urls", line=9, scope="<module>")]),
+    ]
+    services = {"control": Service("control", ["app.control", "app.control.urls"]), "web": Service("web", ["app.urls"])}
+    plan = Plan(project="app", services=services, shared=["app"])
+    assert _errors(_audit(facts, plan)) == [("DC101", "app.urls", 4, "app.control.urls")]
+    services["control"].interface = [InterfaceItem("app.control.urls", "module", used_by=["web"])]
+    assert _errors(_audit(facts, plan)) == []

@@ -17,6 +17,8 @@ they sit: they belong to no service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from decompose.analysis.facts import ModuleFacts, SymbolUse
 from decompose.analysis.roles import excluded_role
 from decompose.analysis.resolve import bare as _bare
@@ -71,13 +73,28 @@ def acknowledged_shared_uses(plan: Plan) -> dict[str, set[str]]:
     return out
 
 
-def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict[str, ModuleFacts], plan: Plan) -> list[Finding]:
-    """DC101, DC102 and DC202 for every import of the checked modules (new or not)."""
+def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict[str, ModuleFacts], plan: Plan,
+                      facts_of: Callable[[str], ModuleFacts | None] | None = None) -> list[Finding]:
+    """DC101, DC102 and DC202 for every import of the checked modules (new or not).
+
+    ``facts_of``: any module's facts, for the definitions of the modules star imports name
+    (default: the checked modules' only)."""
     direct, below, planned_tops = owner_map(plan)
     interface: dict[str, set[str]] = {name: {i.name for i in s.interface} for name, s in plan.services.items()}
     # shared -> service dependencies the plan itself records as blockers: known, not new
     acknowledged = acknowledged_shared_uses(plan)
     hidden = after.hidden()
+    defined = _Definitions(facts_of or checked_facts.get)
+    excluded: dict[str, bool] = {}
+
+    def target_owner(module: str) -> str | None:
+        """The owner of an imported module; None for one the plan excludes or that is a test or
+        tooling (it belongs to no service, as when it is the importer)."""
+        if module not in excluded:
+            info = after.info.get(module)
+            excluded[module] = module in plan.excluded or (
+                info is not None and excluded_role(module, info.relpath) is not None)
+        return None if excluded[module] else owner_of(module, direct, below)
     out: list[Finding] = []
     for m in sorted(checked):
         f = checked_facts.get(m)
@@ -89,6 +106,7 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
         h = hidden(m)  # loose modules outside m's folder: the names mean installed packages there
         modules = Without(after.info, h) if h else after.info
         src = owner_of(m, direct, below)
+        crossing = _Crossing(target_owner, interface, after.imports, modules, defined)
         if src is None:
             if m.partition(".")[0] in planned_tops:
                 out.append(Finding("DC202", path, 1, m, "", m,
@@ -136,35 +154,59 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                 deeper = sorted({(sub, _symbol_of(u.target, sub)) for sub in reached.get(target, ()) if symbol is None
                                  for u in uses_by_module[sub]})
                 for sub, sym in deeper:
-                    owner = owner_of(sub, direct, below)
+                    owner = crossing.owner(sub)
                     if owner is None or owner in ("", src):
                         continue
                     if src == "":
-                        out.append(_shared_use(m, path, imp.line, stmt, sym, f"uses {sym} of service {owner!r} through `{stmt}`",
-                                               acknowledged.get(m, ()), after.imports, modules))
-                    elif not _use_allowed(sym, sub, interface.get(owner, set()), after.imports, modules):
+                        f_ = _shared_use(m, path, imp.line, stmt, sym, f"uses {sym} of service {owner!r} through `{stmt}`",
+                                         acknowledged.get(m, ()), crossing)
+                        if f_ is not None:
+                            out.append(f_)
+                    elif not _use_allowed(sym, sub, crossing, src):
                         out.append(Finding("DC101", path, imp.line, m, stmt, sym,
                                            f"{src} -> {owner}: {sym} (used through `{stmt}`) is not in the "
                                            f"interface of {owner!r}"))
-                dst = owner_of(target, direct, below)
+                dst = crossing.owner(target)
                 if dst is None or dst == "" or dst == src:
                     continue
                 what = target if symbol is None else f"{target}.{symbol}"
                 if src == "":
                     if symbol is None:
                         syms = sorted({_symbol_of(u.target, target) for u in uses_by_module.get(target, [])}) or [target]
+                    elif symbol == "*":
+                        # the star binds every public definition of `target`: known when each is recorded
+                        names = defined(target)
+                        public = None if names is None else sorted(n for n in names if not n.startswith("_"))
+                        ack = acknowledged.get(m, set())
+                        known = public is not None and all(f"{target}.{n}" in ack for n in public)
+                        out.append(Finding("DC102", path, imp.line, m, stmt, what,
+                                           f"shared module {m} star-imports {target} of service {dst!r}"
+                                           + (" (a blocker recorded in the plan)" if known else ""),
+                                           level="warning" if known else ""))
+                        continue
                     else:
                         syms = [what]
                     for sym in syms:
-                        out.append(_shared_use(m, path, imp.line, stmt, sym, f"imports {sym} of service {dst!r}",
-                                               acknowledged.get(m, ()), after.imports, modules))
+                        f_ = _shared_use(m, path, imp.line, stmt, sym, f"imports {sym} of service {dst!r}",
+                                         acknowledged.get(m, ()), crossing)
+                        if f_ is not None:
+                            out.append(f_)
                     continue
                 iface = interface.get(dst, set())
                 if symbol == "*":
-                    out.append(Finding("DC101", path, imp.line, m, stmt, target,
-                                       f"{src} -> {dst}: star import from {target} (only named interface symbols may cross)"))
+                    # the star binds every public name `target` defines: each must be an interface item
+                    names = defined(target)
+                    missing = None if names is None else sorted(
+                        n for n in names if not n.startswith("_") and not _in_interface(f"{target}.{n}", iface))
+                    if missing is None or missing:
+                        which = "its definitions are not known" if missing is None else (
+                            ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                            + " not in the interface")
+                        out.append(Finding("DC101", path, imp.line, m, stmt, target,
+                                           f"{src} -> {dst}: star import from {target} ({which}; only the interface "
+                                           f"symbols of {dst!r} may cross)"))
                 elif symbol is not None:
-                    if not _symbol_allowed(target, symbol, iface, after.imports, modules):
+                    if not crossing.survives(target, symbol, src):
                         out.append(Finding("DC101", path, imp.line, m, stmt, what,
                                            f"{src} -> {dst}: {what} is not in the interface of {dst!r}"))
                 else:
@@ -173,7 +215,7 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
                     used = uses_by_module.get(target, [])
                     bad = sorted({
                         _symbol_of(u.target, target) for u in used
-                        if not _use_allowed(u.target, target, iface, after.imports, modules)
+                        if not _use_allowed(u.target, target, crossing, src)
                     })
                     if not used and not deeper:  # uses reaching submodules were judged above
                         out.append(Finding("DC101", path, imp.line, m, stmt, target,
@@ -185,22 +227,19 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
     return out
 
 
-def _shared_use(m: str, path: str, line: int, stmt: str, sym: str, what: str, ack, imports, modules) -> Finding:
-    """DC102: shared module ``m`` depends on a service; a warning when the plan records it as a blocker
-    (by the symbol or by its definition, the plan's naming), an error when it is new."""
-    known = sym in ack or _origin(sym, imports, modules) in ack
+def _shared_use(m: str, path: str, line: int, stmt: str, sym: str, what: str, ack, crossing: "_Crossing") -> Finding | None:
+    """DC102: shared module ``m`` depends on a service; None when the name is defined in shared code (a
+    service's module only re-exports it), a warning when the plan records it as a blocker (by the symbol
+    or by its definition, the plan's naming), an error when it is new."""
+    module, _, name = sym.rpartition(".")
+    if module in crossing.modules and sym not in crossing.modules and name != "*" and crossing.reaches(
+            module, name, lambda owner_module, _fq: crossing.owner(owner_module) in (None, "")):
+        return None
+    known = sym in ack or (module in crossing.modules and name != "*" and crossing.reaches(
+        module, name, lambda _owner_module, fq: fq in ack))
     return Finding("DC102", path, line, m, stmt, sym,
                    f"shared module {m} {what}" + (" (a blocker recorded in the plan)" if known else ""),
                    level="warning" if known else "")
-
-
-def _origin(symbol: str, imports: dict[str, list[Imp]], modules, depth: int = 0) -> str:
-    """``pkg.name`` re-exported by ``pkg`` (``from .mod import name``) -> where it comes from, followed to the end."""
-    module, _, name = symbol.rpartition(".")
-    origin = _reexport(module, name, imports, modules) if module in modules and depth < 5 else None
-    if not origin or origin == symbol:
-        return symbol
-    return _origin(origin, imports, modules, depth + 1)
 
 
 def _symbol_of(use_target: str, module: str) -> str:
@@ -209,43 +248,110 @@ def _symbol_of(use_target: str, module: str) -> str:
     return f"{module}.{rest.split('.', 1)[0]}" if rest else module
 
 
-def _use_allowed(use_target: str, module: str, iface: set[str], imports, modules) -> bool:
+def _use_allowed(use_target: str, module: str, crossing: "_Crossing", src: str) -> bool:
+    """A use ``pkg.mod.Symbol...`` through a module import of ``pkg.mod`` survives the split."""
     rest = use_target[len(module) + 1 :]
-    if not rest:
-        return False  # the module object itself
+    if not rest:  # the module object itself (``include(app.urls)``): the module must be an interface item
+        return crossing.allowed(module, module, src)
     symbol = rest.split(".", 1)[0]
-    return _in_interface(use_target, iface) or _symbol_allowed(module, symbol, iface, imports, modules)
+    owner = crossing.owner(module)
+    return _in_interface(use_target, crossing.interface.get(owner, ())) or crossing.survives(module, symbol, src)
 
 
-def _in_interface(symbol: str, interface: set[str]) -> bool:
+def _in_interface(symbol: str, interface) -> bool:
     if symbol in interface:
         return True
     prefix = symbol + "."
     return any(i.startswith(prefix) for i in interface)
 
 
-def _reexport(module: str, name: str, imports: dict[str, list[Imp]], modules) -> str | None:
-    """If ``module`` binds ``name`` by importing it, the fully qualified origin."""
+class _Definitions:
+    """Module -> the names its top level defines (None: its facts are not known), memoised."""
+
+    __slots__ = ("facts_of", "memo")
+
+    def __init__(self, facts_of: Callable[[str], ModuleFacts | None]):
+        self.facts_of, self.memo = facts_of, {}
+
+    def __call__(self, module: str) -> frozenset[str] | None:
+        if module not in self.memo:
+            f = self.facts_of(module)
+            self.memo[module] = None if f is None else frozenset(d.name for d in f.definitions)
+        return self.memo[module]
+
+
+def _origins(module: str, name: str, imports: dict[str, list[Imp]], modules, defined: _Definitions) -> list[str]:
+    """Where ``module`` gets ``name`` when it binds it by importing: the fully qualified origin of an
+    explicit ``from x import name``, else, for a public name ``module`` does not define, ``x.name`` for
+    the ``from x import *`` of ``module`` that binds it (the last first, as the last binding wins): one
+    that defines it or imports it in turn (or whose definitions are not known)."""
+    own = defined(module)
+    if own is not None and name in own:
+        return []
+    stars: list[str] = []
     for imp_module, names, _line, _ctx, _kind, _level in imports.get(module, ()):
+        if not imp_module:
+            continue
         for n in names:
+            if n == "*":
+                stars.append(imp_module)
+                continue
             bare = _bare(n)
             alias = n.split(" as ", 1)[1].strip() if " as " in n else bare
-            if alias == name and imp_module:
-                sub = f"{imp_module}.{bare}"
-                return sub if sub in modules else f"{imp_module}.{bare}"
-    return None
+            if alias == name:
+                return [f"{imp_module}.{bare}"]
+    if name.startswith("_"):
+        return []
+    out = []
+    for s in reversed(stars):
+        if s not in modules or s == module:
+            continue
+        names = defined(s)
+        if names is None or name in names or any(
+                n == "*" or _bare(n) == name for _m, ns, *_rest in imports.get(s, ()) for n in ns):
+            out.append(f"{s}.{name}")
+            if names is not None and name in names:
+                break  # defined there: an earlier star is overridden
+    return out
 
 
-def _symbol_allowed(module: str, name: str, interface: set[str], imports, modules, depth: int = 0) -> bool:
-    symbol = f"{module}.{name}"
-    if _in_interface(symbol, interface):
-        return True
-    if depth >= 5:
+class _Crossing:
+    """Whether a name another service's module gives survives the split, judged where it is
+    defined: through re-exports (a package ``__init__`` importing it from a submodule, by name or
+    by a star import) to its definition, whose owner decides (the importing service itself or
+    shared: it is there; another service: its interface)."""
+
+    __slots__ = ("owner", "interface", "imports", "modules", "defined")
+
+    def __init__(self, owner: Callable[[str], str | None], interface: dict[str, set[str]], imports, modules,
+                 defined: _Definitions):
+        self.owner, self.interface, self.imports, self.modules, self.defined = owner, interface, imports, modules, defined
+
+    def allowed(self, owner_module: str, fq: str, src: str) -> bool:
+        """``fq`` (a name of ``owner_module``, or that module itself) is local to ``src``, shared, in no
+        service of the plan, or in its owner's interface."""
+        owner = self.owner(owner_module)
+        return owner in (None, "", src) or _in_interface(fq, self.interface.get(owner, ()))
+
+    def survives(self, module: str, name: str, src: str) -> bool:
+        """``from module import name`` in a module of ``src`` (``""``: shared) survives the split."""
+        return self.reaches(module, name, lambda owner_module, fq: self.allowed(owner_module, fq, src))
+
+    def reaches(self, module: str, name: str, ok, depth: int = 0) -> bool:
+        """``ok(owner module, fq)`` holds for ``module.name`` or for a step of a re-export chain from it."""
+        fq = f"{module}.{name}"
+        if ok(module, fq):
+            return True
+        if depth >= 5:
+            return False
+        for origin in _origins(module, name, self.imports, self.modules, self.defined):
+            if origin == fq:
+                continue
+            if origin in self.modules:  # a re-exported module: judged as the module itself
+                if ok(origin, origin):
+                    return True
+                continue
+            mod, _, sym = origin.rpartition(".")
+            if mod in self.modules and self.reaches(mod, sym, ok, depth + 1):
+                return True
         return False
-    origin = _reexport(module, name, imports, modules)
-    if origin and origin != symbol:
-        mod, _, sym = origin.rpartition(".")
-        if origin in modules:  # re-export of a module: allowed if the module is an interface prefix
-            return _in_interface(origin, interface)
-        return _symbol_allowed(mod, sym, interface, imports, modules, depth + 1)
-    return False

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from decompose.analysis.cache import content_key
+from decompose.analysis.facts import ModuleFacts
 from decompose.config import Config
 from decompose.guard.errors import CheckError
 from decompose.guard.evaluation import baseline, evaluate
@@ -257,8 +258,15 @@ def run_check(
             before_out, absent = baseline(state, checked, base)
         lap("baseline")
 
+        def facts_of(m: str) -> ModuleFacts | None:
+            """Any module's facts (the facts cache; parsed on a miss), for the star imports the rules follow."""
+            if m in checked_facts:
+                return checked_facts[m]
+            i = state.info.get(m)
+            return None if i is None else facts.get([(i.key, None, m, i.relpath, i.is_package, root / i.relpath)])[i.key][0]
+
         ev = evaluate(state, before_out, absent, checked, checked_facts, plan, config,
-                      absolute=files is None and base_ref is None)
+                      absolute=files is None and base_ref is None, facts_of=facts_of)
         if files is None:  # every module checked: list only those whose dependencies or figures moved
             ev.changes = [c for c in ev.changes if c.added or c.removed or c.before != c.after]
         lap("evaluate")

@@ -16,7 +16,7 @@ cycles count only import edges.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -128,6 +128,7 @@ def evaluate(
     plan: Plan | None,
     config: Config,
     absolute: bool = False,
+    facts_of: Callable[[str], ModuleFacts | None] | None = None,
 ) -> Evaluation:
     """Apply every rule to the checked modules (pure).
 
@@ -136,6 +137,8 @@ def evaluate(
     current facts of every checked module.  ``absolute``: a full audit
     against an empty baseline, where cycles are reported as ``DC203``
     warnings rather than new cycles and no dependency changes are listed.
+    ``facts_of``: the facts of any module (the boundary rules read the definitions of the
+    modules a star import names); by default only the checked modules' are known.
     """
     findings: list[Finding] = []
     info = after.info
@@ -314,7 +317,7 @@ def evaluate(
 
     # -- boundaries -------------------------------------------------------------------
     if plan is not None:
-        findings.extend(boundary_findings(after, checked, checked_facts, plan))
+        findings.extend(boundary_findings(after, checked, checked_facts, plan, facts_of=facts_of))
 
     findings.sort(key=Finding.sort_key)
     return Evaluation(findings=findings, changes=[] if absolute else changes, new_cycles=new_cycles)
