@@ -15,9 +15,13 @@ answers the questions generation asks about a web application:
 * :meth:`WebFramework.prune_app_module`: the app module as one service runs it;
 * :meth:`WebFramework.generation_problems`: what the adapter cannot generate
   yet (one line each), so generation refuses instead of guessing;
+* :meth:`WebFramework.wiring_modules`: modules the framework loads by
+  convention or by name (Django's settings, urlconf tree, each app's
+  ``models``/``migrations``/``templatetags``), copied into every service;
 * :attr:`WebFramework.runtime_pins`, :attr:`WebFramework.server_template`,
-  :attr:`WebFramework.asgi`, :meth:`WebFramework.server_context`: what a
-  generated service needs to serve it.
+  :attr:`WebFramework.runtime_templates`, :attr:`WebFramework.asgi`,
+  :meth:`WebFramework.server_context`, :meth:`WebFramework.service_context`:
+  what a generated service needs to serve it.
 
 Adapters sit between analysis and generation: they read
 :class:`~decompose.analysis.facts.ModuleFacts` (the parser records every
@@ -45,6 +49,9 @@ class Route:
     function: str
     blueprint: str | None
     prefix: str
+    #: the route as the framework spells it, when ``path`` is a translation (Django: the
+    #: ``path()``/``re_path()`` parts joined, ``"hyperkitty/list/<list_id>/"``); "" otherwise
+    native: str = ""
 
 
 @dataclass
@@ -54,6 +61,8 @@ class AppInfo:
     module: str | None = None
     factory: str | None = None
     router_prefixes: dict[str, str] = field(default_factory=dict)  # "module:attr" -> include prefix
+    #: plain data the generated runtime needs (Django: settings module, ROOT_URLCONF, STATIC_URL...)
+    settings: dict = field(default_factory=dict)
 
 
 class WebFramework:
@@ -64,8 +73,13 @@ class WebFramework:
     runtime_pins: dict[str, str] = {}
     #: Template of the service's API server (``templates/runtime/...``).
     server_template: str = ""
+    #: More files of the service's ``decompose_rt`` package: file name -> template.
+    runtime_templates: dict[str, str] = {}
     #: Served by an ASGI server (uvicorn) rather than gunicorn's WSGI workers.
     asgi: bool = False
+    #: Its services take the database as a URL whatever library the monolith uses (Django's
+    #: generated settings turn it into ``DATABASES``), so a PostgreSQL server can be given.
+    reads_database_url: bool = False
 
     def detects(self, tops: set[str]) -> bool:
         raise NotImplementedError
@@ -109,8 +123,27 @@ class WebFramework:
         """Why this monolith cannot be generated with this adapter (one line each; none by default)."""
         return []
 
+    def wiring_modules(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> dict[str, str]:
+        """Modules every service copies because the framework loads them by name or by
+        convention, not by an import the analysis sees: {module: why}.  None by default."""
+        return {}
+
+    def copies_imports_of(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> set[str]:
+        """Modules whose imports of other services' modules are copied as they are, never
+        turned into clients: their code runs at import time in every service (Django's
+        urlconf tree wraps and instantiates views: ``check(Feed())``).  None by default."""
+        return set()
+
     def server_context(self, groups: list[tuple[str, str]], app: AppInfo) -> dict:
         """Extra template context of the service's ``service.py`` (``groups``: its Blueprints/routers)."""
+        return {}
+
+    def service_context(self, serves: list[str], clients: dict[str, str], owners: dict[str, str],
+                        app: AppInfo) -> dict:
+        """More template context of ``service.py``: ``serves``, the modules whose routes this
+        service serves (its own and the shared ones, never borrowed copies); ``clients``,
+        client import name -> the remote module it stands for; ``owners``, each module of its
+        source tree that a service owns -> that service.  None by default."""
         return {}
 
 

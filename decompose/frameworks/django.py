@@ -23,13 +23,39 @@ whether it is the monolith's own code, and whether it is Django's shared
 infrastructure (``django.contrib.*`` apps: contenttypes, auth, sessions,
 admin, messages, staticfiles...; never services).
 
-Generating Django services is not supported yet: :meth:`Django.generation_problems`
-refuses with one line naming the settings file, instead of the Flask
-fallback that produced services with no routes that said they were ready.
+Generating Django services (``decompose generate``): each service is a runnable
+Django project (``templates/runtime/*_django.py.j2``):
+
+* its settings (``decompose_rt/settings.py``) are the monolith's settings
+  module, every upper-case name of it (same ``INSTALLED_APPS``, middleware,
+  authentication, templates), with ``ROOT_URLCONF`` set to the service's own
+  urlconf and ``DATABASES["default"]`` taken from the split system's database
+  URL (SQLite file or PostgreSQL server);
+* its urlconf (``decompose_rt/urls.py``) is the monolith's ``ROOT_URLCONF``
+  tree with every pattern kept, so ``reverse()`` and ``{% url %}`` still give
+  the paths of every service, but a pattern whose view another service owns
+  (:func:`owner rule <decompose.frameworks.django_urls>`: the view's module
+  for the monolith's own views, else the urlconf module declaring it) answers
+  404 here: the gateway sends its path to its own service;
+* what Django loads by name or by convention is in every service
+  (:meth:`Django.wiring_modules`): the settings, the urlconf tree, each own
+  app's package, ``apps``, ``models``, ``admin``, ``migrations`` and
+  ``templatetags``, and the modules named in the settings (middleware,
+  context processors, backends);
+* gunicorn serves the WSGI application; ``migrate --noinput`` runs at start
+  (one service at a time on a shared database); static files are served by
+  whitenoise when the monolith's ``MIDDLEWARE`` has it, else by
+  ``django.contrib.staticfiles``' finders under ``STATIC_URL`` (the default
+  service's route in the gateway).
+
+:meth:`Django.generation_problems` refuses, in one line naming the file, what
+cannot be generated: no settings module (a reusable app), settings that cannot
+be read statically, no ``ROOT_URLCONF`` in the analysed source.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -332,34 +358,90 @@ def read_project(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> Djan
     return project
 
 
+# --------------------------------------------------------------------------- what services copy
+
+#: Submodules of an app that Django (or its templates) loads by convention, never by an import.
+CONVENTIONAL = ("apps", "models", "admin", "migrations", "templatetags", "signals", "checks")
+_DOTTED_STRING = re.compile(r"""["']([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)["']""")
+
+
+def root_urlconf_module(project: DjangoProject, facts: dict[str, ModuleFacts]) -> str | None:
+    """The analysed module ``ROOT_URLCONF`` names (seen from the settings' folder), or None."""
+    if not project.root_urlconf:
+        return None
+    return _resolve_named(project.root_urlconf, project.settings, facts[project.settings].is_package, set(facts))
+
+
+def named_in_settings(source: str, modules: set[str]) -> list[str]:
+    """The monolith's modules a settings source names in strings (``"pkg.middleware.Tz"``,
+    ``"pkg.context_processors.common"``): Django imports them by name."""
+    out: set[str] = set()
+    for text in _DOTTED_STRING.findall(source):
+        for cand in (text, text.rpartition(".")[0]):
+            if cand in modules:
+                out.add(cand)
+                break
+    return sorted(out)
+
+
+def static_settings(reader: Reader, settings: str) -> dict:
+    """``STATIC_URL`` (a local path, or "") and whether ``MIDDLEWARE`` has whitenoise."""
+    ns = reader.namespace(settings)
+    url = reader.lookup(settings, "STATIC_URL") if "STATIC_URL" in ns else None
+    static_url = url if isinstance(url, str) and "://" not in url and not url.startswith("//") else ""
+    if static_url:
+        static_url = "/" + static_url.strip("/") + "/"
+    mw = reader.lookup(settings, "MIDDLEWARE") if "MIDDLEWARE" in ns else None
+    whitenoise = isinstance(mw, (list, tuple)) and any(isinstance(m, str) and m.startswith("whitenoise.")
+                                                         for m in mw)
+    return {"static_url": static_url, "whitenoise": whitenoise}
+
+
 # --------------------------------------------------------------------------- the adapter
 
 
 class Django(WebFramework):
     name = "django"
     runtime_pins = {"httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
-    server_template = ""
+    server_template = "runtime/server_django.py.j2"
+    runtime_templates = {"settings.py": "runtime/settings_django.py.j2", "urls.py": "runtime/urls_django.py.j2"}
     asgi = False
+    reads_database_url = True
+
+    def __init__(self):
+        self._last: tuple | None = None  # (facts, sources, project): one project read per generation
 
     def detects(self, tops: set[str]) -> bool:
         return "django" in tops
 
     def project(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> DjangoProject | None:
-        return read_project(facts, sources)
+        last = self._last
+        if last is not None and last[0] is facts and last[1] is sources:
+            return last[2]
+        project = read_project(facts, sources)
+        self._last = (facts, sources, project)
+        return project
 
     def find_app(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> AppInfo:
-        """The app module of a Django project is its settings module."""
-        project = read_project(facts, sources)
-        return AppInfo(module=project.settings if project else None)
+        """The app module of a Django project is its settings module; ``settings`` carries
+        what the generated runtime needs (``ROOT_URLCONF`` resolved, ``STATIC_URL``...)."""
+        project = self.project(facts, sources)
+        if project is None:
+            return AppInfo()
+        data: dict = {"settings": project.settings,
+                      "root_urlconf": root_urlconf_module(project, facts) or "",
+                      "internal_tops": sorted({m.split(".", 1)[0] for m in facts}),
+                      "staticfiles": any(a.package == "django.contrib.staticfiles" for a in project.apps)}
+        data.update(static_settings(reader_for(facts, sources), project.settings))
+        return AppInfo(module=project.settings, settings=data)
 
     def url_patterns(self, facts: dict[str, ModuleFacts], sources: dict[str, str],
                      project: DjangoProject | None = None) -> UrlConf:
         """Every URL pattern of ``ROOT_URLCONF`` (see :mod:`decompose.frameworks.django_urls`)."""
-        project = project or read_project(facts, sources)
+        project = project or self.project(facts, sources)
         if project is None or not project.root_urlconf:
             return UrlConf(notes=["no ROOT_URLCONF: no URL patterns"] if project else [])
-        root = _resolve_named(project.root_urlconf, project.settings, facts[project.settings].is_package,
-                              set(facts))
+        root = root_urlconf_module(project, facts)
         if root is None:
             return UrlConf(notes=[f"{project.settings_file}: ROOT_URLCONF {project.root_urlconf} is not in the "
                                   "analysed source: no URL patterns"])
@@ -380,21 +462,96 @@ class Django(WebFramework):
         conf = self.url_patterns(facts, sources)
         notes.extend(conf.notes)
         return [(p.module, Route(path=p.path, methods=list(p.methods), function=p.view, blueprint=None,
-                                 prefix=p.prefix)) for p in conf.patterns]
+                                 prefix=p.prefix, native=p.route)) for p in conf.patterns]
 
     def app_routes(self, app: AppInfo, source: str) -> list[Route]:
-        return []  # every pattern is in the urlconf tree
+        """Static files under ``STATIC_URL`` (served by the default service): every URL
+        pattern is in the urlconf tree."""
+        url = app.settings.get("static_url", "")
+        if not url or not (app.settings.get("staticfiles") or app.settings.get("whitenoise")):
+            return []
+        return [Route(path=f"{url}<path:path>", methods=["GET", "HEAD"], function=STATIC_VIEW, blueprint=None,
+                      prefix=url.rstrip("/") or "/", native=static_route(url))]
 
     def static_prefix(self, path: str) -> str:
         return literal_prefix(path, "<")
 
+    def wiring_modules(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> dict[str, str]:
+        """What Django loads by name or by convention, in every service: the settings
+        module, the urlconf tree, each own app's package and its conventional
+        submodules (:data:`CONVENTIONAL`, with their submodules: every migration),
+        and the modules the settings name in strings (middleware, context
+        processors, authentication backends)."""
+        project = self.project(facts, sources)
+        if project is None:
+            return {}
+        modules = set(facts)
+        out: dict[str, str] = {project.settings: "the settings module"}
+        for m in named_in_settings(sources.get(project.settings, ""), modules):
+            out.setdefault(m, f"named in the settings ({project.settings})")
+        module_of_file = {f.path: m for m, f in facts.items()}
+        for p in self.url_patterns(facts, sources, project).patterns:
+            if p.file in module_of_file:
+                out.setdefault(module_of_file[p.file], "in the urlconf tree (ROOT_URLCONF)")
+        root = root_urlconf_module(project, facts)
+        if root:
+            out.setdefault(root, "ROOT_URLCONF")
+        for a in project.own_apps:
+            if a.package in modules:
+                out.setdefault(a.package, f"INSTALLED_APPS {a.entry}")
+            for sub in CONVENTIONAL:
+                base = f"{a.package}.{sub}"
+                for m in sorted(modules):
+                    if m == base or m.startswith(base + "."):
+                        out.setdefault(m, f"Django loads {sub} of INSTALLED_APPS {a.entry}")
+        return {m: out[m] for m in sorted(out) if excluded_role(m, facts[m].path) is None}
+
+    def copies_imports_of(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> set[str]:
+        """The urlconf tree: every service imports it whole (its patterns are kept for
+        ``reverse()``), so the views it imports, wraps and instantiates are the real ones
+        (copied), never HTTP clients; only this service's views are served
+        (``decompose_rt.urls``)."""
+        project = self.project(facts, sources)
+        if project is None:
+            return set()
+        module_of_file = {f.path: m for m, f in facts.items()}
+        out = {module_of_file[p.file] for p in self.url_patterns(facts, sources, project).patterns
+               if p.file in module_of_file}
+        root = root_urlconf_module(project, facts)
+        return out | ({root} if root else set())
+
+    def service_context(self, serves: list[str], clients: dict[str, str], owners: dict[str, str],
+                        app: AppInfo) -> dict:
+        s = app.settings
+        return {"django": {"settings": s.get("settings", ""), "root_urlconf": s.get("root_urlconf", ""),
+                           "serves": sorted(serves), "clients": dict(sorted(clients.items())),
+                           "owners": dict(sorted(owners.items())),
+                           "internal_tops": list(s.get("internal_tops", [])),
+                           "static_url": s.get("static_url", "") if s.get("staticfiles") else "",
+                           "static_route": static_route(s.get("static_url", "")) if s.get("static_url") else "",
+                           "whitenoise": bool(s.get("whitenoise"))}}
+
     def generation_problems(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> list[str]:
-        """Generating Django services is not supported yet: one line naming the settings file."""
-        project = read_project(facts, sources)
+        """What cannot be generated, one line each naming the file: no settings module,
+        settings that cannot be read, no ROOT_URLCONF in the analysed source."""
+        project = self.project(facts, sources)
         if project is None:
             return ["the monolith imports django but has no settings module (no manage.py/wsgi.py/asgi.py "
                     f"setting {SETTINGS_ENV}, no module assigning INSTALLED_APPS): a reusable Django app is not "
                     "a project decompose can split, and it is never treated as Flask"]
-        return [f"{project.settings_file}: this is a Django project ({project.summary()}); generating Django "
-                "services (a Django project per service, urlconf pruned per service) is not supported yet, "
-                "and treating it as Flask would give services that serve none of its URLs"]
+        problems = [f"{p}: a Django project is generated from its settings; make the value a literal (or a "
+                    "list of literals) in the settings module" for p in project.problems]
+        if project.root_urlconf and root_urlconf_module(project, facts) is None:
+            problems.append(f"{project.settings_file}: ROOT_URLCONF {project.root_urlconf!r} is not a module of "
+                            "the analysed source; name the project's urlconf module (or analyse the folder that "
+                            "holds it)")
+        return problems
+
+
+#: The view serving ``STATIC_URL`` without whitenoise (``django.contrib.staticfiles``' finders).
+STATIC_VIEW = "django.contrib.staticfiles.views.serve"
+
+
+def static_route(url: str) -> str:
+    """The regex of the generated urlconf's static pattern under ``url`` (``/static/``)."""
+    return "^" + re.escape(url.lstrip("/")) + "(?P<path>.*)$"

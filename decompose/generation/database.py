@@ -67,16 +67,18 @@ def uses_sqlalchemy(requirements: list[str]) -> bool:
     return any(_dist(r) in SQLALCHEMY_DISTS for r in requirements)
 
 
-def resolve_engine(requested: str, service_requirements: dict[str, list[str]], service_names: list[str]
-                   ) -> tuple[str, list[str], list[str]]:
+def resolve_engine(requested: str, service_requirements: dict[str, list[str]], service_names: list[str],
+                   *, reads_url: bool = False) -> tuple[str, list[str], list[str]]:
     """(engine, notes, problems) for ``--database REQUESTED``.
 
     ``auto``: PostgreSQL when a service reaches its database through SQLAlchemy
-    (it reads a URL, so a server URL works), else SQLite.
+    (it reads a URL, so a server URL works) or its framework takes the URL
+    whatever the monolith uses (``reads_url``: Django's generated settings turn
+    it into ``DATABASES``), else SQLite.
     """
     if requested not in ENGINES:
         return "sqlite", [], [f"database {requested!r} is not one of {', '.join(ENGINES)}"]
-    alchemy = any(uses_sqlalchemy(reqs) for reqs in service_requirements.values())
+    alchemy = reads_url or any(uses_sqlalchemy(reqs) for reqs in service_requirements.values())
     notes: list[str] = []
     problems: list[str] = []
     engine = requested

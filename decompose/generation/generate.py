@@ -152,6 +152,7 @@ class Generation:
     notes: list[str] = field(default_factory=list)
     framework: str = "flask"  # "flask" | "fastapi" | "django" (detected, see decompose.frameworks.detect)
     router_prefixes: dict[str, str] = field(default_factory=dict)  # FastAPI: "module:attr" -> include_router prefix
+    app_settings: dict = field(default_factory=dict)  # AppInfo.settings (Django: settings module, ROOT_URLCONF...)
     python: str = "3.11"  # the images' Python: the monolith's (generation.pyversion) or the base image's
     python_requires: str = ""  # what the monolith declares ("" when nothing)
     python_accepts: tuple[str, ...] = ()  # supported Pythons meeting it, when decompose chose the base image
@@ -438,6 +439,10 @@ def build_generation(
     # its copy when they carry routes (their service serves them); anything
     # else it needs (extensions, config, utilities) is copied in.
     route_modules = set(routes_by_module) | {m for m, f in fb.items() if f.routes}
+    # What the framework loads by name or convention (Django: settings, urlconf tree,
+    # each app's models/migrations/templatetags): in every service, borrowed when another owns it.
+    wiring = {m: why for m, why in fw.wiring_modules(fb, sources, app).items() if m in modules and m not in excluded}
+    copies_imports = fw.copies_imports_of(fb, sources, app) & modules
     db_env = database_env or detect_database_env(sources)
     if isinstance(dependencies, _req.Declarations):
         decl = dependencies
@@ -488,7 +493,16 @@ def build_generation(
                     tm = probe
                     break
                 probe = probe.rpartition(".")[0]
-            if tm is None or tm == mod or tm not in out:
+            if tm is not None and tm not in out and tm != mod:
+                # a submodule reached as an attribute of an imported package (`from pkg import
+                # models`, then `models.profile.Profile`): the package's client must offer it
+                pkg = tm.rpartition(".")[0]
+                while pkg and pkg not in out:
+                    pkg = pkg.rpartition(".")[0]
+                if pkg and pkg != mod:
+                    out[pkg].add(tm[len(pkg) + 1:].split(".", 1)[0])
+                continue
+            if tm is None or tm == mod:
                 continue
             rest = target[len(tm) + 1:]
             if rest:
@@ -557,6 +571,8 @@ def build_generation(
         for m in sorted(local):
             if m in modules:
                 add(m)
+        for m, why in wiring.items():
+            add(m, why)
         while queue:
             x = queue.pop()
             for t, line in sorted(by_name_targets(x).items()):
@@ -581,10 +597,16 @@ def build_generation(
                 if t_owner in (None, "", name):
                     add(t)
                     continue
+                if x in copies_imports:
+                    add(t, f"{x} imports it (the framework runs {x} whole in every service)")
+                    continue
                 needs = sorted(s for s in symbols
                                if kind_of(t, s) not in REMOTABLE or s in instances_of(t) or s in decorators_of(x))
                 if needs:
                     add(t, f"{x} uses {', '.join(needs)} (not callable over HTTP)")
+                    for s in needs:
+                        if f"{t}.{s}" in modules:  # a submodule used as an attribute of its package
+                            add(f"{t}.{s}", f"{x} uses {t}.{s}")
         # imports rewritten to clients, and what each client must offer
         rewrites: dict[str, dict[str, str]] = {}
         used: dict[str, set[str]] = defaultdict(set)
@@ -595,7 +617,7 @@ def build_generation(
                 t_owner = owner.get(t)
                 if t_owner in (None, "", name) or t == app_module:
                     continue
-                if x in borrowed and t in copied:
+                if (x in borrowed or x in copies_imports) and t in copied:
                     continue  # borrowed code keeps its own module's internals
                 rewrites.setdefault(x, {})[t] = client_import_name(t)
                 used[t] |= symbols
@@ -752,7 +774,7 @@ def build_generation(
         spec.routes.sort(key=lambda r: (r.path, r.methods, r.function))
     constraints = _req.constraint_lines(dists)
     engine, db_notes, db_problems = _db.resolve_engine(
-        database, {n: s.requirements for n, s in services.items()}, sorted(services))
+        database, {n: s.requirements for n, s in services.items()}, sorted(services), reads_url=fw.reads_database_url)
     if db_problems:
         raise GenerateError(db_problems)
     notes.extend(db_notes)
@@ -775,6 +797,7 @@ def build_generation(
         notes=sorted(set(notes)),
         framework=framework,
         router_prefixes=included,
+        app_settings=app.settings,
         python=python,
         python_requires=python_requires,
         python_accepts=tuple(python_accepts),

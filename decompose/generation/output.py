@@ -354,7 +354,6 @@ class SharedCopies:
         return out
 
 
-
 def _check_python(files: dict[str, bytes], untouched: set[str] = frozenset(), python: str | None = None) -> str | None:
     """Every Python file decompose wrote or rewrote compiles, as the images' Python
     (``python``, "3.12") compiles it (decompose.generation.compile_check).  The
@@ -385,7 +384,8 @@ def render_outputs(
 ) -> Outputs:
     env = template_env(templates)
     fw = frameworks.get(gen.framework)
-    app = frameworks.AppInfo(module=gen.app_module, factory=gen.app_factory, router_prefixes=gen.router_prefixes)
+    app = frameworks.AppInfo(module=gen.app_module, factory=gen.app_factory, router_prefixes=gen.router_prefixes,
+                             settings=gen.app_settings)
     fb = {f.module: f for f in facts}
     files: dict[str, bytes] = {}
     untouched: set[str] = set()  # the monolith's files copied unchanged
@@ -421,6 +421,7 @@ def render_outputs(
 
     own_dist = distinfo.service_dist_info(root)
     copies = SharedCopies(gen, fb, sources, root)
+    owner_of = {m: n for n in sorted(gen.services) for m in gen.services[n].modules}
     # the allow-list of decompose_rt.rpc: classes a service builds from what another sends
     own_modules = sorted({m for spec in gen.services.values() for m in spec.copied})
     for name in sorted(gen.services):
@@ -460,6 +461,8 @@ def render_outputs(
         files[f"{rt}/auth.py"] = _render(env, "runtime/auth.py.j2")
         files[f"{rt}/internal.py"] = _render(env, "runtime/internal.py.j2")
         files[f"{rt}/server.py"] = _render(env, fw.server_template)
+        for rel, template in sorted(fw.runtime_templates.items()):
+            files[f"{rt}/{rel}"] = _render(env, template)
         files[f"{rt}/verify_config.py"] = _render(
             env, "runtime/verify_config.py.j2", config_keys=db_keys["config"], env_keys=db_keys["env"],
             database_env=gen.database_env)
@@ -469,9 +472,15 @@ def render_outputs(
             "app_factory": gen.app_factory,
             "blueprints": spec.blueprints,
             "database_env": gen.database_env,
-            "routes": [{"path": r.path, "methods": list(r.methods), "function": r.function} for r in spec.routes],
+            "routes": [{"path": r.path, "methods": list(r.methods), "function": r.function, "native": r.native}
+                       for r in spec.routes],
         }
         service_ctx.update(fw.server_context(spec.blueprints, app))
+        service_ctx.update(fw.service_context(
+            [m for m in spec.copied if m not in spec.borrowed],
+            {cm.import_name: cm.module for cm in spec.clients.values()},
+            {m: owner_of[m] for m in [*spec.copied, *(cm.module for cm in spec.clients.values())] if m in owner_of},
+            app))
         files[f"{rt}/service.py"] = _render(env, "runtime/service.py.j2", service=service_ctx)
         files[f"{rt}/clients/__init__.py"] = _render(env, "runtime/clients_init.py.j2")
         for t in sorted(spec.clients):
