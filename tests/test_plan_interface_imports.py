@@ -36,3 +36,63 @@ def test_unused_cross_service_imports_become_interface_items_and_shared_ones_blo
     # the fresh plan passes its own audit: no DC101, the shared use is a known warning
     ev = check(FACTS, ["shop.orders", "shop.orders.tests", "shop.utils"], plan=plan)
     assert [(f.rule, f.level, f.module) for f in ev.findings] == [("DC102", "warning", "shop.utils")]
+
+
+# -- re-exports, star imports and module imports across services (lnbits, misago, pretix, FlaskBB shapes) --
+
+from decompose.analysis.facts import SymbolUse  # noqa: E402
+from decompose.config import Config  # noqa: E402
+from decompose.guard.evaluation import evaluate  # noqa: E402
+from tests.test_check import state_of  # noqa: E402
+
+
+def _m(name, *imports, defs=(), uses=(), package=False):
+    f = _mod(name, *imports, defs=[(d, "function") for d in defs], package=package)
+    f.uses = [SymbolUse(scope=s, target=t, count=1, calls=0, line=9) for s, t in uses]
+    return f
+
+
+REACH = [
+    _m("app", package=True),
+    # a package __init__ in `core` re-exporting functions its submodules define in `payments`
+    _m("app.core", imp("app.core.payments", "create_invoice", "pay", kind="relative", level=1, line=1), package=True),
+    _m("app.core.payments", defs=["create_invoice", "pay", "_fee"]),
+    _m("app.cli", imp("app.core", "pay", line=2)),  # only imported: passed on to a command table
+    # a package in `threads` star-importing a module of `users` (misago's permissions)
+    _m("app.perms", imp("app.perms.threads", "*", kind="relative", level=1, line=1), package=True),
+    _m("app.perms.threads", defs=["allow_see", "allow_edit"]),
+    _m("app.threads", imp("app.perms", "allow_see", line=3), uses=[("view", "app.perms.allow_see")]),
+    # side-effect imports (an AppConfig.ready() registering signal receivers) and a module object used
+    _m("app.signals", defs=["on_save"]),
+    _m("app.apps", imp("app", "signals", line=4)),
+    _m("app.control_urls", defs=["urlpatterns"]),
+    _m("app.urls", imp("app.control_urls", line=5), uses=[("<module>", "app.control_urls")]),
+    # a shared app factory importing a service's views for their side effects (FlaskBB)
+    _m("app.factory", imp("app", "cli", line=6)),
+]
+ASSIGN = {"app.core": "core", "app.core.payments": "payments", "app.cli": "cli", "app.perms": "threads",
+          "app.perms.threads": "users", "app.threads": "threads", "app.signals": "signals", "app.apps": "threads",
+          "app.control_urls": "control", "app.urls": "web"}
+
+
+def test_the_interface_names_reexported_star_imported_and_module_imported_things_where_they_are():
+    plan = describe(ASSIGN, ["app", "app.factory"], REACH, build_graph(REACH), project="app")
+    items = {s: {i.name: (i.kind, sorted(i.used_by)) for i in svc.interface} for s, svc in plan.services.items()}
+    assert items["payments"] == {"app.core.payments.create_invoice": ("function", ["core"]),
+                                 "app.core.payments.pay": ("function", ["cli", "core"])}
+    # the star binds every public definition; the use through the package is named at its definition
+    assert items["users"] == {"app.perms.threads.allow_edit": ("function", ["threads"]),
+                              "app.perms.threads.allow_see": ("function", ["threads"])}
+    assert items["signals"] == {"app.signals": ("module", ["threads"])}
+    assert items["control"] == {"app.control_urls": ("module", ["web"])}
+    assert items["core"] == items["threads"] == {}
+    recorded = [(b["module"], b["symbols"]) for b in plan.blockers if b["kind"] == "shared-uses-service"]
+    assert recorded == [("app.factory", ["app.cli"])]
+    # the fresh plan passes its own audit
+    after = state_of(REACH)
+    by_mod = {f.module: f for f in REACH}
+    ev = evaluate(after, {m: {} for m in after.info}, set(after.info), sorted(by_mod), by_mod, plan, Config(), True,
+                  facts_of=by_mod.get)
+    assert [(f.rule, f.module, f.target) for f in ev.findings if f.level == "error"] == []
+    assert [(f.rule, f.level, f.module) for f in ev.findings if f.rule.startswith("DC10")] == [
+        ("DC102", "warning", "app.factory")]

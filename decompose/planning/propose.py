@@ -58,6 +58,7 @@ from decompose.analysis.facts import Definition, ModuleFacts
 from decompose.analysis.graph import DependencyGraph, build_graph
 from decompose.analysis.roles import excluded_role, is_migration_module
 from decompose.analysis.metrics import RUNTIME_CONTEXTS
+from decompose.analysis.resolve import bare, nearest_module
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
 from decompose.frameworks.django_models import relation_blockers
 from decompose.planning.serializable import (  # noqa: F401  (re-exported: propose's public names)
@@ -301,31 +302,126 @@ def signature(d: Definition) -> str:
 # -- describe ----------------------------------------------------------------------
 
 
-def imported_symbols(facts: list[ModuleFacts], owner: Mapping[str, str], res: "_Resolver"):
+def _star_sources(facts: list[ModuleFacts]) -> dict[str, list[str]]:
+    """Module -> the modules it star-imports (``from x import *``), the last first (the last binding wins)."""
+    out: dict[str, list[str]] = {}
+    for f in facts:
+        stars = [i.module for i in f.imports if i.names == ["*"] and i.module and i.module != f.module]
+        if stars:
+            out[f.module] = stars[::-1]
+    return out
+
+
+def _definition(res: "_Resolver", stars: Mapping[str, list[str]], fq: str, depth: int = 0) -> tuple[str, Definition] | None:
+    """``res.definition`` (re-exports by name) that also follows star re-exports: ``pkg.f`` where
+    ``pkg/__init__.py`` does ``from .mod import *`` and ``pkg.mod`` defines public ``f``."""
+    found = res.definition(fq)
+    if found is not None or depth >= 5:
+        return found
+    seen = set()
+    while fq not in seen:  # the end of the by-name chain, then its star imports
+        seen.add(fq)
+        mod, _, name = fq.rpartition(".")
+        nxt = res.imported.get((mod, name))
+        if nxt is None:
+            break
+        fq = nxt
+    mod, _, name = fq.rpartition(".")
+    if name.startswith("_") or (mod, name) in res.defs:
+        return None
+    for src in stars.get(mod, ()):
+        found = _definition(res, stars, f"{src}.{name}", depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def imported_symbols(facts: list[ModuleFacts], owner: Mapping[str, str], res: "_Resolver",
+                     stars: Mapping[str, list[str]] | None = None):
     """(user, its owner, defining module, definition) for every ``from mod import name`` of a
-    module in one service (or shared) naming a definition of ``mod`` itself in another service.
+    module in one service (or shared) naming, in a module of another service, a definition
+    that lives in another service than the user's and is not shared.
 
     Added to the interface by :func:`describe` (issue 11: a fresh plan must pass its own
-    ``check`` audit, which judges every import, used or not).  A name that ``mod`` only
-    re-exports from a third service is left out: whether the package ``__init__`` goes with
-    what it re-exports is the proposal's decision."""
+    ``check`` audit, which judges every import, used or not).  A name is followed through the
+    re-exports of ``mod`` (by name or star import, as ``check`` follows them) to where it is
+    defined, and named there.  A star import ``from mod import *`` names every public
+    definition of ``mod``."""
+    stars = _star_sources(facts) if stars is None else stars
     for f in facts:
         s_user = owner.get(f.module)
         if s_user is None:
             continue
         for imp in f.imports:
-            if not imp.names or imp.names == ["*"] or imp.module not in owner or imp.module == f.module:
+            if not imp.names or imp.module not in owner or imp.module == f.module:
                 continue
-            s_def = owner[imp.module]
-            if s_def == "" or s_def == s_user:
+            s_mod = owner[imp.module]
+            if s_mod == "" or s_mod == s_user:
+                continue  # the check judges an import by the owner of the module it names first
+            if imp.names == ["*"]:
+                src = res.by_module.get(imp.module)
+                for d in (src.definitions if src is not None else ()):
+                    if not d.name.startswith("_"):
+                        yield f.module, s_user, imp.module, d
                 continue
             for n in imp.names:
                 name = n.split(" as ", 1)[0].strip()
                 if f"{imp.module}.{name}" in owner:
                     continue  # a submodule: a module import, judged by its uses
-                d = res.defs.get((imp.module, name))
-                if d is not None:
-                    yield f.module, s_user, imp.module, d
+                found = _definition(res, stars, f"{imp.module}.{name}")
+                if found is None:
+                    continue
+                d_mod, d = found
+                s_def = owner.get(d_mod)
+                if s_def is None or s_def == "" or s_def == s_user:
+                    continue  # defined in the user's own service or in shared code: it is there
+                yield f.module, s_user, d_mod, d
+
+
+def imported_modules(facts: list[ModuleFacts], owner: Mapping[str, str]):
+    """(user, its owner, module) for every import of a module of another service (or, from a shared
+    module, of any service) that ``check`` judges as the module itself: a module import the user
+    uses nothing of (a side-effect import: ``import app.signals``, ``from . import tasks``,
+    ``importlib.import_module("app.x")``), or whose module object it uses (``include(app.urls)``).
+
+    The rule mirrors :func:`decompose.guard.boundaries.boundary_findings`: the uses of the user
+    land in their nearest module; a module import reaches the submodules below it that no other
+    import names (``import pkg`` then ``pkg.sub.f``), judged there."""
+    modules = {f.module for f in facts} | set(owner)
+    for f in facts:
+        s_user = owner.get(f.module)
+        if s_user is None:
+            continue
+        uses: dict[str, list[str]] = defaultdict(list)
+        for u in f.uses:
+            t = nearest_module(u.target, modules)
+            if t is not None and t != f.module:
+                uses[t].append(u.target)
+        targets = {i.module for i in f.imports if i.module in modules and not i.names}
+        targets |= {f"{i.module}.{bare(n)}" for i in f.imports if i.module and i.names != ["*"]
+                    for n in i.names if f"{i.module}.{bare(n)}" in modules}
+        reached: dict[str, list[str]] = defaultdict(list)
+        for sub in sorted(uses):
+            if sub not in targets:
+                above = max((t for t in targets if sub.startswith(t + ".")), key=len, default=None)
+                if above is not None:
+                    reached[above].append(sub)
+        judged = {i.module for i in f.imports if i.module in modules and not i.names}
+        judged |= {f"{i.module}.{bare(n)}" for i in f.imports if i.module in modules and i.names != ["*"]
+                   for n in i.names if f"{i.module}.{bare(n)}" in modules}
+        seen: set[str] = set()
+        for t in sorted(judged):
+            for sub in [t, *reached.get(t, ())]:
+                s_def = owner.get(sub)
+                if sub == f.module or sub in seen or s_def in (None, "", s_user):
+                    continue
+                if sub == t:
+                    unused = not uses.get(t) and (s_user == "" or not reached.get(t))
+                else:
+                    unused = False
+                if unused or sub in uses.get(sub, ()):
+                    seen.add(sub)
+                    yield f.module, s_user, sub
 
 
 def _fmt(x: float) -> str:
@@ -360,6 +456,7 @@ def describe(
         f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
     }
     res = _Resolver(facts, model_classes)
+    stars = _star_sources(facts)
 
     # interface: symbols of one service used from another
     iface: dict[str, dict[str, InterfaceItem]] = defaultdict(dict)
@@ -370,7 +467,7 @@ def describe(
     for src, dst, d in sorted(graph.symbols.edges(data=True)):
         user, _, scope = src.partition(":")
         mod, _, name = dst.partition(":")
-        found = res.definition(f"{mod}.{name}")
+        found = _definition(res, stars, f"{mod}.{name}")
         if found is not None:
             mod, definition = found
             name = definition.name
@@ -403,7 +500,7 @@ def describe(
 
     # names imported across services that no recorded use covers (imported and only re-exported,
     # passed on, used in a class body...): the import itself runs in the split service
-    for user, s_user, mod, definition in imported_symbols(facts, owner, res):
+    for user, s_user, mod, definition in imported_symbols(facts, owner, res, stars):
         if s_user == "":
             if definition.name not in shared_uses.get((user, mod), ()):
                 shared_uses[(user, mod)].append(definition.name)
@@ -413,6 +510,18 @@ def describe(
         if item is None:
             item = iface[owner[mod]][fq] = InterfaceItem(
                 name=fq, kind=definition.kind, signature=signature(definition), used_by=[])
+        if s_user not in item.used_by:
+            item.used_by.append(s_user)
+
+    # modules imported across services as modules: for their side effects, or to use the module object
+    shared_modules: dict[str, set[str]] = defaultdict(set)
+    for user, s_user, mod in imported_modules(facts, owner):
+        if s_user == "":
+            shared_modules[user].add(mod)
+            continue
+        item = iface[owner[mod]].get(mod)
+        if item is None:
+            item = iface[owner[mod]][mod] = InterfaceItem(name=mod, kind="module", signature="", used_by=[])
         if s_user not in item.used_by:
             item.used_by.append(s_user)
 
@@ -520,6 +629,9 @@ def describe(
     by_shared: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for (user, mod), syms in shared_uses.items():
         by_shared[user][mod] |= {f"{mod}.{s}" for s in syms}
+    for user, mods in shared_modules.items():
+        for mod in mods:
+            by_shared[user][mod].add(mod)
     for user, deps in sorted(by_shared.items()):
         root = why.get(user, "").startswith(("shared: composition root", "shared: entry point"))
         blockers.append(
