@@ -96,3 +96,24 @@ def test_the_interface_names_reexported_star_imported_and_module_imported_things
     assert [(f.rule, f.module, f.target) for f in ev.findings if f.level == "error"] == []
     assert [(f.rule, f.level, f.module) for f in ev.findings if f.rule.startswith("DC10")] == [
         ("DC102", "warning", "app.factory")]
+
+
+def test_a_module_import_whose_uses_reach_a_submodule_is_no_side_effect_import():
+    facts = [
+        _m("app", package=True),
+        _m("app.tools", package=True),
+        _m("app.tools.money", defs=["round_cents"]),
+        _m("app.tools.events", defs=["on_save"]),
+        # `import app.tools` then app.tools.money.round_cents(...): judged in money, not a side effect
+        _m("app.orders", imp("app.tools", line=2), imp("app.tools.events", line=3),
+           uses=[("total", "app.tools.money.round_cents")]),
+    ]
+    assign = {"app.tools": "tools", "app.tools.money": "tools", "app.tools.events": "tools", "app.orders": "orders"}
+    plan = describe(assign, ["app"], facts, build_graph(facts), project="app")
+    assert {i.name: i.kind for i in plan.services["tools"].interface} == {
+        "app.tools.events": "module", "app.tools.money.round_cents": "function"}
+    after = state_of(facts)
+    by_mod = {f.module: f for f in facts}
+    ev = evaluate(after, {m: {} for m in after.info}, set(after.info), sorted(by_mod), by_mod, plan, Config(), True,
+                  facts_of=by_mod.get)
+    assert [f for f in ev.findings if f.level == "error"] == []

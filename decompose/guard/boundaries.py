@@ -3,8 +3,10 @@
 This module owns everything the guard reads from ``decompose.yaml``: the
 owner map (:func:`owner_map`, :func:`owner_of`), the ``shared-uses-service``
 blockers the plan records (:func:`acknowledged_shared_uses`), the interface
-test for a symbol (including re-exports), and :func:`boundary_findings`,
-which judges every import of the checked modules.
+test for a symbol (including re-exports, by name or star import: a name is
+judged where it is defined, by that module's owner, as ``decompose plan``
+names interface items), and :func:`boundary_findings`, which judges every
+import of the checked modules.
 
 Modules missing from the plan are placed by their package: the nearest
 ancestor package whose planned modules all belong to one owner (a service, or
@@ -12,7 +14,7 @@ shared) gives the owner; otherwise the module is unplaced and its imports are
 not judged.  Modules outside the planned top-level packages (tests, scripts)
 are never judged, nor are the modules the plan excludes (``excluded``) or
 that are tests or project tooling (``analysis.roles.excluded_role``), wherever
-they sit: they belong to no service.
+they sit: they belong to no service, as importers and as imported modules.
 """
 
 from __future__ import annotations

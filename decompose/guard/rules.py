@@ -12,12 +12,17 @@ Rules (``Finding.rule``)
 ``DC101`` boundary-violation (error)
     An import in a module of service A names something of service B that is
     not in B's interface (``decompose.yaml``).  ``from b.mod import f`` is
-    allowed iff ``b.mod.f`` is an interface item of B (or a class/module
-    prefix of one, or a re-export of one through ``b.mod``'s own imports);
-    ``import b.mod`` / ``from b import mod`` is allowed iff the module is used
-    and every symbol of it that the importing module uses is in B's
-    interface; ``from b.mod import *`` never is.  Imports into shared modules
-    are always allowed.  Every import of a checked file counts, whether new
+    judged where ``f`` is defined: allowed iff ``b.mod.f`` is an interface
+    item of B (or a class/module prefix of one), or ``b.mod`` re-exports
+    ``f`` (by name, or by a star import of the module defining it) from code
+    A has (its own service, shared) or from an interface item of the
+    service owning it; ``import b.mod`` / ``from b import mod`` is allowed
+    iff the module is used and every symbol of it that the importing module
+    uses passes (the module object itself, or a module imported for its side
+    effects, only when the module is an interface item); ``from b.mod import
+    *`` iff every public definition of ``b.mod`` is an interface item.
+    Imports into shared modules and into excluded or test modules are always
+    allowed.  Every import of a checked file counts, whether new
     or not, and in every context (inside functions and under
     ``TYPE_CHECKING`` too: the split services will not have the code).
 ``DC102`` shared-imports-service (error)
