@@ -1,5 +1,6 @@
 """Django projects: the settings module, INSTALLED_APPS and ROOT_URLCONF read statically,
-detection (never Flask), and the one-line refusal of ``generate``.
+detection (never Flask), ``generate`` writing a Django project per service (booted in
+``tests/test_generate_django.py``) and its one-line refusals.
 
 The fixture project ``tests/data/django_site`` is a small real Django project
 (manage.py, split settings with ``from .base import *``, an AppConfig, three
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -169,23 +171,45 @@ def test_what_cannot_be_read_statically_is_named_with_file_and_line(tmp_path):
     ]
 
 
-def test_generate_refuses_a_django_project_in_one_line(tmp_path):
+def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_urlconf_in_one_line(tmp_path):
     plan = tmp_path / "decompose.yaml"
     cli = decompose_cli()
     r = subprocess.run([*cli, "plan", str(SITE), "--output", str(plan), "--no-history", "--no-cache", "--quiet"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out"
-    r = subprocess.run([*cli, "generate", "--plan", str(plan), "--output", str(out), "--format", "json"],
+    r = subprocess.run([*cli, "generate", "--plan", str(plan), "--output", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    for svc in manifest["services"]:
+        rt = out / "services" / svc["name"] / "app" / "decompose_rt"
+        assert "DJANGO_SETTINGS_MODULE\"] = \"decompose_rt.settings\"" in (rt / "server.py").read_text()
+        service_py = (rt / "service.py").read_text()
+        assert "DJANGO_SETTINGS = 'site_conf.settings.dev'" in service_py
+        assert "DJANGO_ROOT_URLCONF = 'site_conf.urls'" in service_py
+        assert (rt / "urls.py").is_file() and (rt / "settings.py").is_file()
+        # Django loads these by convention: every service has them
+        app = out / "services" / svc["name"] / "app"
+        assert (app / "site_conf/urls.py").is_file() and (app / "blog/apps.py").is_file()
+        assert (app / "shop/models.py").is_file()
+
+    # a ROOT_URLCONF that is not in the analysed source: one line naming the settings file
+    broken = tmp_path / "broken"
+    shutil.copytree(SITE, broken, ignore=shutil.ignore_patterns("__pycache__"))
+    base = broken / "site_conf/settings/base.py"
+    base.write_text(base.read_text().replace('ROOT_URLCONF = "site_conf.urls"', 'ROOT_URLCONF = "gone.urls"'))
+    plan2 = tmp_path / "broken.yaml"
+    r = subprocess.run([*cli, "plan", str(broken), "--output", str(plan2), "--no-history", "--no-cache", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*cli, "generate", "--plan", str(plan2), "--output", str(tmp_path / "out2")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("error: cannot generate: site_conf/settings/dev.py: this is a Django project")
-    assert "generating Django services" in lines[0] and "not supported yet" in lines[0]
-    assert "Traceback" not in r.stderr
-    assert not out.exists() or not any(out.iterdir())
-    assert r.stdout == "" or "error" in json.loads(r.stdout)
+    assert lines == ["error: cannot generate: site_conf/settings/dev.py: ROOT_URLCONF 'gone.urls' is not a module of "
+                     "the analysed source; name the project's urlconf module (or analyse the folder that holds it)"]
+    assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
 
 
 # --------------------------------------------------------------------------- URL patterns

@@ -1,0 +1,152 @@
+"""What generated clients are made of, read from the monolith's definitions and source (pure).
+
+* :func:`client_function`: a client stub with the original signature (every
+  parameter kind Python accepts, in Python's order);
+* :class:`ModuleLiterals`: a module's module-level literals, parsed once (a
+  client copies the constants it uses);
+* :func:`module_instances`: names bound at module level to an instance of a
+  class (live objects: never HTTP proxies).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from decompose.analysis.facts import Definition, Param
+
+
+@dataclass
+class ClientFunction:
+    name: str
+    is_async: bool
+    params: str  # parameter list source, without parentheses
+    returns: str | None
+    args: str  # tuple source of the positional arguments
+    kwargs: str  # dict source of the keyword arguments
+
+
+
+def _literal_source(source: str, name: str) -> str | None:
+    """Source of a module-level literal assigned to ``name`` (deterministic), or None."""
+    return ModuleLiterals(source).get(name)
+
+
+class ModuleLiterals:
+    """The module-level literals of one source, parsed once (a client copies every
+    constant it uses; parsing the module again for each made generate slow)."""
+
+    def __init__(self, source: str):
+        self._values: dict[str, ast.expr | None] = {}  # None: bound more than once
+        self._done: dict[str, str | None] = {}
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return
+        for node in tree.body:
+            targets: list[ast.expr] = []
+            value = None
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            for n in {t.id for t in targets if isinstance(t, ast.Name)}:
+                self._values[n] = None if n in self._values else value  # bound twice: not a constant
+
+    def get(self, name: str) -> str | None:
+        if name not in self._done:
+            found = self._values.get(name)
+            text = None
+            if found is not None:
+                try:
+                    ast.literal_eval(found)
+                    text = ast.unparse(found)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    text = None
+            self._done[name] = text
+        return self._done[name]
+
+
+def module_instances(source: str) -> frozenset[str]:
+    """Names bound at module level to a call of a CamelCase callable (an instance of a class)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    out: set[str] = set()
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if not isinstance(value, ast.Call):
+            continue
+        func = value.func
+        callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if not (callee[:1].isupper() and any(c.islower() for c in callee)):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        out.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(out)
+
+
+def _is_literal(text: str | None) -> bool:
+    if text is None:
+        return False
+    try:
+        ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def client_function(d: Definition) -> ClientFunction:
+    """A client stub with the same parameters (names, kinds, annotations, defaults) as ``d``.
+
+    The parameter list is rebuilt in Python's order (positional-only, ``/``,
+    positional-or-keyword, ``*args`` or a bare ``*``, keyword-only,
+    ``**kwargs``), so every signature Python accepts gives a stub that compiles.
+    """
+    params: list[Param] = d.params
+    order = {"positional_only": 0, "positional": 1, "var_positional": 2, "keyword_only": 3, "var_keyword": 4}
+    ordered = sorted(params, key=lambda p: order.get(p.kind, 1))  # stable: source order within a kind
+
+    def text_of(p: Param) -> str:
+        text = {"var_positional": "*", "var_keyword": "**"}.get(p.kind, "") + p.name
+        if p.annotation:
+            text += f": {p.annotation}"
+        if p.default is not None and p.kind not in ("var_positional", "var_keyword"):
+            default = p.default if _is_literal(p.default) else "_rpc.DEFAULT"
+            text += f" = {default}" if p.annotation else f"={default}"
+        return text
+
+    parts: list[str] = []
+    has_star = any(p.kind == "var_positional" for p in ordered)
+    for i, p in enumerate(ordered):
+        if p.kind == "keyword_only" and not has_star and (i == 0 or ordered[i - 1].kind != "keyword_only"):
+            parts.append("*")
+        parts.append(text_of(p))
+        nxt = ordered[i + 1].kind if i + 1 < len(ordered) else None
+        if p.kind == "positional_only" and nxt != "positional_only":
+            parts.append("/")
+    args: list[str] = []
+    kwargs: list[str] = []
+    for i, p in enumerate(ordered):
+        if p.kind == "positional_only":
+            args.append(p.name)
+        elif p.kind == "positional":
+            # Positional-or-keyword: by position when a *args follows, else by name.
+            (args if has_star else kwargs).append(p.name if has_star else f"{p.name!r}: {p.name}")
+        elif p.kind == "var_positional":
+            args.append(f"*{p.name}")
+        elif p.kind == "keyword_only":
+            kwargs.append(f"{p.name!r}: {p.name}")
+        elif p.kind == "var_keyword":
+            kwargs.append(f"**{p.name}")
+    args_src = "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
+    kwargs_src = "{" + ", ".join(kwargs) + "}"
+    return ClientFunction(
+        name=d.name,
+        is_async=d.kind == "async_function",
+        params=", ".join(parts),
+        returns=d.returns,
+        args=args_src,
+        kwargs=kwargs_src,
+    )
