@@ -72,7 +72,8 @@ def out(tmp_path_factory) -> Path:
 
 def run_in_service(tree: Path, code: str, env: dict | None = None) -> dict:
     """Run ``code`` with a service's source tree and settings (real Django); its last line prints JSON."""
-    e = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DECOMPOSE_DATABASE")}
     e.update({"PYTHONPATH": str(tree), "DECOMPOSE_MIGRATE": "0", **(env or {})})
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tree, env=e, capture_output=True,
                        text=True, timeout=120)
@@ -131,6 +132,28 @@ def test_each_service_keeps_every_pattern_for_reverse_and_serves_only_its_own(ou
     assert "django.contrib.staticfiles.views.serve" in loans["views"]
     assert "catalog.views.BookDetail" in catalog["views"] and "loans.views.index" not in catalog["views"]
     assert loans["elsewhere"] == ["catalog.views"]
+
+
+def test_settings_take_the_split_systems_database_url_sqlite_or_postgresql(out, tmp_path):
+    code = """
+        import json, os
+        os.environ["DJANGO_SETTINGS_MODULE"] = "decompose_rt.settings"
+        from django.conf import settings
+        print(json.dumps({k: str(v) for k, v in settings.DATABASES["default"].items()
+                          if k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")}))
+    """
+    tree = out / "services/catalog/app"
+    got = run_in_service(tree, code, {"DATABASE_URL": "postgresql+psycopg://catalog:p%40ss@postgres:5432/shared"})
+    assert got == {"ENGINE": "django.db.backends.postgresql", "NAME": "shared", "USER": "catalog",
+                   "PASSWORD": "p@ss", "HOST": "postgres", "PORT": "5432"}
+    got = run_in_service(tree, code, {"DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
+    assert got == {"ENGINE": "django.db.backends.sqlite3", "NAME": f"{tmp_path}/a.db"}
+    # decompose verify's database wins (the test process writes it)
+    got = run_in_service(tree, code, {"DATABASE_URL": "sqlite:////x.db", "DECOMPOSE_DATABASE": f"{tmp_path}/v.db"})
+    assert got["NAME"] == f"{tmp_path}/v.db"
+    # without a URL: the monolith's own
+    got = run_in_service(tree, code, {})
+    assert got == {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tree.resolve() / "db.sqlite3")}
 
 
 def test_readyz_is_unready_while_an_owned_pattern_is_not_served(out, tmp_path):

@@ -461,6 +461,10 @@ class Django(WebFramework):
         else the urlconf module declaring it)."""
         conf = self.url_patterns(facts, sources)
         notes.extend(conf.notes)
+        project = self.project(facts, sources)
+        notes.extend(f"{p}: the services' settings still add it at run time (they are the monolith's), but an "
+                     "app of the monolith's own source added so is not copied into every service"
+                     for p in (project.problems if project else []) if _entry_only(p))
         return [(p.module, Route(path=p.path, methods=list(p.methods), function=p.view, blueprint=None,
                                  prefix=p.prefix, native=p.route)) for p in conf.patterns]
 
@@ -540,12 +544,18 @@ class Django(WebFramework):
                     f"setting {SETTINGS_ENV}, no module assigning INSTALLED_APPS): a reusable Django app is not "
                     "a project decompose can split, and it is never treated as Flask"]
         problems = [f"{p}: a Django project is generated from its settings; make the value a literal (or a "
-                    "list of literals) in the settings module" for p in project.problems]
+                    "list of literals) in the settings module" for p in project.problems if not _entry_only(p)]
         if project.root_urlconf and root_urlconf_module(project, facts) is None:
             problems.append(f"{project.settings_file}: ROOT_URLCONF {project.root_urlconf!r} is not a module of "
                             "the analysed source; name the project's urlconf module (or analyse the folder that "
                             "holds it)")
         return problems
+
+
+def _entry_only(problem: str) -> bool:
+    """A problem of one ``INSTALLED_APPS`` entry (``for ep in entry_points(): INSTALLED_APPS.append(...)``,
+    a plugin list): the settings run as they are in every service, so it is a note, not a refusal."""
+    return ": an INSTALLED_APPS entry cannot be read statically" in problem
 
 
 #: The view serving ``STATIC_URL`` without whitenoise (``django.contrib.staticfiles``' finders).
