@@ -404,7 +404,8 @@ class Django(WebFramework):
     name = "django"
     runtime_pins = {"httpx": "httpx==0.28.1", "gunicorn": "gunicorn==27.0.1"}
     server_template = "runtime/server_django.py.j2"
-    runtime_templates = {"settings.py": "runtime/settings_django.py.j2", "urls.py": "runtime/urls_django.py.j2"}
+    runtime_templates = {"prepare.py": "runtime/prepare_django.py.j2", "settings.py": "runtime/settings_django.py.j2",
+                         "urls.py": "runtime/urls_django.py.j2"}
     asgi = False
     reads_database_url = True
 
