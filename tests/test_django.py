@@ -182,6 +182,9 @@ def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_url
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     manifest = json.loads((out / "decompose-output.json").read_text())
+    assert len(manifest["services"]) > 1
+    # every service runs every app's migrations (auth, sessions...): one database for all
+    assert {svc["database"] for svc in manifest["services"]} == {"shared"}
     for svc in manifest["services"]:
         rt = out / "services" / svc["name"] / "app" / "decompose_rt"
         assert "DJANGO_SETTINGS_MODULE\"] = \"decompose_rt.settings\"" in (rt / "server.py").read_text()
@@ -193,6 +196,29 @@ def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_url
         app = out / "services" / svc["name"] / "app"
         assert (app / "site_conf/urls.py").is_file() and (app / "blog/apps.py").is_file()
         assert (app / "shop/models.py").is_file()
+
+    # a project with no model of its own still keeps its users and sessions in one database
+    bare = write(tmp_path / "bare", {
+        "manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n',
+        "proj/__init__.py": "",
+        "proj/settings.py": 'INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", '
+                            '"django.contrib.sessions", "pages", "help"]\nROOT_URLCONF = "proj.urls"\n',
+        "proj/urls.py": "from django.urls import include, path\n"
+                        'urlpatterns = [path("pages/", include("pages.urls")), path("help/", include("help.urls"))]\n',
+        "pages/__init__.py": "", "help/__init__.py": "",
+        "pages/views.py": "from django.http import HttpResponse\n\ndef page(request):\n    return HttpResponse('p')\n",
+        "help/views.py": "from django.http import HttpResponse\n\ndef topic(request):\n    return HttpResponse('h')\n",
+        "pages/urls.py": 'from django.urls import path\nfrom pages import views\nurlpatterns = [path("", views.page)]\n',
+        "help/urls.py": 'from django.urls import path\nfrom help import views\nurlpatterns = [path("", views.topic)]\n',
+    })
+    (bare / "decompose.yaml").write_text(
+        "version: 1\nproject: bare\nsource: .\nservices:\n  pages:\n    modules: [pages, pages.views, pages.urls]\n"
+        "  help:\n    modules: [help, help.views, help.urls]\nshared:\n  modules: [proj, proj.settings, proj.urls]\n")
+    r = subprocess.run([*cli, "generate", "--plan", str(bare / "decompose.yaml"), "--output", str(tmp_path / "bare-out")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "bare-out" / "decompose-output.json").read_text())
+    assert {svc["name"]: svc["database"] for svc in manifest["services"]} == {"help": "shared", "pages": "shared"}
 
     # a ROOT_URLCONF that is not in the analysed source: one line naming the settings file
     broken = tmp_path / "broken"

@@ -80,6 +80,9 @@ class WebFramework:
     #: Its services take the database as a URL whatever library the monolith uses (Django's
     #: generated settings turn it into ``DATABASES``), so a PostgreSQL server can be given.
     reads_database_url: bool = False
+    #: Every service runs the migrations of every installed app (Django's INSTALLED_APPS kept
+    #: whole, its auth, sessions and contenttypes tables included): one database for all of them.
+    one_database: bool = False
 
     def detects(self, tops: set[str]) -> bool:
         raise NotImplementedError

@@ -408,6 +408,7 @@ class Django(WebFramework):
                          "urls.py": "runtime/urls_django.py.j2"}
     asgi = False
     reads_database_url = True
+    one_database = True
 
     def __init__(self):
         self._last: tuple | None = None  # (facts, sources, project): one project read per generation

@@ -599,8 +599,11 @@ def build_generation(
             table_users[t].add(n)
     shared_tables = sorted(t for t, users in table_users.items() if len(users) > 1)
     for spec in services.values():
-        if set(spec.uses_tables) & set(shared_tables):
+        if set(spec.uses_tables) & set(shared_tables) or fw.one_database:
             spec.database = "shared"
+    if fw.one_database and len(services) > 1:
+        notes.append(f"database: every service uses the shared database ({fw.name}: each service runs the "
+                     "migrations of every installed app, the framework's auth, sessions and content types too)")
 
     # Requirements: third-party imports of the copied modules, resolved through what
     # the monolith declares (decompose.generation.requirements).
