@@ -73,6 +73,28 @@ def test_string_importing_apis_record_the_module_they_import():
     ]
 
 
+def test_a_name_built_from_a_package_start_is_some_module_of_that_package():
+    f = facts('''
+        import importlib
+        from werkzeug.utils import import_string
+
+        def load(fixture, name):
+            import_string("forum.fixtures.{}".format(fixture))      # FlaskBB's `flaskbb upgrade --fixture`
+            importlib.import_module(f"forum.plugins.{name}")
+            importlib.import_module("forum.plugins." + name)
+            importlib.import_module("forum.themes.%s" % name)
+            importlib.import_module(f"forum.{name}")               # the whole project: nothing narrower
+            importlib.import_module(f"{name}.plugins")
+            import_string("forum.x{}".format(name))                # not a package start
+    ''')
+    assert strings(f) == [
+        ("forum.fixtures", ["*"], 5, "function"),
+        ("forum.plugins", ["*"], 6, "function"),
+        ("forum.plugins", ["*"], 7, "function"),
+        ("forum.themes", ["*"], 8, "function"),
+    ]
+
+
 def test_what_is_no_string_import():
     f = facts('''
         from mylib import import_string
@@ -80,7 +102,7 @@ def test_what_is_no_string_import():
 
         def setup(app, name, pkgs):
             app.config.from_object(name)                  # not a literal
-            app.config.from_object(f"forum.configs.{name}")
+            app.config.from_object(name + ".Config")         # no literal package start
             app.config.from_pyfile("forum.cfg")           # a file, not an import
             import_string("forum.not.werkzeug")           # another library's import_string
             load("not a dotted name")
@@ -143,7 +165,16 @@ FORUM = {
             app.register_blueprint(user_bp, url_prefix="/user")
             app.register_blueprint(shop_bp, url_prefix="/shop")
             return app
+
+
+        def load_fixture(name):
+            from werkzeug.utils import import_string
+            return import_string("forum.fixtures.{}".format(name))
     ''',
+    # FlaskBB's `upgrade --fixture NAME` command: a fixture module chosen at run time
+    "forum/fixtures/__init__.py": "",
+    "forum/fixtures/groups.py": "GROUPS = {'member': {}}\n",
+    "forum/fixtures/settings.py": "SETTINGS = {'general': {}}\n",
     "forum/configs/__init__.py": "",
     # FlaskBB's DefaultConfig: the log folder beside the package, found from __file__
     "forum/configs/default.py": '''
@@ -205,6 +236,8 @@ def _forum_plan(tmp_path: Path) -> Path:
             "shop": Service(name="shop", modules=["forum.shop", "forum.shop.views"]),
             # the config package in a service of its own, as FlaskBB's default plan had it
             "configs": Service(name="configs", modules=["forum.configs", "forum.configs.default"]),
+            "fixtures": Service(name="fixtures", modules=["forum.fixtures", "forum.fixtures.groups",
+                                                          "forum.fixtures.settings"]),
         },
         shared=["forum", "forum.app"],
         excluded={"docs.conf": "project tooling"},
@@ -222,6 +255,9 @@ def test_a_module_imported_by_name_is_copied_where_the_importer_is(tmp_path):
         # loaded by its own name: never a client of the configs service
         assert "forum.configs.default" not in spec.clients
         assert "configs" not in spec.calls
+        # "forum.fixtures.{}".format(name): any fixture module may be asked for
+        for m in ("forum.fixtures.groups", "forum.fixtures.settings"):
+            assert spec.borrowed[m] == "forum.app imports it by name (line 23)", (name, m)
 
 
 def test_services_start_with_their_config_module_and_data_folder(tmp_path):
@@ -235,7 +271,9 @@ def test_services_start_with_their_config_module_and_data_folder(tmp_path):
         assert not (src / "docs").exists()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
         env["PYTHONPATH"] = str(src)
-        r = subprocess.run([sys.executable, "-c", "import decompose_rt.server as s; print(s.app)"], cwd=src,
+        check = ("import decompose_rt.server as s; print(s.app); from forum.app import load_fixture; "
+                 "print(load_fixture('groups').GROUPS)")
+        r = subprocess.run([sys.executable, "-c", check], cwd=src,
                            env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"{unit['name']}: {r.stderr[-2000:]}"
         assert (src / "logs" / "forum.log").is_file()

@@ -15,8 +15,9 @@ Every :class:`ImportFact` carries ``kind`` (how it is written) and ``context``
   ``importlib.import_module("a.b")`` or ``__import__("a.b")``), ``"string"`` (a
   dotted name in a string passed to an API that imports it by name:
   ``import_string("a.b:C")``, ``app.config.from_object("a.b.C")``, Celery's
-  ``include=["a.tasks"]``; recorded like ``from a.b import C``, see
-  ``decompose.analysis.parse.imports``).  Only a ``string`` reference to an
+  ``include=["a.tasks"]``; recorded like ``from a.b import C``; a name built at
+  run time from a literal package start, ``f"a.b.{name}"``, is ``names=["*"]``:
+  any module of ``a.b``; see ``decompose.analysis.parse.imports``).  Only a ``string`` reference to an
   analysed module counts: one naming anything else is no third-party import.
 * ``context``: ``"module"`` (top level, executed at import time),
   ``"function"`` (inside a function or method body),
@@ -36,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bump when the parser's output changes so stale cache entries are ignored.
-FACTS_VERSION = 4
+FACTS_VERSION = 5
 
 IMPORT_KINDS = ("absolute", "relative", "dynamic", "string")
 IMPORT_CONTEXTS = ("module", "function", "conditional", "type_checking")

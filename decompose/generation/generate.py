@@ -385,7 +385,10 @@ def build_generation(
         out: dict[str, int] = {}
         for imp in fb[mod].imports:
             if imp.kind == "string" and imp.context != "type_checking":
-                for t in resolve_import(imp, modules):
+                targets = resolve_import(imp, modules)
+                if imp.names == ["*"] and targets:  # a name built at run time: any module of the package
+                    targets = sorted(m for m in modules if m.startswith(imp.module + "."))
+                for t in targets:
                     if t != mod:
                         out.setdefault(t, imp.line)
         return out

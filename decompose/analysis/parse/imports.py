@@ -18,6 +18,9 @@
   imports the module the way ``from a.b import C`` does (``C`` a submodule or a
   name defined in ``a.b``; ``a.b:C`` names the module explicitly), so the fact is
   ``module="a.b", names=["C"]`` and resolves by the same rule as that statement.
+  A name built at run time from a literal package start (``f"a.b.{name}"``,
+  ``"a.b.{}".format(name)``, ``"a.b.%s" % name``, ``"a.b." + name``, also given to
+  ``import_module``) is ``module="a.b", names=["*"]``: some module of ``a.b``.
 
 Names inside an import statement are not uses (``suppress``).
 """
@@ -78,6 +81,37 @@ def string_reference(text: str, related: str = "") -> tuple[str, list[str]] | No
         return module, [obj.split(".", 1)[0]]
     module, _, last = text.rpartition(".")
     return (module, [last]) if module else (text, [])
+
+
+_PACKAGE_PREFIX = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\.")
+
+
+def template_package(node: cst.BaseExpression) -> str | None:
+    """The package a string built at run time names a submodule of, or None.
+
+    ``f"a.b.{name}"``, ``"a.b.{}".format(name)``, ``"a.b.%s" % name`` and
+    ``"a.b." + name`` -> ``"a.b"``: its literal start is a dotted name ending in a
+    dot, so whatever is filled in is a module in ``a.b`` (or below).  A start
+    that is only a top-level package (``f"shop.{name}"``) is no narrower than the
+    whole project: None."""
+    text = None
+    if node.__class__ is cst.FormattedString:
+        first = node.parts[0] if node.parts else None
+        if first.__class__ is cst.FormattedStringText and len(node.parts) > 1:
+            text = first.value
+    elif node.__class__ is cst.Call and node.func.__class__ is cst.Attribute and node.func.attr.value == "format":
+        value = string_value(node.func.value)
+        if value is not None and "{" in value:
+            text = value.split("{", 1)[0]
+    elif node.__class__ is cst.BinaryOperation:
+        value = string_value(node.left)
+        if value is not None and node.operator.__class__ is cst.Modulo and "%" in value:
+            text = value.split("%", 1)[0]
+        elif value is not None and node.operator.__class__ is cst.Add:
+            text = value
+    if text is None or not _PACKAGE_PREFIX.fullmatch(text):
+        return None
+    return text[:-1]
 
 
 def _string_literals(node: cst.BaseExpression) -> list[str]:
@@ -153,6 +187,9 @@ class ImportsMixin:
             return
         name = string_value(args[0].value)
         if not name:
+            package = template_package(args[0].value) if fname != "__import__" else None
+            if package is not None:
+                self._some_submodule(package, self._context())
             return
         level = len(name) - len(name.lstrip("."))
         if level:
@@ -210,6 +247,9 @@ class ImportsMixin:
             return  # related_name is not a literal: which submodule is unknown
         context = self._context()
         for value in values:
+            package = template_package(value)
+            if package is not None and not related:
+                self._some_submodule(package, context)
             for text in _string_literals(value):
                 ref = string_reference(text, related)
                 if ref is None:
@@ -217,3 +257,9 @@ class ImportsMixin:
                 self.facts.imports.append(
                     ImportFact(module=ref[0], names=ref[1], line=self.line, kind="string", context=context)
                 )
+
+    def _some_submodule(self, package: str, context: str) -> None:
+        """A name built at run time inside ``package``: ``names=["*"]``, any of its modules."""
+        self.facts.imports.append(
+            ImportFact(module=package, names=["*"], line=self.line, kind="string", context=context)
+        )
