@@ -315,10 +315,9 @@ def _source_reader(an):
 
 def _app_modules(an, read) -> list[str]:
     """The framework's app module (copied into every service: the plan shares it)."""
-    from decompose.frameworks import app_module
+    from decompose.frameworks import app_modules
 
-    found = app_module({f.module: f for f in an.facts}, read)
-    return [found] if found else []
+    return app_modules({f.module: f for f in an.facts}, read)
 
 
 def _framework_routes(an, read=None) -> dict:

@@ -57,22 +57,22 @@ def declared_routes(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -
     return out
 
 
-def app_module(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -> str | None:
+def app_modules(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -> list[str]:
     """The monolith's app module as its framework finds it (the module creating the
-    Flask/FastAPI app or its factory; Django's settings module), or None.  Generation
-    copies it into every service, pruned to the service's routes."""
+    Flask/FastAPI app or its factory; Django's settings module), as a list (none or one).
+    Generation copies it into every service, pruned to the service's routes."""
     tops = imported_tops(facts)
     if not any(fw.detects(tops) for fw in FRAMEWORKS.values()):
-        return None
+        return []
     sources = {m: read(f.path) for m, f in facts.items()}
     fw = detect(facts, sources)
-    module = fw.find_app(facts, sources).module
-    return module if module in facts else None
+    app = fw.find_app(facts, sources)
+    return [app.module] if app.module in facts else []
 
 
 def get(name: str) -> WebFramework:
     return FRAMEWORKS[name]
 
 
-__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "app_module", "declared_routes", "detect",
+__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "app_modules", "declared_routes", "detect",
            "get", "imported_tops"]

@@ -499,7 +499,7 @@ def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, 
     def closure(r: str, hub: bool) -> set[str] | None:
         """``r`` and the atoms it depends on that are not shared yet, if all sharable (a
         hub's may define tables: they become tables several services use)."""
-        out, todo = set(), [r]
+        out, todo, parents = set(), [r], set()
         while todo:
             x = todo.pop()
             if x in out or x in shared_atoms:
@@ -511,8 +511,18 @@ def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, 
                 return None
             for m in atoms[x]:
                 if m in dependencies:
-                    todo.extend(atom_of[t] for t in dependencies.successors(m)
-                                if t in atom_of and not m.startswith(t + "."))
+                    for t in dependencies.successors(m):
+                        if t in atom_of:
+                            (parents.add if m.startswith(t + ".") else todo.append)(atom_of[t])
+        # parent packages (what ``from pkg import NAME`` needs, or mere containment) come
+        # along when they can, on their own: never a reason not to share
+        for x in sorted(parents - out - shared_atoms):
+            if x in atom_pin or (not hub and table_modules & set(atoms[x])):
+                continue
+            deps = {atom_of[t] for m in atoms[x] if m in dependencies for t in dependencies.successors(m)
+                    if t in atom_of and not m.startswith(t + ".")}
+            if deps <= out | shared_atoms | {x} and sum(len(atoms[a]) for a in out) + len(atoms[x]) <= MAX_BOND_SHARE:
+                out.add(x)
         return out
 
     changed = True
@@ -733,10 +743,14 @@ def cluster(
     # 5b. no service above max_share of the modules: split the largest while it splits
     if c.services is None and max_share is not None:
         total = len(modules)
+        substance = set(domain_modules) | {m for m, n in (evidence or {}).items() if n}
         while True:
             sizes = [sum(len(atoms[a]) for a in comm) for comm in comms]
             i = max(range(len(comms)), key=lambda k: (sizes[k], -k))
-            held = {keys.get(m, m) for a in comms[i] for m in atoms[a]} if keys is not None else {""}
+            # the domains it holds: keys of its app modules and of modules serving routes or
+            # owning tables (a lone wiring module, e.g. a project urlconf, is not a second domain)
+            held = ({keys.get(m, m) for a in comms[i] for m in atoms[a]
+                     if m in substance or not substance} if keys is not None else {""})
             if sizes[i] <= max_share * total or len(held) < 2 or len({atom_pin[a] for a in comms[i] if a in atom_pin}) > 1:
                 break  # small enough, one domain only (a big app is one service), or pinned
             parts = _split_in_two(q, comms[i], method, seed)
