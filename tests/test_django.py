@@ -171,6 +171,34 @@ def test_what_cannot_be_read_statically_is_named_with_file_and_line(tmp_path):
     ]
 
 
+def test_what_every_service_copies_and_what_its_runtime_is_told(site):
+    facts, sources = site
+    dj = frameworks.get("django")
+    app = dj.find_app(facts, sources)
+    assert app.module == "site_conf.settings.dev"
+    assert app.settings == {"settings": "site_conf.settings.dev", "root_urlconf": "site_conf.urls",
+                            "internal_tops": ["accounts", "blog", "manage", "shop", "site_conf"],
+                            "staticfiles": True, "static_url": "/static/", "whitenoise": False}
+    # loaded by name or convention, never by an import the analysis sees
+    assert dj.wiring_modules(facts, sources, app) == {
+        "accounts": "INSTALLED_APPS accounts", "accounts.models": "Django loads models of INSTALLED_APPS accounts",
+        "blog": "INSTALLED_APPS blog.apps.BlogConfig", "blog.apps": "Django loads apps of INSTALLED_APPS blog.apps.BlogConfig",
+        "blog.models": "Django loads models of INSTALLED_APPS blog.apps.BlogConfig",
+        "blog.urls": "in the urlconf tree (ROOT_URLCONF)", "shop": "INSTALLED_APPS shop",
+        "shop.models": "Django loads models of INSTALLED_APPS shop", "shop.urls": "in the urlconf tree (ROOT_URLCONF)",
+        "site_conf.settings.dev": "the settings module", "site_conf.urls": "in the urlconf tree (ROOT_URLCONF)"}
+    # the urlconf tree runs whole in every service: what it imports is copied, never a client
+    assert dj.copies_imports_of(facts, sources, app) == {"blog.urls", "shop.urls", "site_conf.urls"}
+    # STATIC_URL: the default service's route, as the generated urlconf spells it
+    [static] = dj.app_routes(app, "")
+    assert (static.path, static.function, static.native) == (
+        "/static/<path:path>", "django.contrib.staticfiles.views.serve", "^static/(?P<path>.*)$")
+    # every URL pattern carries its route as Django joins it (what the service's /readyz compares)
+    natives = {r.function: r.native for _m, r in dj.routes(facts, sources, app, [])}
+    assert natives["blog.views.archive"] == "^archive/(?P<year>[0-9]{4})/$"
+    assert natives["shop.views.CheckoutView"] == "shop/checkout/"
+
+
 def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_urlconf_in_one_line(tmp_path):
     plan = tmp_path / "decompose.yaml"
     cli = decompose_cli()
