@@ -45,7 +45,19 @@ sys.path.insert(0, str(HERE.parent))
 from benchmarks import corpus  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-SKIP = shutil.ignore_patterns(".decompose_cache", "__pycache__", ".git", ".venv", "node_modules", "*.pyc")
+_SKIP_NAMES = shutil.ignore_patterns(".decompose_cache", "__pycache__", ".git", ".venv", "node_modules", "*.pyc")
+
+
+def SKIP(folder: str, names: list[str]) -> set[str]:
+    """What the copy leaves out: caches and VCS folders, and anything neither a regular file,
+    a folder nor a symlink (sockets and FIFOs a test suite left behind, e.g. privacyIDEA's
+    gpg-agent sockets in tests/testdata/gpg: copytree cannot copy them)."""
+    skipped = set(_SKIP_NAMES(folder, names))
+    for n in names:
+        p = os.path.join(folder, n)
+        if n not in skipped and not (os.path.islink(p) or os.path.isdir(p) or os.path.isfile(p)):
+            skipped.add(n)
+    return skipped
 
 
 @dataclass
