@@ -187,6 +187,11 @@ def test_what_every_service_copies_and_what_its_runtime_is_told(site):
         "blog.urls": "in the urlconf tree (ROOT_URLCONF)", "shop": "INSTALLED_APPS shop",
         "shop.models": "Django loads models of INSTALLED_APPS shop", "shop.urls": "in the urlconf tree (ROOT_URLCONF)",
         "site_conf.settings.dev": "the settings module", "site_conf.urls": "in the urlconf tree (ROOT_URLCONF)"}
+    # what the settings name for Django to import: requirements of every service
+    assert dj.named_imports(facts, sources, app) == {name: "site_conf.settings.dev" for name in [
+        "accounts", "blog.apps.BlogConfig", "debug_toolbar", "django.contrib.admin", "django.contrib.auth",
+        "django.contrib.contenttypes", "django.contrib.messages", "django.contrib.sessions",
+        "django.contrib.staticfiles", "rest_framework", "shop"]}
     # the urlconf tree runs whole in every service: what it imports is copied, never a client
     assert dj.copies_imports_of(facts, sources, app) == {"blog.urls", "shop.urls", "site_conf.urls"}
     # STATIC_URL: the default service's route, as the generated urlconf spells it
@@ -229,8 +234,11 @@ def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_url
     bare = write(tmp_path / "bare", {
         "manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n',
         "proj/__init__.py": "",
+        "pyproject.toml": '[project]\nname = "bare"\nversion = "1"\n'
+                          'dependencies = ["django>=4.2", "djangorestframework>=3.14", "django-cors-headers>=4"]\n',
         "proj/settings.py": 'INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", '
-                            '"django.contrib.sessions", "pages", "help"]\nROOT_URLCONF = "proj.urls"\n',
+                            '"django.contrib.sessions", "rest_framework", "pages", "help"]\n'
+                            'MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware"]\nROOT_URLCONF = "proj.urls"\n',
         "proj/urls.py": "from django.urls import include, path\n"
                         'urlpatterns = [path("pages/", include("pages.urls")), path("help/", include("help.urls"))]\n',
         "pages/__init__.py": "", "help/__init__.py": "",
@@ -247,6 +255,10 @@ def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_url
     assert r.returncode == 0, r.stderr
     manifest = json.loads((tmp_path / "bare-out" / "decompose-output.json").read_text())
     assert {svc["name"]: svc["database"] for svc in manifest["services"]} == {"help": "shared", "pages": "shared"}
+    # what the settings name for Django to import (never an import statement) is a requirement too
+    for name in ("help", "pages"):
+        reqs = (tmp_path / "bare-out/services" / name / "requirements.txt").read_text().splitlines()
+        assert {"django>=4.2", "djangorestframework>=3.14", "django-cors-headers>=4"} <= set(reqs), reqs
 
     # a ROOT_URLCONF that is not in the analysed source: one line naming the settings file
     broken = tmp_path / "broken"

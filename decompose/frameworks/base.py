@@ -131,6 +131,12 @@ class WebFramework:
         convention, not by an import the analysis sees: {module: why}.  None by default."""
         return {}
 
+    def named_imports(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> dict[str, str]:
+        """Modules the framework imports by a name in the configuration, not by an import
+        statement (Django's ``INSTALLED_APPS``, ``MIDDLEWARE``): {dotted name: the module
+        naming it}.  They are requirements of every service holding that module.  None by default."""
+        return {}
+
     def copies_imports_of(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> set[str]:
         """Modules whose imports of other services' modules are copied as they are, never
         turned into clients: their code runs at import time in every service (Django's

@@ -360,6 +360,10 @@ def read_project(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> Djan
 
 # --------------------------------------------------------------------------- what services copy
 
+#: Settings whose values are dotted paths Django imports (a list of them, or one).
+NAMED_SETTINGS = ("MIDDLEWARE", "AUTHENTICATION_BACKENDS", "PASSWORD_HASHERS", "SESSION_ENGINE",
+                  "MESSAGE_STORAGE", "DEFAULT_FILE_STORAGE", "STATICFILES_STORAGE", "STATICFILES_FINDERS",
+                  "EMAIL_BACKEND")
 #: Submodules of an app that Django (or its templates) loads by convention, never by an import.
 CONVENTIONAL = ("apps", "models", "admin", "migrations", "templatetags", "signals", "checks")
 _DOTTED_STRING = re.compile(r"""["']([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)["']""")
@@ -511,6 +515,23 @@ class Django(WebFramework):
                     if m == base or m.startswith(base + "."):
                         out.setdefault(m, f"Django loads {sub} of INSTALLED_APPS {a.entry}")
         return {m: out[m] for m in sorted(out) if excluded_role(m, facts[m].path) is None}
+
+    def named_imports(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> dict[str, str]:
+        """What the settings name for Django to import: every ``INSTALLED_APPS`` entry, and the
+        dotted paths of :data:`NAMED_SETTINGS` (middleware, backends, storages...), by the
+        settings module (``"compressor"``, ``"allauth.account.middleware.AccountMiddleware"``)."""
+        project = self.project(facts, sources)
+        if project is None:
+            return {}
+        out = {a.entry: project.settings for a in project.apps}
+        reader = reader_for(facts, sources)
+        ns = reader.namespace(project.settings)
+        for name in NAMED_SETTINGS:
+            value = reader.lookup(project.settings, name) if name in ns else None
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(v, str) and _DOTTED_STRING.fullmatch(repr(v)):
+                    out.setdefault(v, project.settings)
+        return dict(sorted(out.items()))
 
     def copies_imports_of(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> set[str]:
         """The urlconf tree: every service imports it whole (its patterns are kept for

@@ -613,6 +613,8 @@ def build_generation(
     python = python or _req.target_environment(base_image)["python_version"]
     env = _req.target_environment(base_image, python=python)
     local_tops = {x.split(".", 1)[0] for x in modules}
+    named_imports = {n: by for n, by in fw.named_imports(fb, sources, app).items()
+                     if n.split(".", 1)[0] not in local_tops and n.split(".", 1)[0] not in STDLIB}
     guarded: dict[str, frozenset[int]] = {}
     for spec in services.values():
         uses: list[_req.ImportUse] = []
@@ -626,6 +628,9 @@ def build_generation(
                 if m not in guarded:
                     guarded[m] = _req.guarded_import_lines(sources.get(m, ""))
                 uses.append(_req.ImportUse(module=imp.module, by=m, optional=imp.line in guarded[m]))
+        for name, by in sorted(named_imports.items()):  # imported by the framework, by name
+            if by in spec.copied:
+                uses.append(_req.ImportUse(module=name, by=by))
         r = _req.service_requirements(spec.name, uses, decl, _req.Runtime(pins=dict(fw.runtime_pins)), env)
         spec.requirements, spec.unpinned, spec.constraints = r.requirements, r.unpinned, r.constraints
         notes.extend(r.notes)
