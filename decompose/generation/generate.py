@@ -39,6 +39,7 @@ from decompose.generation.stubs import (  # noqa: F401  (re-exported: tests and 
     ClientFunction,
     ModuleLiterals,
     client_function,
+    module_code_values,
     module_instances,
 )
 
@@ -398,9 +399,11 @@ def build_generation(
 
     def instances_of(mod: str) -> frozenset[str]:
         """Module-level objects built by calling a class (``bp = Blueprint(...)``,
-        ``db = SQLAlchemy()``): live objects with behaviour, never HTTP proxies."""
+        ``db = SQLAlchemy()``) and structures holding the module's functions or classes
+        (:func:`module_code_values`): live objects, never HTTP proxies."""
         if mod not in instances_cache:
-            instances_cache[mod] = module_instances(sources.get(mod, ""))
+            text = sources.get(mod, "")
+            instances_cache[mod] = module_instances(text) | module_code_values(text)
         return instances_cache[mod]
 
     literals_cache: dict[str, ModuleLiterals] = {}

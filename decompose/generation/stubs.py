@@ -87,6 +87,28 @@ def module_instances(source: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def module_code_values(source: str) -> frozenset[str]:
+    """Names bound at module level to a value that holds code: a structure referring to a
+    function or class of the module itself, or holding a lambda (FlaskBB's settings
+    fixture, ``{"extra": {"choices": available_avatar_types}}``).  Such a value cannot
+    be sent between services as JSON, and what it holds is pickled by module name."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    code = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    out: set[str] = set()
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        if value is None or isinstance(value, (ast.Name, ast.Call)):
+            continue  # an alias or a call's result: not a structure of the module's own
+        if any(isinstance(n, ast.Lambda) or isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in code
+               for n in ast.walk(value)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(out)
+
+
 def _is_literal(text: str | None) -> bool:
     if text is None:
         return False

@@ -1,0 +1,81 @@
+"""Module-level values that hold code (a structure referring to the module's own functions
+or classes, or a lambda) are live objects: another service borrows their module instead of
+fetching them over RPC (they are not JSON), and what they hold keeps its module for pickle.
+
+FlaskBB's ``flaskbb.fixtures.settings.fixture`` holds ``{"choices": available_avatar_types}``;
+``create_default_settings`` (another service) stores it in a ``PickleType`` column, which
+every reader unpickles by module name: without the module, every page of the forum was a 500.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from decompose.generation.output import generation_for
+from decompose.generation.stubs import module_code_values
+from decompose.planning.plan import Plan, Service
+from decompose.planning.planfile import save_plan
+
+
+def test_values_holding_the_modules_code():
+    source = textwrap.dedent('''
+        from flaskbb.utils.helpers import get_available_themes as available_themes
+
+        def available_avatar_types():
+            return [("image/png", "PNG")]
+
+        class Kind:
+            pass
+
+        fixture = (("general", {"settings": (("avatar_types", {"extra": {"choices": available_avatar_types}}),)}),)
+        KINDS = [Kind]
+        SORT = {"key": lambda row: row[0]}
+        PLAIN = {"a": 1, "b": [2, 3]}
+        THEMES = {"choices": available_themes}      # an imported function: not known to be code here
+        ALIAS = available_avatar_types               # the function itself: a function, not a value
+        BUILT = dict(choices=available_avatar_types)  # a call's result
+    ''')
+    assert module_code_values(source) == {"fixture", "KINDS", "SORT"}
+    assert module_code_values("x = (") == frozenset()
+
+
+FILES = {
+    "pyproject.toml": '[project]\nname = "forum"\nversion = "1.0"\nrequires-python = ">=3.11"\ndependencies = ["flask"]\n',
+    "forum/__init__.py": "",
+    "forum/fixtures/__init__.py": "",
+    "forum/fixtures/settings.py": '''
+        def available_avatar_types():
+            return [("image/png", "PNG")]
+
+        fixture = {"avatar_types": {"value": "image/png", "extra": {"choices": available_avatar_types}}}
+        DEFAULTS = {"per_page": 10}
+    ''',
+    "forum/populate.py": '''
+        from forum.fixtures.settings import DEFAULTS, fixture
+
+
+        def create_default_settings():
+            return {k: v["value"] for k, v in fixture.items()}, DEFAULTS
+    ''',
+}
+
+
+def test_a_value_holding_code_borrows_its_module(tmp_path: Path):
+    root = tmp_path / "mono"
+    for rel, text in FILES.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    plan = Plan(project="forum", source=str(root), shared=["forum"], services={
+        "fixtures": Service(name="fixtures", modules=["forum.fixtures", "forum.fixtures.settings"]),
+        "populate": Service(name="populate", modules=["forum.populate"]),
+    })
+    save_plan(plan, tmp_path / "decompose.yaml")
+    gen, *_ = generation_for(tmp_path / "decompose.yaml", use_cache=False)
+    spec = gen.services["populate"]
+    assert "forum.fixtures.settings" in spec.copied
+    assert spec.borrowed["forum.fixtures.settings"].startswith("forum.populate uses fixture")
+    client = spec.clients["forum.fixtures.settings"]
+    assert client.reexports == ["fixture"]          # the borrowed module's own value
+    assert client.objects == ["DEFAULTS"]           # plain data (a mutable dict): still fetched from its owner
