@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bump when the parser's output changes so stale cache entries are ignored.
-FACTS_VERSION = 5
+FACTS_VERSION = 6
 
 IMPORT_KINDS = ("absolute", "relative", "dynamic", "string")
 IMPORT_CONTEXTS = ("module", "function", "conditional", "type_checking")
@@ -92,6 +92,14 @@ class SymbolUse:
     module's imports, e.g. ``shop.catalog.models.Product`` for
     ``models.Product`` after ``from shop.catalog import models``; the longest
     attribute chain is kept.  ``calls`` counts the uses that are calls.
+
+    ``start`` is the module the import statement that bound the name names
+    by a ``from`` import (``shop.catalog`` for ``from shop.catalog import
+    models``; ``""`` for ``import shop.catalog [as c]``, whose dotted path is
+    attribute access from ``shop``): the part of ``target`` up
+    to it is found in ``sys.modules``, the rest is attribute access, where a
+    package's own binding wins over its submodule of the same name
+    (``decompose.analysis.resolve.use_module``).
     """
 
     scope: str
@@ -99,6 +107,7 @@ class SymbolUse:
     count: int
     calls: int = 0
     line: int = 0  # first line where the use occurs
+    start: str = ""
 
 
 @dataclass(slots=True)

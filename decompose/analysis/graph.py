@@ -36,7 +36,15 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from decompose.analysis.facts import ImportFact, ModuleFacts
-from decompose.analysis.resolve import Without, hidden_from, loose_modules, nearest_module, package_roots, resolve
+from decompose.analysis.resolve import (
+    Without,
+    hidden_from,
+    loose_modules,
+    package_roots,
+    resolve,
+    shadowed_submodules,
+    use_module,
+)
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
@@ -60,6 +68,8 @@ class DependencyGraph:
     roots: list[str] = field(default_factory=list)
     #: loose modules (top-level files outside every package root) -> their folder
     loose: dict[str, str] = field(default_factory=dict)
+    #: submodules their package's ``__init__`` rebinds (``from .db import db``), see analysis.resolve
+    shadowed: frozenset[str] = frozenset()
 
     def import_edges(self, include_contexts: Iterable[str] | None = None) -> set[tuple[str, str]]:
         """Internal edges created by import statements (optionally only some contexts)."""
@@ -73,10 +83,10 @@ class DependencyGraph:
         return out
 
 
-def resolve_import(fact: ImportFact, modules: set[str] | frozenset[str]) -> list[str]:
+def resolve_import(fact: ImportFact, modules: set[str] | frozenset[str], shadowed: Collection[str] = ()) -> list[str]:
     """Internal modules an import statement depends on; [] if it names no analysed module
     (see ``decompose.analysis.resolve`` for the rules)."""
-    return resolve(fact.module, fact.names, modules) or []
+    return resolve(fact.module, fact.names, modules, shadowed) or []
 
 
 def _category(top: str) -> str:
@@ -95,6 +105,7 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
     roots = package_roots(entries)
     loose = loose_modules(entries)
     views: dict[frozenset[str], tuple[Collection[str], frozenset[str]]] = {}
+    shadowed = shadowed_submodules(facts, modules)
 
     for f in facts:
         internal.add_node(f.module, path=f.path, is_package=f.is_package, lines=f.lines)
@@ -123,7 +134,7 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
                 e["lines"].add(imp.line)
                 e["contexts"].add(imp.context)
                 continue
-            targets = resolve(imp.module, imp.names, visible)
+            targets = resolve(imp.module, imp.names, visible, shadowed)
             if targets is None:
                 unresolved.append(Unresolved(f.module, imp.module, imp.line, "no such module in the analysed tree"))
                 continue
@@ -137,7 +148,7 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
                 e["kinds"].add(imp.kind)
 
         for use in f.uses:
-            target_mod = nearest_module(use.target, visible)
+            target_mod = use_module(use.target, visible, shadowed, use.start)
             if target_mod is None or target_mod == f.module:
                 continue
             e = edges[(f.module, target_mod)]
@@ -172,4 +183,4 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
         external.add_edge(a, top, imports=e["imports"], lines=sorted(e["lines"]), contexts=sorted(e["contexts"]))
     unresolved.sort(key=lambda u: (u.module, u.line, u.target))
     return DependencyGraph(internal=internal, external=external, symbols=symbols, unresolved=unresolved,
-                           top_levels=top_levels, roots=roots, loose=loose)
+                           top_levels=top_levels, roots=roots, loose=loose, shadowed=shadowed)

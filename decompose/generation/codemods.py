@@ -10,6 +10,11 @@
     (also relative), ``import a.b.c as x``, ``import a.b.c`` (its dotted uses
     ``a.b.c.f()`` are rewritten too) and literal ``importlib.import_module``.
     Imports under ``if TYPE_CHECKING:`` never run and are left alone.
+    ``shadowed`` lists submodules their package rebinds (``from .db import db``
+    in ``pkg/__init__.py``): ``from pkg import db`` and ``import pkg.db as x``
+    bind the package's object, so they import it from the package's client,
+    never the submodule's; a plain ``import pkg.db`` of one is left alone
+    (``pkg.db`` after it is that object too).
 
 Pruning the monolith's app module for one service is framework knowledge:
 :meth:`decompose.frameworks.base.WebFramework.prune_app_module`.
@@ -50,10 +55,12 @@ def _is_type_checking(test: cst.BaseExpression) -> bool:
 
 
 class _Rewriter(cst.CSTTransformer):
-    def __init__(self, module: str, is_package: bool, remote: dict[str, str], code: cst.Module):
+    def __init__(self, module: str, is_package: bool, remote: dict[str, str], code: cst.Module,
+                 shadowed: frozenset[str] = frozenset()):
         self.module = module
         self.is_package = is_package
         self.remote = remote
+        self.shadowed = shadowed
         self.code = code
         self.type_checking = 0
         self.in_import = 0
@@ -89,6 +96,17 @@ class _Rewriter(cst.CSTTransformer):
         extra: list[cst.BaseSmallStatement] = []
         for alias in updated.names:
             target = _dotted(alias.name)
+            if target in self.shadowed:
+                # `import pkg.db as x` binds pkg's attribute db: the object pkg/__init__ binds
+                parent, _, leaf = target.rpartition(".")
+                if alias.asname is not None and parent in self.remote:
+                    changed = True
+                    extra.append(cst.ImportFrom(module=_attr_expr(self.remote[parent]), names=[
+                        cst.ImportAlias(name=cst.Name(leaf), asname=alias.asname.with_changes(
+                            whitespace_before_as=cst.SimpleWhitespace(" "), whitespace_after_as=cst.SimpleWhitespace(" ")))]))
+                else:
+                    names.append(alias)
+                continue
             client = self.remote.get(target)
             if client is None:
                 names.append(alias)
@@ -107,6 +125,9 @@ class _Rewriter(cst.CSTTransformer):
             return updated
         for i, a in enumerate(names):
             names[i] = a.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        if not names:
+            self._note(original, " ; ".join(cst.Module([]).code_for_node(s) for s in extra))
+            return cst.FlattenSentinel(extra) if len(extra) > 1 else extra[0]
         new = updated.with_changes(names=names)
         self._note(original, new)
         return cst.FlattenSentinel([*extra, new]) if extra else new
@@ -131,7 +152,7 @@ class _Rewriter(cst.CSTTransformer):
             name = _dotted(alias.name)
             sub = f"{base}.{name}"
             local = alias.asname.name.value if alias.asname is not None else name
-            if sub in self.remote:
+            if sub in self.remote and sub not in self.shadowed:
                 client = self.remote[sub]
                 parent, _, leaf = client.rpartition(".")
                 out.append(cst.ImportFrom(
@@ -177,19 +198,19 @@ class _Rewriter(cst.CSTTransformer):
 
 
 def rewrite_remote_imports(
-    source: str, module: str, is_package: bool, remote: dict[str, str]
+    source: str, module: str, is_package: bool, remote: dict[str, str], shadowed: frozenset[str] = frozenset()
 ) -> tuple[str, list[Change]]:
     """Rewrite imports of the modules in ``remote`` (module -> client module) in ``source``."""
     if not remote:
         return source, []
-    out = rewrite_remote_imports_each(source, module, is_package, [remote])[0]
+    out = rewrite_remote_imports_each(source, module, is_package, [remote], shadowed)[0]
     if isinstance(out, CodemodError):
         raise out
     return out
 
 
 def rewrite_remote_imports_each(
-    source: str, module: str, is_package: bool, remotes: list[dict[str, str]]
+    source: str, module: str, is_package: bool, remotes: list[dict[str, str]], shadowed: frozenset[str] = frozenset()
 ) -> list[tuple[str, list[Change]] | CodemodError]:
     """:func:`rewrite_remote_imports` of one source for each map in ``remotes``, from ONE parse.
 
@@ -211,7 +232,7 @@ def rewrite_remote_imports_each(
         if not remote:
             results.append((source, []))
             continue
-        rw = _Rewriter(module, is_package, remote, tree)
+        rw = _Rewriter(module, is_package, remote, tree, shadowed)
         new = tree.visit(rw)
         # Line numbers of the changes, from the original text (stable and cheap).
         changes = []

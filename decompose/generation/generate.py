@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decompose.analysis.facts import Definition, ModuleFacts
 from decompose.analysis.roles import is_non_production_name, is_test_module
 from decompose.analysis.graph import STDLIB, resolve_import
+from decompose.analysis.resolve import shadowed_submodules, use_module
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
 from decompose.planning import replica_state as _replica_state
 from decompose.frameworks import AppInfo, Route, WebFramework
@@ -158,6 +159,9 @@ class Generation:
     database_image: str = _db.DEFAULT_IMAGE  # the PostgreSQL server's image
     #: module-level state of services with more than one replica (decompose.planning.replica_state)
     replica_state: list[dict] = field(default_factory=list)
+    #: submodules their package rebinds (decompose.analysis.resolve.shadowed_submodules): the codemods
+    #: read ``from pkg import name`` of those as the package's name, never the submodule
+    shadowed: list[str] = field(default_factory=list)
 
     def constraints_of(self, unit: str) -> list[str]:
         """constraints.txt of one unit (a service or the gateway)."""
@@ -296,6 +300,9 @@ def build_generation(
     if unplaced:
         notes.append("modules in no service, copied where imported: " + ", ".join(unplaced[:10]))
     modules = frozenset(fb)
+    # submodules their package rebinds (`from .db import db` in pkg/__init__.py): `from pkg import db`
+    # and `pkg.db.x` mean the package's object, never the module (decompose.analysis.resolve)
+    shadowed = shadowed_submodules(facts, modules)
     fw: WebFramework = _frameworks.detect(fb, sources)
     unsupported = fw.generation_problems(fb, sources)
     if unsupported:
@@ -324,7 +331,7 @@ def build_generation(
         f = fb.get(module)
         if f is None:
             return None
-        if f"{module}.{symbol}" in modules:
+        if f"{module}.{symbol}" in modules and f"{module}.{symbol}" not in shadowed:
             return "module"
         for d in f.definitions:
             if d.name == symbol:
@@ -345,7 +352,7 @@ def build_generation(
         for imp in f.imports:
             if imp.context == "type_checking" or not imp.module or imp.kind == "string":
                 continue
-            for t in resolve_import(imp, modules):
+            for t in resolve_import(imp, modules, shadowed):
                 if t == mod:
                     continue
                 out[t]
@@ -353,17 +360,11 @@ def build_generation(
                     for n in imp.names:
                         if n == "*":
                             out[t].add("*")
-                        elif f"{t}.{n}" not in modules:
+                        elif f"{t}.{n}" not in modules or f"{t}.{n}" in shadowed:
                             out[t].add(n)
         for use in f.uses:
             target = use.target
-            tm = None
-            probe = target
-            while probe:
-                if probe in modules:
-                    tm = probe
-                    break
-                probe = probe.rpartition(".")[0]
+            tm = use_module(target, modules, shadowed, use.start)
             if tm is not None and tm not in out and tm != mod:
                 # a submodule reached as an attribute of an imported package (`from pkg import
                 # models`, then `models.profile.Profile`): the package's client must offer it
@@ -481,7 +482,7 @@ def build_generation(
                 if needs:
                     add(t, f"{x} uses {', '.join(needs)} (not callable over HTTP)")
                     for s in needs:
-                        if f"{t}.{s}" in modules:  # a submodule used as an attribute of its package
+                        if f"{t}.{s}" in modules and f"{t}.{s}" not in shadowed:  # a submodule used as an attribute
                             add(f"{t}.{s}", f"{x} uses {t}.{s}")
         # imports rewritten to clients, and what each client must offer
         rewrites: dict[str, dict[str, str]] = {}
@@ -690,6 +691,7 @@ def build_generation(
         database_engine=engine,
         database_image=database_image,
         replica_state=state,
+        shadowed=sorted(shadowed),
     )
 
 

@@ -285,6 +285,7 @@ class SharedCopies:
 
     def __init__(self, gen: Generation, fb: dict[str, ModuleFacts], sources: dict[str, str], root: Path | None):
         self.fb, self.sources, self.root = fb, sources, root
+        self.shadowed = frozenset(gen.shadowed)
         # module -> the distinct rewrite maps the services need (the pruned app module aside)
         self._maps: dict[str, list[tuple[tuple[str, str], ...]]] = {}
         for name in sorted(gen.services):
@@ -313,7 +314,8 @@ class SharedCopies:
             keys = self._maps.get(m) or [key]
             if key not in keys:
                 keys = [*keys, key]
-            results = rewrite_remote_imports_each(self.sources[m], m, self.fb[m].is_package, [dict(k) for k in keys])
+            results = rewrite_remote_imports_each(self.sources[m], m, self.fb[m].is_package, [dict(k) for k in keys],
+                                                  self.shadowed)
             for k, r in zip(keys, results):
                 self._rewritten[(m, k)] = r if isinstance(r, CodemodError) else (r[0].encode("utf-8"), r[1])
         got = self._rewritten[(m, key)]
@@ -438,7 +440,8 @@ def render_outputs(
             try:
                 if m == gen.app_module and m not in spec.modules:
                     text = fw.prune_app_module(sources[m], m, f.is_package, drop)
-                    text, ch = rewrite_remote_imports(text, m, f.is_package, spec.rewrites.get(m, {}))
+                    text, ch = rewrite_remote_imports(text, m, f.is_package, spec.rewrites.get(m, {}),
+                                                      frozenset(gen.shadowed))
                     data, same = text.encode("utf-8"), False
                 else:
                     data, ch, same = copies.module(m, spec.rewrites.get(m, {}))

@@ -63,6 +63,8 @@ class Scanner:
         self.import_names: set[str] = set()
         self.frames: dict[int, Frame] = {}  # id(FunctionDef|ClassDef) -> frame
         self.module_assigns: list[tuple[str, cst.BaseExpression | None]] = []
+        #: targets bound by ``from X import n`` (``X.n``): X comes from sys.modules, n is its attribute
+        self.from_bound: set[str] = set()
 
     # -- imports ---------------------------------------------------------------
     def import_module_name(self, node: cst.ImportFrom) -> str:
@@ -94,6 +96,7 @@ class Scanner:
             if alias.asname is not None and alias.asname.name.__class__ is Name:
                 local = alias.asname.name.value
             out.append((local, f"{base}.{imported}"))
+            self.from_bound.add(f"{base}.{imported}")
         return out
 
     # -- statements ------------------------------------------------------------

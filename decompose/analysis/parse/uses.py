@@ -25,22 +25,25 @@ class UsesMixin:
 
     State: ``ignore`` (ids of Name/Attribute nodes that are not references),
     ``callees`` (ids of the ``func`` of every call: a use there is a call) and
-    ``uses`` ((scope, target) -> [count, calls, first line]).
+    ``uses`` ((scope, target, start) -> [count, calls, first line]; ``start``: the module the
+    binding import statement names, see ``SymbolUse.start``).
     """
 
     def _init_uses(self) -> None:
         self.ignore: set[int] = set()
         self.callees: set[int] = set()
-        self.uses: dict[tuple[str, str], list[int]] = {}
+        self.uses: dict[tuple[str, str, str], list[int]] = {}
 
     def _finish_uses(self, facts: ModuleFacts) -> None:
         facts.uses = [
-            SymbolUse(scope=s, target=t, count=c, calls=k, line=l)
-            for (s, t), (c, k, l) in sorted(self.uses.items())
+            SymbolUse(scope=s, target=t, count=c, calls=k, line=l, start=m)
+            for (s, t, m), (c, k, l) in sorted(self.uses.items())
         ]
 
-    def _use(self, target: str, node: Any) -> None:
-        key = (self.scope, target)
+    def _use(self, target: str, node: Any, binding: str) -> None:
+        # ``binding``: what the import bound the name to; ``from X import n`` starts at module X,
+        # ``import a.b [as c]`` at the top (``a.b`` is attribute access from ``a``, as Python does it)
+        key = (self.scope, target, binding.rpartition(".")[0] if binding in self.scan.from_bound else "")
         call = 1 if id(node) in self.callees else 0
         rec = self.uses.get(key)
         if rec is None:
@@ -71,7 +74,7 @@ class UsesMixin:
             return
         target = self._resolve(value)
         if target is not None:
-            self._use(target, node)
+            self._use(target, node, target)
 
     def enter_attribute(self, node: cst.Attribute) -> None:
         names = self.names
@@ -97,7 +100,7 @@ class UsesMixin:
         if target is None:
             return
         parts.reverse()
-        self._use(target + "." + ".".join(parts), node)
+        self._use(target + "." + ".".join(parts), node, target)
 
     # -- bindings that are not references --------------------------------------
     def enter_global(self, node: Any) -> None:
