@@ -212,3 +212,33 @@ def test_bond_into_a_module_with_tables_merges_two_domains_but_a_hub_of_three_is
     r = cluster(g, d, seed=7, bonds=three, keys=_keys(g), table_modules=tables)
     assert {"shop.alpha.service", "shop.alpha.models"} <= set(r.shared)
     assert r.assignment["shop.beta.service"] != r.assignment["shop.gamma.service"]
+
+
+SPLIT_SCRIPT = r"""
+import json, random, sys
+import networkx as nx
+from decompose.planning.cluster import _split_in_two
+rnd = random.Random(5)
+q = nx.Graph()
+names = sorted(f"app.m{i:03d}" for i in range(120))
+q.add_nodes_from(names)
+for i, a in enumerate(names):
+    for b in rnd.sample(names, 4):
+        if a != b:
+            q.add_edge(a, b, weight=1.0)
+subset = names[:30]  # a small part of the graph: what the size cap splits
+print(json.dumps(_split_in_two(q, subset, "louvain", 42)))
+"""
+
+
+def test_splitting_a_cluster_does_not_depend_on_the_string_hash():
+    """The size cap splits a cluster on its own subgraph; NetworkX's ``subgraph`` of a small
+    subset iterates a set (hash order), and Louvain follows node order: privacyIDEA's and
+    lnbits' plans changed with PYTHONHASHSEED.  Same input, same split, whatever the seed."""
+    import os
+    import subprocess
+    import sys
+
+    outs = {subprocess.run([sys.executable, "-c", SPLIT_SCRIPT], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4)}
+    assert len(outs) == 1, outs

@@ -230,8 +230,20 @@ def _merge_once(q: nx.Graph, comms: list[list[str]], pin_of: Mapping[str, str]) 
     return sorted((sorted(c) for c in merged), key=lambda c: c[0])
 
 
+def _induced(q: nx.Graph, nodes: Iterable[str]) -> nx.Graph:
+    """The subgraph of ``q`` on ``nodes``, nodes and edges added in sorted order.  Not
+    ``q.subgraph(nodes)``: for a small subset NetworkX iterates the node *set*, whose order
+    follows the string hash (PYTHONHASHSEED), and Louvain's result depends on node order."""
+    keep = set(nodes)
+    sub = nx.Graph()
+    sub.add_nodes_from(sorted(keep))
+    sub.add_edges_from(sorted((a, b, d) if a < b else (b, a, d) for a, b, d in q.edges(sorted(keep), data=True)
+                              if a in keep and b in keep))
+    return sub
+
+
 def _split_in_two(q: nx.Graph, cluster: list[str], method: str, seed: int) -> list[list[str]] | None:
-    sub = q.subgraph(cluster).copy()
+    sub = _induced(q, cluster)
     if len(cluster) < 2:
         return None
     parts: list[list[str]] | None = None
