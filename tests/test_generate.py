@@ -47,7 +47,9 @@ def out_dir(generated, tmp_path_factory) -> Path:
 
 
 def _functions(source: str) -> dict[str, ast.FunctionDef]:
-    return {n.name: n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    """The module's functions (a client's module ``__getattr__`` for its re-exports aside)."""
+    return {n.name: n for n in ast.parse(source).body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name != "__getattr__"}
 
 
 # --------------------------------------------------------------------------- the model

@@ -1,0 +1,146 @@
+"""A client re-exporting classes of a borrowed module, re-entered by an import cycle (issue 10).
+
+LNbits: ``lnbits/core/helpers.py`` (service extensions) imports ``is_wasm_extension_id`` from
+``lnbits.core.wasm_ext.wasm.loader`` (service wasm-ext); ``lnbits/core/wasm_ext/__init__.py``
+imports ``.wasm.loader``, whose package ``wasm/__init__.py`` imports ``.events`` ->
+``invoke`` (service extensions) -> ``from ...wasm.loader import WasmExtension``.  In the
+monolith the cycle ends at the loader module, loaded whole at that point.  In the split
+system both importers use the client of the loader, which re-exports the class from the
+borrowed loader: the client's own first import ran the package chain, which came back to
+the half-initialised client: ``ImportError: cannot import name 'WasmExtension' from
+partially initialized module`` and the service did not boot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from decompose.cli import app
+from decompose.planning.plan import Plan, Service
+from decompose.planning.planfile import save_plan
+
+DESK = {
+    "desk/__init__.py": "",
+    "desk/app.py": '''
+        from flask import Flask
+
+        from desk.core.views import bp as core_bp
+        from desk.ext.views import bp as ext_bp
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.register_blueprint(core_bp)
+            app.register_blueprint(ext_bp)
+            return app
+    ''',
+    "desk/ext/__init__.py": '''
+        from .wasm.loader import Extension
+    ''',
+    "desk/ext/wasm/__init__.py": '''
+        from .events import dispatch
+    ''',
+    "desk/ext/wasm/events.py": '''
+        from desk.ext.wasm.invoke import invoke
+
+
+        def dispatch(name):
+            return invoke(name)
+    ''',
+    "desk/ext/wasm/invoke.py": '''
+        from desk.ext.wasm.loader import Extension
+
+
+        def invoke(name):
+            return Extension(name).run()
+    ''',
+    "desk/ext/wasm/loader.py": '''
+        class Extension:
+            def __init__(self, name):
+                self.name = name
+
+            def run(self):
+                return f"ran:{self.name}"
+
+
+        def is_ext_id(ext_id: str) -> bool:
+            return ext_id.startswith("ext")
+    ''',
+    "desk/ext/views.py": '''
+        from flask import Blueprint
+
+        from desk.ext.wasm.loader import is_ext_id
+
+        bp = Blueprint("ext", __name__, url_prefix="/ext")
+
+
+        @bp.get("/<ext_id>")
+        def check(ext_id):
+            return {"ok": is_ext_id(ext_id)}
+    ''',
+    "desk/core/__init__.py": "",
+    "desk/core/helpers.py": '''
+        from desk.ext.wasm.loader import is_ext_id
+
+
+        def valid(ext_id):
+            return is_ext_id(ext_id)
+    ''',
+    "desk/core/views.py": '''
+        from flask import Blueprint
+
+        from desk.core.helpers import valid
+        from desk.ext.wasm import dispatch
+
+        bp = Blueprint("core", __name__, url_prefix="/core")
+
+
+        @bp.get("/<name>")
+        def run(name):
+            return {"valid": valid(name), "ran": dispatch(name)}
+    ''',
+}
+
+SERVICES = {
+    "wasm": ["desk.ext", "desk.ext.wasm", "desk.ext.wasm.loader", "desk.ext.views"],
+    "core": ["desk.core", "desk.core.helpers", "desk.core.views", "desk.ext.wasm.events", "desk.ext.wasm.invoke"],
+}
+
+
+def _plan(tmp_path: Path) -> Path:
+    root = tmp_path / "mono"
+    for rel, text in DESK.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    plan = Plan(project="desk", source=str(root),
+                services={n: Service(name=n, modules=m) for n, m in SERVICES.items()},
+                shared=["desk", "desk.app"])
+    save_plan(plan, tmp_path / "decompose.yaml")
+    return tmp_path / "decompose.yaml"
+
+
+def test_a_client_re_entered_by_an_import_cycle_of_its_borrowed_module_still_imports(tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["generate", "--plan", str(_plan(tmp_path)), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "core")
+    client = (src / "decompose_rt" / "clients" / "desk_ext_wasm_loader.py").read_text()
+    assert "from desk.ext.wasm.loader import (" in client   # the class, from the borrowed module
+    assert "def is_ext_id(ext_id: str) -> bool:" in client   # the function, over RPC
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+    env["PYTHONPATH"] = str(src)
+    # the import order of the monolith's failure: the helper first, then the service's app
+    check = ("import desk.core.helpers; from desk.ext.wasm.invoke import invoke; print(invoke('x')); "
+             "import decompose_rt.server")
+    r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["ran:x"]
