@@ -235,9 +235,10 @@ def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_url
         "manage.py": 'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n',
         "proj/__init__.py": "",
         "pyproject.toml": '[project]\nname = "bare"\nversion = "1"\n'
-                          'dependencies = ["django>=4.2", "djangorestframework>=3.14", "django-cors-headers>=4"]\n',
+                          'dependencies = ["django>=4.2", "djangorestframework>=3.14", "django-cors-headers>=4"]\n'
+                          '[project.optional-dependencies]\ndev = ["django-debug-toolbar>=4"]\n',
         "proj/settings.py": 'INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", '
-                            '"django.contrib.sessions", "rest_framework", "pages", "help"]\n'
+                            '"django.contrib.sessions", "rest_framework", "debug_toolbar", "pages", "help"]\n'
                             'MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware"]\nROOT_URLCONF = "proj.urls"\n',
         "proj/urls.py": "from django.urls import include, path\n"
                         'urlpatterns = [path("pages/", include("pages.urls")), path("help/", include("help.urls"))]\n',
@@ -259,6 +260,8 @@ def test_generate_writes_a_django_project_per_service_and_refuses_an_unknown_url
     for name in ("help", "pages"):
         reqs = (tmp_path / "bare-out/services" / name / "requirements.txt").read_text().splitlines()
         assert {"django>=4.2", "djangorestframework>=3.14", "django-cors-headers>=4"} <= set(reqs), reqs
+        # a development-only distribution the settings install is needed at start all the same
+        assert "django-debug-toolbar>=4" in reqs
 
     # a ROOT_URLCONF that is not in the analysed source: one line naming the settings file
     broken = tmp_path / "broken"

@@ -634,7 +634,7 @@ def build_generation(
                 uses.append(_req.ImportUse(module=imp.module, by=m, optional=imp.line in guarded[m]))
         for name, by in sorted(named_imports.items()):  # imported by the framework, by name
             if by in spec.copied:
-                uses.append(_req.ImportUse(module=name, by=by))
+                uses.append(_req.ImportUse(module=name, by=by, named=True))
         r = _req.service_requirements(spec.name, uses, decl, _req.Runtime(pins=dict(fw.runtime_pins)), env)
         spec.requirements, spec.unpinned, spec.constraints = r.requirements, r.unpinned, r.constraints
         notes.extend(r.notes)

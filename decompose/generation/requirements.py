@@ -230,6 +230,9 @@ class ImportUse:
     module: str  # the imported dotted module
     by: str  # the importing module
     optional: bool = False  # guarded by ``try: ... except ImportError``
+    #: named in the framework's configuration (Django's ``INSTALLED_APPS``): imported at start,
+    #: so needed even when only a development group declares its distribution
+    named: bool = False
 
 
 @dataclass
@@ -326,11 +329,14 @@ def service_requirements(unit: str, uses: Iterable[ImportUse], decl: Declaration
     required: dict[str, list[str]] = {}
     optional: dict[str, list[str]] = {}
     tests: set[str] = set()
+    named: set[str] = set()
     for u in uses:
         if is_test_module(u.by):
             tests.add(u.by)
             continue
         (optional if u.optional else required).setdefault(u.module, []).append(u.by)
+        if u.named:
+            named.add(u.module)
     reqs: dict[str, str] = {}
     unpinned: set[str] = set()
     imported: set[str] = set()
@@ -338,9 +344,13 @@ def service_requirements(unit: str, uses: Iterable[ImportUse], decl: Declaration
     dev_only: dict[str, set[str]] = {}
     ambiguous: list[str] = []
     optional_left: dict[str, set[str]] = {}
+    named_dev: set[str] = set()
     for module in sorted(required):
         cands = candidates(module, dists, decl.provides)
         prod = [c for c in cands if c in dists and dists[c].group != "dev"]
+        if not prod and module in named:
+            prod = [c for c in cands if c in dists]
+            named_dev.update(prod[:1])
         top = module.split(".", 1)[0]
         if prod:
             d = dists[prod[0]]
@@ -377,6 +387,9 @@ def service_requirements(unit: str, uses: Iterable[ImportUse], decl: Declaration
         notes.append(f"{unit}: imports that no distribution declared by the monolith provides, left out of "
                      "requirements.txt: " + ", ".join(t + (f" ({' or '.join(sorted(g))}?)" if g else "")
                                                       for t, g in sorted(unresolved.items())))
+    if named_dev:
+        notes.append(f"{unit}: development-only distributions kept in requirements.txt, since the configuration "
+                     f"imports them at start (INSTALLED_APPS, MIDDLEWARE...): {', '.join(sorted(named_dev))}")
     if dev_only:
         notes.append(f"{unit}: imports of development-only distributions, left out of requirements.txt: "
                      + ", ".join(f"{'/'.join(sorted(t))} ({d})" for d, t in sorted(dev_only.items())))
