@@ -175,6 +175,40 @@ def test_readyz_is_unready_while_an_owned_pattern_is_not_served(out, tmp_path):
     assert (status, body["status"]) == (200, "ready"), body
 
 
+def test_a_pattern_list_declared_in_one_service_and_included_by_another_is_served_where_generate_put_it(tmp_path):
+    """The gateway, /readyz and the urlconf follow one assignment: a list of patterns with a view of
+    Django's, written in catalog/extra.py (the catalog service's) and included by loans/urls.py
+    (the loans service's), is the catalog's, as ``decompose plan`` and the gateway say."""
+    src = tmp_path / "library"
+    shutil.copytree(LIBRARY, src, ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3"))
+    (src / "catalog/extra.py").write_text(textwrap.dedent("""\
+        from django.urls import path
+        from django.views.generic import RedirectView
+
+        extra_patterns = [path("about/", RedirectView.as_view(url="/catalog/"), name="about")]
+        """))
+    urls = src / "loans/urls.py"
+    urls.write_text(urls.read_text().replace("from loans import views\n",
+                                             "from catalog.extra import extra_patterns\nfrom loans import views\n")
+                    .replace('    path("", views.index, name="index"),\n',
+                             '    path("", views.index, name="index"),\n    path("more/", include(extra_patterns)),\n')
+                    .replace("from django.urls import path", "from django.urls import include, path"))
+    (src / "decompose.yaml").write_text(PLAN.replace("catalog.stock,", "catalog.stock, catalog.extra,"))
+    out = generate(tmp_path)
+    routes = (out / "gateway/app/decompose_gateway/routes.py").read_text()
+    assert "('/loans/more/about/', ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'], 'catalog')" in routes
+    code = """
+        import json
+        from django.urls import resolve
+        from decompose_rt import server
+        func = resolve("/loans/more/about/").func
+        print(json.dumps([server._readiness()[0], getattr(func, "decompose_owner", None)]))
+    """
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "DECOMPOSE_RPC_SECRET": "s" * 64}
+    assert run_in_service(out / "services/catalog/app", code, env) == [200, None]  # served here, and ready
+    assert run_in_service(out / "services/loans/app", code, env) == [200, "catalog"]  # the catalog's
+
+
 def test_generation_is_deterministic(out, tmp_path):
     again = generate(out.parent, "again")
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and ".decompose-run" not in p.parts)

@@ -148,11 +148,12 @@ class WebFramework:
         return {}
 
     def service_context(self, serves: list[str], clients: dict[str, str], owners: dict[str, str],
-                        app: AppInfo) -> dict:
+                        routes: dict[tuple[str, str], str], app: AppInfo) -> dict:
         """More template context of ``service.py``: ``serves``, the modules whose routes this
         service serves (its own and the shared ones, never borrowed copies); ``clients``,
         client import name -> the remote module it stands for; ``owners``, each module of its
-        source tree that a service owns -> that service.  None by default."""
+        source tree that a service owns -> that service; ``routes``, (route as the framework
+        spells it, view) -> the service owning it, for every service.  None by default."""
         return {}
 
 

@@ -548,9 +548,9 @@ class Django(WebFramework):
         return out | ({root} if root else set())
 
     def service_context(self, serves: list[str], clients: dict[str, str], owners: dict[str, str],
-                        app: AppInfo) -> dict:
+                        routes: dict[tuple[str, str], str], app: AppInfo) -> dict:
         s = app.settings
-        return {"django": {"settings": s.get("settings", ""), "root_urlconf": s.get("root_urlconf", ""),
+        return {"django": {"routes": [[r, v, n] for (r, v), n in sorted(routes.items())],"settings": s.get("settings", ""), "root_urlconf": s.get("root_urlconf", ""),
                            "serves": sorted(serves), "clients": dict(sorted(clients.items())),
                            "owners": dict(sorted(owners.items())),
                            "internal_tops": list(s.get("internal_tops", [])),

@@ -424,6 +424,10 @@ def render_outputs(
     own_dist = distinfo.service_dist_info(root)
     copies = SharedCopies(gen, fb, sources, root)
     owner_of = {m: n for n in sorted(gen.services) for m in gen.services[n].modules}
+    route_owners: dict[tuple[str, str], str] = {}
+    for n in sorted(gen.services):
+        for r in gen.services[n].routes:
+            route_owners.setdefault((r.native or r.path, r.function), n)
     # the allow-list of decompose_rt.rpc: classes a service builds from what another sends
     own_modules = sorted({m for spec in gen.services.values() for m in spec.copied})
     for name in sorted(gen.services):
@@ -483,7 +487,7 @@ def render_outputs(
             [m for m in spec.copied if m not in spec.borrowed],
             {cm.import_name: cm.module for cm in spec.clients.values()},
             {m: owner_of[m] for m in [*spec.copied, *(cm.module for cm in spec.clients.values())] if m in owner_of},
-            app))
+            route_owners, app))
         files[f"{rt}/service.py"] = _render(env, "runtime/service.py.j2", service=service_ctx)
         files[f"{rt}/clients/__init__.py"] = _render(env, "runtime/clients_init.py.j2")
         for t in sorted(spec.clients):
