@@ -144,3 +144,119 @@ def test_a_client_re_entered_by_an_import_cycle_of_its_borrowed_module_still_imp
     r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["ran:x"]
+
+
+# privacyIDEA: privacyidea/models/__init__.py imports `.db` then `.audit`; the shared
+# models/audit.py does `from privacyidea.models import db` (the package's object, bound
+# already at that point of the package's import). In a service whose code reaches the package
+# first through a borrowed module, audit's import goes to the client of the package, whose
+# import of all it re-exports (AuthCache too, not bound yet) ran while the package was half done.
+MODELS = {
+    "desk/__init__.py": "",
+    "desk/app.py": '''
+        from flask import Flask
+
+        from desk.mail.views import bp as mail_bp
+        from desk.tickets.views import bp as tickets_bp
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.register_blueprint(mail_bp)
+            app.register_blueprint(tickets_bp)
+            return app
+    ''',
+    "desk/models/__init__.py": '''
+        from .db import db
+        from .audit import Audit
+        from .cache import AuthCache
+    ''',
+    "desk/models/db.py": '''
+        class SQLAlchemy:
+            def __init__(self):
+                self.tables = []
+
+
+        db = SQLAlchemy()
+    ''',
+    "desk/models/audit.py": '''
+        from desk.models import db
+
+
+        class Audit:
+            table = "audit"
+
+
+        db.tables.append(Audit.table)
+    ''',
+    "desk/models/cache.py": '''
+        class AuthCache:
+            table = "authcache"
+    ''',
+    "desk/tickets/__init__.py": "",
+    "desk/tickets/forms.py": '''
+        from desk.models import AuthCache
+
+
+        class TicketForm:
+            cache = AuthCache
+    ''',
+    "desk/tickets/views.py": '''
+        from flask import Blueprint
+
+        from desk.tickets.forms import TicketForm
+
+        bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+
+        @bp.get("/")
+        def tickets():
+            return {"cache": TicketForm.cache.table}
+    ''',
+    "desk/mail/__init__.py": "",
+    "desk/mail/views.py": '''
+        from flask import Blueprint
+
+        from desk.tickets.forms import TicketForm
+        from desk.models import AuthCache
+
+        bp = Blueprint("mail", __name__, url_prefix="/mail")
+
+
+        def tables():
+            return [TicketForm.cache.table, AuthCache.table]
+
+
+        @bp.get("/")
+        def mail():
+            return {"tables": tables()}
+    ''',
+}
+
+
+def test_a_client_of_a_package_asked_for_a_name_while_that_package_is_half_imported(tmp_path):
+    root = tmp_path / "mono"
+    for rel, text in MODELS.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    services = {"tickets": ["desk.models", "desk.models.cache", "desk.tickets", "desk.tickets.forms",
+                            "desk.tickets.views"],
+                "mail": ["desk.mail", "desk.mail.views"]}
+    plan = Plan(project="desk", source=str(root), services={n: Service(name=n, modules=m) for n, m in services.items()},
+                shared=["desk", "desk.app", "desk.models.db", "desk.models.audit"])
+    save_plan(plan, tmp_path / "decompose.yaml")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "mail")
+    audit = (src / "desk" / "models" / "audit.py").read_text()
+    assert "from decompose_rt.clients.desk_models import db" in audit   # the package's object
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+    env["PYTHONPATH"] = str(src)
+    check = ("from desk.mail.views import tables; print(*tables()); import desk.models; print(*desk.models.db.tables); "
+             "import decompose_rt.server")
+    r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["authcache", "authcache", "audit"]
