@@ -261,3 +261,39 @@ def test_unannotated_returns_are_classified_from_the_body(tmp_path):
     assert return_verdict(defs[("journal.stats", "each")], "journal.stats", res)[0] == "bad"
     bonds = {tuple(g) for g, _ in live_object_bonds(facts, build_graph(facts))}
     assert ("journal.entries", "journal.db") in bonds and ("journal.auth", "journal.db") in bonds
+
+
+def test_a_factory_passed_as_a_value_is_a_bond_but_a_decorator_is_not(tmp_path):
+    """FlaskBB's shape: a view class gets ``authentication_manager_factory`` (not called
+    there) and calls it per request; the factory returns an object with behaviour, so over
+    RPC the call fails: a bond like a call.  A decorator applied by name (``@login_required``)
+    is no such reference: generation borrows the decorator's module."""
+    from decompose.analysis.graph import build_graph
+    from decompose.planning.serializable import live_object_bonds
+
+    _write(tmp_path / "src", {**JOURNAL, "journal/managers.py": (
+        "class LoginManager:\n"
+        "    def __init__(self, db):\n"
+        "        self.db = db\n\n"
+        "    def login(self, name):\n"
+        "        return self.db.execute('SELECT 1').fetchone()\n\n"
+        "def login_manager_factory():\n"
+        "    from journal.db import get_db\n"
+        "    return LoginManager(get_db())\n"
+    ), "journal/views.py": (
+        "from flask import Blueprint\n"
+        "from flask.views import MethodView\n"
+        "from journal.managers import login_manager_factory\n\n"
+        "bp = Blueprint('views', __name__)\n\n"
+        "class Login(MethodView):\n"
+        "    def __init__(self, factory):\n"
+        "        self.factory = factory\n\n"
+        "    def post(self):\n"
+        "        return {'ok': bool(self.factory().login('x'))}\n\n"
+        "bp.add_url_rule('/login2', view_func=Login.as_view('login2', factory=login_manager_factory))\n"
+    )})
+    facts = analyze(tmp_path / "src").facts
+    bonds = {tuple(g): why for g, why in live_object_bonds(facts, build_graph(facts))}
+    assert ("journal.views", "journal.managers") in bonds
+    assert "passes on" in bonds[("journal.views", "journal.managers")]
+    assert ("journal.entries", "journal.auth") not in bonds  # @login_required

@@ -42,10 +42,18 @@ def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[
         f"{f.module}.{d.symbol}" for f in facts for d in f.data if d.how in ("model", "table") and d.symbol
     }
     res = _Resolver(facts, model_classes)
+    # names each module applies as decorators: generation borrows a decorator's module
+    # into the user's service, so a decorator is not a reference called over RPC
+    decorating: dict[str, set[str]] = {
+        f.module: {dec.split("(", 1)[0].strip().rpartition(".")[2] for d in f.definitions for dec in d.decorators}
+        for f in facts
+    }
     bonds: dict[tuple[str, str], str] = {}
     for src, dst, d in sorted(graph.symbols.edges(data=True)):
-        if not d.get("calls"):
-            continue
+        # a call, or a reference: a function passed as a value (a factory handed to a
+        # view class, ``Depends(get_db)``) is called later in the user's process, over RPC
+        # once split, with the same arguments and result
+        called = bool(d.get("calls"))
         user = src.partition(":")[0]
         mod, _, name = dst.partition(":")
         found = res.definition(f"{mod}.{name}")
@@ -54,11 +62,14 @@ def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[
         mod, dfn = found
         if mod == user or dfn.kind not in ("function", "async_function") or (user, mod) in bonds:
             continue
+        if not called and (name in decorating.get(user, ()) or dfn.name in decorating.get(user, ())):
+            continue
         verdicts = [param_verdict(p, mod, res) for p in dfn.params]
         verdicts.append(return_verdict(dfn, mod, res))
+        how = "calls" if called else "passes on (to be called later)"
         for verdict, why in verdicts:
             if verdict == "bad":
-                bonds[(user, mod)] = f"kept with {mod if user != mod else user}: calls {mod}.{dfn.name}, which passes live objects ({why})"
+                bonds[(user, mod)] = f"kept with {mod if user != mod else user}: {how} {mod}.{dfn.name}, which passes live objects ({why})"
                 break
     return [([a, b], reason.replace(f"kept with {b}", f"kept with {a} and {b}", 1)) for (a, b), reason in sorted(bonds.items())]
 
