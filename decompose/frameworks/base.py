@@ -143,6 +143,13 @@ class WebFramework:
         urlconf tree wraps and instantiates views: ``check(Feed())``).  None by default."""
         return set()
 
+    def injected_callables(self, source: str) -> frozenset[str]:
+        """Names a module hands to the framework to call in the module's own process, with
+        values of the request, at the framework's will (FastAPI's ``Depends(f)``): like a
+        decorator, never a function to call over HTTP; generation borrows its module into
+        the user's service and the client re-exports it.  None by default."""
+        return frozenset()
+
     def server_context(self, groups: list[tuple[str, str]], app: AppInfo) -> dict:
         """Extra template context of the service's ``service.py`` (``groups``: its Blueprints/routers)."""
         return {}

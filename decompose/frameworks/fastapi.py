@@ -173,6 +173,38 @@ class FastAPI(WebFramework):
     def gateway_rule(self, path: str) -> str:
         return to_werkzeug(path)
 
+    def injected_callables(self, source: str) -> frozenset[str]:
+        """The dependencies a module declares, ``Depends(f)`` / ``Security(f)`` (also
+        ``Depends(dependency=mod.f)``, in ``Annotated[...]``, defaults and ``dependencies=[...]``):
+        FastAPI reads their signatures (LNbits' ``check_access_token`` takes ``Annotated[str |
+        None, Depends(oauth2_scheme)]``) and calls them with the request's values."""
+        return dependency_names(source)
+
     def server_context(self, groups: list[tuple[str, str]], app: AppInfo) -> dict:
         """Routers are mounted with their ``include_router`` prefix."""
         return {"routers": [(m, a, app.router_prefixes.get(f"{m}:{a}", "")) for m, a in groups]}
+
+
+def dependency_names(source: str) -> frozenset[str]:
+    """The last name of each callable given to ``Depends``/``Security`` in ``source`` (``f`` of
+    ``Depends(mod.f)``); a string annotation is not read."""
+    if "Depends" not in source and "Security" not in source:
+        return frozenset()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if callee not in ("Depends", "Security"):
+            continue
+        given = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "dependency"), None)
+        if isinstance(given, ast.Name):
+            out.add(given.id)
+        elif isinstance(given, ast.Attribute):
+            out.add(given.attr)
+    return frozenset(out)

@@ -414,11 +414,17 @@ def build_generation(
             literals_cache[mod] = ModuleLiterals(sources.get(mod, ""))
         return literals_cache[mod]
 
+    decorators_cache: dict[str, frozenset[str]] = {}
+
     def decorators_of(mod: str) -> frozenset[str]:
         """Names ``mod`` decorates its definitions with (``@login_required``, ``@auth.login_required(...)``):
-        they run at import time and wrap functions, never callable over HTTP."""
-        return frozenset(dec.split("(", 1)[0].strip().rsplit(".", 1)[-1]
-                         for d in fb[mod].definitions for dec in d.decorators)
+        they run at import time and wrap functions, never callable over HTTP; and the names it
+        hands to the framework to call in its process (``Depends(check_token)``, WebFramework.injected_callables)."""
+        if mod not in decorators_cache:
+            decorators_cache[mod] = frozenset(dec.split("(", 1)[0].strip().rsplit(".", 1)[-1]
+                                              for d in fb[mod].definitions for dec in d.decorators) \
+                | fw.injected_callables(sources.get(mod, ""))
+        return decorators_cache[mod]
 
     def targets_of(mod: str) -> dict[str, set[str]]:
         if mod not in targets_cache:
