@@ -4,7 +4,8 @@ The fixture ``tests/data/django_library`` is a small real Django project written
 for these tests (manage.py, settings naming a middleware and a context processor
 by string only, two apps with models, migrations, templates and static files, a
 ForeignKey from one app's model to the other's, views of one app calling
-functions of the other, two apps' patterns of one Werkzeug shape told apart by
+functions of the other, a signal receiver of one app on the other's model
+(registered by its ``AppConfig.ready``), two apps' patterns of one Werkzeug shape told apart by
 their regexes).  The plan puts the catalog app and the loans app in two
 services; the project package (settings, ROOT_URLCONF, middleware) is shared.
 
@@ -45,7 +46,7 @@ PLAN = textwrap.dedent("""\
     services:
       catalog:
         modules: [catalog, catalog.admin, catalog.apps, catalog.migrations, catalog.migrations.0001_initial,
-                  catalog.models, catalog.stock, catalog.urls, catalog.views]
+                  catalog.models, catalog.signals, catalog.stock, catalog.urls, catalog.views]
       loans:
         modules: [loans, loans.migrations, loans.migrations.0001_initial, loans.models, loans.urls, loans.views]
     shared:
@@ -251,9 +252,10 @@ def test_up_local_serves_every_route_through_the_gateway_from_its_own_service(ou
         assert _get(g + "/catalog/books/1.json")[2] == b'{"id": 1, "title": "Dune", "slug": "dune", "copies": 2}'
         assert json.loads(_get(g + "/loans/book/1/")[2]) == {"book": 1, "loans": [], "copies": 2,
                                                               "catalog": "/catalog/books/1/"}
-        status, _h, body = _get(g + "/loans/lend/", json.dumps({"book": 1, "borrower": "ann", "number": 7}).encode())
+        status, _h, body = _get(g + "/loans/lend/", json.dumps({"book": 1, "borrower": "ann lee", "number": 7}).encode())
         assert (status, json.loads(body)) == (201, {"number": 7, "url": "/loans/book/1/"})
-        assert json.loads(_get(g + "/code/7/")[2]) == {"number": 7, "borrower": "ann", "book": 1}
+        # the catalog's pre_save receiver (registered by its AppConfig.ready) ran in the loans service
+        assert json.loads(_get(g + "/code/7/")[2]) == {"number": 7, "borrower": "Ann Lee", "book": 1}
         assert json.loads(_get(g + "/code/dune/")[2]) == {"id": 1, "title": "Dune"}
         assert "1 on the shelf" in _get(g + "/loans/")[2].decode()
         assert _get(g + "/")[0] == 200  # the redirect home, followed to the catalog

@@ -62,6 +62,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from decompose.analysis.facts import ModuleFacts
+from decompose.analysis.graph import resolve_import
 from decompose.analysis.roles import excluded_role
 from decompose.frameworks.base import AppInfo, Route, WebFramework, literal_prefix
 from decompose.frameworks.django_static import Reader, Unknown
@@ -364,8 +365,14 @@ def read_project(facts: dict[str, ModuleFacts], sources: dict[str, str]) -> Djan
 NAMED_SETTINGS = ("MIDDLEWARE", "AUTHENTICATION_BACKENDS", "PASSWORD_HASHERS", "SESSION_ENGINE",
                   "MESSAGE_STORAGE", "DEFAULT_FILE_STORAGE", "STATICFILES_STORAGE", "STATICFILES_FINDERS",
                   "EMAIL_BACKEND")
-#: Submodules of an app that Django (or its templates) loads by convention, never by an import.
-CONVENTIONAL = ("apps", "models", "admin", "migrations", "templatetags", "signals", "checks")
+#: Submodules of an app that Django loads by convention, never by an import: the AppConfig
+#: (``apps``), ``models``, ``admin`` (admin autodiscovery), ``migrations`` (``migrate``) and
+#: ``templatetags`` (``{% load %}``).  What the AppConfig's module imports (``ready()``
+#: importing ``signals`` or ``checks`` to register receivers) is in every service too: an
+#: import for its side effect, which an HTTP client would never make.
+CONVENTIONAL = ("apps", "models", "admin", "migrations", "templatetags")
+#: A dotted path as the settings name what Django imports.
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _DOTTED_STRING = re.compile(r"""["']([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+)["']""")
 
 
@@ -514,6 +521,14 @@ class Django(WebFramework):
                 for m in sorted(modules):
                     if m == base or m.startswith(base + "."):
                         out.setdefault(m, f"Django loads {sub} of INSTALLED_APPS {a.entry}")
+            config = f"{a.package}.apps"
+            if config in facts:
+                for imp in facts[config].imports:
+                    if imp.context == "type_checking":
+                        continue
+                    for t in resolve_import(imp, modules):
+                        if t != config:
+                            out.setdefault(t, f"imported by {config} (AppConfig.ready registers it)")
         return {m: out[m] for m in sorted(out) if excluded_role(m, facts[m].path) is None}
 
     def named_imports(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> dict[str, str]:
@@ -529,7 +544,7 @@ class Django(WebFramework):
         for name in NAMED_SETTINGS:
             value = reader.lookup(project.settings, name) if name in ns else None
             for v in (value if isinstance(value, (list, tuple)) else [value]):
-                if isinstance(v, str) and _DOTTED_STRING.fullmatch(repr(v)):
+                if isinstance(v, str) and _DOTTED.fullmatch(v):
                     out.setdefault(v, project.settings)
         return dict(sorted(out.items()))
 
