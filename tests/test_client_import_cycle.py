@@ -260,3 +260,92 @@ def test_a_client_of_a_package_asked_for_a_name_while_that_package_is_half_impor
     r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["authcache", "authcache", "audit"]
+
+
+# privacyIDEA: lib/tokens/passkeytoken.py does `from privacyidea.lib import fido2` (an empty
+# package) and calls `fido2.challenge.verify_fido2_challenge(...)` later; lib/fido2/challenge.py
+# imports passkeytoken's class. The client of the package re-exported the submodule by
+# importing it at once, while passkeytoken was half imported: ImportError, the service did not boot.
+PASSKEY = {
+    "desk/__init__.py": "",
+    "desk/app.py": '''
+        from flask import Flask
+
+        from desk.fido.views import bp as fido_bp
+        from desk.tokens.views import bp as tokens_bp
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.register_blueprint(fido_bp)
+            app.register_blueprint(tokens_bp)
+            return app
+    ''',
+    "desk/fido/__init__.py": "",
+    "desk/fido/challenge.py": '''
+        from desk.tokens.passkey import PasskeyToken
+
+
+        def verify(token):
+            return isinstance(token, PasskeyToken)
+    ''',
+    "desk/fido/views.py": '''
+        from flask import Blueprint
+
+        from desk.fido.challenge import verify
+
+        bp = Blueprint("fido", __name__, url_prefix="/fido")
+
+
+        @bp.get("/")
+        def check():
+            return {"ok": verify(None)}
+    ''',
+    "desk/tokens/__init__.py": "",
+    "desk/tokens/passkey.py": '''
+        from desk import fido
+
+
+        class PasskeyToken:
+            def check(self):
+                return fido.challenge.verify(self)
+    ''',
+    "desk/tokens/views.py": '''
+        from flask import Blueprint
+
+        from desk.tokens.passkey import PasskeyToken
+
+        bp = Blueprint("tokens", __name__, url_prefix="/tokens")
+
+
+        @bp.get("/")
+        def tokens():
+            return {"ok": PasskeyToken().check()}
+    ''',
+}
+
+
+def test_a_submodule_the_client_offers_is_imported_when_asked_for_not_at_the_clients_import(tmp_path):
+    root = tmp_path / "mono"
+    for rel, text in PASSKEY.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    services = {"fido": ["desk.fido", "desk.fido.challenge", "desk.fido.views"],
+                "tokens": ["desk.tokens", "desk.tokens.passkey", "desk.tokens.views"]}
+    plan = Plan(project="desk", source=str(root), services={n: Service(name=n, modules=m) for n, m in services.items()},
+                shared=["desk", "desk.app"])
+    save_plan(plan, tmp_path / "decompose.yaml")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "tokens")
+    passkey = (src / "desk" / "tokens" / "passkey.py").read_text()
+    assert "from decompose_rt.clients import desk_fido as fido" in passkey
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+    env["PYTHONPATH"] = str(src)
+    check = "from desk.tokens.passkey import PasskeyToken; print(PasskeyToken().check()); import decompose_rt.server"
+    r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["True"]

@@ -81,6 +81,9 @@ class ClientModule:
     objects: list[str] = field(default_factory=list)  # module-level objects proxied remotely
     constants: dict[str, str] = field(default_factory=dict)  # name -> literal source, copied
     reexports: list[str] = field(default_factory=list)  # classes taken from the borrowed module itself
+    #: submodules of the borrowed package used as its attributes (``fido2.challenge.f()``), imported
+    #: when first asked for, as the monolith's attribute access finds them (never at the client's import)
+    submodules: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -526,6 +529,8 @@ def build_generation(
                         cm.constants[s] = lit
                     else:
                         cm.objects.append(s)
+                elif t in copied and k == "module":
+                    cm.submodules.append(s)
                 elif t in copied:
                     cm.reexports.append(s)
                 else:
