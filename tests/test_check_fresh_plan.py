@@ -206,3 +206,26 @@ def test_a_module_object_used_through_a_module_import_must_itself_be_an_interfac
     assert _errors(_audit(facts, plan)) == [("DC101", "app.urls", 4, "app.control.urls")]
     services["control"].interface = [InterfaceItem("app.control.urls", "module", used_by=["web"])]
     assert _errors(_audit(facts, plan)) == []
+
+
+def test_a_package_binding_a_name_equal_to_its_submodule_is_judged_as_that_object():
+    """lnbits: ``lnbits/core/__init__.py`` does ``from .db import db``; the shared ``commands.py``
+    does ``from lnbits.core import db as core_db`` then ``core_db.connect()``.  ``connect`` is a
+    method of the object ``db``, not a function of module ``lnbits.core.db``
+    (analysis.resolve.use_module): the plan records the shared module's use of ``db`` and the
+    audit recognises it (it took ``lnbits.core.db.connect`` for an unrecorded DC102 error)."""
+    from decompose.analysis.facts import SymbolUse
+
+    facts = [
+        _m("app", package=True),
+        _m("app.core", imp("app.core.db", "db", kind="relative", level=1), package=True),
+        ModuleFacts(module="app.core.db", path="app/core/db.py", is_package=False, lines=5,
+                    definitions=[Definition("db", "variable", 3, 3)]),
+        _m("app.cli", imp("app.core", "db as core_db", line=2),
+           uses=[SymbolUse(scope="main", target="app.core.db.connect", count=1, calls=1, line=7, start="app.core")]),
+    ]
+    plan = Plan.from_dict({"version": 1, "project": "app", "services": {
+        "core": {"modules": ["app.core", "app.core.db"]}}, "shared": {"modules": ["app", "app.cli"]},
+        "blockers": [{"kind": "shared-uses-service", "severity": "warning", "module": "app.cli",
+                      "services": ["core"], "symbols": ["app.core.db", "app.core.db.db"]}]})
+    assert _errors(_audit(facts, plan)) == []

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from decompose.analysis.facts import ModuleFacts, SymbolUse
 from decompose.analysis.roles import excluded_role
 from decompose.analysis.resolve import bare as _bare
-from decompose.analysis.resolve import Without, nearest_module
+from decompose.analysis.resolve import Without, bound_names, nearest_module, use_module
 from decompose.guard.graphstate import GraphState, Imp
 from decompose.guard.rules import Finding, import_statement
 from decompose.planning.plan import Plan
@@ -97,6 +97,28 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
             excluded[module] = module in plan.excluded or (
                 info is not None and excluded_role(module, info.relpath) is not None)
         return None if excluded[module] else owner_of(module, direct, below)
+    facts_lookup = facts_of or checked_facts.get
+    bound: dict[str, frozenset[str]] = {}
+
+    def binds(package: str) -> frozenset[str]:
+        """Names a package's __init__ binds itself (analysis.resolve.bound_names), memoised."""
+        if package not in bound:
+            pf = facts_lookup(package)
+            bound[package] = frozenset() if pf is None or not pf.is_package else frozenset(bound_names(
+                pf, lambda mod: [d.name for d in (getattr(facts_lookup(mod), "definitions", None) or ()) if not d.private]))
+        return bound[package]
+
+    def shadow_aware(u: SymbolUse, modules) -> str | None:
+        """The module a use lands in, as analysis.resolve.use_module says: a package binding a
+        name equal to its submodule (``from .db import db``) stops the walk there."""
+        t = nearest_module(u.target, modules)
+        if t is None or "." not in t:
+            return t
+        parts = t.split(".")
+        shadowed = {".".join(parts[:i]) for i in range(2, len(parts) + 1)
+                    if parts[i - 1] in binds(".".join(parts[: i - 1]))}
+        return use_module(u.target, modules, shadowed, u.start) if shadowed else t
+
     out: list[Finding] = []
     for m in sorted(checked):
         f = checked_facts.get(m)
@@ -117,7 +139,7 @@ def boundary_findings(after: GraphState, checked: list[str], checked_facts: dict
             continue
         uses_by_module: dict[str, list[SymbolUse]] = {}
         for u in f.uses:
-            t = nearest_module(u.target, modules)
+            t = shadow_aware(u, modules)
             if t is not None and t != m:
                 uses_by_module.setdefault(t, []).append(u)
 
