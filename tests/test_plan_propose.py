@@ -103,6 +103,10 @@ def test_annotation_verdicts(facts):
     assert classify_annotation(None, m, res) == ("unknown", "no annotation")
     assert classify_annotation("'Product'", m, res)[0] == "bad"  # string annotations too
     assert classify_annotation("typing.IO[str]", m, res)[0] == "bad"
+    # a class handed over is not data (LNbits' generate_filter_params_openapi(model: type[FilterModel]))
+    assert classify_annotation("type[dict]", m, res) == ("bad", "type[...] is a class, which cannot be sent between processes")
+    assert classify_annotation("typing.Type[int] | None", m, res)[0] == "bad"
+    assert classify_annotation('Literal["type", "name"]', m, res)[0] != "bad"   # strings are no names
 
 
 def test_describe_interface_tables_routes_and_blockers(facts):

@@ -112,6 +112,8 @@ BAD_NAMES = {
     "types.GeneratorType": "a generator",
     "functools.partial": "a callable",
 }
+#: Annotations of a class value (``type[X]``), by fully qualified name.
+CLASS_VALUES = frozenset({"typing.Type", "builtins.type", "type"})
 BAD_MODULES = {
     "io": "an open file/stream",
     "socket": "a socket",
@@ -276,6 +278,11 @@ def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[
     """(verdict, why) with verdict in ok / unknown / bad, for an annotation written in ``module``."""
     if text is None or not text.strip():
         return "unknown", "no annotation"
+    # a class handed over (``model: type[FilterModel]``, LNbits' generate_filter_params_openapi):
+    # the callee works on the class object itself; string contents (``Literal["type"]``) are no names
+    for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.sub(r"(['\"]).*?\1", " ", text)):
+        if name == "type" or res.qualify(module, name) in CLASS_VALUES:
+            return "bad", f"{name}[...] is a class, which cannot be sent between processes"
     clean = text.replace('"', " ").replace("'", " ")
     names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", clean)
     verdict, why = "ok", ""
