@@ -153,6 +153,16 @@ def test_the_monolith_finds_its_own_distribution_in_a_service(tmp_path):
     src = out / svc["source"]
     assert (src / "bootmeta_app-2.3.4.dist-info" / "METADATA").read_text().splitlines()[1:3] == \
         ["Name: bootmeta-app", "Version: 2.3.4"]
+    # importlib.metadata.files() lists what the service holds (privacyIDEA's create_app looks for
+    # migrations/env.py there; without a RECORD it is None: TypeError in the app factory)
+    files = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; "
+                            "print(*sorted(str(f) for f in m.files('bootmeta-app')))"],
+                           cwd=src, env={**os.environ, "PYTHONPATH": str(src)}, capture_output=True, text=True)
+    assert files.returncode == 0, files.stderr
+    listed = files.stdout.split()
+    assert {"bootmeta_app/__init__.py", "bootmeta_app/settings.py", "bootmeta_app/views.py",
+            "bootmeta_app-2.3.4.dist-info/RECORD"} <= set(listed)
+    assert not any(f.startswith("decompose_rt") for f in listed)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
     env.update(PYTHONPATH=str(src), DECOMPOSE_RPC_SECRET="s" * 32)
     probe = ("from fastapi.testclient import TestClient\nfrom decompose_rt.server import app\n"

@@ -8,6 +8,10 @@ image and the service never booted.  Each service's source folder (on
 ``sys.path``: the image's working directory, ``PYTHONPATH`` locally) gets a
 minimal ``<name>-<version>.dist-info/METADATA`` naming the monolith's
 distribution and version, so those calls answer as they did in the monolith.
+Its ``RECORD`` lists the monolith's files the service holds, so
+``importlib.metadata.files(name)`` is a list as in an installed monolith
+(privacyIDEA's ``create_app`` looks for ``migrations/env.py`` in it; with no
+``RECORD`` it is ``None`` and the app factory raised ``TypeError``).
 
 Name and version come from, in order: ``pyproject.toml [project]`` (a static
 version), ``setup.cfg [metadata]`` (a literal version), ``PKG-INFO`` (an
@@ -20,6 +24,7 @@ import configparser
 import re
 import tomllib
 from email.parser import HeaderParser
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -57,17 +62,28 @@ def own_distribution(root: Path) -> tuple[str, str] | None:
     return name, version
 
 
-def dist_info_files(name: str, version: str) -> dict[str, bytes]:
-    """``{relative path: bytes}`` of the minimal ``.dist-info`` folder of ``name`` ``version``."""
+def dist_info_files(name: str, version: str, record: Iterable[str] = ()) -> dict[str, bytes]:
+    """``{relative path: bytes}`` of the minimal ``.dist-info`` folder of ``name`` ``version``;
+    ``record``: the paths (relative to the folder holding it) its ``RECORD`` lists besides its own."""
     folder = f"{re.sub(r'[-_.]+', '_', name)}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    own = [f"{folder}/METADATA", f"{folder}/INSTALLER", f"{folder}/RECORD"]
+    lines = [_record_line(p) for p in sorted({*record, *own})]
     return {
         f"{folder}/METADATA": metadata.encode("utf-8"),
         f"{folder}/INSTALLER": b"decompose\n",
+        f"{folder}/RECORD": "".join(lines).encode("utf-8"),
     }
 
 
-def service_dist_info(root: Path | None) -> dict[str, bytes]:
-    """What every service's source folder gets (nothing when the monolith declares no distribution)."""
+def _record_line(path: str) -> str:
+    """One CSV row of RECORD (no hash, no size: the files are not checked)."""
+    quoted = f'"{path.replace(chr(34), chr(34) * 2)}"' if any(c in path for c in ',"\r\n') else path
+    return f"{quoted},,\n"
+
+
+def service_dist_info(root: Path | None, record: Iterable[str] = ()) -> dict[str, bytes]:
+    """What a service's source folder gets (nothing when the monolith declares no distribution);
+    ``record``: the monolith's files it holds (paths relative to the source folder)."""
     found = own_distribution(root) if root is not None else None
-    return dist_info_files(*found) if found else {}
+    return dist_info_files(*found, record=record) if found else {}

@@ -421,7 +421,7 @@ def render_outputs(
             database_env=database_env,
         )
 
-    own_dist = distinfo.service_dist_info(root)
+    own_dist = distinfo.own_distribution(root) if root is not None else None
     copies = SharedCopies(gen, fb, sources, root)
     owner_of = {m: n for n in sorted(gen.services) for m in gen.services[n].modules}
     route_owners: dict[tuple[str, str], str] = {}
@@ -438,6 +438,7 @@ def render_outputs(
         unit_files(prefix, unit, unit["requirements"], "decompose_rt.server:app", "decompose_rt", gen.database_env, mounts)
         # the service's source tree
         drop = {m for m in fb if m not in spec.copied}
+        held: list[str] = []  # the monolith's files this service holds (its distribution's RECORD)
         for m in spec.copied:
             f = fb[m]
             path = f"{prefix}/app/{_module_path(m, f.is_package)}"
@@ -453,14 +454,18 @@ def render_outputs(
                 raise GenerateError([f"{name}: {exc}"]) from None
             changes.extend(ch)
             files[path] = data
+            held.append(_module_path(m, f.is_package))
             if same:
                 untouched.add(path)
             for rel, data in copies.data_files(m).items():
                 files[f"{prefix}/app/{rel}"] = data
+                held.append(rel)
             for rel, data in copies.root_data_files(m).items():
                 files[f"{prefix}/app/{rel}"] = data
-        for rel, data in own_dist.items():  # the monolith's own distribution metadata (importlib.metadata)
-            files[f"{prefix}/app/{rel}"] = data
+                held.append(rel)
+        if own_dist is not None:  # the monolith's own distribution metadata (importlib.metadata)
+            for rel, data in distinfo.dist_info_files(*own_dist, record=held).items():
+                files[f"{prefix}/app/{rel}"] = data
         rt = f"{prefix}/app/decompose_rt"
         files[f"{rt}/__init__.py"] = _render(env, "runtime/init.py.j2", database_env=gen.database_env)
         files[f"{rt}/probes.py"] = _render(env, "runtime/probes.py.j2")
