@@ -78,6 +78,8 @@ class Definition:
     bases: list[str] = field(default_factory=list)  # classes: base expressions as written
     decorators: list[str] = field(default_factory=list)  # decorator expressions as written
     methods: list[str] = field(default_factory=list)  # classes: method names
+    #: classes: the decorator expressions of its methods, as written (they run with the class body)
+    method_decorators: list[str] = field(default_factory=list)
     mutable: bool = False  # variables: bound to a mutable container (list/dict/set/...)
     private: bool = False  # name starts with "_"
 

@@ -420,13 +420,16 @@ def build_generation(
     decorators_cache: dict[str, frozenset[str]] = {}
 
     def decorators_of(mod: str) -> frozenset[str]:
-        """Names ``mod`` decorates its definitions with (``@login_required``, ``@auth.login_required(...)``):
-        they run at import time and wrap functions, never callable over HTTP; and the names it
-        hands to the framework to call in its process (``Depends(check_token)``, WebFramework.injected_callables)."""
+        """Names ``mod`` decorates its definitions and their methods with (``@login_required``,
+        ``@auth.login_required(...)``): they run at import time and wrap functions, never callable
+        over HTTP; and the names it hands to the framework to call in its process
+        (``Depends(check_token)``, WebFramework.injected_callables)."""
         if mod not in decorators_cache:
+            text = sources.get(mod, "")
             decorators_cache[mod] = frozenset(dec.split("(", 1)[0].strip().rsplit(".", 1)[-1]
-                                              for d in fb[mod].definitions for dec in d.decorators) \
-                | fw.injected_callables(sources.get(mod, ""))
+                                              for d in fb[mod].definitions
+                                              for dec in (*d.decorators, *d.method_decorators)) \
+                | fw.injected_callables(text)
         return decorators_cache[mod]
 
     def targets_of(mod: str) -> dict[str, set[str]]:

@@ -45,7 +45,8 @@ def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[
     # names each module applies as decorators: generation borrows a decorator's module
     # into the user's service, so a decorator is not a reference called over RPC
     decorating: dict[str, set[str]] = {
-        f.module: {dec.split("(", 1)[0].strip().rpartition(".")[2] for d in f.definitions for dec in d.decorators}
+        f.module: {dec.split("(", 1)[0].strip().rpartition(".")[2]
+                   for d in f.definitions for dec in (*d.decorators, *d.method_decorators)}
         for f in facts
     }
     bonds: dict[tuple[str, str], str] = {}

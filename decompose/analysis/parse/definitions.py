@@ -89,6 +89,7 @@ class DefinitionsMixin:
             bases=[arg.star + code(arg.value) for arg in node.bases],
             decorators=[code(dec.decorator) for dec in node.decorators],
             methods=methods(node.body),
+            method_decorators=[code(dec.decorator) for fn in method_nodes(node.body) for dec in fn.decorators],
             private=name.startswith("_"),
         )
         self.definitions.append(d)
@@ -126,6 +127,15 @@ class DefinitionsMixin:
 def methods(suite: cst.BaseSuite) -> list[str]:
     """Names of the functions defined in a class body (also under if/try/with)."""
     out: list[str] = []
+    for fn in method_nodes(suite):
+        if fn.name.value not in out:
+            out.append(fn.name.value)
+    return out
+
+
+def method_nodes(suite: cst.BaseSuite) -> list[cst.FunctionDef]:
+    """The functions defined in a class body (also under if/try/with), in order."""
+    out: list[cst.FunctionDef] = []
     if suite.__class__ is not IndentedBlock:
         return out
     stack = list(reversed(suite.body))
@@ -133,8 +143,7 @@ def methods(suite: cst.BaseSuite) -> list[str]:
         st = stack.pop()
         cls = st.__class__
         if cls is cst.FunctionDef:
-            if st.name.value not in out:
-                out.append(st.name.value)
+            out.append(st)
             continue
         blocks: list[Any] = []
         if cls is cst.If:

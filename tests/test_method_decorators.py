@@ -1,0 +1,133 @@
+"""A decorator of another service's module applied to a method (issue 10).
+
+LNbits' ``lnbits/core/wasm_ext/api/host.py`` decorates the methods of ``ExtensionHostAPI``
+with ``@extension_api_method(...)`` of ``api/registry.py`` (another service).  The class body
+runs at import time, so the decorator does too; generation borrowed the modules of decorators
+of top-level definitions only, gave the method's decorator an RPC stub, and the service's
+import called the other service before anything was up (``ConnectError``: it did not boot).
+The class and its decorator are in one service (the plan keeps a decorator factory with its
+user); the service borrowing the class must take the decorator's module along.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from decompose.cli import app
+from decompose.analysis.parse import parse_module
+from decompose.planning.plan import Plan, Service
+from decompose.planning.planfile import save_plan
+
+DESK = {
+    "desk/__init__.py": "",
+    "desk/app.py": '''
+        from flask import Flask
+
+        from desk.host.views import bp as host_bp
+        from desk.registry.views import bp as registry_bp
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.register_blueprint(host_bp)
+            app.register_blueprint(registry_bp)
+            return app
+    ''',
+    "desk/registry/__init__.py": "",
+    "desk/registry/methods.py": '''
+        from typing import Callable
+
+        METHODS: dict[str, str] = {}
+
+
+        def api_method(*, name: str) -> Callable:
+            def wrap(func):
+                METHODS[name] = func.__qualname__
+                return func
+            return wrap
+
+
+        def registered() -> list[str]:
+            return sorted(METHODS)
+    ''',
+    "desk/registry/views.py": '''
+        from flask import Blueprint
+
+        from desk.registry.methods import registered
+
+        bp = Blueprint("registry", __name__, url_prefix="/registry")
+
+
+        @bp.get("/")
+        def listing():
+            return {"methods": registered()}
+    ''',
+    "desk/host/__init__.py": "",
+    "desk/host/api.py": '''
+        from desk.registry.methods import METHODS, api_method
+
+
+        class HostAPI:
+            @api_method(name="wallet.balance")
+            def balance(self):
+                return 21
+
+            @staticmethod
+            def names():
+                return sorted(METHODS)
+    ''',
+    "desk/host/views.py": '''
+        from flask import Blueprint
+
+        from desk.host.api import HostAPI
+
+        bp = Blueprint("host", __name__, url_prefix="/host")
+
+
+        @bp.get("/")
+        def balance():
+            return {"balance": HostAPI().balance()}
+    ''',
+}
+
+
+def test_a_class_records_the_decorators_of_its_methods():
+    f = parse_module(textwrap.dedent(DESK["desk/host/api.py"]).encode(), "desk.host.api", "desk/host/api.py", False)
+    (host,) = [d for d in f.definitions if d.name == "HostAPI"]
+    assert host.method_decorators == ['api_method(name="wallet.balance")', "staticmethod"]
+
+
+def test_a_method_decorated_by_another_services_function_boots_with_the_decorator_run_locally(tmp_path):
+    root = tmp_path / "mono"
+    for rel, text in DESK.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    # as in LNbits: the decorated class and its decorator in one service, the class borrowed by another
+    services = {"ext": ["desk.registry", "desk.registry.methods", "desk.registry.views", "desk.host", "desk.host.api"],
+                "host": ["desk.host.views"]}
+    plan = Plan(project="desk", source=str(root), services={n: Service(name=n, modules=m) for n, m in services.items()},
+                shared=["desk", "desk.app"])
+    save_plan(plan, tmp_path / "decompose.yaml")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "decompose-output.json").read_text())
+    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "host")
+    # the decorator's module is borrowed with the class (never an RPC stub: it runs in the class body)
+    assert (src / "desk" / "registry" / "methods.py").is_file()
+    client = src / "decompose_rt" / "clients" / "desk_registry_methods.py"
+    assert not client.exists() or "def api_method" not in client.read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+    env["PYTHONPATH"] = str(src)
+    check = "from desk.host.api import HostAPI; print(HostAPI().balance(), *HostAPI.names()); import decompose_rt.server"
+    r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["21", "wallet.balance"]
