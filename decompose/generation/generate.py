@@ -42,6 +42,7 @@ from decompose.generation.stubs import (  # noqa: F401  (re-exported: tests and 
     client_function,
     module_code_values,
     module_instances,
+    module_type_aliases,
 )
 
 RUNTIME_PACKAGE = "decompose_rt"
@@ -403,11 +404,12 @@ def build_generation(
 
     def instances_of(mod: str) -> frozenset[str]:
         """Module-level objects built by calling a class (``bp = Blueprint(...)``,
-        ``db = SQLAlchemy()``) and structures holding the module's functions or classes
-        (:func:`module_code_values`): live objects, never HTTP proxies."""
+        ``db = SQLAlchemy()``), structures holding the module's functions or classes
+        (:func:`module_code_values`) and type aliases (:func:`module_type_aliases`): live
+        objects, never HTTP proxies."""
         if mod not in instances_cache:
             text = sources.get(mod, "")
-            instances_cache[mod] = module_instances(text) | module_code_values(text)
+            instances_cache[mod] = module_instances(text) | module_code_values(text) | module_type_aliases(text)
         return instances_cache[mod]
 
     literals_cache: dict[str, ModuleLiterals] = {}

@@ -87,6 +87,55 @@ def module_instances(source: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def module_type_aliases(source: str) -> frozenset[str]:
+    """Names bound at module level to a type (``PaymentCountField = Literal["status", "tag"]``,
+    ``Id = int | str``, ``Rows = list[dict]``, ``X: TypeAlias = ...``): annotations that FastAPI
+    and pydantic evaluate where they are used, so they are the module's own objects, never remote
+    state."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+
+    def is_type(node: ast.AST) -> bool:
+        if isinstance(node, ast.Subscript):  # Literal[...], Union[...], list[int], typing.Optional[...]
+            base = node.value.id if isinstance(node.value, ast.Name) else \
+                node.value.attr if isinstance(node.value, ast.Attribute) else ""
+            return base in _GENERICS
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # int | None
+            return all(is_type(s) or isinstance(s, (ast.Name, ast.Attribute)) or
+                       isinstance(s, ast.Constant) and s.value is None for s in (node.left, node.right)) \
+                and (is_type(node.left) or is_type(node.right) or _is_known_type_name(node.left))
+        return False
+
+    out: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            alias = isinstance(node.annotation, (ast.Name, ast.Attribute)) and \
+                (node.annotation.id if isinstance(node.annotation, ast.Name) else node.annotation.attr) == "TypeAlias"
+            if alias or is_type(node.value):
+                out.add(node.target.id)
+        elif isinstance(node, ast.Assign) and is_type(node.value):
+            out.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif getattr(ast, "TypeAlias", None) is not None and isinstance(node, ast.TypeAlias):  # 3.12: type X = ...
+            out.add(node.name.id)
+    return frozenset(out)
+
+
+#: Subscripted, these make a type (``typing``, ``collections.abc`` and builtin generics).
+_GENERICS = frozenset({
+    "Literal", "Union", "Optional", "Annotated", "List", "Dict", "Tuple", "Set", "FrozenSet", "Type", "Callable",
+    "Sequence", "Mapping", "MutableMapping", "MutableSequence", "Iterable", "Iterator", "Collection", "Awaitable",
+    "Coroutine", "Generator", "AsyncIterator", "AsyncGenerator", "DefaultDict", "OrderedDict", "Deque", "ClassVar",
+    "Final", "Required", "NotRequired", "TypeGuard", "list", "dict", "tuple", "set", "frozenset", "type",
+})
+
+
+def _is_known_type_name(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id in {"int", "str", "float", "bool", "bytes", "dict", "list",
+                                                      "tuple", "set", "frozenset", "type", "object"}
+
+
 def module_code_values(source: str) -> frozenset[str]:
     """Names bound at module level to a value that holds code: a structure referring to a
     function or class of the module itself, or holding a lambda (FlaskBB's settings
