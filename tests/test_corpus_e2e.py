@@ -74,7 +74,7 @@ class App:
         self.work = work
         self.root = work / name
         shutil.copytree(src, self.root, symlinks=True, ignore=shutil.ignore_patterns(
-            "__pycache__", ".decompose_cache", "instance", "*.egg-info", "*.sqlite*", "logs", *self.spec.clean))
+            "__pycache__", ".decompose_cache", "instance", "*.egg-info", "*.sqlite*", "*.log", *self.spec.clean))
         self.timings: dict[str, float] = {}
         self.plan = work / "decompose.yaml"
         self.out = work / "out"
