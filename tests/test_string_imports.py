@@ -277,3 +277,46 @@ def test_services_start_with_their_config_module_and_data_folder(tmp_path):
                            env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"{unit['name']}: {r.stderr[-2000:]}"
         assert (src / "logs" / "forum.log").is_file()
+
+
+def test_a_folder_the_monolith_writes_into_is_a_writable_volume_on_the_read_only_root(tmp_path):
+    """FlaskBB's logs/ ships as logs/.gitkeep and its logging config writes logs/error.log. The
+    images run with a read-only root file system, so every service holding the folder gets a
+    volume over /app/logs (compose, Kubernetes emptyDir) that its user owns; the Dockerfile and
+    the manifests still pass hadolint and kubernetes-validate."""
+    import yaml
+
+    from tests.generate_support import tool
+
+    out = tmp_path / "out"
+    plan = _forum_plan(tmp_path)
+    # and a folder the app makes itself (FlaskBB's WHOOSHEE_DIR): not in the source tree at all
+    config = tmp_path / "mono" / "forum" / "configs" / "default.py"
+    config.write_text(config.read_text().replace(
+        '    LOG_PATH = os.path.join(basedir, "logs")\n',
+        '    LOG_PATH = os.path.join(basedir, "logs")\n    INDEX_DIR = os.path.join(basedir, "search_index", "v1")\n'))
+    assert "search_index" in config.read_text()
+    r = CliRunner().invoke(app, ["generate", "--plan", str(plan), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    compose = yaml.safe_load((out / "compose.yaml").read_text())
+    for name in ("user", "shop"):
+        for folder in ("logs", "search_index"):
+            assert f"{name}-app-{folder.replace('_', '-')}:/app/{folder}" in compose["services"][name]["volumes"]
+            assert f"{name}-app-{folder.replace('_', '-')}" in compose["volumes"]
+        dockerfile = (out / "services" / name / "Dockerfile").read_text()
+        made = "RUN mkdir -p /app/logs /app/search_index \\\n    && chown 10001:10001 /app/logs /app/search_index"
+        assert made in dockerfile, dockerfile
+        assert dockerfile.index("COPY app/ /app/") < dockerfile.index(made)
+        r = subprocess.run([tool("hadolint"), "--failure-threshold", "style", "--no-color",
+                            str(out / "services" / name / "Dockerfile")], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and not r.stdout.strip(), r.stdout + r.stderr
+        deploy = out / "k8s" / "base" / name / "deployment.yaml"
+        doc = yaml.safe_load(deploy.read_text())
+        pod = doc["spec"]["template"]["spec"]
+        assert {"name": "app-logs", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+        assert {"name": "app-logs", "mountPath": "/app/logs"} in pod["containers"][0]["volumeMounts"]
+        r = subprocess.run([tool("kubernetes-validate"), "--strict", str(deploy)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+    # the gateway writes nothing of the monolith's
+    assert not any("app-logs" in v for v in compose["services"]["gateway"].get("volumes", []))

@@ -127,6 +127,9 @@ class ServiceSpec:
     call_weight_out: int = 0
     call_weight_in: int = 0
     replicas: int = 1  # the plan's (default DEFAULT_REPLICAS): prod overlay and `up --swarm`
+    # folders of its app/ the monolith writes into at run time (a shipped folder holding only
+    # dotfiles, such as FlaskBB's logs/.gitkeep): writable volumes on the read-only root
+    writable: list[str] = field(default_factory=list)
 
     @property
     def route_prefixes(self) -> list[str]:

@@ -8,6 +8,8 @@ Kubernetes overlay settings and the strangler-fig figures.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from typing import Any
 
@@ -103,6 +105,16 @@ def gateway_backends(gen: Generation) -> list[str]:
     return sorted({n for n, s in gen.services.items() if s.routes} | {gen.default_service})
 
 
+#: Where a service's app/ folder lives in its image.
+APP_ROOT = "/app"
+
+
+def writable_volume(folder: str) -> str:
+    """The volume name of a writable folder of the app (``logs`` -> ``app-logs``), a DNS-1123 label."""
+    label = re.sub(r"[^a-z0-9-]+", "-", folder.lower()).strip("-")[:50] or "data"
+    return f"app-{label}"
+
+
 def service_unit(gen: Generation, name: str) -> dict[str, Any]:
     s = gen.services[name]
     env = {
@@ -128,6 +140,10 @@ def service_unit(gen: Generation, name: str) -> dict[str, Any]:
         if s.database == "shared":
             volumes.append({"name": SHARED_VOLUME, "path": SHARED_MOUNT, "size": "1Gi"})
             compose_volumes.append(f"{SHARED_VOLUME}:{SHARED_MOUNT}")
+    for folder in s.writable:  # what the monolith writes under its own tree (logs/): not the read-only root
+        vol = writable_volume(folder)
+        volumes.append({"name": vol, "path": f"{APP_ROOT}/{folder}", "size": "64Mi"})
+        compose_volumes.append(f"{name}-{vol}:{APP_ROOT}/{folder}")
     ingress_from = sorted(set(s.called_by) | ({GATEWAY_NAME} if name in gateway_backends(gen) else set()))
     return {
         "name": name,

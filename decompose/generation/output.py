@@ -223,6 +223,12 @@ def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[
     return out
 
 
+#: A folder name joined to a base directory: ``os.path.join(basedir, "whoosh_index", ...)``,
+#: ``BASE_DIR / "media"`` (no extension: files such as ``flaskbb.sqlite`` are not folders).
+_MADE_FOLDER = re.compile(
+    r"""os\.path\.join\(\s*[A-Za-z_][\w.]*\s*,\s*["']([A-Za-z][\w-]*)["']"""
+    r"""|\b[A-Za-z_]*(?:BASE|ROOT|base|root)[A-Za-z_]*\s*/\s*["']([A-Za-z][\w-]*)["']""")
+
 #: A data folder at a package root larger than this is not copied into the services.
 ROOT_DATA_LIMIT = 20 * 1024 * 1024
 
@@ -330,6 +336,25 @@ class SharedCopies:
             self._data[m] = _data_files(self.root, self.fb, m)
         return self._data[m]
 
+    def runtime_folders(self, m: str) -> list[str]:
+        """Folders beside ``m``'s top-level package that the monolith writes into at run time:
+        a data folder ``m`` names that ships with nothing but dotfiles (``logs/.gitkeep``), and
+        a folder ``m`` joins to a base directory that the source tree does not have
+        (``os.path.join(basedir, "whoosh_index")``, ``BASE_DIR / "media"``): the app makes it."""
+        files = self.root_data_files(m)
+        names = sorted({rel.split("/", 1)[0] for rel in files})
+        out = {n for n in names if all(rel.rpartition("/")[2].startswith(".")
+                                       for rel in files if rel.split("/", 1)[0] == n)}
+        f = self.fb.get(m)
+        top = self.fb.get(m.split(".", 1)[0])
+        if self.root is not None and f is not None and top is not None and top.is_package:
+            base = (self.root / top.path).parent.parent
+            for name in _MADE_FOLDER.findall(self.sources.get(m, "")):
+                name = name[0] or name[1]
+                if name and not (base / name).exists() and name not in PRUNED and not name.startswith((".", "_")):
+                    out.add(name)
+        return sorted(out)
+
     def root_data_files(self, m: str) -> dict[str, bytes]:
         """The data folders beside ``m``'s top-level package that ``m`` names in a string
         (``os.path.join(basedir, "logs")``, ``"data/seed.json"``), by their path in ``app/``:
@@ -404,6 +429,7 @@ def render_outputs(
         files[f"{prefix}/Dockerfile"] = _render(
             env, "service/Dockerfile.j2", unit=unit, base_image=gen.base_image, port=PORT, uid=UID,
             health=HEALTH_PATH, wsgi=wsgi, data_dirs=data_dirs_service if unit["role"] == "service" else ["/tmp/app"],
+            app_dirs=[v["path"] for v in unit.get("volumes", ()) if v["path"].startswith("/app/")],
             **ctx,
         )
         files[f"{prefix}/.dockerignore"] = _render(env, "service/dockerignore.j2", unit=unit)
@@ -430,6 +456,9 @@ def render_outputs(
             route_owners.setdefault((r.native or r.path, r.function), n)
     # the allow-list of decompose_rt.rpc: classes a service builds from what another sends
     own_modules = sorted({m for spec in gen.services.values() for m in spec.copied})
+    for name in sorted(gen.services):  # the folders each service writes into (volumes, see service_unit)
+        spec = gen.services[name]
+        spec.writable = sorted({d for m in spec.copied for d in copies.runtime_folders(m)})
     for name in sorted(gen.services):
         spec = gen.services[name]
         unit = service_unit(gen, name)
