@@ -48,10 +48,22 @@ CALLER = textwrap.dedent('''
         ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 
     threading.Thread(target=serve_later, daemon=True).start()
-    try:
-        print(rpc.call("models", "desk.models.count", (), {"field": "tag"}))
-    except Exception as exc:
-        print(type(exc).__name__)
+
+    async def in_loop():
+        # a sync call on the event loop's thread never waits past the retries (it would stall the
+        # loop, this service's own startup); an async one (a worker thread) waits like any thread
+        try:
+            first = rpc.call("models", "desk.models.count", (), {"field": "tag"})
+        except Exception as exc:
+            first = type(exc).__name__
+        try:
+            second = await rpc.acall("models", "desk.models.count", (), {"field": "tag"})
+        except Exception as exc:
+            second = type(exc).__name__
+        return first, second
+
+    import asyncio
+    print(*asyncio.run(in_loop()))
 ''')
 
 
@@ -80,6 +92,7 @@ def test_a_young_process_waits_for_a_peer_still_starting(tmp_path: Path):
         done = subprocess.run([sys.executable, str(tmp_path / "caller.py"), str(port)], cwd=src, env=env,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr[-2000:]
-        results.append(done.stdout.split()[-1])
-    # waited for the peer while young; with no startup wait, the one retry was all it got
-    assert results == ["7", "ConnectError"]
+        results.append(done.stdout.split()[-2:])
+    # waited for the peer while young (not on the loop's thread); with no startup wait, the one
+    # retry was all it got
+    assert results == [["ConnectError", "7"], ["ConnectError", "ConnectError"]]
