@@ -265,7 +265,8 @@ _app(AppSpec(
     # pyproject's addopts ask for xdist (--numprocesses auto): workers race on create_app's
     # os.makedirs(instance/) (FileExistsError, 204 errors on a fresh tree), so no workers.
     test_command=("python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--numprocesses", "0"),
-    clean=("instance",),
+    # instance/ and the search index (WHOOSHEE_DIR = basedir/whoosh_index) are made by every run
+    clean=("instance", "whoosh_index"),
     # 1 failed: tests/unit/utils/test_translations.py (no compiled .mo catalogues in the sdist)
     expected=TestCounts(collected=233, passed=231, failed=1, skipped=1, seconds=189),
     notes="Forum (Flask-SQLAlchemy, Flask-Login, Celery tasks, pluggy plugins); tests/ uses an in-memory SQLite "

@@ -306,6 +306,7 @@ class SharedCopies:
         self._rewritten: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[bytes, list[Change]] | CodemodError] = {}
         self._data: dict[str, dict[str, bytes]] = {}
         self._root_folders: dict[str, dict[str, Path]] | None = None
+        self._dir_names: dict[Path, frozenset[str]] = {}
         self._folder_files: dict[Path, dict[str, bytes] | None] = {}
         self.notes: list[str] = []
 
@@ -351,9 +352,21 @@ class SharedCopies:
             base = (self.root / top.path).parent.parent
             for name in _MADE_FOLDER.findall(self.sources.get(m, "")):
                 name = name[0] or name[1]
-                if name and not (base / name).exists() and name not in PRUNED and not name.startswith((".", "_")):
+                if (name and not (base / name).exists() and name not in self._source_dirs(base)
+                        and name not in PRUNED and not name.startswith((".", "_"))):
                     out.add(name)
         return sorted(out)
+
+    def _source_dirs(self, base: Path) -> frozenset[str]:
+        """Names of the folders of the tree under ``base`` (a name joined to a package's own
+        folder, ``os.path.join(os.path.dirname(__file__), "translations")``, is one of them)."""
+        if base not in self._dir_names:
+            names: set[str] = set()
+            for dirpath, dirnames, _ in os.walk(base):
+                dirnames[:] = [d for d in dirnames if d not in PRUNED and not d.startswith(".")]
+                names.update(dirnames)
+            self._dir_names[base] = frozenset(names)
+        return self._dir_names[base]
 
     def root_data_files(self, m: str) -> dict[str, bytes]:
         """The data folders beside ``m``'s top-level package that ``m`` names in a string
