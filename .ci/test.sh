@@ -30,7 +30,7 @@ CHECKOV=$(bash .ci/install-checkov.sh) && ts "checkov at $CHECKOV"
 # python:3.14-slim (forky, the slowest to bootstrap) only when FlaskBB runs end to end.
 if [ -z "${BASE_SUITES:-}" ]; then
   BASE_SUITES="bookworm:3.11 trixie:3.13"
-  case " ${DECOMPOSE_E2E_APPS:-flaskr} " in *" flaskbb "*) BASE_SUITES="$BASE_SUITES forky:3.14" ;; esac
+  case " ${DECOMPOSE_E2E_APPS:-flaskr flaskbb} " in *" flaskbb "*) BASE_SUITES="$BASE_SUITES forky:3.14" ;; esac
   export BASE_SUITES
 fi
 
@@ -46,10 +46,10 @@ else
 fi
 
 # The real monoliths tests/test_corpus_e2e.py runs end to end with Docker
-# (DECOMPOSE_E2E_APPS, default flaskr; "flaskr flaskbb" adds FlaskBB, whose venv
-# needs python3.12: pyenv's): sdists from PyPI and their virtualenvs, cached in
+# (DECOMPOSE_E2E_APPS, default "flaskr flaskbb"; FlaskBB's venv needs python3.12:
+# pyenv's; its images python:3.14-slim, from forky): sdists from PyPI and their virtualenvs, cached in
 # ~/.cache/decompose-corpus, so only a new machine downloads and builds them.
-export DECOMPOSE_E2E_APPS="${DECOMPOSE_E2E_APPS:-flaskr}"
+export DECOMPOSE_E2E_APPS="${DECOMPOSE_E2E_APPS:-flaskr flaskbb}"
 ts "corpus apps $DECOMPOSE_E2E_APPS (benchmarks/corpus.py; cached)"
 CORPUS_LOG=$(mktemp)
 # shellcheck disable=SC2086

@@ -34,8 +34,8 @@ from tests.generate_support import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "tests" / "data" / "corpus_plans"
-#: flaskr by default; FlaskBB when named (DECOMPOSE_E2E_APPS="flaskr flaskbb"): see docs/verify.md for its state.
-APPS = [a for a in os.environ.get("DECOMPOSE_E2E_APPS", "flaskr").split() if a]
+#: flaskr and FlaskBB by default (DECOMPOSE_E2E_APPS names others, or one of them): docs/verify.md.
+APPS = [a for a in os.environ.get("DECOMPOSE_E2E_APPS", "flaskr flaskbb").split() if a]
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
