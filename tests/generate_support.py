@@ -149,3 +149,46 @@ def tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
     assert path, f"{name} not found: pip install -e '.[test]'"
     return path
+
+
+def generate_fixture(tmp_path: Path, files: dict[str, str], services: dict[str, list[str]], shared: list[str],
+                     project: str = "desk") -> tuple[Path, dict]:
+    """A small monolith of ``files`` (dedented) written to ``tmp_path/mono``, planned by hand
+    (service -> modules, the shared modules) and generated with the CLI into ``tmp_path/out``:
+    (the output folder, its decompose-output.json)."""
+    import json
+    import textwrap
+
+    from typer.testing import CliRunner
+
+    from decompose.cli import app
+    from decompose.planning.plan import Plan, Service
+    from decompose.planning.planfile import save_plan
+
+    root = tmp_path / "mono"
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    plan = Plan(project=project, source=str(root),
+                services={n: Service(name=n, modules=m) for n, m in services.items()}, shared=list(shared))
+    save_plan(plan, tmp_path / "decompose.yaml")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    return out, json.loads((out / "decompose-output.json").read_text())
+
+
+def unit_source(out: Path, manifest: dict, name: str) -> Path:
+    """The source folder (``app/``) of service ``name`` in a generated output."""
+    return out / next(u["source"] for u in manifest["services"] if u["name"] == name)
+
+
+def child_env(src: Path, **extra: str) -> dict[str, str]:
+    """The environment of a process running a generated service's code from ``src``: this
+    process's, without DECOMPOSE_* and PYTHONPATH, plus PYTHONPATH=src and ``extra``."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(src), **extra)
+    return env

@@ -11,19 +11,13 @@ stub kept the signature as text its module cannot evaluate and the service did n
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-from typer.testing import CliRunner
 
-from decompose.cli import app
 from decompose.frameworks.fastapi import dependency_names
-from decompose.planning.plan import Plan, Service
-from decompose.planning.planfile import save_plan
+from tests.generate_support import child_env, generate_fixture, unit_source
 
 DESK = {
     "desk/__init__.py": "",
@@ -88,26 +82,12 @@ def test_dependency_names_of_a_module():
 
 
 def test_a_route_depending_on_another_services_function_boots_and_runs_it_locally(tmp_path):
-    root = tmp_path / "mono"
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
-    plan = Plan(project="desk", source=str(root),
-                services={"auth": Service(name="auth", modules=["desk.auth"]),
-                          "api": Service(name="api", modules=["desk.api"])},
-                shared=["desk", "desk.main"])
-    save_plan(plan, tmp_path / "decompose.yaml")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
-    assert r.exit_code == 0, r.output
-    manifest = json.loads((out / "decompose-output.json").read_text())
-    svc = next(u for u in manifest["services"] if u["name"] == "api")
-    src = out / svc["source"]
+    out, manifest = generate_fixture(tmp_path, DESK, {"auth": ["desk.auth"], "api": ["desk.api"]},
+                                     ["desk", "desk.main"])
+    src = unit_source(out, manifest, "api")
     client = (src / "decompose_rt" / "clients" / "desk_auth.py").read_text()
     assert "async def check_token" not in client   # never an RPC stub: FastAPI calls it here
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(src), DECOMPOSE_RPC_SECRET="s" * 32)
+    env = child_env(src, DECOMPOSE_RPC_SECRET="s" * 32)
     probe = ("from fastapi.testclient import TestClient\n"
              "from decompose_rt.server import app\n"
              "c = TestClient(app)\n"

@@ -11,19 +11,14 @@ user); the service borrowing the class must take the decorator's module along.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-from typer.testing import CliRunner
 
-from decompose.cli import app
 from decompose.analysis.parse import parse_module
-from decompose.planning.plan import Plan, Service
-from decompose.planning.planfile import save_plan
+from tests.generate_support import generate_fixture, unit_source
 
 DESK = {
     "desk/__init__.py": "",
@@ -105,22 +100,11 @@ def test_a_class_records_the_decorators_of_its_methods():
 
 
 def test_a_method_decorated_by_another_services_function_boots_with_the_decorator_run_locally(tmp_path):
-    root = tmp_path / "mono"
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
     # as in LNbits: the decorated class and its decorator in one service, the class borrowed by another
     services = {"ext": ["desk.registry", "desk.registry.methods", "desk.registry.views", "desk.host", "desk.host.api"],
                 "host": ["desk.host.views"]}
-    plan = Plan(project="desk", source=str(root), services={n: Service(name=n, modules=m) for n, m in services.items()},
-                shared=["desk", "desk.app"])
-    save_plan(plan, tmp_path / "decompose.yaml")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
-    assert r.exit_code == 0, r.output
-    manifest = json.loads((out / "decompose-output.json").read_text())
-    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "host")
+    out, manifest = generate_fixture(tmp_path, DESK, services, ["desk", "desk.app"])
+    src = unit_source(out, manifest, "host")
     # the decorator's module is borrowed with the class (never an RPC stub: it runs in the class body)
     assert (src / "desk" / "registry" / "methods.py").is_file()
     client = src / "decompose_rt" / "clients" / "desk_registry_methods.py"

@@ -8,18 +8,12 @@ LNbits' database lock belonged to the loop the app started on: ``RuntimeError: <
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from decompose.cli import app
-from decompose.planning.plan import Plan, Service
-from decompose.planning.planfile import save_plan
+from tests.generate_support import child_env, generate_fixture, unit_source
 
 DESK = {
     "desk/__init__.py": "",
@@ -98,23 +92,10 @@ PROBE = textwrap.dedent('''
 
 
 def test_an_async_function_called_over_rpc_runs_on_the_loop_the_app_started_on(tmp_path: Path):
-    root = tmp_path / "mono"
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
-    plan = Plan(project="desk", source=str(root),
-                services={"models": Service(name="models", modules=["desk.models"]),
-                          "api": Service(name="api", modules=["desk.api"])},
-                shared=["desk", "desk.main"])
-    save_plan(plan, tmp_path / "decompose.yaml")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
-    assert r.exit_code == 0, r.output
-    manifest = json.loads((out / "decompose-output.json").read_text())
-    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "models")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(src), DECOMPOSE_RPC_SECRET="s" * 32)
+    out, manifest = generate_fixture(tmp_path, DESK, {"models": ["desk.models"], "api": ["desk.api"]},
+                                     ["desk", "desk.main"])
+    src = unit_source(out, manifest, "models")
+    env = child_env(src, DECOMPOSE_RPC_SECRET="s" * 32)
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=src, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "{'result': True}", done.stdout[-2000:]

@@ -9,18 +9,14 @@ seconds, default 120: ``up``'s own wait) a refused connection is retried until t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from typer.testing import CliRunner
 
-from decompose.cli import app
-from decompose.planning.plan import Plan, Service
-from decompose.planning.planfile import save_plan
 from decompose.runtime.runner import free_port
+from tests.generate_support import child_env, generate_fixture
 from tests.test_type_aliases import DESK
 
 # a peer that starts listening 3 s after the caller started, then answers every call
@@ -68,26 +64,14 @@ CALLER = textwrap.dedent('''
 
 
 def test_a_young_process_waits_for_a_peer_still_starting(tmp_path: Path):
-    root = tmp_path / "mono"
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
-    plan = Plan(project="desk", source=str(root),
-                services={"models": Service(name="models", modules=["desk.models"]),
-                          "api": Service(name="api", modules=["desk.api"])},
-                shared=["desk", "desk.main"])
-    save_plan(plan, tmp_path / "decompose.yaml")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
-    assert r.exit_code == 0, r.output
+    out, manifest = generate_fixture(tmp_path, DESK, {"models": ["desk.models"], "api": ["desk.api"]},
+                                     ["desk", "desk.main"])
     src = out / "services" / "api" / "app"
     (tmp_path / "caller.py").write_text(CALLER)
     results = []
     for wait in ("30", "0"):
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
-        env.update(PYTHONPATH=str(src), DECOMPOSE_RPC_SECRET="s" * 32, DECOMPOSE_MODELS_URL=f"http://127.0.0.1:{port}",
+        env = child_env(src, DECOMPOSE_RPC_SECRET="s" * 32, DECOMPOSE_MODELS_URL=f"http://127.0.0.1:{port}",
                    DECOMPOSE_RPC_CONNECT_RETRIES="1", DECOMPOSE_RPC_STARTUP_WAIT=wait)
         done = subprocess.run([sys.executable, str(tmp_path / "caller.py"), str(port)], cwd=src, env=env,
                               capture_output=True, text=True, timeout=60)

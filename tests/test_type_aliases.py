@@ -9,19 +9,13 @@ state (``RemoteObject``); FastAPI evaluates the annotation when the route is dec
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-from typer.testing import CliRunner
 
-from decompose.cli import app
 from decompose.generation.stubs import module_type_aliases
-from decompose.planning.plan import Plan, Service
-from decompose.planning.planfile import save_plan
+from tests.generate_support import child_env, generate_fixture, unit_source
 
 DESK = {
     "desk/__init__.py": "",
@@ -75,25 +69,12 @@ def test_module_type_aliases():
 
 
 def test_a_route_annotated_with_another_services_type_alias_boots(tmp_path):
-    root = tmp_path / "mono"
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
-    plan = Plan(project="desk", source=str(root),
-                services={"models": Service(name="models", modules=["desk.models"]),
-                          "api": Service(name="api", modules=["desk.api"])},
-                shared=["desk", "desk.main"])
-    save_plan(plan, tmp_path / "decompose.yaml")
-    out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["generate", "--plan", str(tmp_path / "decompose.yaml"), "--output", str(out)])
-    assert r.exit_code == 0, r.output
-    manifest = json.loads((out / "decompose-output.json").read_text())
-    src = out / next(u["source"] for u in manifest["services"] if u["name"] == "api")
+    out, manifest = generate_fixture(tmp_path, DESK, {"models": ["desk.models"], "api": ["desk.api"]},
+                                     ["desk", "desk.main"])
+    src = unit_source(out, manifest, "api")
     client = (src / "decompose_rt" / "clients" / "desk_models.py").read_text()
     assert "RemoteObject(_SERVICE, 'desk.models.CountField')" not in client
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(src), DECOMPOSE_RPC_SECRET="s" * 32)
+    env = child_env(src, DECOMPOSE_RPC_SECRET="s" * 32)
     probe = ("from fastapi.testclient import TestClient\n"
              "from decompose_rt.server import app\n"
              "c = TestClient(app)\n"
