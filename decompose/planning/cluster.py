@@ -392,6 +392,24 @@ def name_by_domains(
     return names
 
 
+def _atom_deps(r: str, atoms, atom_of, dependencies) -> set[str]:
+    """The atoms atom ``r``'s modules depend on, besides itself; a module's dependency on its
+    own parent package does not count (every module "depends" on its package ``__init__``)."""
+    members = set(atoms[r])
+    return {
+        atom_of[t]
+        for m in atoms[r]
+        if m in dependencies
+        for t in dependencies.successors(m)
+        if t not in members and t in atom_of and not _is_parent(m, t)
+    }
+
+
+def _is_parent(child: str, parent: str) -> bool:
+    """``parent`` is a package holding ``child`` (``a.b`` of ``a.b.c``)."""
+    return child.startswith(parent + ".")
+
+
 def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why,
                  app_roots: frozenset[str] = frozenset()) -> set[str]:
     """Atoms proposed for the shared library (see step 2 of the module docstring).
@@ -409,18 +427,8 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
     shared modules whose own dependencies are shared join them.
     """
 
-    def is_parent(child: str, parent: str) -> bool:
-        return child.startswith(parent + ".")
-
     def deps_of(r: str) -> set[str]:
-        members = set(atoms[r])
-        return {
-            atom_of[t]
-            for m in atoms[r]
-            if m in dependencies
-            for t in dependencies.successors(m)
-            if t not in members and t in atom_of and not is_parent(m, t)
-        }
+        return _atom_deps(r, atoms, atom_of, dependencies)
 
     def users_of(r: str) -> set[str]:
         members = set(atoms[r])
@@ -429,7 +437,7 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
             for m in atoms[r]
             if m in dependencies
             for u in dependencies.predecessors(m)
-            if u not in members and u in atom_of and not is_parent(u, m)
+            if u not in members and u in atom_of and not _is_parent(u, m)
         }
 
     eligible = {r for r in atoms if r not in forced and r not in atom_pin and not (table_modules & set(atoms[r]))}
@@ -493,7 +501,7 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
     while changed:
         changed = False
         for r in sorted(eligible - shared):
-            children = [x for s_ in shared for x in atoms[s_] if any(is_parent(x, m) for m in atoms[r])]
+            children = [x for s_ in shared for x in atoms[s_] if any(_is_parent(x, m) for m in atoms[r])]
             if children and deps_of(r) <= shared:
                 shared.add(r)
                 changed = True
@@ -525,15 +533,13 @@ def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, 
                 if m in dependencies:
                     for t in dependencies.successors(m):
                         if t in atom_of:
-                            (parents.add if m.startswith(t + ".") else todo.append)(atom_of[t])
+                            (parents.add if _is_parent(m, t) else todo.append)(atom_of[t])
         # parent packages (what ``from pkg import NAME`` needs, or mere containment) come
         # along when they can, on their own: never a reason not to share
         for x in sorted(parents - out - shared_atoms):
             if x in atom_pin or (not hub and table_modules & set(atoms[x])):
                 continue
-            deps = {atom_of[t] for m in atoms[x] if m in dependencies for t in dependencies.successors(m)
-                    if t in atom_of and not m.startswith(t + ".")}
-            if deps <= out | shared_atoms | {x} and sum(len(atoms[a]) for a in out) + len(atoms[x]) <= MAX_BOND_SHARE:
+            if _atom_deps(x, atoms, atom_of, dependencies) <= out | shared_atoms and sum(len(atoms[a]) for a in out) + len(atoms[x]) <= MAX_BOND_SHARE:
                 out.add(x)
         return out
 
@@ -658,7 +664,8 @@ def cluster(
 
     # 2. shared library: the bottom layer, judged by how many clusters reach it
     own_tables = set(table_modules)
-    table_modules = own_tables | set(domain_modules)  # both stay in services
+    domain_modules = set(domain_modules)
+    table_modules = own_tables | domain_modules  # both stay in services
     if c.auto_shared:
         app_roots = set()
         for m in sorted(set(roots)):
@@ -678,16 +685,16 @@ def cluster(
     if c.auto_shared:
         _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, own_tables, dependencies, keys, why)
     for group, reason in bonds:
-        roots = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
-        if len(roots) < 2:
+        bonded = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
+        if len(bonded) < 2:
             continue
-        pins = sorted({atom_pin[r] for r in roots if r in atom_pin})
+        pins = sorted({atom_pin[r] for r in bonded if r in atom_pin})
         if len(pins) > 1:
             raise ConstraintError(
                 f"{origin}: {reason}, but those modules are pinned to different services: {', '.join(pins)}"
             )
-        keep = roots[0]
-        for r in roots[1:]:
+        keep = bonded[0]
+        for r in bonded[1:]:
             for m in atoms.pop(r):
                 atoms[keep].append(m)
                 atom_of[m] = keep
@@ -755,7 +762,7 @@ def cluster(
     # 5b. no service above max_share of the modules: split the largest while it splits
     if c.services is None and max_share is not None:
         total = len(modules)
-        substance = set(domain_modules) | {m for m, n in (evidence or {}).items() if n}
+        substance = domain_modules | {m for m, n in (evidence or {}).items() if n}
         while True:
             sizes = [sum(len(atoms[a]) for a in comm) for comm in comms]
             i = max(range(len(comms)), key=lambda k: (sizes[k], -k))

@@ -226,12 +226,7 @@ def return_verdict(dfn: Definition, module: str, res: _Resolver, depth: int = 0)
         return classify_annotation(dfn.returns, module, res)
     if not dfn.returns_inferred:
         return "unknown", "no annotation"
-    rank = {"ok": 0, "unknown": 1, "bad": 2}
-    verdict, why = "ok", ""
-    for src in dfn.returns_inferred:
-        v, w = _source_verdict(src, module, res, depth)
-        if rank[v] > rank[verdict]:
-            verdict, why = v, w
+    verdict, why = _worst(_source_verdict(src, module, res, depth) for src in dfn.returns_inferred)
     if verdict == "bad":
         why = f"it returns {why} (no return annotation; read from its return statements)"
     return verdict, why
@@ -281,17 +276,23 @@ def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[
         return "unknown", "no annotation"
     # a class handed over (``model: type[FilterModel]``, LNbits' generate_filter_params_openapi):
     # the callee works on the class object itself; string contents (``Literal["type"]``) are no names
-    for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.sub(r"(['\"]).*?\1", " ", text)):
+    for name in _DOTTED.findall(re.sub(r"(['\"]).*?\1", " ", text)):
         if name == "type" or res.qualify(module, name) in CLASS_VALUES:
             return "bad", f"{name}[...] is a class, which cannot be sent between processes"
     clean = text.replace('"', " ").replace("'", " ")
-    names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", clean)
+    return _worst(_classify_name(res.qualify(module, name), name, res) for name in _DOTTED.findall(clean))
+
+
+#: A dotted name as written in an annotation.
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_RANK = {"ok": 0, "unknown": 1, "bad": 2}
+
+
+def _worst(verdicts: Iterable[tuple[str, str]]) -> tuple[str, str]:
+    """The worst (verdict, why) of ``verdicts`` (bad > unknown > ok; the first of equals); ok if none."""
     verdict, why = "ok", ""
-    rank = {"ok": 0, "unknown": 1, "bad": 2}
-    for name in names:
-        fq = res.qualify(module, name)
-        v, w = _classify_name(fq, name, res)
-        if rank[v] > rank[verdict]:
+    for v, w in verdicts:
+        if _RANK[v] > _RANK[verdict]:
             verdict, why = v, w
     return verdict, why
 
