@@ -307,6 +307,7 @@ class SharedCopies:
         self._data: dict[str, dict[str, bytes]] = {}
         self._root_folders: dict[str, dict[str, Path]] | None = None
         self._dir_names: dict[Path, frozenset[str]] = {}
+        self._runtime: dict[str, list[str]] = {}
         self._folder_files: dict[Path, dict[str, bytes] | None] = {}
         self.notes: list[str] = []
 
@@ -341,14 +342,19 @@ class SharedCopies:
         """Folders beside ``m``'s top-level package that the monolith writes into at run time:
         a data folder ``m`` names that ships with nothing but dotfiles (``logs/.gitkeep``), and
         a folder ``m`` joins to a base directory that the source tree does not have
-        (``os.path.join(basedir, "whoosh_index")``, ``BASE_DIR / "media"``): the app makes it."""
+        (``os.path.join(basedir, "whoosh_index")``, ``BASE_DIR / "media"``): the app makes it.
+        Once per module (a shared module is asked for by every service)."""
+        if m not in self._runtime:
+            self._runtime[m] = self._runtime_folders(m)
+        return self._runtime[m]
+
+    def _runtime_folders(self, m: str) -> list[str]:
         files = self.root_data_files(m)
         names = sorted({rel.split("/", 1)[0] for rel in files})
         out = {n for n in names if all(rel.rpartition("/")[2].startswith(".")
                                        for rel in files if rel.split("/", 1)[0] == n)}
-        f = self.fb.get(m)
         top = self.fb.get(m.split(".", 1)[0])
-        if self.root is not None and f is not None and top is not None and top.is_package:
+        if self.root is not None and m in self.fb and top is not None and top.is_package:
             base = (self.root / top.path).parent.parent
             for name in _MADE_FOLDER.findall(self.sources.get(m, "")):
                 name = name[0] or name[1]
