@@ -29,11 +29,10 @@ def _propose(name: str, _seen: dict = {}):  # noqa: B006  (one analysis per fixt
     if name not in _seen:
         _seen[name] = analyze(DATA / name, use_cache=False)
     an = _seen[name]
-    from decompose.cli.plan import _app_modules, _framework_routes, _source_reader
+    from decompose.cli.plan import _framework_inputs
 
-    read = _source_reader(an)  # what `decompose plan` gives propose: the framework's routes and app module
-    return an, propose(an.facts, an.graph, project=name.replace("_", "-"), routes=_framework_routes(an, read),
-                       app_modules=_app_modules(an, read))
+    routes, app_modules = _framework_inputs(an)  # what `decompose plan` gives propose
+    return an, propose(an.facts, an.graph, project=name.replace("_", "-"), routes=routes, app_modules=app_modules)
 
 
 def services(plan) -> dict[str, list[str]]:

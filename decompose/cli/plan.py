@@ -118,7 +118,7 @@ def plan_cmd(
         min_shared_users=opts.min_shared_users,
         origin=f"{an.config.path} [tool.decompose.plan]" if an.config.path else "[tool.decompose.plan]",
     )
-    read = _source_reader(an)
+    routes, app_modules = _framework_inputs(an)
     try:
         proposal = propose(
             an.facts,
@@ -131,8 +131,8 @@ def plan_cmd(
             constraints=constraints,
             seed=seed if seed is not None else (opts.seed if opts.seed is not None else 42),
             method=method or opts.method or "louvain",
-            routes=_framework_routes(an, read),
-            app_modules=_app_modules(an, read),
+            routes=routes,
+            app_modules=app_modules,
         )
     except ConstraintError as exc:
         fail(str(exc))
@@ -299,11 +299,26 @@ def _print_plan(plan, notes: list[str], out_path: Path, status: str) -> None:
         out.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False)
 
 
-def _source_reader(an):
-    """``read(path)`` of the analysed tree's files, each read once ("" when unreadable)."""
-    import functools
+def _framework_inputs(an) -> tuple[dict, list[str]]:
+    """What the framework tells the proposal, each file read once: routes declared outside
+    decorators (Django's urlconf) as plan route items per module, and the app module (copied
+    into every service: the plan shares it)."""
+    from decompose.frameworks import plan_inputs
 
-    @functools.lru_cache(maxsize=None)
+    found, app_modules = plan_inputs({f.module: f for f in an.facts}, _reader(an))
+    return _route_items(found), app_modules
+
+
+def _framework_routes(an) -> dict:
+    """Routes declared outside decorators (Django's urlconf), as plan route items per module."""
+    from decompose.frameworks import declared_routes
+
+    return _route_items(declared_routes({f.module: f for f in an.facts}, _reader(an)))
+
+
+def _reader(an):
+    """``read(path)`` of the analysed tree's files ("" when unreadable)."""
+
     def source(path: str) -> str:
         try:
             return (an.root / path).read_text(encoding="utf-8")
@@ -313,19 +328,9 @@ def _source_reader(an):
     return source
 
 
-def _app_modules(an, read) -> list[str]:
-    """The framework's app module (copied into every service: the plan shares it)."""
-    from decompose.frameworks import app_modules
-
-    return app_modules({f.module: f for f in an.facts}, read)
-
-
-def _framework_routes(an, read=None) -> dict:
-    """Routes declared outside decorators (Django's urlconf), as plan route items per module."""
-    from decompose.frameworks import declared_routes
+def _route_items(found: dict) -> dict:
     from decompose.planning.plan import RouteItem
 
-    found = declared_routes({f.module: f for f in an.facts}, read or _source_reader(an))
     every = {"DELETE", "GET", "PATCH", "POST", "PUT"}  # a view taking any method: one "*" row
     return {m: [RouteItem(method=meth, path=r.path, function=r.function) for r in rs
                 for meth in (["*"] if every <= set(r.methods) else r.methods)]

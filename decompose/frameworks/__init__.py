@@ -46,33 +46,31 @@ def declared_routes(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -
     ``read(path)`` gives a module's source; nothing is read unless the monolith imports django."""
     if not FRAMEWORKS["django"].detects(imported_tops(facts)):
         return {}
-    sources = {m: read(f.path) for m, f in facts.items()}
-    fw = detect(facts, sources)
-    if fw.name != "django":
-        return {}
-    out: dict[str, list[Route]] = {}
-    for module, route in fw.routes(facts, sources, fw.find_app(facts, sources), []):
-        if module in facts:
-            out.setdefault(module, []).append(route)
-    return out
+    return plan_inputs(facts, read)[0]
 
 
-def app_modules(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -> list[str]:
-    """The monolith's app module as its framework finds it (the module creating the
-    Flask/FastAPI app or its factory; Django's settings module), as a list (none or one).
-    Generation copies it into every service, pruned to the service's routes."""
+def plan_inputs(facts: dict[str, ModuleFacts], read: Callable[[str], str]) -> tuple[dict[str, list[Route]], list[str]]:
+    """What planning takes from the framework, the project read once: the routes declared
+    outside decorators (:func:`declared_routes`) and the app module (the module creating the
+    Flask/FastAPI app or its factory; Django's settings module) as a list of none or one.
+    Generation copies the app module into every service, pruned to the service's routes."""
     tops = imported_tops(facts)
     if not any(fw.detects(tops) for fw in FRAMEWORKS.values()):
-        return []
+        return {}, []
     sources = {m: read(f.path) for m, f in facts.items()}
     fw = detect(facts, sources)
     app = fw.find_app(facts, sources)
-    return [app.module] if app.module in facts else []
+    routes: dict[str, list[Route]] = {}
+    if fw.name == "django":
+        for module, route in fw.routes(facts, sources, app, []):
+            if module in facts:
+                routes.setdefault(module, []).append(route)
+    return routes, ([app.module] if app.module in facts else [])
 
 
 def get(name: str) -> WebFramework:
     return FRAMEWORKS[name]
 
 
-__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "app_modules", "declared_routes", "detect",
-           "get", "imported_tops"]
+__all__ = ["FRAMEWORKS", "AppInfo", "PruneError", "Route", "WebFramework", "declared_routes", "detect",
+           "get", "imported_tops", "plan_inputs"]

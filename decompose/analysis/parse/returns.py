@@ -109,7 +109,7 @@ class ReturnsMixin:
                 self.ret_assigned.setdefault(name, []).append(src)
 
     def _inner_def(self, node: Any) -> None:
-        if self.ret_def is not None and len(self.frames) == 1:
+        if self._in_own_body():
             self.ret_inner.add(node.name.value)
 
     def _finish_function_returns(self, node: Any) -> None:
