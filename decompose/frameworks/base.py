@@ -13,6 +13,8 @@ answers the questions generation asks about a web application:
 * :meth:`WebFramework.gateway_rule` / :meth:`WebFramework.static_prefix`: how
   the gateway matches a route path;
 * :meth:`WebFramework.prune_app_module`: the app module as one service runs it;
+* :meth:`WebFramework.served_static`: static folders only the services serving
+  them need (Flask's app ``static_folder``);
 * :meth:`WebFramework.generation_problems`: what the adapter cannot generate
   yet (one line each), so generation refuses instead of guessing;
 * :meth:`WebFramework.wiring_modules`: modules the framework loads by
@@ -121,6 +123,15 @@ class WebFramework:
 
     def prune_app_module(self, source: str, module: str, is_package: bool, drop: set[str]) -> str:
         return prune_imports(source, module, is_package, drop)
+
+    #: text in a module's source showing that it reads the served static folders' files
+    static_readers: tuple[str, ...] = ()
+
+    def served_static(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> list[str]:
+        """Folders of the source tree (``"pkg/static"``, relative to the package root) whose files
+        the app only serves by URL and which it does not need to start: a service that neither
+        answers their URLs nor reads them can go without them (none by default)."""
+        return []
 
     def generation_problems(self, facts: dict[str, ModuleFacts], sources: dict[str, str]) -> list[str]:
         """Why this monolith cannot be generated with this adapter (one line each; none by default)."""

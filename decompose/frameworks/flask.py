@@ -66,6 +66,36 @@ def _constructs(tree: ast.Module, module: str, constructors: set[str]) -> tuple[
     return None
 
 
+def _string_value(node: ast.AST, sources: dict[str, str]) -> str | None:
+    """A string literal, or ``NAME`` / ``Class.NAME`` bound to one string in the tree
+    (``static_folder=DefaultConfigValues.STATIC_FOLDER``); None when not exactly one."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name):
+        owner, name = None, node.id
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        owner, name = node.value.id, node.attr
+    else:
+        return None
+    found: set[str] = set()
+    for src in sources.values():
+        if name not in src or (owner and owner not in src):
+            continue
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        bodies = [c.body for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and c.name == owner] if owner \
+            else [tree.body]
+        for body in bodies:
+            for stmt in body:
+                if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                        and stmt.targets[0].id == name and isinstance(stmt.value, ast.Constant)
+                        and isinstance(stmt.value.value, str)):
+                    found.add(stmt.value.value)
+    return found.pop() if len(found) == 1 else None
+
+
 def join_route(prefix: str, rule: str) -> str:
     """What Flask's ``BlueprintSetupState.add_url_rule`` does with a ``url_prefix``."""
     if not prefix:
@@ -156,3 +186,41 @@ class Flask(WebFramework):
 
     def static_prefix(self, path: str) -> str:
         return static_prefix(path)
+
+    static_readers = (".static_folder", "send_static_file")
+
+    def served_static(self, facts: dict[str, ModuleFacts], sources: dict[str, str], app: AppInfo) -> list[str]:
+        """The app's ``static_folder``: Flask serves it at ``/static/<path>`` (which the gateway
+        sends to the default service, as every path no route claims) and never reads it at start.
+
+        The folder is the constructor's ``static_folder`` (third positional or keyword; "static"
+        when not given; a string, or a name or ``Class.NAME`` bound to a string in the tree),
+        relative to the app module's folder.  Anything else (a computed path, an absolute one,
+        one leaving the package, ``None``) gives none: the folder is then copied as any data."""
+        if not app.module or not app.factory or app.module not in sources:
+            return []
+        try:
+            tree = ast.parse(sources[app.module])
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return []
+        short = {c.rsplit(".", 1)[-1] for c in set(CONSTRUCTORS) | flask_subclasses(sources)}
+        attr = app.factory.partition(":")[2]
+        scope = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == attr),
+                     next((n for n in tree.body if isinstance(n, ast.Assign)
+                           and any(isinstance(t, ast.Name) and t.id == attr for t in n.targets)), None))
+        calls = sorted((c for c in ast.walk(scope) if isinstance(c, ast.Call)
+                        and call_name(c).rsplit(".", 1)[-1] in short),
+                       key=lambda c: (c.lineno, c.col_offset)) if scope is not None else []
+        if not calls:
+            return []
+        call = calls[0]
+        given = next((k.value for k in call.keywords if k.arg == "static_folder"),
+                     call.args[2] if len(call.args) > 2 else None)
+        folder = "static" if given is None else _string_value(given, sources)
+        if not folder or folder.startswith("/"):
+            return []
+        parts = [p for p in folder.replace("\\", "/").split("/") if p and p != "."]
+        if not parts or ".." in parts:
+            return []
+        base = app.module.replace(".", "/") if facts[app.module].is_package else app.module.rpartition(".")[0].replace(".", "/")
+        return ["/".join([base, *parts]) if base else "/".join(parts)]

@@ -130,6 +130,9 @@ class ServiceSpec:
     # folders of its app/ the monolith writes into at run time (a shipped folder holding only
     # dotfiles, such as FlaskBB's logs/.gitkeep): writable volumes on the read-only root
     writable: list[str] = field(default_factory=list)
+    # holds the app's served static folders (Generation.served_static): it answers their URLs
+    # (the default service) or its own code reads them (``app.static_folder``)
+    serves_static: bool = True
 
     @property
     def route_prefixes(self) -> list[str]:
@@ -169,6 +172,9 @@ class Generation:
     #: submodules their package rebinds (decompose.analysis.resolve.shadowed_submodules): the codemods
     #: read ``from pkg import name`` of those as the package's name, never the submodule
     shadowed: list[str] = field(default_factory=list)
+    #: folders of app/ the app only serves by URL (WebFramework.served_static): copied only into
+    #: the services whose ``serves_static`` is set
+    served_static: list[str] = field(default_factory=list)
 
     def constraints_of(self, unit: str) -> list[str]:
         """constraints.txt of one unit (a service or the gateway)."""
@@ -684,6 +690,15 @@ def build_generation(
     notes.extend(db_notes)
     for name, spec in services.items():
         spec.replicas = plan.services[name].replica_count
+    served_static = fw.served_static(fb, sources, app)
+    if served_static:
+        for name, spec in services.items():
+            spec.serves_static = name == default_service or any(
+                marker in sources.get(m, "") for m in spec.modules for marker in fw.static_readers)
+        readers = sorted(n for n, s in services.items() if s.serves_static and n != default_service)
+        notes.append(f"static files: {', '.join(f + '/' for f in served_static)} (the app's static folder) only in "
+                     f"{default_service}, which answers their URLs"
+                     + (f", and in {', '.join(readers)}, whose code reads it" if readers else ""))
     state = _replica_state.findings({n: s.copied for n, s in services.items()},
                                     {n: s.replicas for n, s in services.items()}, facts)
     notes.extend(_replica_state.notes(state))
@@ -711,6 +726,7 @@ def build_generation(
         database_image=database_image,
         replica_state=state,
         shadowed=sorted(shadowed),
+        served_static=served_static,
     )
 
 

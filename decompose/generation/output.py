@@ -199,6 +199,11 @@ def _module_path(module: str, is_package: bool) -> str:
     return f"{base}/__init__.py" if is_package else f"{base}.py"
 
 
+def _under(rel: str, folders: list[str]) -> bool:
+    """``rel`` (a path in app/) lies in one of ``folders``."""
+    return any(rel.startswith(f + "/") for f in folders)
+
+
 def _data_files(root: Path, facts: dict[str, ModuleFacts], module: str) -> dict[str, bytes]:
     """Non-Python files of a copied package's folder (and its non-package data folders)."""
     f = facts[module]
@@ -505,10 +510,9 @@ def render_outputs(
             held.append(_module_path(m, f.is_package))
             if same:
                 untouched.add(path)
-            for rel, data in copies.data_files(m).items():
-                files[f"{prefix}/app/{rel}"] = data
-                held.append(rel)
-            for rel, data in copies.root_data_files(m).items():
+            for rel, data in [*copies.data_files(m).items(), *copies.root_data_files(m).items()]:
+                if not spec.serves_static and _under(rel, gen.served_static):
+                    continue
                 files[f"{prefix}/app/{rel}"] = data
                 held.append(rel)
         if own_dist is not None:  # the monolith's own distribution metadata (importlib.metadata)
