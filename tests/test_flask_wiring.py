@@ -219,3 +219,16 @@ def test_prune_is_scope_aware_parameters_shadow_and_decorated_views_go():
     assert "def hook" not in out and "register_blueprint(admin_bp)" not in out
     assert "    return admin_bp\n" in out and "def helper(admin_bp):" in out and "app.register_blueprint(api_bp)" in out
     compile(out, "pruned", "exec")
+
+
+def test_only_modules_that_may_wire_routes_are_parsed_for_wiring():
+    from decompose.frameworks.flask_wiring import wires
+
+    # verb routes as decorators or called on a path; registrations; config modules
+    assert wires("shop.views", "@bp.get('/items')\ndef items(): ...\n")
+    assert wires("shop.views", "@api.v1.delete(\"/items/<int:n>\")\ndef rm(n): ...\n")
+    assert wires("shop.views", "bp.post(r'/login')(login)\n")
+    assert wires("shop.app", "app.register_blueprint(bp)\n")
+    assert wires("shop.config", "X = 1\n")
+    # dict.get, requests.get(url), session.delete(obj): nearly every module has those
+    assert not wires("shop.utils", "v = d.get('key')\nr = requests.get(url)\nsession.delete(row)\n")

@@ -75,8 +75,8 @@ FILES = {
         "    return {'v': lookup(x)}\n"
     ),
     # data files of the top package, copied into every service holding it
-    "pkg/static/app.js": "console.log('pkg');\n",
-    "pkg/static/img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>\n",
+    "pkg/assets/app.js": "console.log('pkg');\n",
+    "pkg/assets/img/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>\n",
 }
 
 PLAN = {
@@ -164,8 +164,8 @@ def test_data_files_are_read_once_and_shared(monolith, monkeypatch):
 
     monkeypatch.setattr(Path, "read_bytes", counting)
     files = render_outputs(gen, facts, sources, root=root).files
-    copies = [f"services/{n}/app/pkg/static/img/logo.svg" for n in sorted(gen.services)]
-    assert all(files[c] == FILES["pkg/static/img/logo.svg"].encode() for c in copies)
+    copies = [f"services/{n}/app/pkg/assets/img/logo.svg" for n in sorted(gen.services)]
+    assert all(files[c] == FILES["pkg/assets/img/logo.svg"].encode() for c in copies)
     assert len({id(files[c]) for c in copies}) == 1  # one bytes object for the three services
     assert reads["logo.svg"] == 1 and reads["app.js"] == 1
 
@@ -208,3 +208,25 @@ def test_atomic_write_all_writes_every_file_or_none(tmp_path):
     assert keep.read_bytes() == b"new\n" and (tmp_path / "out" / "a" / "b" / "c.txt").read_bytes() == b"c\n"
     assert {p.name for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")} == set()
     assert (keep.stat().st_mode & 0o777) == 0o644
+
+
+def test_rewrites_in_worker_processes_equal_the_rewrites_in_one():
+    """Many modules to rewrite go to worker processes; the results, in job order, are the
+    ones one process makes (a source that cannot be parsed gives its error either way)."""
+    from decompose.generation.codemods import PARALLEL_REWRITES, CodemodError, rewrite_remote_imports_many
+
+    jobs = []
+    for i in range(PARALLEL_REWRITES + 6):
+        src = (f"import pkg.m{i}\nfrom pkg.a import core\nfrom pkg import c\n\n\n"
+               f"def f{i}(x):\n    return core.double(x) + pkg.m{i}.g(x) + c.h(x)\n")
+        if i == 7:
+            src = "def broken(:\n"
+        jobs.append((src, f"pkg.u{i}", False, [{"pkg.a.core": "decompose_rt.clients.pkg_a_core"},
+                                               {f"pkg.m{i}": f"decompose_rt.clients.pkg_m{i}", "pkg.c": "decompose_rt.clients.pkg_c"}]))
+    one = rewrite_remote_imports_many(jobs, workers=1)
+    many = rewrite_remote_imports_many(jobs, workers=2)
+    assert [[str(r) if isinstance(r, CodemodError) else r for r in rs] for rs in many] == \
+        [[str(r) if isinstance(r, CodemodError) else r for r in rs] for rs in one]
+    assert isinstance(many[7][0], CodemodError) and "pkg.u7" in str(many[7][0])
+    assert "import decompose_rt.clients.pkg_m3 as _decompose_pkg_m3" in many[3][1][0]
+    assert "_decompose_pkg_m3.g(x)" in many[3][1][0]

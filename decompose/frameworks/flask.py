@@ -203,17 +203,18 @@ class Flask(WebFramework):
             tree = ast.parse(sources[app.module])
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return []
-        short = {c.rsplit(".", 1)[-1] for c in set(CONSTRUCTORS) | flask_subclasses(sources)}
         attr = app.factory.partition(":")[2]
         scope = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == attr),
                      next((n for n in tree.body if isinstance(n, ast.Assign)
                            and any(isinstance(t, ast.Name) and t.id == attr for t in n.targets)), None))
-        calls = sorted((c for c in ast.walk(scope) if isinstance(c, ast.Call)
-                        and call_name(c).rsplit(".", 1)[-1] in short),
+        calls = sorted((c for c in ast.walk(scope) if isinstance(c, ast.Call)),
                        key=lambda c: (c.lineno, c.col_offset)) if scope is not None else []
-        if not calls:
+        short = {c.rsplit(".", 1)[-1] for c in CONSTRUCTORS}
+        if not any(call_name(c).rsplit(".", 1)[-1] in short for c in calls):  # a subclass of Flask, then
+            short |= {c.rsplit(".", 1)[-1] for c in flask_subclasses(sources)}
+        call = next((c for c in calls if call_name(c).rsplit(".", 1)[-1] in short), None)
+        if call is None:
             return []
-        call = calls[0]
         given = next((k.value for k in call.keywords if k.arg == "static_folder"),
                      call.args[2] if len(call.args) > 2 else None)
         folder = "static" if given is None else _string_value(given, sources)

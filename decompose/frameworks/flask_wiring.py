@@ -26,6 +26,7 @@ module serves it).  Pure: source text in, plain data out.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from decompose.frameworks.base import import_bindings
@@ -33,7 +34,16 @@ from decompose.frameworks.base import import_bindings
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
 ALL_METHODS = ["DELETE", "GET", "PATCH", "POST", "PUT"]
 MARKERS = ("Blueprint", ".route(", "add_url_rule", "register_blueprint", "add_resource", "Namespace",
-           "add_namespace", ".namespace(", "Api(", ".get(", ".post(", ".put(", ".patch(", ".delete(")
+           "add_namespace", ".namespace(", "Api(")
+#: a verb route, as a decorator (``@bp.get(...)``) or called on a path (``bp.post("/x")(view)``):
+#: plain ``.get(`` is in nearly every module (``dict.get``), which made read_wiring parse them all
+VERB_ROUTE = re.compile(r"""@[\w.]+\.(?:get|post|put|patch|delete)\(|\.(?:get|post|put|patch|delete)\(\s*[rbuRBU]?["']/""")
+
+
+def wires(module: str, src: str) -> bool:
+    """Whether ``src`` may declare routing (worth an ``ast`` parse), or is a config module."""
+    return (any(m in src for m in MARKERS) or VERB_ROUTE.search(src) is not None
+            or "config" in module or "setting" in module)
 
 
 @dataclass
@@ -384,7 +394,7 @@ def read_wiring(sources: dict[str, str], packages: set[str], app_names: set[str]
     trees: dict[str, ast.Module] = {}
     for module in sorted(sources):
         src = sources[module]
-        if not any(m in src for m in MARKERS) and "config" not in module and "setting" not in module:
+        if not wires(module, src):
             continue
         try:
             trees[module] = ast.parse(src)

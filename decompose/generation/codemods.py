@@ -209,6 +209,39 @@ def rewrite_remote_imports(
     return out
 
 
+#: Below this many modules to rewrite, one process does it (starting workers costs more).
+PARALLEL_REWRITES = 24
+
+
+def _rewrite_job(job: tuple[str, str, bool, list[dict[str, str]], frozenset[str]]):
+    return rewrite_remote_imports_each(*job)
+
+
+def rewrite_remote_imports_many(
+    jobs: list[tuple[str, str, bool, list[dict[str, str]]]], shadowed: frozenset[str] = frozenset(),
+    workers: int = 1,
+) -> list[list[tuple[str, list[Change]] | CodemodError]]:
+    """:func:`rewrite_remote_imports_each` of each ``(source, module, is_package, remotes)``
+    job, in ``workers`` processes when there are many (a large monolith's services rewrite
+    hundreds of modules, each a full LibCST transform per map); results in job order, so
+    the output does not depend on the workers."""
+    if workers <= 1 or len(jobs) < PARALLEL_REWRITES:
+        return [rewrite_remote_imports_each(*job, shadowed) for job in jobs]
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("fork") if sys.platform == "linux" else multiprocessing.get_context()
+    # largest first, so that one long module does not finish last on its own
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        done = pool.map(_rewrite_job, [(*jobs[i], shadowed) for i in order], chunksize=4)
+        results: list = [None] * len(jobs)
+        for i, r in zip(order, done):
+            results[i] = r
+    return results
+
+
 def rewrite_remote_imports_each(
     source: str, module: str, is_package: bool, remotes: list[dict[str, str]], shadowed: frozenset[str] = frozenset()
 ) -> list[tuple[str, list[Change]] | CodemodError]:

@@ -23,7 +23,14 @@ import jinja2
 from decompose.analysis.pipeline import analyze
 from decompose import frameworks
 from decompose.frameworks import PruneError
-from decompose.generation.codemods import Change, CodemodError, rewrite_remote_imports, rewrite_remote_imports_each
+from decompose.analysis.extract import default_jobs
+from decompose.generation.codemods import (
+    Change,
+    CodemodError,
+    rewrite_remote_imports,
+    rewrite_remote_imports_each,
+    rewrite_remote_imports_many,
+)
 from decompose.generation.compile_check import compile_sources, running_version
 from decompose.generation.dependencies import python_target, read_declarations
 from decompose.analysis.facts import ModuleFacts
@@ -316,6 +323,14 @@ class SharedCopies:
         self._folder_files: dict[Path, dict[str, bytes] | None] = {}
         self.notes: list[str] = []
 
+    def rewrite_all(self, workers: int) -> None:
+        """Every rewrite the services need, made at once (in ``workers`` processes)."""
+        todo = [m for m in sorted(self._maps) if not any((m, k) in self._rewritten for k in self._maps[m])]
+        jobs = [(self.sources[m], m, self.fb[m].is_package, [dict(k) for k in self._maps[m]]) for m in todo]
+        for m, results in zip(todo, rewrite_remote_imports_many(jobs, self.shadowed, workers)):
+            for k, r in zip(self._maps[m], results):
+                self._rewritten[(m, k)] = r if isinstance(r, CodemodError) else (r[0].encode("utf-8"), r[1])
+
     def module(self, m: str, remote: dict[str, str]) -> tuple[bytes, list[Change], bool]:
         """(file content, changes, unchanged?) of module ``m`` in a service importing ``remote`` as clients."""
         key = tuple(sorted(remote.items()))
@@ -473,6 +488,7 @@ def render_outputs(
 
     own_dist = distinfo.own_distribution(root) if root is not None else None
     copies = SharedCopies(gen, fb, sources, root)
+    copies.rewrite_all(default_jobs())
     owner_of = {m: n for n in sorted(gen.services) for m in gen.services[n].modules}
     route_owners: dict[tuple[str, str], str] = {}
     for n in sorted(gen.services):
