@@ -429,7 +429,8 @@ def _run_up_down(res: Result, dc: list[str], out: Path, work: Path, generated: b
         return
     py = ["--python", str(python)] if local else []
     if not local:
-        b = do_step(res, "build", [*dc, "build", str(out)], cwd=work, work=work, timeout=TIMEOUTS["build"])
+        base = ["--base-image", spec.base_image] if spec.base_image else []  # why: at the corpus entry
+        b = do_step(res, "build", [*dc, "build", str(out), *base], cwd=work, work=work, timeout=TIMEOUTS["build"])
         _progress(b)
         if b.outcome != "ok":
             for n in names[1:]:
@@ -773,7 +774,9 @@ def render(results: dict[str, dict]) -> str:
         "(step `split-venv`: `pip install -r OUT/**/requirements.txt -c constraints.txt`, as a user",
         "would), so they have the app's own dependencies and decompose's runtime ones (`httpx`...);",
         "the app's virtualenv itself is left as it was. In Docker the images install the",
-        "requirements generate wrote.",
+        "requirements generate wrote; `build` uses decompose's default base image (the app's declared",
+        "Python) unless the app's corpus entry in benchmarks/corpus.py gives another, with its reason"
+        + "".join(f" ({n}: `--base-image {a.base_image}`)" for n, a in APPS.items() if a.base_image) + ".",
         "",
         "Split-system tests: `decompose verify OUT --tests ... --python <app venv> -- <the suite's",
         "pytest options>` runs the app's own suite on the monolith and then on the split system it",

@@ -209,6 +209,9 @@ class AppSpec:
     venv_future_annotations: tuple[str, ...] = ()
     # paths (relative to the monolith folder) removed before each run of the suite (state it leaves)
     clean: tuple[str, ...] = ()
+    # `decompose build --base-image` of its images when decompose's default cannot run it, and why
+    # in a comment at the entry ("" = the default, which follows the app's declared Python)
+    base_image: str = ""
 
     @property
     def key(self) -> str:
@@ -267,6 +270,13 @@ _app(AppSpec(
     test_command=("python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE", "--numprocesses", "0"),
     # instance/ and the search index (WHOOSHEE_DIR = basedir/whoosh_index) are made by every run
     clean=("instance", "whoosh_index"),
+    # requires-python says >=3.12 (decompose's default: python:3.12-slim, or the lowest local one
+    # meeting it), but FlaskBB 2.2.0 and its dependency flask_allows2 1.1.0 are written for Python
+    # 3.14 (PEP 649): on 3.12/3.13 flask_allows2 fails at import (NameError: 'Callable' in an
+    # annotation).  future_annotations patches the venv's copies (this machine has no 3.14 to build
+    # the venv with); an image installs flask_allows2 from PyPI, so the images run 3.14
+    # (.ci/docker-setup.sh builds python:3.14-slim from Debian forky).
+    base_image="python:3.14-slim",
     # 1 failed: tests/unit/utils/test_translations.py (no compiled .mo catalogues in the sdist)
     expected=TestCounts(collected=233, passed=231, failed=1, skipped=1, seconds=189),
     notes="Forum (Flask-SQLAlchemy, Flask-Login, Celery tasks, pluggy plugins); tests/ uses an in-memory SQLite "

@@ -39,16 +39,6 @@ APPS = [a for a in os.environ.get("DECOMPOSE_E2E_APPS", "flaskr flaskbb").split(
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
-#: Apps whose images need another base than decompose's default, and why.
-BASE_IMAGES = {
-    # requires-python says >=3.12 (decompose's default: python:3.12-slim, here the lowest local one
-    # meeting it, python:3.13-slim), but FlaskBB 2.2.0 and its dependency flask_allows2 1.1.0 are
-    # written for Python 3.14 (PEP 649): on 3.12/3.13 flask_allows2 fails at import (NameError:
-    # 'Callable' in an annotation).  benchmarks/corpus.py patches its venv's copy; an image installs
-    # it from PyPI, so the image runs 3.14 (.ci/docker-setup.sh builds python:3.14-slim from forky).
-    "flaskbb": "python:3.14-slim",
-}
-
 
 def cli(*args, cwd: Path = REPO, timeout: float = 1800) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
@@ -112,7 +102,7 @@ def app(request, tmp_path_factory) -> App:
 
 def test_build_up_verify_docker(app, docker_client_fixture):
     manifest = json.loads((app.out / "decompose-output.json").read_text())
-    base = ["--base-image", BASE_IMAGES[app.spec.name]] if app.spec.name in BASE_IMAGES else []
+    base = ["--base-image", app.spec.base_image] if app.spec.base_image else []  # why: at the corpus entry
     r = check(app.step("build", "build", app.out, "--quiet", "--format", "json", *base), 0)
     built = json.loads(r.stdout)
     assert not built["failed"] and len(built["built"]) == len(manifest["services"]) + 1, r.stdout[-3000:]
