@@ -19,6 +19,7 @@ from decompose.generation.pyversion import (
     SUPPORTED,
     choose,
     declarations,
+    deferred_annotation_use,
     image_python,
     satisfying,
     target,
@@ -214,3 +215,57 @@ def test_build_takes_the_lowest_local_image_meeting_the_requirement(docker_clien
     given = OutputManifest(root=tmp_path, project="e2epy", version="1", services=(), gateway=None,
                            base_image="python:3.12-slim", python_accepts=(), python_requires=">=3.12")
     assert default_base_image(given, client) == (None, None)
+
+
+# --------------------------------------------------------------------------- what the code needs
+
+# as FlaskBB 2.2.0 writes it (flaskbb/auth/services/authentication.py): a TYPE_CHECKING-only
+# import named in a method's annotation, no `from __future__ import annotations`
+DEFERRED = '''from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+    from shop.users import User
+
+
+class Authenticator:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def check(self, user: "User") -> bool:
+        return True
+'''
+
+
+@pytest.mark.parametrize("source, found", [
+    (DEFERRED, (9, "Session")),
+    # a module-level variable annotation and a return annotation are evaluated too
+    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\nx: B = None\n", (4, "B")),
+    ("import typing\nif typing.TYPE_CHECKING:\n    import a\ndef f() -> a.B: ...\n", (4, "a")),
+    # deferred by the future import, quoted, only in a function's local annotation, or bound also at run time
+    ("from __future__ import annotations\n" + DEFERRED, None),
+    (DEFERRED.replace("session: Session", "session: 'Session'"), None),
+    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\ndef f():\n    x: B = 1\n", None),
+    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\nelse:\n    B = object\n"
+     "def f(b: B): ...\n", None),
+    # annotations inside the TYPE_CHECKING block itself never run
+    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import B\n    def f(b: B): ...\n", None),
+])
+def test_annotations_evaluated_at_definition_that_name_type_checking_only_imports(source, found):
+    assert deferred_annotation_use(source) == found
+
+
+def test_code_needing_deferred_annotations_raises_the_target_to_3_14_and_says_where(tmp_path):
+    plan = monolith(tmp_path, ">=3.12")
+    (tmp_path / "shop" / "auth.py").write_text(DEFERRED)
+    gen, root, facts, sources = generation_for(plan, use_cache=False)
+    assert (gen.python, gen.base_image) == ("3.14", "python:3.14-slim")
+    manifest = json.loads(render_outputs(gen, facts, sources, root=root).files["decompose-output.json"])
+    assert manifest["python"]["requires"] == ">=3.12,>=3.14" and manifest["python"]["accepts"] == ["3.14"]
+    # a declaration excluding 3.14 cannot be met: one error naming the file, line and name
+    (tmp_path / "old").mkdir()
+    plan = monolith(tmp_path / "old", ">=3.11,<3.14")
+    (tmp_path / "old" / "shop" / "auth.py").write_text(DEFERRED)
+    said = r"shop/auth.py:9 \(an annotation names 'Session'.*PEP 649; .from __future__ import annotations"
+    with pytest.raises(PythonVersionError, match=said):
+        generation_for(plan, use_cache=False)

@@ -162,10 +162,12 @@ def read_declarations(root: Path, *, base_image: str = "python:3.11-slim", envir
     return decl
 
 
-def python_target(root: Path, base_image: str | None = None) -> tuple[PythonTarget, str]:
+def python_target(root: Path, base_image: str | None = None,
+                  code: dict[str, str] | None = None) -> tuple[PythonTarget, str]:
     """The Python the generated images run and their base image: ``base_image`` when given, else
-    the lowest supported ``python:3.X-slim`` meeting what the monolith at ``root`` declares
-    (:mod:`decompose.generation.pyversion`).  Raises ``PythonVersionError``."""
+    the lowest supported ``python:3.X-slim`` meeting what the monolith at ``root`` declares and
+    what its shipped ``code`` (``{path: source}``) needs (:mod:`decompose.generation.pyversion`).
+    Raises ``PythonVersionError``."""
     files: dict[str, str] = {}
     for name in PYTHON_FILES:
         path = Path(root) / name
@@ -173,4 +175,4 @@ def python_target(root: Path, base_image: str | None = None) -> tuple[PythonTarg
             text = _read(path, [], name)
             if text is not None:
                 files[name] = text
-    return pyversion.target(pyversion.declarations(files), base_image)
+    return pyversion.target(pyversion.declarations(files) + pyversion.code_declarations(code or {}), base_image)

@@ -24,6 +24,7 @@ from decompose.analysis.pipeline import analyze
 from decompose import frameworks
 from decompose.frameworks import PruneError
 from decompose.analysis.extract import default_jobs
+from decompose.analysis.roles import is_test_module
 from decompose.generation.codemods import (
     Change,
     CodemodError,
@@ -108,7 +109,8 @@ def generation_for(
 ) -> tuple[Generation, Path, list[ModuleFacts], dict[str, str]]:
     """``base_image`` None: the lowest supported python:3.X-slim meeting the monolith's declared Python."""
     plan, root, facts, sources = load_inputs(plan_path, use_cache=use_cache)
-    python, image = python_target(root, base_image)
+    shipped = {f.path: sources[f.module] for f in facts if f.module in sources and not is_test_module(f.module)}
+    python, image = python_target(root, base_image, shipped)
     gen = build_generation(
         plan,
         facts,

@@ -157,6 +157,102 @@ def declarations(files: dict[str, str]) -> list[PythonDecl]:
     return out
 
 
+# --------------------------------------------------------------------------- what the code needs
+
+#: The first Python that leaves annotations unevaluated until read (PEP 649).
+DEFERRED_ANNOTATIONS = "3.14"
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _bound(nodes: Iterable[ast.stmt]) -> set[str]:
+    """Names the statements bind (imports, definitions, assignment targets), nested ones too."""
+    out: set[str] = set()
+    for stmt in nodes:
+        for n in ast.walk(stmt):
+            if isinstance(n, (ast.Import, ast.ImportFrom)):
+                out.update(a.asname or a.name.split(".", 1)[0] for a in n.names if a.name != "*")
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(n.name)
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+    return out
+
+
+def _eager_annotations(tree: ast.Module) -> Iterable[ast.expr]:
+    """Annotations Python < 3.14 evaluates when the statement runs: every executed function's
+    parameters and return, and variable annotations at module and class level (outside
+    ``if TYPE_CHECKING:`` blocks, which never run)."""
+    def visit(body: list[ast.stmt], scope: str):
+        for stmt in body:
+            if isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
+                yield from visit(stmt.orelse, scope)
+                continue
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = stmt.args
+                for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
+                    if arg is not None and arg.annotation is not None:
+                        yield arg.annotation
+                if stmt.returns is not None:
+                    yield stmt.returns
+                yield from visit(stmt.body, "function")
+            elif isinstance(stmt, ast.ClassDef):
+                yield from visit(stmt.body, "class")
+            elif isinstance(stmt, ast.AnnAssign):
+                if scope != "function":
+                    yield stmt.annotation
+            else:
+                for field in ("body", "orelse", "finalbody"):
+                    yield from visit(getattr(stmt, field, None) or [], scope)
+                for handler in getattr(stmt, "handlers", None) or []:
+                    yield from visit(handler.body, scope)
+                for case in getattr(stmt, "cases", None) or []:
+                    yield from visit(case.body, scope)
+    yield from visit(tree.body, "module")
+
+
+def deferred_annotation_use(source: str) -> tuple[int, str] | None:
+    """(line, name) of the first annotation evaluated at definition time that names something
+    bound only under ``if TYPE_CHECKING:``: Python < 3.14 raises NameError there when the
+    module is imported (3.14 defers annotations, PEP 649); None when there is none, or the
+    module has ``from __future__ import annotations``."""
+    if "TYPE_CHECKING" not in source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if any(isinstance(s, ast.ImportFrom) and s.module == "__future__" and any(a.name == "annotations" for a in s.names)
+           for s in tree.body):
+        return None
+    guarded = [s for s in tree.body if isinstance(s, ast.If) and _is_type_checking(s.test)]
+    only = _bound(b for g in guarded for b in g.body) - _bound(
+        [s for s in tree.body if s not in guarded] + [o for g in guarded for o in g.orelse])
+    if not only:
+        return None
+    found = sorted((n.lineno, n.id) for ann in _eager_annotations(tree) for n in ast.walk(ann)
+                   if isinstance(n, ast.Name) and n.id in only)
+    return found[0] if found else None
+
+
+def code_declarations(sources: dict[str, str]) -> list[PythonDecl]:
+    """What the code itself needs, as declarations (``{path: source}`` of the modules that ship):
+    ``>=3.14`` when annotations name ``TYPE_CHECKING``-only imports without ``from __future__
+    import annotations`` (the monolith declares less, but fails at import before 3.14)."""
+    uses = [(path, *found) for path in sorted(sources) if (found := deferred_annotation_use(sources[path]))]
+    if not uses:
+        return []
+    path, line, name = uses[0]
+    more = f" and {len(uses) - 1} more modules" if len(uses) > 1 else ""
+    return [PythonDecl(f"{path}:{line}{more} (an annotation names {name!r}, imported only under TYPE_CHECKING: "
+                       f"evaluated at definition time before Python {DEFERRED_ANNOTATIONS}, PEP 649; "
+                       "`from __future__ import annotations` in those modules lets older Pythons run them)",
+                       f">={DEFERRED_ANNOTATIONS}")]
+
+
 # --------------------------------------------------------------------------- choosing
 
 
