@@ -230,18 +230,42 @@ def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, M
             for t_, hows in ts.items():
                 if any(h in ("model", "table") for h in hows):
                     owner[t_].add(s)
+    placed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # migrations root -> service -> count
+    unplaced: list[str] = []
     for m in sorted(clustering.assignment):
-        if not is_migration_module(m) or m in pinned or not access.get(m):
+        if not is_migration_module(m) or m in pinned:
             continue
         votes: dict[str, float] = defaultdict(float)
-        for t_ in access[m]:
+        for t_ in access.get(m, ()):
             for s in owner.get(t_, ()):
                 votes[s] += 1.0 / len(owner[t_])
-        if votes:
-            best = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        if not votes:
+            unplaced.append(m)
+            continue
+        best = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        placed[_migrations_root(m)][best] += 1
+        if best != clustering.assignment[m]:
+            clustering.assignment[m] = best
+            clustering.why[m] = f"migration of {', '.join(sorted(access[m]))}: with the service owning those tables"
+    # The others (the environment, merge revisions, tables no module defines) go where most of
+    # their folder's migrations went: one revision chain, never a service of migrations alone.
+    for m in unplaced:
+        counts = placed.get(_migrations_root(m))
+        if counts:
+            best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
             if best != clustering.assignment[m]:
                 clustering.assignment[m] = best
-                clustering.why[m] = f"migration of {', '.join(sorted(access[m]))}: with the service owning those tables"
+                clustering.why[m] = "migration touching no table a module defines: with most of its folder's migrations"
+
+
+def _migrations_root(module: str) -> str:
+    """The migrations package a migration belongs to (``pkg.migrations`` of
+    ``pkg.migrations.versions.0001_init``; Django's ``app.migrations``)."""
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if part in ("migrations", "alembic"):
+            return ".".join(parts[: i + 1])
+    return module.rpartition(".")[0]
 
 
 def _scripts(facts: list[ModuleFacts], graph: DependencyGraph, excluded: dict[str, str]) -> dict[str, str]:

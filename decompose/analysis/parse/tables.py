@@ -9,6 +9,9 @@
   ``ModuleFacts.relations``.
 * ``table``: ``Table("t", metadata, ...)`` (SQLAlchemy Core) unless ``Table``
   is imported from a module that is not SQLAlchemy.
+* ``migration``: an Alembic operation on ``op`` (``op.add_column("t", ...)``,
+  ``op.create_table``, ``op.create_foreign_key(name, "src", "ref", ...)``... see
+  :data:`ALEMBIC_TABLE_ARGS`): the tables a migration changes.
 * ``sql``: a string literal (implicit concatenations and f-strings joined)
   whose text is a SQL statement, see :mod:`decompose.analysis.parse.sql`;
   a bare string statement (a docstring) is never SQL.
@@ -33,6 +36,18 @@ from decompose.analysis.parse.nodes import (
 from decompose.analysis.parse.sql import RAW_SQL_HEAD, SQL_HEAD, sql_tables
 
 _DJANGO_MODEL = ("django.db.models.Model", "django.db.models.base.Model")
+#: Alembic operations naming tables: (positional indices, keywords) of the table names
+ALEMBIC_TABLE_ARGS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "create_table": ((0,), ("table_name",)), "drop_table": ((0,), ("table_name",)),
+    "rename_table": ((0, 1), ("old_table_name", "new_table_name")),
+    "add_column": ((0,), ("table_name",)), "drop_column": ((0,), ("table_name",)),
+    "alter_column": ((0,), ("table_name",)), "batch_alter_table": ((0,), ("table_name",)),
+    "create_index": ((1,), ("table_name",)), "drop_index": ((1,), ("table_name",)),
+    "create_foreign_key": ((1, 2), ("source_table", "referent_table")),
+    "create_unique_constraint": ((1,), ("table_name",)), "create_primary_key": ((1,), ("table_name",)),
+    "create_check_constraint": ((1,), ("table_name",)), "drop_constraint": ((1,), ("table_name",)),
+    "create_table_comment": ((0,), ("table_name",)), "drop_table_comment": ((0,), ("table_name",)),
+}
 _RELATION_FIELDS = frozenset({"ForeignKey", "ManyToManyField", "OneToOneField"})
 
 
@@ -155,6 +170,24 @@ class TablesMixin:
             if base is not None and "sqlalchemy" not in base and not rest:
                 return  # Table imported from something that is not SQLAlchemy
         self.data.append(DataAccess(table=table, how="table", line=self.line))
+
+    # -- Alembic migrations ----------------------------------------------------
+    def _alembic_op(self, node: cst.Call, func: Any, fname: str) -> None:
+        """``op.add_column("t", ...)`` and the other Alembic operations naming tables, on
+        ``op`` imported from alembic: the tables a migration changes (``how="migration"``)."""
+        if func.__class__ is not cst.Attribute or func.value.__class__ is not cst.Name:
+            return
+        target = self._resolve(func.value.value)
+        if target is None or target.split(".", 1)[0] != "alembic":
+            return
+        positional = [a.value for a in node.args if a.keyword is None and not a.star]
+        keyword = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        places, words = ALEMBIC_TABLE_ARGS[fname]
+        values = [positional[i] for i in places if i < len(positional)] + [keyword[w] for w in words if w in keyword]
+        for value in values:
+            table = string_value(value)
+            if table:
+                self.data.append(DataAccess(table=table, how="migration", line=self.line))
 
     # -- SQL in strings --------------------------------------------------------
     def enter_expr(self, node: cst.Expr) -> None:

@@ -43,7 +43,7 @@ from decompose.analysis.parse.nodes import Attribute, Name
 from decompose.analysis.parse.returns import ReturnsMixin
 from decompose.analysis.parse.routes import RoutesMixin
 from decompose.analysis.parse.scopes import Scanner, ScopesMixin
-from decompose.analysis.parse.tables import TablesMixin
+from decompose.analysis.parse.tables import ALEMBIC_TABLE_ARGS, TablesMixin
 from decompose.analysis.parse.text import NEWLINES
 from decompose.analysis.parse.uses import UsesMixin
 
@@ -244,6 +244,7 @@ _CALLS: dict[str, Callable[[Any, cst.Call, Any, str], None]] = {
     "import_module": _W._dynamic_import,
     "__import__": _W._dynamic_import,
     "Table": _W._table_call,
+    **dict.fromkeys(sorted(ALEMBIC_TABLE_ARGS), _W._alembic_op),
     **dict.fromkeys(sorted(MUTATORS), _W._mutator_call),
     **dict.fromkeys(sorted(STRING_IMPORT_CALLS), _W._string_import),
 }
