@@ -151,13 +151,23 @@ def tool(name: str) -> str:
     return path
 
 
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """``files`` (relative path -> text, dedented) written under ``root``."""
+    import textwrap
+
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
 def generate_fixture(tmp_path: Path, files: dict[str, str], services: dict[str, list[str]], shared: list[str],
                      project: str = "desk") -> tuple[Path, dict]:
     """A small monolith of ``files`` (dedented) written to ``tmp_path/mono``, planned by hand
     (service -> modules, the shared modules) and generated with the CLI into ``tmp_path/out``:
     (the output folder, its decompose-output.json)."""
     import json
-    import textwrap
 
     from typer.testing import CliRunner
 
@@ -165,11 +175,7 @@ def generate_fixture(tmp_path: Path, files: dict[str, str], services: dict[str, 
     from decompose.planning.plan import Plan, Service
     from decompose.planning.planfile import save_plan
 
-    root = tmp_path / "mono"
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    root = write_tree(tmp_path / "mono", files)
     plan = Plan(project=project, source=str(root),
                 services={n: Service(name=n, modules=m) for n, m in services.items()}, shared=list(shared))
     save_plan(plan, tmp_path / "decompose.yaml")

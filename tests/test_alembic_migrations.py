@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from decompose.analysis.parse import parse_module
 from decompose.analysis.roles import is_migration_module
 from decompose.cli import app
+from tests.generate_support import write_tree
 
 
 def _data(code: str, module: str = "forum.migrations.versions.0001_init") -> list[tuple[str, str]]:
@@ -170,11 +171,7 @@ FILES = {
 
 
 def test_revisions_go_with_their_tables_and_the_others_with_most_of_their_folder(tmp_path):
-    root = tmp_path / "forum-app"
-    for rel, text in FILES.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    root = write_tree(tmp_path / "forum-app", FILES)
     r = CliRunner().invoke(app, ["plan", str(root), "-o", str(tmp_path / "plan.yaml")])
     assert r.exit_code == 0, r.output
     plan = yaml.safe_load((tmp_path / "plan.yaml").read_text())

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -25,6 +24,7 @@ from typer.testing import CliRunner
 from decompose.cli import app
 from decompose.planning.plan import Plan, Service
 from decompose.planning.planfile import save_plan
+from tests.generate_support import write_tree
 
 DESK = {
     "desk/__init__.py": "",
@@ -115,11 +115,7 @@ SERVICES = {
 
 
 def _plan(tmp_path: Path) -> Path:
-    root = tmp_path / "mono"
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    root = write_tree(tmp_path / "mono", DESK)
     plan = Plan(project="desk", source=str(root),
                 services={n: Service(name=n, modules=m) for n, m in SERVICES.items()},
                 shared=["desk", "desk.app"])
@@ -235,11 +231,7 @@ MODELS = {
 
 
 def test_a_client_of_a_package_asked_for_a_name_while_that_package_is_half_imported(tmp_path):
-    root = tmp_path / "mono"
-    for rel, text in MODELS.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    root = write_tree(tmp_path / "mono", MODELS)
     services = {"tickets": ["desk.models", "desk.models.cache", "desk.tickets", "desk.tickets.forms",
                             "desk.tickets.views"],
                 "mail": ["desk.mail", "desk.mail.views"]}
@@ -326,11 +318,7 @@ PASSKEY = {
 
 
 def test_a_submodule_the_client_offers_is_imported_when_asked_for_not_at_the_clients_import(tmp_path):
-    root = tmp_path / "mono"
-    for rel, text in PASSKEY.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    root = write_tree(tmp_path / "mono", PASSKEY)
     services = {"fido": ["desk.fido", "desk.fido.challenge", "desk.fido.views"],
                 "tokens": ["desk.tokens", "desk.tokens.passkey", "desk.tokens.views"]}
     plan = Plan(project="desk", source=str(root), services={n: Service(name=n, modules=m) for n, m in services.items()},

@@ -16,6 +16,7 @@ from decompose.generation.output import generation_for
 from decompose.generation.stubs import module_code_values
 from decompose.planning.plan import Plan, Service
 from decompose.planning.planfile import save_plan
+from tests.generate_support import write_tree
 
 
 def test_values_holding_the_modules_code():
@@ -62,11 +63,7 @@ FILES = {
 
 
 def test_a_value_holding_code_borrows_its_module(tmp_path: Path):
-    root = tmp_path / "mono"
-    for rel, text in FILES.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    root = write_tree(tmp_path / "mono", FILES)
     plan = Plan(project="forum", source=str(root), shared=["forum"], services={
         "fixtures": Service(name="fixtures", modules=["forum.fixtures", "forum.fixtures.settings"]),
         "populate": Service(name="populate", modules=["forum.populate"]),

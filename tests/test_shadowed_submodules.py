@@ -29,6 +29,7 @@ from decompose.cli import app
 from decompose.generation.output import generation_for
 from decompose.planning.plan import Plan, Service
 from decompose.planning.planfile import save_plan
+from tests.generate_support import write_tree
 
 DESK = {
     "desk/__init__.py": "",
@@ -153,10 +154,7 @@ SERVICES = {
 
 
 def _write(root: Path) -> None:
-    for rel, text in DESK.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    write_tree(root, DESK)
 
 
 def _facts():

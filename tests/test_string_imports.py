@@ -25,6 +25,7 @@ from decompose.generation.output import generation_for
 from decompose.guard.rules import import_statement
 from decompose.planning.plan import Plan, Service
 from decompose.planning.planfile import save_plan
+from tests.generate_support import write_tree
 
 
 def facts(src: str, module: str = "forum.app", is_package: bool = False):
@@ -219,10 +220,7 @@ FORUM = {
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text).lstrip("\n"))
+    write_tree(root, files)
 
 
 def _forum_plan(tmp_path: Path) -> Path:
