@@ -12,7 +12,8 @@
 * flaskr (Flask's tutorial, from the flask sdist on PyPI, cached by
   ``benchmarks.corpus``) planned by hand into ``auth`` and ``blog``: 24/24 on
   both sides with ``--local`` and with Docker;
-* sample_monolith: 48/48 on both sides with ``--local``.
+* sample_monolith: 48/48 on both sides with ``--local``;
+* Django's test ``Client`` sent to a gateway (a subprocess: it patches Django).
 """
 
 from __future__ import annotations
@@ -102,6 +103,67 @@ def test_request_target_keeps_the_query_string_and_quotes_the_path():
     environ = {"PATH_INFO": "/a b/ü".encode().decode("latin-1"), "QUERY_STRING": "x=1&y=%20", "SCRIPT_NAME": "",
                "REQUEST_URI": "/a b/ü"}  # Werkzeug's REQUEST_URI has neither quoting nor the query
     assert plugin.request_target(environ) == "/a%20b/%C3%BC?x=1&y=%20"
+
+
+_DJANGO_CLIENT = textwrap.dedent("""
+    import json, os, sys, threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", "/done/?form=" + str(b"name=\\"u\\"" in body))
+            self.send_header("Set-Cookie", "sessionid=abc; Path=/; HttpOnly")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self):
+            data = json.dumps({"path": self.path, "cookie": self.headers.get("Cookie")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Served-By", "gateway")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ.update(DECOMPOSE_VERIFY_MODE="split", DECOMPOSE_VERIFY_URL=f"http://127.0.0.1:{server.server_port}")
+
+    import django
+    from django.conf import settings
+    from django.http import HttpResponse
+    from django.urls import re_path
+
+    urlpatterns = [re_path(".*", lambda request: HttpResponse("in process"))]
+    settings.configure(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["*"])
+    django.setup()
+    import decompose.runtime.verify_plugin  # noqa: F401 - what pytest -p loads under verify
+    from django.test import Client
+
+    client = Client()
+    response = client.post("/login/", {"u": "x"}, follow=True)
+    print(json.dumps({"status": response.status_code, "chain": response.redirect_chain, "json": response.json(),
+                      "served_by": response["X-Served-By"], "cookie": client.cookies["sessionid"].value}))
+""")
+
+
+def test_django_test_client_goes_to_the_gateway_with_its_form_cookies_and_redirects(tmp_path):
+    pytest.importorskip("django")
+    script = tmp_path / "client.py"
+    script.write_text(_DJANGO_CLIENT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "status": 200, "chain": [["/done/?form=True", 302]], "served_by": "gateway", "cookie": "abc",
+        "json": {"path": "/done/?form=True", "cookie": "sessionid=abc"},
+    }
 
 
 def test_settings_naming_a_database():

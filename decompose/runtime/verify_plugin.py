@@ -358,7 +358,8 @@ def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], bo
         conn.close()
 
 
-def _forward_wsgi(app, environ, start_response):
+def wsgi_headers(environ) -> list[tuple[str, str]]:
+    """The HTTP headers of a WSGI request, as sent on the wire (hop-by-hop ones left out)."""
     headers: list[tuple[str, str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -372,9 +373,13 @@ def _forward_wsgi(app, environ, start_response):
         headers.append((name, str(value)))
     if "HTTP_HOST" not in environ and environ.get("SERVER_NAME"):
         headers.append(("Host", environ["SERVER_NAME"]))
+    return headers
+
+
+def _forward_wsgi(app, environ, start_response):
     body = _read_body(environ)
     status, out_headers, data = send_to_gateway(environ.get("REQUEST_METHOD", "GET"), request_target(environ),
-                                                headers, body)
+                                                wsgi_headers(environ), body)
     if "werkzeug.debug.preserve_context" in environ:
         _preserve_context(app, environ, body, [v for k, v in out_headers if k.lower() == "set-cookie"])
     start_response(status, out_headers)
@@ -504,6 +509,75 @@ def _install_starlette() -> None:
 
     handle_request._decompose_verify = True
     transport_cls.handle_request = handle_request
+
+
+# --------------------------------------------------------------------------- Django
+
+
+def _is_app_django() -> bool:
+    if not PACKAGES:
+        return True
+    from django.conf import settings
+
+    return _top(getattr(settings, "ROOT_URLCONF", "")) in PACKAGES
+
+
+def django_response(status: str, headers: list[tuple[str, str]], data: bytes):
+    """A django ``HttpResponse`` holding what the gateway answered (its ``Set-Cookie`` headers as ``cookies``)."""
+    from http.cookies import SimpleCookie
+
+    from django.http import HttpResponse
+
+    code, _, reason = status.partition(" ")
+    response = HttpResponse(data, status=int(code), reason=reason or None)
+    for name in list(response.headers):
+        del response.headers[name]
+    cookies = SimpleCookie()
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            cookies.load(value)
+        elif name.lower() in response.headers:
+            response.headers[name] = response.headers[name] + ", " + value
+        else:
+            response.headers[name] = value
+    response.cookies = cookies
+    if "Location" in response.headers:  # what HttpResponseRedirect offers and Client(follow=True) reads
+        response.url = response.headers["Location"]
+    return response
+
+
+def _install_django() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("django") is None:
+        return
+    try:
+        from django.test import client as django_client
+    except Exception:  # noqa: BLE001 - a Django too broken to import is the suite's to report
+        return
+
+    original = django_client.ClientHandler.__call__
+    if getattr(original, "_decompose_verify", False):
+        return
+
+    def __call__(self, environ):
+        if not _is_app_django():
+            return original(self, environ)
+        _count("requests")
+        if not ROUTING:
+            return original(self, environ)
+        from django.core.handlers.wsgi import WSGIRequest
+
+        request = WSGIRequest(dict(environ))
+        status, headers, data = send_to_gateway(environ.get("REQUEST_METHOD", "GET"), request_target(environ),
+                                                wsgi_headers(environ), _read_body(environ))
+        response = django_response(status, headers, data)
+        response.wsgi_request = request
+        return response
+
+    __call__._decompose_verify = True
+    __call__.__doc__ = original.__doc__
+    django_client.ClientHandler.__call__ = __call__
 
 
 # --------------------------------------------------------------------------- the shared database
@@ -640,3 +714,4 @@ _STATUS["config"] = _apply_config_module()
 _install_patch_watch()
 _install_flask()
 _install_starlette()
+_install_django()
