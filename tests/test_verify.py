@@ -13,7 +13,8 @@
   ``benchmarks.corpus``) planned by hand into ``auth`` and ``blog``: 24/24 on
   both sides with ``--local`` and with Docker;
 * sample_monolith: 48/48 on both sides with ``--local``;
-* Django's test ``Client`` sent to a gateway (a subprocess: it patches Django).
+* Django's test ``Client`` sent to a gateway, and a ``TestCase``'s rows committed to the
+  services' database (subprocesses: they patch Django).
 """
 
 from __future__ import annotations
@@ -164,6 +165,72 @@ def test_django_test_client_goes_to_the_gateway_with_its_form_cookies_and_redire
         "status": 200, "chain": [["/done/?form=True", 302]], "served_by": "gateway", "cookie": "abc",
         "json": {"path": "/done/?form=True", "cookie": "sessionid=abc"},
     }
+
+
+_DJANGO_SUITE = {
+    "conftest.py": """
+        import django
+        import pytest
+        from django.conf import settings
+
+
+        def pytest_configure():  # what pytest-django does with --ds
+            settings.configure(SECRET_KEY="x", USE_TZ=True, ROOT_URLCONF="conftest", ALLOWED_HOSTS=["*"],
+                               INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+                               DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}})
+            django.setup()
+
+
+        urlpatterns = []
+
+
+        @pytest.fixture(scope="session", autouse=True)
+        def test_database():
+            from django.db import connection
+            from django.test.utils import setup_test_environment
+
+            setup_test_environment()
+            connection.creation.create_test_db(verbosity=0)
+    """,
+    "test_rows.py": """
+        import os
+        import sqlite3
+
+        from django.contrib.auth.models import User
+        from django.test import TestCase
+
+
+        class Rows(TestCase):
+            @classmethod
+            def setUpTestData(cls):
+                User.objects.create(username="fixture")
+
+            def test_a_row_is_seen_by_another_connection(self):
+                User.objects.create(username="alice")
+                other = sqlite3.connect(os.environ["DECOMPOSE_DATABASE"])
+                assert sorted(r[0] for r in other.execute("select username from auth_user")) == ["alice", "fixture"]
+
+            def test_b_rows_of_the_test_before_are_gone(self):
+                assert list(User.objects.values_list("username", flat=True)) == ["fixture"]
+    """,
+}
+
+
+@pytest.mark.parametrize("mode, outcome", [("split", "2 passed"), ("monolith", "1 failed, 1 passed")])
+def test_django_testcase_rows_are_committed_to_the_services_database_under_verify(tmp_path, mode, outcome):
+    """In the split system's run, a Django TestCase's rows reach the services' SQLite file and are flushed after
+    each test; in the monolith's run they stay in the test's transaction on Django's own test database."""
+    pytest.importorskip("django")
+    for name, text in _DJANGO_SUITE.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_")}
+    env.update(DECOMPOSE_VERIFY_MODE=mode, DECOMPOSE_VERIFY_URL="http://127.0.0.1:9",
+               DECOMPOSE_DATABASE=str(tmp_path / "db.sqlite3"),
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(tmp_path)]))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                           "decompose.runtime.verify_plugin", "test_rows.py"],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert outcome in proc.stdout.splitlines()[-1], proc.stdout + proc.stderr
 
 
 def test_settings_naming_a_database():

@@ -578,6 +578,33 @@ def _install_django() -> None:
     __call__._decompose_verify = True
     __call__.__doc__ = original.__doc__
     django_client.ClientHandler.__call__ = __call__
+    if ROUTING:
+        from django.test import testcases
+
+        # the services see only committed rows: TestCase runs as Django runs it on a database without
+        # transactions (setUpTestData per test, tables flushed after each), never inside an atomic block
+        testcases.TestCase._databases_support_transactions = classmethod(lambda cls: False)
+
+
+def share_django_database(path: str) -> bool:
+    """Point Django's ``default`` database, and the test database made from it, at the services' SQLite file.
+
+    False when Django's settings are not configured (the suite is not a Django suite)."""
+    from django.conf import settings
+    from django.db import connections
+
+    if not settings.configured:
+        return False
+    default = dict(settings.DATABASES.get("default") or {})
+    default.update(ENGINE="django.db.backends.sqlite3", NAME=path,
+                   TEST={**(default.get("TEST") or {}), "NAME": path})
+    settings.DATABASES = {**settings.DATABASES, "default": default}
+    connections._settings = None  # the handler re-reads DATABASES
+    connections.__dict__.pop("settings", None)
+    from asgiref.local import Local  # Django's own dependency, what its handler keeps connections in
+
+    connections._connections = Local(connections.thread_critical)  # connections made with the old settings
+    return True
 
 
 # --------------------------------------------------------------------------- the shared database
@@ -628,7 +655,11 @@ def _set_outcome(rec: dict, outcome: str, report) -> None:
 _STATUS = {"config": "", "routing": ""}
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django has configured the settings
 def pytest_configure(config) -> None:
+    database = os.environ.get("DECOMPOSE_DATABASE", "")
+    if ROUTING and database and "django" in sys.modules:
+        share_django_database(database)
     for arg in config.args or []:
         path = os.path.abspath(str(arg).split("::", 1)[0])
         _test_roots.append(path if os.path.isdir(path) else os.path.dirname(path))
