@@ -132,6 +132,7 @@ class FastAPI(WebFramework):
     name = "fastapi"
     runtime_pins = {"fastapi": "fastapi==0.165.0", "httpx": "httpx==0.28.1", "uvicorn": "uvicorn==0.54.0"}
     server_template = "runtime/server_fastapi.py.j2"
+    runtime_templates = {"lifespan.py": "runtime/lifespan.py.j2"}
     asgi = True
 
     def detects(self, tops: set[str]) -> bool:
