@@ -157,6 +157,18 @@ def test_settings_take_the_split_systems_database_url_sqlite_or_postgresql(out, 
     assert got == {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tree.resolve() / "db.sqlite3")}
 
 
+def test_under_verify_the_services_allow_the_host_djangos_test_client_sends(out, tmp_path):
+    code = """
+        import json, os
+        os.environ["DJANGO_SETTINGS_MODULE"] = "decompose_rt.settings"
+        from django.conf import settings
+        print(json.dumps(list(settings.ALLOWED_HOSTS)))
+    """
+    tree = out / "services/catalog/app"
+    own = run_in_service(tree, code, {})  # the monolith's (this fixture's lists it already: appended anyway)
+    assert run_in_service(tree, code, {"DECOMPOSE_DATABASE": f"{tmp_path}/v.db"}) == [*own, "testserver"]
+
+
 def test_readyz_is_unready_while_an_owned_pattern_is_not_served(out, tmp_path):
     tree = tmp_path / "loans"
     shutil.copytree(out / "services/loans/app", tree)
