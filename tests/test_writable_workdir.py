@@ -50,15 +50,18 @@ DESK = {
     ''',
 }
 
-CHECK = ("import os, decompose_rt; from desk.app import create_app; create_app(); "
-         "print(os.getcwd(), os.path.isfile('desk.log'), open('desk/settings.txt').read().strip())")
+CHECK = ("import logging, os, decompose_rt; from desk.app import create_app; create_app(); "
+         "logging.getLogger('desk').warning('started'); "
+         "print(os.getcwd(), open('desk.log').read().split()[-1], open('desk/settings.txt').read().strip())")
 
 
 @pytest.fixture(scope="module")
 def service_source(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("workdir")
     out, manifest = generate_fixture(tmp, DESK, {"tickets": ["desk.tickets", "desk.tickets.views"]}, ["desk", "desk.app"])
-    return unit_source(out, manifest, "tickets")
+    src = unit_source(out, manifest, "tickets")
+    (src / "desk.log").write_text("from a local run\n")  # `up --local` runs in this folder, then `build` copies it
+    return src
 
 
 def test_a_writable_working_directory_is_left_as_it_is(service_source, tmp_path):
@@ -67,7 +70,7 @@ def test_a_writable_working_directory_is_left_as_it_is(service_source, tmp_path)
     r = subprocess.run([sys.executable, "-c", CHECK], cwd=src, env=child_env(src),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == [str(src), "True", "level", "=", "info"]
+    assert r.stdout.split() == [str(src), "started", "level", "=", "info"]
 
 
 @pytest.mark.docker
@@ -83,4 +86,4 @@ def test_on_a_read_only_root_the_service_writes_relative_files_into_a_shadow_of_
         base_image, ["python", "-c", CHECK], remove=True, read_only=True, tmpfs={"/tmp": "rw"}, user="10001:10001",
         working_dir="/app", environment={"PYTHONPATH": "/site"},
         volumes={str(service_source): {"bind": "/app", "mode": "ro"}, site: {"bind": "/site", "mode": "ro"}})
-    assert out.decode().split() == ["/tmp/decompose-workdir", "True", "level", "=", "info"]
+    assert out.decode().split() == ["/tmp/decompose-workdir", "started", "level", "=", "info"]
