@@ -43,12 +43,26 @@ def excluded_role(module: str, path: str = "") -> str | None:
     return None
 
 
+#: Names of the packages holding migrations.
+_MIGRATION_ROOTS = ("migrations", "alembic")
+
+
 def is_migration_module(module: str) -> bool:
     """Alembic or Django migrations: a ``migrations``/``alembic`` package (and its ``versions``)."""
     parts = module.split(".")
-    return any(p in ("migrations", "alembic") for p in parts[:-1]) or (
-        len(parts) > 1 and parts[-1] in _MIGRATION_PART and parts[-2] in ("migrations", "alembic")
-    ) or parts[-1] in ("migrations", "alembic")
+    return any(p in _MIGRATION_ROOTS for p in parts[:-1]) or (
+        len(parts) > 1 and parts[-1] in _MIGRATION_PART and parts[-2] in _MIGRATION_ROOTS
+    ) or parts[-1] in _MIGRATION_ROOTS
+
+
+def migrations_root(module: str) -> str:
+    """The migrations package a migration belongs to (``pkg.migrations`` of
+    ``pkg.migrations.versions.0001_init``; Django's ``app.migrations``)."""
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if part in _MIGRATION_ROOTS:
+            return ".".join(parts[: i + 1])
+    return module.rpartition(".")[0]
 
 
 def is_testing_name(name: str) -> bool:

@@ -326,8 +326,9 @@ class SharedCopies:
         self.notes: list[str] = []
 
     def rewrite_all(self, workers: int) -> None:
-        """Every rewrite the services need, made at once (in ``workers`` processes)."""
-        todo = [m for m in sorted(self._maps) if not any((m, k) in self._rewritten for k in self._maps[m])]
+        """Every rewrite the services need, made at once (in ``workers`` processes), before
+        :meth:`module` asks for any."""
+        todo = sorted(self._maps)
         jobs = [(self.sources[m], m, self.fb[m].is_package, [dict(k) for k in self._maps[m]]) for m in todo]
         for m, results in zip(todo, rewrite_remote_imports_many(jobs, self.shadowed, workers)):
             for k, r in zip(self._maps[m], results):

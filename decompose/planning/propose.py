@@ -56,7 +56,7 @@ from decompose.planning.cycles import cut_cycles
 from decompose.planning.domains import find_domains, structure_signal
 from decompose.analysis.facts import Definition, ModuleFacts
 from decompose.analysis.graph import DependencyGraph, build_graph
-from decompose.analysis.roles import excluded_role, is_migration_module
+from decompose.analysis.roles import excluded_role, is_migration_module, migrations_root
 from decompose.analysis.metrics import RUNTIME_CONTEXTS
 from decompose.analysis.resolve import bare, nearest_module
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
@@ -242,30 +242,25 @@ def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, M
         if not votes:
             unplaced.append(m)
             continue
-        best = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        placed[_migrations_root(m)][best] += 1
+        best = _most(votes)
+        placed[migrations_root(m)][best] += 1
         if best != clustering.assignment[m]:
             clustering.assignment[m] = best
             clustering.why[m] = f"migration of {', '.join(sorted(access[m]))}: with the service owning those tables"
     # The others (the environment, merge revisions, tables no module defines) go where most of
     # their folder's migrations went: one revision chain, never a service of migrations alone.
     for m in unplaced:
-        counts = placed.get(_migrations_root(m))
+        counts = placed.get(migrations_root(m))
         if counts:
-            best = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+            best = _most(counts)
             if best != clustering.assignment[m]:
                 clustering.assignment[m] = best
                 clustering.why[m] = "migration touching no table a module defines: with most of its folder's migrations"
 
 
-def _migrations_root(module: str) -> str:
-    """The migrations package a migration belongs to (``pkg.migrations`` of
-    ``pkg.migrations.versions.0001_init``; Django's ``app.migrations``)."""
-    parts = module.split(".")
-    for i, part in enumerate(parts):
-        if part in ("migrations", "alembic"):
-            return ".".join(parts[: i + 1])
-    return module.rpartition(".")[0]
+def _most(counts: Mapping[str, float]) -> str:
+    """The key with the highest count (the first by name among equals)."""
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
 def _scripts(facts: list[ModuleFacts], graph: DependencyGraph, excluded: dict[str, str]) -> dict[str, str]:
