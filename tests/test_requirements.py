@@ -802,9 +802,11 @@ def test_generated_services_use_the_monolith_declarations(tmp_path):
     def lines(name):
         return [x for x in files[name].decode().splitlines() if x and not x.startswith("#")]
 
+    # werkzeug: declared, imported by no module, so installed everywhere as in the monolith
     assert lines("services/posts/requirements.txt") == [
-        "awesome-slugify==1.6.5", "flask==3.1.3", "gunicorn==27.0.1", "httpx==0.28.1"]
-    assert lines("services/users/requirements.txt") == ["flask==3.1.3", "gunicorn==27.0.1", "httpx==0.28.1"]
+        "awesome-slugify==1.6.5", "flask==3.1.3", "gunicorn==27.0.1", "httpx==0.28.1", "werkzeug==3.1.8"]
+    assert lines("services/users/requirements.txt") == ["flask==3.1.3", "gunicorn==27.0.1", "httpx==0.28.1",
+                                                        "werkzeug==3.1.8"]
     assert lines("services/posts/constraints.txt") == ["awesome-slugify==1.6.5", "flask==3.1.3", "werkzeug==3.1.8"]
     assert lines("gateway/requirements.txt") == ["gunicorn==27.0.1", "httpx==0.28.1", "werkzeug==3.1.8"]
     assert any("optional imports" in n and "ujson" in n for n in gen.notes)
@@ -828,3 +830,97 @@ def test_sample_monolith_requirements_unchanged(tmp_path):
                                            ("registry.local/base:1", "3.11")])
 def test_target_python_from_base_image(image, version):
     assert R.target_environment(image)["python_version"] == version
+
+
+#: privacyIDEA's shape: pyproject.toml declares passlib and argon2_cffi (passlib loads argon2 by
+#: name when a hash is made: `argon2: no backends available` on a service without it); a compiled
+#: requirements.txt beside it pins the closure (cffi is argon2-cffi-bindings' dependency).
+VAULT = {
+    "vault/__init__.py": "",
+    "vault/app.py": """
+        from flask import Flask
+
+        from vault.hashing.api import bp as hashing
+        from vault.notes.api import bp as notes
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.register_blueprint(hashing)
+            app.register_blueprint(notes)
+            return app
+    """,
+    "vault/hashing/__init__.py": "",
+    "vault/hashing/api.py": """
+        from flask import Blueprint
+        from passlib.hash import argon2
+
+        bp = Blueprint("hashing", __name__, url_prefix="/hash")
+
+
+        @bp.post("/<secret>")
+        def make(secret):
+            return {"hash": argon2.hash(secret)}
+    """,
+    "vault/notes/__init__.py": "",
+    "vault/notes/api.py": """
+        from flask import Blueprint
+
+        bp = Blueprint("notes", __name__, url_prefix="/notes")
+
+
+        @bp.get("/")
+        def index():
+            return {"notes": []}
+    """,
+    "pyproject.toml": """
+        [project]
+        name = "vault"
+        version = "1.0"
+        dependencies = ["Flask>=3", "passlib>=1.7", "argon2_cffi>=23"]
+    """,
+    "requirements.txt": """
+        argon2-cffi==25.1.0
+            # via vault (pyproject.toml)
+        argon2-cffi-bindings==26.1.0
+            # via argon2-cffi
+        cffi==2.0.0
+            # via argon2-cffi-bindings
+        flask==3.1.3
+            # via vault (pyproject.toml)
+        passlib==1.7.4
+            # via vault (pyproject.toml)
+    """,
+}
+
+
+def test_declared_distributions_no_module_imports_go_into_every_service(tmp_path):
+    src = tmp_path / "vault"
+    _write(src, VAULT)
+    plan = Plan.from_dict({"project": "vault", "source": str(src), "services": {
+        "hashing": {"modules": ["vault.hashing", "vault.hashing.api"]},
+        "notes": {"modules": ["vault.notes", "vault.notes.api"]},
+    }, "shared": {"modules": ["vault", "vault.app"]}})
+    path = tmp_path / "decompose.yaml"
+    save_plan(plan, path)
+    gen, root, facts, sources = generation_for(path, use_cache=False)
+    hashing, notes = gen.services["hashing"].requirements, gen.services["notes"].requirements
+    # argon2-cffi: declared by the manifest, imported by none -> everywhere, pinned by the lock
+    assert "argon2-cffi==25.1.0" in hashing and "argon2-cffi==25.1.0" in notes
+    # passlib: imported by hashing only, so only there; the lock's closure (cffi...) is no requirement
+    assert "passlib==1.7.4" in hashing and not any(r.startswith("passlib") for r in notes)
+    assert not any(r.startswith(("cffi", "argon2-cffi-bindings")) for r in hashing + notes)
+    assert any("in every service's requirements.txt" in n and "argon2-cffi" in n for n in gen.notes)
+
+
+def test_unimported_without_a_manifest_reads_the_requirements_files():
+    decl = D.Declarations(entries=[
+        D.Entry(name="flask", specifier="==3.1.3", source="requirements.txt", rank=(D.SOURCES.index("requirements"), 0)),
+        D.Entry(name="psycopg2-binary", specifier="==2.9.10", source="requirements.txt",
+                rank=(D.SOURCES.index("requirements"), 1)),
+        D.Entry(name="pytest", specifier="==8.0", source="requirements-dev.txt", group="dev",
+                rank=(D.SOURCES.index("requirements"), 2)),
+    ])
+    uses = [R.ImportUse(module="flask", by="app")]
+    assert R.unimported(uses, decl) == ["psycopg2-binary"]  # a driver named only in a database URL
+    assert R.unimported(uses + [R.ImportUse(module="psycopg2", by="db")], decl) == []

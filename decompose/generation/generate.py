@@ -644,6 +644,10 @@ def build_generation(
     local_tops = {x.split(".", 1)[0] for x in modules}
     named_imports = {n: by for n, by in fw.named_imports(fb, sources, app).items()
                      if n.split(".", 1)[0] not in local_tops and n.split(".", 1)[0] not in STDLIB}
+    every = [_req.ImportUse(module=imp.module, by=m) for m in sorted(fb) for imp in fb[m].imports
+             if imp.module and not imp.level and imp.kind != "string" and not is_test_module(m)]
+    every += [_req.ImportUse(module=name, by=by) for name, by in sorted(named_imports.items())]
+    everywhere = _req.unimported(every, decl, env)  # what the monolith installs and no module imports
     guarded: dict[str, frozenset[int]] = {}
     for spec in services.values():
         uses: list[_req.ImportUse] = []
@@ -660,14 +664,13 @@ def build_generation(
         for name, by in sorted(named_imports.items()):  # imported by the framework, by name
             if by in spec.copied:
                 uses.append(_req.ImportUse(module=name, by=by, named=True))
-        r = _req.service_requirements(spec.name, uses, decl, _req.Runtime(pins=dict(fw.runtime_pins)), env)
+        r = _req.service_requirements(spec.name, uses, decl, _req.Runtime(pins=dict(fw.runtime_pins)), env,
+                                      everywhere=everywhere)
         spec.requirements, spec.unpinned, spec.constraints = r.requirements, r.unpinned, r.constraints
         notes.extend(r.notes)
-    every = [_req.ImportUse(module=imp.module, by=m) for m in sorted(fb) for imp in fb[m].imports
-             if imp.module and not imp.level and imp.kind != "string" and not is_test_module(m)]
-    unimported = _req.unimported_note(every, decl, env)
-    if unimported:
-        notes.append(unimported)
+    unimported_note = _req.unimported_note(everywhere)
+    if unimported_note:
+        notes.append(unimported_note)
     gateway = _req.gateway_requirements(decl, dict(GATEWAY_PINS), env)
     notes.extend(gateway.notes)
     dists, merge_notes = _req.merge(decl, env)

@@ -320,8 +320,9 @@ def _runtime(unit: str, runtime: Runtime, reqs: dict[str, str], imported: set[st
 
 
 def service_requirements(unit: str, uses: Iterable[ImportUse], decl: Declarations, runtime: Runtime,
-                         env: dict[str, str] | None = None) -> UnitRequirements:
-    """requirements.txt / constraints.txt lines of one service from its modules' third-party imports."""
+                         env: dict[str, str] | None = None, everywhere: Iterable[str] = ()) -> UnitRequirements:
+    """requirements.txt / constraints.txt lines of one service from its modules' third-party imports,
+    plus ``everywhere``: declared distributions no module imports (:func:`unimported`)."""
     env = env or target_environment()
     dists, _ = merge(decl, env)
     constraints = {line.split("==", 1)[0]: line.split("==", 1)[1] for line in constraint_lines(dists)}
@@ -373,6 +374,12 @@ def service_requirements(unit: str, uses: Iterable[ImportUse], decl: Declaration
             imported.add(guess)
         else:
             unresolved.setdefault(top, set()).update(known)
+    for name in sorted(everywhere):
+        d = dists.get(name)
+        if d is not None and d.name not in reqs:
+            reqs[d.name] = d.line()
+            if not d.version and not d.url:
+                unpinned.add(d.name)
     for module in sorted(set(optional) - set(required)):
         top = module.split(".", 1)[0]
         if any(r.split(".", 1)[0] == top for r in required):
@@ -456,18 +463,30 @@ def guarded_import_lines(source: str) -> frozenset[int]:
 
 
 
-def unimported_note(uses: Iterable[ImportUse], decl: Declarations, env: dict[str, str] | None = None) -> str | None:
-    """A note naming the production distributions the monolith declares that none of its
-    modules imports (plugins loaded by entry point, database drivers, servers, pinned
-    transitive packages): they are not service requirements, only constraints."""
+def unimported(uses: Iterable[ImportUse], decl: Declarations, env: dict[str, str] | None = None) -> list[str]:
+    """The production distributions the monolith declares directly that none of its modules
+    imports: plugins and backends other libraries load (argon2-cffi for passlib, a database
+    driver named only in a URL), servers, entry-point plugins.  The monolith installs them, so
+    every service does too (:func:`service_requirements`, ``everywhere``).
+
+    Declared directly means named by a manifest (pyproject.toml, Pipfile, setup.cfg, setup.py);
+    a requirements file counts only when no manifest declares production dependencies (a
+    compiled requirements.txt beside a manifest pins the closure, it does not choose it)."""
     env = env or target_environment()
     dists, _ = merge(decl, env)
     used: set[str] = set()
     for u in uses:
         used.update(c for c in candidates(u.module, dists, decl.provides) if c in dists)
-    left = sorted(n for n, d in dists.items() if d.declared and d.group == "main" and n not in used)
+    main = [e for e in decl.entries if e.kind == "declared" and e.group == "main" and marker_holds(e.marker, env)]
+    manifest = SOURCES.index("pyproject.toml [project]")
+    direct = {e.name for e in main if e.rank[0] >= manifest} or {e.name for e in main}
+    return sorted(n for n in direct if n in dists and dists[n].group == "main" and n not in used)
+
+
+def unimported_note(left: list[str]) -> str | None:
+    """The note of :func:`unimported`'s distributions, or None."""
     if not left:
         return None
     shown = ", ".join(left[:12]) + (f" and {len(left) - 12} more" if len(left) > 12 else "")
-    return (f"requirements: declared by the monolith but imported by none of its modules, so in no requirements.txt "
-            f"(add those a service loads indirectly - plugins, database drivers - by hand): {shown}")
+    return (f"requirements: declared by the monolith but imported by none of its modules (plugins, backends, drivers, "
+            f"servers loaded indirectly), so in every service's requirements.txt as in the monolith: {shown}")
