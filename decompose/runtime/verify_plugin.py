@@ -18,7 +18,11 @@ another interpreter as a copy of this file):
       ``app.test_client()``, Werkzeug's ``Client`` and webtest's ``TestApp``)
       sends the request (method, path, query, headers with the cookies, body)
       to the gateway and answers with the gateway's status, headers and body,
-      redirects unfollowed (the client follows them, as it would).  Inside
+      redirects unfollowed (the client follows them, as it would).  A test
+      that pushes a request context itself and dispatches it
+      (``with app.test_request_context(...): app.full_dispatch_request()``,
+      privacyIDEA's whole API suite) has ``Flask.full_dispatch_request`` send
+      that context's request to the gateway the same way.  Inside
       ``with client:`` the request context the test inspects is rebuilt in
       this process after the response: the same request with the cookies
       the response left, the app's ``before_request`` functions run, so
@@ -408,6 +412,22 @@ def _preserve_context(app, environ, body: bytes, set_cookies: list[str]) -> None
         ctx.pop()
 
 
+#: Set in the environ of a request that came through ``Flask.wsgi_app`` (a client's request).
+_THROUGH_WSGI = "decompose.verify.wsgi"
+
+
+def _dispatch_to_gateway(app):
+    """``app.full_dispatch_request()`` in a request context the test pushed itself
+    (``with app.test_request_context("/auth", method="POST", data=...):``): the request
+    of that context sent to the gateway, the gateway's answer as the app's response class."""
+    from flask import request
+
+    environ = request.environ
+    body = request.get_data(cache=True)
+    status, headers, data = send_to_gateway(request.method, request_target(environ), wsgi_headers(environ), body)
+    return app.response_class(data, status=int(status.split(" ", 1)[0]), headers=headers)
+
+
 def _install_flask() -> None:
     try:
         import flask
@@ -416,18 +436,32 @@ def _install_flask() -> None:
     original = flask.Flask.wsgi_app
     if getattr(original, "_decompose_verify", False):
         return
+    original_dispatch = flask.Flask.full_dispatch_request
 
     def wsgi_app(self, environ, start_response):
         if not _is_app_flask(self):
             return original(self, environ, start_response)
         _count("requests")
         if not ROUTING:
+            environ[_THROUGH_WSGI] = True
             return original(self, environ, start_response)
         return _forward_wsgi(self, environ, start_response)
 
-    wsgi_app._decompose_verify = True
-    wsgi_app.__doc__ = original.__doc__
-    flask.Flask.wsgi_app = wsgi_app
+    def full_dispatch_request(self, *args, **kwargs):
+        # A request a client sent is counted (and routed) by wsgi_app; one a test
+        # dispatches in the request context it pushed is a request to the app too.
+        if not _is_app_flask(self) or flask.request.environ.get(_THROUGH_WSGI):
+            return original_dispatch(self, *args, **kwargs)
+        _count("requests")
+        if not ROUTING:
+            return original_dispatch(self, *args, **kwargs)
+        return _dispatch_to_gateway(self)
+
+    for name, f, was in (("wsgi_app", wsgi_app, original), ("full_dispatch_request", full_dispatch_request,
+                                                            original_dispatch)):
+        f._decompose_verify = True
+        f.__doc__ = was.__doc__
+        setattr(flask.Flask, name, f)
 
 
 # --------------------------------------------------------------------------- Starlette / FastAPI

@@ -1,0 +1,19 @@
+"""Requests a test builds with ``app.test_request_context`` and dispatches in process
+(``app.full_dispatch_request()``), as privacyIDEA's API suite does: requests to the app."""
+
+
+def test_dispatch_in_a_request_context(app):
+    with app.test_request_context("/greet/ada", method="GET", query_string={"x": "1"}):
+        res = app.full_dispatch_request()
+        assert res.status_code == 200 and res.data == b"hello ada"
+
+
+def test_dispatch_posts_a_form(app):
+    with app.test_request_context("/login", method="POST", data={"user": "eve"}):
+        res = app.full_dispatch_request()
+        assert res.status_code == 302 and res.headers["Location"] == "/whoami"
+
+
+def test_dispatch_reads_the_rows_the_fixture_inserted(app):
+    with app.test_request_context("/notes", headers={"Accept": "application/json"}):
+        assert app.full_dispatch_request().get_json() == ["written by the fixture"]
