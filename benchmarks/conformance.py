@@ -21,7 +21,8 @@ recorded as ok / failed / timeout / skipped with its time and the first error
 line (``error: ...`` line, else the exception line of a traceback with the
 innermost frame's file:line, else the first line on stderr).  A step after a
 failed one it needs is skipped.  Rewrites ``docs/conformance.md`` and
-``docs/conformance.json`` (the apps not run this time keep their last result).
+``docs/conformance.json`` (the apps not run this time keep their last result, and
+so do the modes not run this time, marked with the run they come from).
 Work folders (plans, generated output, logs of every step) are under
 ``<corpus cache>/conformance/<app>/``.
 """
@@ -67,6 +68,8 @@ TIMEOUTS = {
     "build": 1800, "up": 300, "down": 180, "verify": 3600,
 }
 MODES = ("local", "docker")
+#: The steps of each mode (``_run_up_down``): a run without a mode keeps those of the last report.
+MODE_STEPS = {"local": ("up-local", "down-local", "verify-local"), "docker": ("build", "up", "down", "verify")}
 PROJECT_PREFIX = "conformance-"   # the plan's project name (Docker names): conformance-<app>
 
 
@@ -719,16 +722,20 @@ def split_cell(r: dict, mode: str) -> str:
     v = _split(r, mode)
     if not v:
         return "-"
+    earlier = f" (run of {v['reused_from'].split(',')[0]})" if v.get("reused_from") else ""
     if v.get("measured"):
         return (f"{v['passed_both']}/{v['monolith_passed']} passed, {v['classified']} listed, "
-                f"{v['regressions']} regression{'s' if v['regressions'] != 1 else ''}")
-    return f"{v.get('outcome', '')}: {v.get('error', '')}"
+                f"{v['regressions']} regression{'s' if v['regressions'] != 1 else ''}{earlier}")
+    return f"{v.get('outcome', '')}{earlier}: {v.get('error', '')}"
 
 
 def split_text(r: dict, mode: str) -> str:
     v = _split(r, mode)
     if not v:
         return "not run"
+    if v.get("reused_from"):
+        return f"(not run this time: the run of {v['reused_from']}) " + split_text({"split_tests": {
+            mode: {k: x for k, x in v.items() if k != "reused_from"}}}, mode)
     if not v.get("measured"):
         return f"{v.get('outcome', '')} ({v.get('seconds', 0):.0f} s): {v.get('error', '')}"
     mc = ", ".join(f"{n} {o}" for o, n in (v.get("monolith_counts") or {}).items())
@@ -830,7 +837,8 @@ def render(results: dict[str, dict]) -> str:
         ]
         for s in r["steps"]:
             fig = ", ".join(f"{k} {v}" for k, v in s.get("detail", {}).items() if k not in ("stdout", "last_error_line"))
-            lines.append(f"| {s['name']} | {s['outcome']} | {s['seconds']:.1f} s | {_cell(s.get('error', ''))} | "
+            name = s["name"] + (f" (run of {s['reused_from'].split(',')[0]})" if s.get("reused_from") else "")
+            lines.append(f"| {name} | {s['outcome']} | {s['seconds']:.1f} s | {_cell(s.get('error', ''))} | "
                          f"{_cell(s.get('where', ''))} | {_cell(fig)} |")
         for m in MODES:
             lines += _regression_lines(r, m)
@@ -875,12 +883,29 @@ def main(argv: list[str] | None = None) -> int:
         r = asdict(run_app(APPS[name], a, previous.get(name)))
         for s in r["steps"]:
             s["detail"].pop("stdout", None)
+        carry_modes(r, previous.get(name), {m for m in MODES if getattr(a, m)})
         results[name] = r
         if not a.no_docs:
             _write(results)
     if a.no_docs:
         print(render(results))
     return 0
+
+
+def carry_modes(r: dict, previous: dict | None, ran: set[str]) -> None:
+    """A mode this run did not run keeps its steps and split-system figures of the last
+    report, each marked with the run they come from (``reused_from``)."""
+    if not previous:
+        return
+    when = f"{previous.get('ran_at', 'an earlier run')}, decompose at {previous.get('decompose_commit', '?')}"
+    for mode in MODES:
+        if mode in ran:
+            continue
+        old = _split(previous, mode)
+        if old:
+            r.setdefault("split_tests", {})[mode] = dict(old, reused_from=old.get("reused_from", when))
+        r["steps"] += [dict(s, reused_from=s.get("reused_from", when)) for s in previous.get("steps", [])
+                       if s["name"] in MODE_STEPS[mode]]
 
 
 def _write(results: dict[str, dict]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.conformance import split_cell, verify_arguments, verify_figures
+from benchmarks.conformance import carry_modes, render, split_cell, verify_arguments, verify_figures
 from benchmarks.corpus import AppSpec
 
 
@@ -77,3 +77,30 @@ def test_a_split_system_that_did_not_start_is_no_figure():
     assert split_cell({"split_tests": {"docker": dict(fig, outcome="failed")}}, "docker").startswith(
         "failed: the split system did not start")
     assert split_cell({"split_tests": {}}, "docker") == "-"
+
+
+def test_a_run_of_one_mode_keeps_the_other_modes_figures_of_the_last_report():
+    previous = {"app": "flaskr", "ran_at": "2026-12-01 10:00 UTC", "decompose_commit": "abc1234",
+                "steps": [{"name": "analyze", "outcome": "ok", "seconds": 1.0, "detail": {}},
+                          {"name": "up-local", "outcome": "ok", "seconds": 2.0, "detail": {}},
+                          {"name": "build", "outcome": "ok", "seconds": 9.0, "detail": {}},
+                          {"name": "verify", "outcome": "ok", "seconds": 30.0, "detail": {}}],
+                "split_tests": {"local": {"measured": True, "passed_both": 1, "monolith_passed": 2, "classified": 0,
+                                          "regressions": 1, "tests": 2},
+                                "docker": {"measured": True, "passed_both": 2, "monolith_passed": 2, "classified": 0,
+                                           "regressions": 0, "tests": 2}}}
+    now = {"app": "flaskr", "dist": "flask", "version": "3.1.3", "framework": "flask", "source": "s",
+           "test_command": "pytest", "ran_at": "2026-12-02 10:00 UTC", "decompose_commit": "def5678",
+           "steps": [{"name": "analyze", "outcome": "ok", "seconds": 1.0, "detail": {}},
+                     {"name": "up-local", "outcome": "ok", "seconds": 2.0, "detail": {}}],
+           "split_tests": {"local": {"measured": True, "passed_both": 2, "monolith_passed": 2, "classified": 0,
+                                     "regressions": 0, "tests": 2}}}
+    carry_modes(now, previous, {"local"})
+    # the local figures are this run's; the Docker ones the last report's, marked with their run
+    assert now["split_tests"]["local"]["passed_both"] == 2 and "reused_from" not in now["split_tests"]["local"]
+    assert now["split_tests"]["docker"]["reused_from"] == "2026-12-01 10:00 UTC, decompose at abc1234"
+    assert [s["name"] for s in now["steps"]] == ["analyze", "up-local", "build", "verify"]
+    assert split_cell(now, "docker") == "2/2 passed, 0 listed, 0 regressions (run of 2026-12-01 10:00 UTC)"
+    md = render({"flaskr": now})
+    assert "| build (run of 2026-12-01 10:00 UTC) | ok |" in md
+    assert "not run this time: the run of 2026-12-01 10:00 UTC, decompose at abc1234" in md
