@@ -233,6 +233,31 @@ def test_django_testcase_rows_are_committed_to_the_services_database_under_verif
     assert outcome in proc.stdout.splitlines()[-1], proc.stdout + proc.stderr
 
 
+def test_the_suite_apps_configuration_goes_to_the_services_with_copies_of_its_files_for_containers(tmp_path):
+    from decompose.runtime.verify import write_app_config
+
+    results, shared = tmp_path / "monolith-results", tmp_path / "shared"
+    results.mkdir()
+    key = tmp_path / "suite" / "testdata" / "private.pem"
+    key.parent.mkdir(parents=True)
+    key.write_text("KEY")
+    (results / "app-config-41.json").write_text(json.dumps({
+        "PI_AUDIT_KEY_PRIVATE": str(key), "TESTING": True, "WTF_CSRF_ENABLED": False, "SERVER_NAME": "localhost",
+        "PI_LOGCONFIG": "/nowhere/log.cfg", "NESTED": {"keys": [str(key)]}}))
+    keys, warnings = write_app_config(shared, results, containers=True)
+    got = json.loads((shared / "app-config.json").read_text())
+    # the test process's own serving (SERVER_NAME) is not the services'; a named file is copied once
+    assert keys == 5 and warnings == [] and "SERVER_NAME" not in got
+    assert got["PI_AUDIT_KEY_PRIVATE"] == "/decompose-verify/files/0/private.pem" == got["NESTED"]["keys"][0]
+    assert (shared / "files" / "0" / "private.pem").read_text() == "KEY"
+    assert got["PI_LOGCONFIG"] == "/nowhere/log.cfg" and got["TESTING"] is True and got["WTF_CSRF_ENABLED"] is False
+    # local services read the host's files where they are
+    write_app_config(tmp_path / "local", results, containers=False)
+    assert json.loads((tmp_path / "local" / "app-config.json").read_text())["PI_AUDIT_KEY_PRIVATE"] == str(key)
+    # no app served a request on the monolith: nothing to take on
+    assert write_app_config(tmp_path / "none", tmp_path / "empty", containers=True) == (0, [])
+
+
 def test_settings_naming_a_database():
     assert all(names_database(n) for n in ("DATABASE", "DB", "APP_DATABASE", "DATABASE_URL", "SQLALCHEMY_DATABASE_URI",
                                           "SHOP_DATABASE_URL", "DB_PATH", "SQLALCHEMY_BINDS"))

@@ -33,6 +33,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from decompose.fsio import atomic_write
+
 PLUGIN = "decompose.runtime.verify_plugin"
 PLUGIN_COPY = "decompose_verify_plugin"  # module name of the plugin copied for another interpreter
 PASSED = "passed"
@@ -465,6 +467,10 @@ def verify(
         if database == "shared":
             shutil.rmtree(shared, ignore_errors=True)  # a fresh database for a fresh system
             verify_dir = shared
+            keys, warned = write_app_config(shared, work / "monolith-results", containers=not local)
+            result.warnings.extend(warned)
+            if keys:
+                say("split", f"the services take on the {keys} configuration keys the suite's app ran with")
         say("split", f"starting the split system ({result.mode}) on port {port}")
         try:
             if local:
@@ -510,6 +516,64 @@ def verify(
             result.stopped = True
     result.rows = compare(result.monolith, result.split)
     return result
+
+
+#: Flask configuration keys of the test process's own serving, never given to the services.
+_OWN_SERVING_KEYS = frozenset({"SERVER_NAME", "APPLICATION_ROOT"})
+_COPY_LIMIT = 10 * 1024 * 1024  # bytes of files a configuration may name for containers to get copies of
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def write_app_config(shared: Path, results: Path, *, containers: bool) -> tuple[int, list[str]]:
+    """The configuration the suite's app ran with on the monolith (the plugin's ``app-config-*.json``
+    in ``results``, the first process's) as ``shared/app-config.json``, which the services take on
+    (``verify_config.py``): the test config's keys, paths and flags, not the services' default
+    ones.  ``containers``: the files and folders it names (absolute host paths, at most
+    :data:`_COPY_LIMIT` bytes each) are copied into ``shared/files/`` and named by their path in
+    the container.  (number of keys, warnings)"""
+    from decompose.runtime.verify_folder import VERIFY_APP_CONFIG, VERIFY_FILES, VERIFY_MOUNT
+
+    found = sorted(Path(results).glob("app-config-*.json"))
+    if not found:
+        return 0, []
+    try:
+        config = json.loads(found[0].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0, [f"{found[0]}: unreadable; the services keep their own configuration"]
+    config = {k: v for k, v in config.items() if k not in _OWN_SERVING_KEYS}
+    warnings: list[str] = []
+    copies: dict[str, str] = {}
+
+    def moved(value):
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        if not (containers and isinstance(value, str) and value.startswith("/") and len(value) < 1024):
+            return value
+        src = Path(value)
+        if value in copies or not src.exists() or src.is_relative_to(shared):
+            return copies.get(value, value)
+        if _tree_size(src) > _COPY_LIMIT:
+            warnings.append(f"{value}: named by the suite's app configuration, over {_COPY_LIMIT >> 20} MB: "
+                            "not copied into the containers")
+            return value
+        rel = f"{VERIFY_FILES}/{len(copies)}/{src.name}"
+        dest = shared / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest)
+        copies[value] = f"{VERIFY_MOUNT}/{rel}"
+        return copies[value]
+
+    config = {k: moved(v) for k, v in sorted(config.items())}
+    shared.mkdir(parents=True, exist_ok=True)
+    atomic_write(shared / VERIFY_APP_CONFIG, json.dumps(config, indent=1, sort_keys=True) + "\n", mode=0o644)
+    return len(config), warnings
 
 
 def _config_module(m) -> Path | None:

@@ -1,8 +1,10 @@
 """The folder a split system shares with ``decompose verify``'s test process (pure + a little filesystem).
 
 It holds the one SQLite database (``db.sqlite3``) that the services and the
-test process use under ``decompose verify``, and the Flask session key
-(``secret-key``) both sign cookies with.  The generated
+test process use under ``decompose verify``, the Flask session key
+(``secret-key``) both sign cookies with, and the configuration the suite's
+app ran with on the monolith (``app-config.json``, with copies of the files it
+names under ``files/`` for containers), which the services take on.  The generated
 ``decompose_rt/verify_config.py`` reads them through ``DECOMPOSE_DATABASE``
 and ``DECOMPOSE_SECRET_KEY_FILE``; Docker bind-mounts the folder at
 ``/decompose-verify`` in every service.
@@ -18,9 +20,12 @@ from decompose.fsio import atomic_write
 
 VERIFY_DATABASE_ENV = "DECOMPOSE_DATABASE"
 VERIFY_SECRET_KEY_ENV = "DECOMPOSE_SECRET_KEY_FILE"
+VERIFY_APP_CONFIG_ENV = "DECOMPOSE_APP_CONFIG_FILE"
 VERIFY_MOUNT = "/decompose-verify"  # where Docker mounts the verify folder in every service
 VERIFY_DB = "db.sqlite3"
 VERIFY_SECRET_KEY = "secret-key"
+VERIFY_APP_CONFIG = "app-config.json"  # the configuration the suite's app ran with (verify.write_app_config)
+VERIFY_FILES = "files"  # copies of the files that configuration names, for containers
 LABEL_VERIFY_DIR = "io.decompose.verify-dir"
 
 
@@ -50,4 +55,5 @@ def verify_env(folder: Path | str) -> dict[str, str]:
     """The variables pointing a process (a service, or the test process) at the verify folder ``folder``."""
     folder = str(folder)
     return {VERIFY_DATABASE_ENV: f"{folder.rstrip('/')}/{VERIFY_DB}",
-            VERIFY_SECRET_KEY_ENV: f"{folder.rstrip('/')}/{VERIFY_SECRET_KEY}"}
+            VERIFY_SECRET_KEY_ENV: f"{folder.rstrip('/')}/{VERIFY_SECRET_KEY}",
+            VERIFY_APP_CONFIG_ENV: f"{folder.rstrip('/')}/{VERIFY_APP_CONFIG}"}

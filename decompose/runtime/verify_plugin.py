@@ -412,6 +412,56 @@ def _preserve_context(app, environ, body: bytes, set_cookies: list[str]) -> None
         ctx.pop()
 
 
+_SKIP = object()
+_config_recorded: list[bool] = []
+
+
+def _jsonable(value, cwd: str, depth: int = 0):
+    """``value`` as JSON data (a relative path naming an existing file of ``cwd`` made absolute), or _SKIP."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        if value and len(value) < 1024 and not os.path.isabs(value) and ("/" in value or os.sep in value):
+            full = os.path.join(cwd, value)
+            if os.path.exists(full):
+                return os.path.abspath(full)
+        return value
+    if depth > 4:
+        return _SKIP
+    if isinstance(value, (list, tuple)):
+        items = [_jsonable(v, cwd, depth + 1) for v in value]
+        return _SKIP if any(v is _SKIP for v in items) else items
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = {k: _jsonable(v, cwd, depth + 1) for k, v in value.items()}
+        return _SKIP if any(v is _SKIP for v in items.values()) else items
+    return _SKIP
+
+
+def _record_app_config(app) -> None:
+    """The monolith run: the configuration of the first app of this process that served a request
+    (``app-config-<pid>.json`` in the report folder; its JSON values, relative paths of files made
+    absolute), which ``decompose verify`` gives the services of the split run."""
+    if _config_recorded or MODE != "monolith" or not REPORT:
+        return
+    _config_recorded.append(True)
+    cwd = os.getcwd()
+    data = {}
+    for key, value in dict.items(app.config):
+        v = _jsonable(value, cwd)
+        if v is not _SKIP:
+            data[str(key)] = v
+    try:
+        os.makedirs(REPORT, exist_ok=True)
+        path = os.path.join(REPORT, f"app-config-{os.getpid()}.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(data, f, sort_keys=True, default=str)
+        os.replace(path + ".tmp", path)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
 #: Set in the environ of a request that came through ``Flask.wsgi_app`` (a client's request).
 _THROUGH_WSGI = "decompose.verify.wsgi"
 
@@ -443,6 +493,7 @@ def _install_flask() -> None:
             return original(self, environ, start_response)
         _count("requests")
         if not ROUTING:
+            _record_app_config(self)
             environ[_THROUGH_WSGI] = True
             return original(self, environ, start_response)
         return _forward_wsgi(self, environ, start_response)
@@ -454,6 +505,7 @@ def _install_flask() -> None:
             return original_dispatch(self, *args, **kwargs)
         _count("requests")
         if not ROUTING:
+            _record_app_config(self)
             return original_dispatch(self, *args, **kwargs)
         return _dispatch_to_gateway(self)
 

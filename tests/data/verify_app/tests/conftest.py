@@ -10,7 +10,9 @@ from vapp.db import get_db, init_db
 @pytest.fixture
 def app():
     fd, path = tempfile.mkstemp()
-    app = create_app({"TESTING": True, "DATABASE": path})
+    # SALUTATIONS: a data file of the suite, named relative to where pytest runs; the services
+    # (which hold no tests/ folder) must read it too
+    app = create_app({"TESTING": True, "DATABASE": path, "SALUTATIONS": "tests/salutations.txt"})
     with app.app_context():
         init_db()
         db = get_db()

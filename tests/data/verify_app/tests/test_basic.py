@@ -2,7 +2,7 @@ from flask import session
 
 
 def test_greet(client):
-    assert client.get("/greet/ada").data == b"hello ada"
+    assert client.get("/greet/ada").data == b"howdy ada"
 
 
 def test_query_string_and_unknown_route(client):

@@ -5,7 +5,7 @@
 def test_dispatch_in_a_request_context(app):
     with app.test_request_context("/greet/ada", method="GET", query_string={"x": "1"}):
         res = app.full_dispatch_request()
-        assert res.status_code == 200 and res.data == b"hello ada"
+        assert res.status_code == 200 and res.data == b"howdy ada"
 
 
 def test_dispatch_posts_a_form(app):

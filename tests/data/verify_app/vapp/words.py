@@ -1,2 +1,10 @@
+from flask import current_app, has_app_context
+
+
 def greeting(name):
+    """The first line of the file ``SALUTATIONS`` names (a testing config's data file), else "hello"."""
+    path = current_app.config.get("SALUTATIONS") if has_app_context() else None
+    if path:
+        with open(path, encoding="utf-8") as f:
+            return f"{f.readline().strip()} {name}"
     return f"hello {name}"
