@@ -258,6 +258,14 @@ def test_the_suite_apps_configuration_goes_to_the_services_with_copies_of_its_fi
     assert write_app_config(tmp_path / "none", tmp_path / "empty", containers=True) == (0, [])
 
 
+def test_xdist_arguments_are_recognised_for_the_serial_split_run():
+    from decompose.runtime.verify import distributes
+
+    assert distributes(["-q", "-n", "2", "--dist", "loadfile"]) and distributes(["-nauto"])
+    assert distributes(["--numprocesses=4"]) and distributes(["--numprocesses", "auto"])
+    assert not distributes(["-n", "0"]) and not distributes(["-q", "-k", "login"]) and not distributes(["--noconftest"])
+
+
 def test_settings_naming_a_database():
     assert all(names_database(n) for n in ("DATABASE", "DB", "APP_DATABASE", "DATABASE_URL", "SQLALCHEMY_DATABASE_URI",
                                           "SHOP_DATABASE_URL", "DB_PATH", "SQLALCHEMY_BINDS"))
@@ -484,6 +492,16 @@ def test_a_suite_whose_only_difference_is_classified_exits_0(fixture_out):
     r = check(cli("verify", out, "--tests", app / "tests" / "test_patched.py", "--local"))
     assert "classified" in r.stdout and "vapp.words.greeting (mock.patch)" in r.stdout
     assert "0 regression(s)" in r.stdout
+
+
+def test_a_suite_on_xdist_workers_runs_serially_against_the_split_systems_one_database(fixture_out):
+    out, app = fixture_out
+    report = verify_json(out, app / "tests" / "test_basic.py", "--local", "--", "-n", "2")
+    assert report["monolith"]["counts"] == {"passed": 5} and report["split"]["counts"] == {"passed": 5}
+    assert any("-n 0" in w for w in report["warnings"])
+    results = out / ".decompose-run" / "verify"
+    assert {"results-gw0.json", "results-gw1.json"} <= {p.name for p in (results / "monolith-results").glob("*.json")}
+    assert [p.name for p in (results / "split-results").glob("results-*.json")] == ["results-main.json"]
 
 
 def test_without_the_shared_database_the_fixture_rows_are_not_seen(fixture_out):

@@ -505,10 +505,16 @@ def verify(
                 "regenerate so that they read the shared database")
         else:
             env["DECOMPOSE_VERIFY_CONFIG_MODULE"] = str(config_module)
+    split_args = list(pytest_args)
+    if result.verify_dir and distributes(split_args):
+        split_args += ["-n", "0"]
+        result.warnings.append("the split run does not distribute the suite over pytest-xdist workers (-n 0): "
+                               "its workers would share the split system's one database, where the monolith run "
+                               "gave each its own")
     try:
         say("split", f"running {tests} against {running.url}")
         result.split = run_suite("split", python=python, tests=tests, cwd=cwd, work=work, env=env,
-                                 pytest_args=list(pytest_args), timeout=suite_timeout)
+                                 pytest_args=split_args, timeout=suite_timeout)
         say("split", _counts_text(result.split))
     finally:
         if result.started and not keep:
@@ -516,6 +522,18 @@ def verify(
             result.stopped = True
     result.rows = compare(result.monolith, result.split)
     return result
+
+
+def distributes(pytest_args: list[str]) -> bool:
+    """The pytest arguments run the suite on pytest-xdist workers (``-n 2``, ``-nauto``, ``--numprocesses``)."""
+    for i, a in enumerate(pytest_args):
+        if a in ("-n", "--numprocesses"):
+            return i + 1 < len(pytest_args) and pytest_args[i + 1] not in ("0",)
+        if a.startswith("--numprocesses="):
+            return a.split("=", 1)[1] != "0"
+        if a.startswith("-n") and len(a) > 2 and not a.startswith("--"):
+            return a[2:] != "0"
+    return False
 
 
 #: Flask configuration keys of the test process's own serving, never given to the services.
