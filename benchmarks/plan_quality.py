@@ -71,8 +71,11 @@ def _run(cmd: list[str], cwd: Path, log: Path, ok=(0,)) -> str:
     return p.stdout
 
 
+WORK_ROOT = [corpus_dir() / "plan-quality"]  # --work changes it (parallel runs of several checkouts)
+
+
 def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> dict:
-    work = corpus_dir() / "plan-quality" / name
+    work = WORK_ROOT[0] / name
     work.mkdir(parents=True, exist_ok=True)
     dc = [sys.executable, "-m", "decompose"]
     plan_file = work / "decompose.yaml"
@@ -121,7 +124,7 @@ def figures(name: str, plan: dict, ev: dict, audit: dict, t_plan: float, t_check
 
 def _log(name: str, step: str) -> tuple[dict, float]:
     """(stdout JSON, seconds) of a step's log in the project's work folder (as ``_run`` wrote it)."""
-    text = (corpus_dir() / "plan-quality" / name / f"{step}.log").read_text(encoding="utf-8")
+    text = (WORK_ROOT[0] / name / f"{step}.log").read_text(encoding="utf-8")
     secs = float(re.search(r"^# exit \d+ after ([0-9.]+)s$", text, re.M).group(1))
     return json.loads(text.split("--- stdout\n", 1)[1].split("\n--- stderr", 1)[0]), secs
 
@@ -271,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sample", action="store_true", help="leave sample_monolith out")
     ap.add_argument("--from-logs", action="store_true",
                     help="run nothing: rebuild the figures from the logs the last run left in each work folder")
+    ap.add_argument("--work", type=Path, metavar="DIR",
+                    help="work folders under DIR (default: <corpus cache>/plan-quality)")
     a = ap.parse_args(argv)
+    if a.work:
+        WORK_ROOT[0] = a.work.resolve()
     unknown = [n for n in a.projects if n not in PROJECTS]
     if unknown:
         ap.error(f"unknown project {unknown[0]!r}; known: {', '.join(PROJECTS)}")

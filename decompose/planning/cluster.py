@@ -31,8 +31,12 @@ Steps
    :data:`HUB_DOMAINS` domains or more) and its callers are a shared module or sit
    in two or more domains, the callee and those dependencies join the shared
    library (a ``get_db()`` every blueprint calls is copied into each service,
-   not the reason to merge them); otherwise caller and callee are merged into
-   one atom.
+   not the reason to merge them).  A hub whose dependencies are more than
+   :data:`MAX_BOND_SHARE` modules is shared with all of them when none is a
+   module of an app or a route module (those serve one domain): a
+   ``get_tokens()`` returning token objects to every API blueprint makes its
+   library a shared kernel, not one service of every blueprint.  Otherwise
+   caller and callee are merged into one atom.
 3. **Communities** on the graph of atoms (edge weights summed): Louvain
    (``networkx.community.louvain_communities`` with the seed; default) or
    greedy modularity (Clauset-Newman-Moore, deterministic by itself).
@@ -509,40 +513,59 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                     why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
     return shared - set(forced)
 
-def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why) -> None:
+def _sharable_closure(r: str, atoms, atom_of, atom_pin, shared_atoms, blocked: set[str], dependencies,
+                      limit: int | None = MAX_BOND_SHARE) -> set[str] | None:
+    """``r`` and the atoms it depends on that are not shared yet, if all can be shared (none
+    pinned, none holding a ``blocked`` module) and they are at most ``limit`` modules; else None."""
+    out, todo, parents = set(), [r], set()
+    size = 0
+    while todo:
+        x = todo.pop()
+        if x in out or x in shared_atoms:
+            continue
+        if x in atom_pin or blocked & set(atoms[x]):
+            return None
+        out.add(x)
+        size += len(atoms[x])
+        if limit is not None and size > limit:
+            return None
+        for m in atoms[x]:
+            if m in dependencies:
+                for t in dependencies.successors(m):
+                    if t in atom_of:
+                        (parents.add if _is_parent(m, t) else todo.append)(atom_of[t])
+    # parent packages (what ``from pkg import NAME`` needs, or mere containment) come
+    # along when they can, on their own: never a reason not to share
+    for x in sorted(parents - out - shared_atoms):
+        if x in atom_pin or blocked & set(atoms[x]):
+            continue
+        if _atom_deps(x, atoms, atom_of, dependencies) <= out | shared_atoms and (limit is None or size + len(atoms[x]) <= limit):
+            out.add(x)
+            size += len(atoms[x])
+    return out
+
+
+def _mark_shared(add: set[str], callee: str, callers: Iterable[str], atoms, why, how: str = "") -> None:
+    """The reasons of the modules a bond's sharing adds (the callee, and what it needs)."""
+    shown = ", ".join(sorted(set(callers))[:3]) + ("..." if len(set(callers)) > 3 else "")
+    for a in sorted(add):
+        for m in atoms[a]:
+            why[m] = (f"shared: {callee} passes live objects to its callers ({shown}){how}, "
+                      "so each service gets its own copy"
+                      if callee in atoms[a] else f"shared: needed by the shared module {callee}")
+
+
+def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why,
+                  serving: set[str] = frozenset()) -> list[str]:
     """Step 2b's sharing (see the module docstring), to a fixed point: sharing a callee
-    can make its own bonded callees eligible in the next round.  Adds to ``shared_atoms``."""
+    can make its own bonded callees eligible in the next round.  A hub whose closure is
+    over :data:`MAX_BOND_SHARE` modules is shared with all of it when none of it is a
+    ``serving`` module (an app's modules, route modules: they serve one domain).  Adds to
+    ``shared_atoms``; returns notes on the large closures shared."""
+    notes: list[str] = []
     callers_of: dict[str, list[str]] = defaultdict(list)
     for (user, callee, *_), _reason in bonds:
         callers_of[callee].append(user)
-
-    def closure(r: str, hub: bool) -> set[str] | None:
-        """``r`` and the atoms it depends on that are not shared yet, if all sharable (a
-        hub's may define tables: they become tables several services use)."""
-        out, todo, parents = set(), [r], set()
-        while todo:
-            x = todo.pop()
-            if x in out or x in shared_atoms:
-                continue
-            if x in atom_pin or (not hub and table_modules & set(atoms[x])):
-                return None
-            out.add(x)
-            if sum(len(atoms[a]) for a in out) > MAX_BOND_SHARE:
-                return None
-            for m in atoms[x]:
-                if m in dependencies:
-                    for t in dependencies.successors(m):
-                        if t in atom_of:
-                            (parents.add if _is_parent(m, t) else todo.append)(atom_of[t])
-        # parent packages (what ``from pkg import NAME`` needs, or mere containment) come
-        # along when they can, on their own: never a reason not to share
-        for x in sorted(parents - out - shared_atoms):
-            if x in atom_pin or (not hub and table_modules & set(atoms[x])):
-                continue
-            if _atom_deps(x, atoms, atom_of, dependencies) <= out | shared_atoms and sum(len(atoms[a]) for a in out) + len(atoms[x]) <= MAX_BOND_SHARE:
-                out.add(x)
-        return out
-
     changed = True
     while changed:
         changed = False
@@ -554,17 +577,24 @@ def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, 
             domains = {(keys or {}).get(u, u) for u in callers if atom_of.get(u) not in (None, ca) and atom_of.get(u) not in shared_atoms}
             if not from_shared and len(domains) < 2:
                 continue
-            add = closure(ca, hub=len(domains) >= HUB_DOMAINS)
+            # a hub's closure may define tables: they become tables several services use
+            hub = len(domains) >= HUB_DOMAINS
+            add = _sharable_closure(ca, atoms, atom_of, atom_pin, shared_atoms, set() if hub else set(table_modules),
+                                    dependencies)
+            how = ""
+            if add is None and hub:
+                add = _sharable_closure(ca, atoms, atom_of, atom_pin, shared_atoms, set(serving), dependencies, limit=None)
+                if add is not None:
+                    n = sum(len(atoms[a]) for a in add)
+                    how = f" from {len(domains)} domains"
+                    notes.append(f"shared {callee} with the {n - 1} module(s) it needs: its live-object calls "
+                                 f"from {len(domains)} domains would have merged them into one service")
             if add is None:
                 continue
             shared_atoms |= add
             changed = True
-            shown = ", ".join(sorted(set(callers))[:3]) + ("..." if len(set(callers)) > 3 else "")
-            for a in sorted(add):
-                for m in atoms[a]:
-                    why[m] = (f"shared: {callee} passes live objects to its callers ({shown}), "
-                              "so each service gets its own copy"
-                              if a == ca else f"shared: needed by the shared module {callee}")
+            _mark_shared(add, callee, callers, atoms, why, how)
+    return notes
 
 
 def cluster(
@@ -584,6 +614,7 @@ def cluster(
     evidence: Mapping[str, int] | None = None,
     generic_keys: Iterable[str] = (),
     max_share: float | None = MAX_SHARE,
+    route_modules: Iterable[str] = (),
 ) -> Clustering:
     """Cluster the modules of ``coupling`` into services (see the module docstring)."""
     if method not in METHODS:
@@ -683,7 +714,8 @@ def cluster(
     # called from a shared module or from several domains joins the shared library.
     bonds = [(list(g), r) for g, r in bonds]
     if c.auto_shared:
-        _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, own_tables, dependencies, keys, why)
+        notes.extend(_share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, own_tables, dependencies, keys, why,
+                                   domain_modules | set(route_modules)))
     for group, reason in bonds:
         bonded = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
         if len(bonded) < 2:
