@@ -23,7 +23,10 @@ Steps
    (``__main__``, ``wsgi``) are shared too: every service needs its own
    wiring.  Parent packages of shared modules follow them.  The framework's
    app module (``roots``: the module creating the app, which generation
-   copies into every service pruned to its routes) is shared outright.
+   copies into every service pruned to its routes) is shared outright, and so
+   is a *layer package* (``empty_packages``: an ``__init__`` defining nothing,
+   outside every app, above modules of two or more domains, needing only
+   shared code): otherwise it ties every domain below it into one service.
 2b. **Bonds** (calls passing live objects, which cannot cross the network):
    when the callee is a helper that can be shared (no tables, not pinned, with
    its own dependencies sharable too, at most
@@ -178,20 +181,27 @@ def _common_prefix_len(a: str, b: str) -> int:
     return n
 
 
-def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]]) -> list[list[str]]:
-    """Atoms without any edge join the cluster sharing their longest package prefix."""
+def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]],
+                     keys: Mapping[str, str] | None = None) -> list[list[str]]:
+    """Atoms without any edge join the cluster sharing their longest package prefix, when that
+    prefix is longer than the root package every module shares (the project itself is no
+    evidence).  Two isolated atoms join each other only when they serve one domain (``keys``):
+    three blueprints left with no edge once their library is shared stay apart."""
     isolated = [c[0] for c in comms if len(c) == 1 and q.degree(c[0]) == 0]
     rest = [list(c) for c in comms if not (len(c) == 1 and q.degree(c[0]) == 0)]
     if not rest:
         return comms
+    formed = len(rest)
+    root = _root_depth(sorted({m for c in comms for a in c for m in atoms[a]})) if len(comms) > 1 else 0
     for atom in isolated:
         best, best_key = None, None
         for i, c in enumerate(rest):
-            score = max(_common_prefix_len(m, n) for m in atoms[atom] for c_atom in c for n in atoms[c_atom])
+            score = max((_common_prefix_len(m, n) for m in atoms[atom] for c_atom in c for n in atoms[c_atom]
+                         if i < formed or keys is None or keys.get(m, m) == keys.get(n, n)), default=0)
             key = (-score, i)
             if best_key is None or key < best_key:
                 best, best_key = i, key
-        if best_key is not None and -best_key[0] > 0:
+        if best_key is not None and -best_key[0] > root:
             rest[best].append(atom)
         else:
             rest.append([atom])
@@ -513,6 +523,28 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                     why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
     return shared - set(forced)
 
+def _layer_packages(empty: set[str], atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys,
+                    why) -> set[str]:
+    """Step 2's layer packages: a package ``__init__`` that defines nothing (``api/``,
+    ``lib/``), outside every app, above modules of two or more domains and needing only
+    shared code.  Importing any of its submodules runs it, so left in a service it would tie
+    every domain below it into that one; copied into each service it costs nothing."""
+    out: set[str] = set()
+    children: dict[str, set[str]] = defaultdict(set)
+    for m in atom_of:
+        for i in range(1, m.count(".") + 1):
+            children[m.rsplit(".", i)[0]].add((keys or {}).get(m, m))
+    for m in sorted(empty):
+        r = atom_of.get(m)
+        if r is None or r in shared_atoms or atoms[r] != [m] or r in atom_pin or m in table_modules:
+            continue
+        domains = children.get(m, set())
+        if len(domains) >= 2 and _atom_deps(r, atoms, atom_of, dependencies) <= shared_atoms | out:
+            out.add(r)
+            why[m] = f"shared: package defining nothing above {len(domains)} domains, depends only on shared modules"
+    return out
+
+
 def _sharable_closure(r: str, atoms, atom_of, atom_pin, shared_atoms, blocked: set[str], dependencies,
                       limit: int | None = MAX_BOND_SHARE) -> set[str] | None:
     """``r`` and the atoms it depends on that are not shared yet, if all can be shared (none
@@ -615,6 +647,7 @@ def cluster(
     generic_keys: Iterable[str] = (),
     max_share: float | None = MAX_SHARE,
     route_modules: Iterable[str] = (),
+    empty_packages: Iterable[str] = (),
 ) -> Clustering:
     """Cluster the modules of ``coupling`` into services (see the module docstring)."""
     if method not in METHODS:
@@ -690,7 +723,7 @@ def cluster(
 
     def run(active: list[str]) -> list[list[str]]:
         q = _quotient(coupling, {r: atoms[r] for r in active})
-        comms = _attach_isolated(q, _communities(q, method, seed), atoms)
+        comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys)
         return comms
 
     # 2. shared library: the bottom layer, judged by how many clusters reach it
@@ -708,6 +741,8 @@ def cluster(
         shared_atoms |= app_roots
         shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why,
                                      frozenset(app_roots))
+        shared_atoms |= _layer_packages(set(empty_packages), atoms, atom_of, atom_pin, shared_atoms, table_modules,
+                                        dependencies, keys, why)
     # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
     # results that are live objects) stay in one service.  Bonds into the shared
     # library need nothing: it is copied into every service.  A sharable callee
@@ -744,7 +779,7 @@ def cluster(
 
     # 3. communities
     q = _quotient(coupling, {r: atoms[r] for r in active})
-    comms = _attach_isolated(q, _communities(q, method, seed), atoms)
+    comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys)
 
     # 4. pins: split communities holding atoms pinned to different services
     fixed_comms: list[list[str]] = []

@@ -173,10 +173,14 @@ def propose(
         domain_modules=domains.app_modules(),
         evidence={f.module: len(f.routes) + len({d.table for d in f.data if d.how in ("model", "table")}) for f in facts},
         generic_keys=domains.generic_keys(),
+        empty_packages=[f.module for f in facts if f.is_package and not f.definitions and not f.routes and not f.data],
         route_modules=sorted({f.module for f in facts if f.routes} | {m for m, rs in (routes or {}).items() if rs}),
     )
     notes.extend(clustering.notes)
-    _migrations_with_their_tables(clustering, access, constraints, {m for grp, _ in bonds for m in grp},
+    # a bond into the shared library ties nothing (it is in every service)
+    in_shared = set(clustering.shared)
+    _migrations_with_their_tables(clustering, access, constraints,
+                                  {m for grp, _ in bonds if not in_shared & set(grp) for m in grp},
                                   dependency_graph(graph))
     split = split_bonds({**{m: "" for m in clustering.shared}, **clustering.assignment}, bonds)
     if split:  # a broken invariant, never a plan generate would refuse
@@ -225,8 +229,19 @@ def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, M
     pinned = set(bonded)
     shared = set(clustering.shared)
 
+    def needs(m: str) -> list[str]:
+        return [] if dependencies is None else [t for t in dependencies.successors(m) if not m.startswith(t + ".")]
+
     def sharable(m: str) -> bool:
-        return dependencies is None or all(t in shared for t in dependencies.successors(m) if not m.startswith(t + "."))
+        return all(t in shared for t in needs(m))
+
+    def by_needs(m: str) -> dict[str, float]:
+        """A migration that cannot be shared for what it imports goes with the owners of that code."""
+        votes: dict[str, float] = defaultdict(float)
+        for t in needs(m):
+            if t in clustering.assignment and not is_migration_module(t):
+                votes[clustering.assignment[t]] += 1.0
+        return votes
 
     if constraints is not None and constraints.pins:
         from fnmatch import fnmatchcase
@@ -250,6 +265,7 @@ def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, M
                 votes[s] += 1.0 / len(owner[t_])
         if "" in votes and not sharable(m):
             del votes[""]
+            votes = votes or by_needs(m)
         if not votes:
             unplaced.append(m)
             continue
@@ -263,6 +279,7 @@ def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, M
         counts = dict(placed.get(migrations_root(m)) or {})
         if "" in counts and not sharable(m):
             del counts[""]
+            counts = counts or by_needs(m)
         if counts:
             _place_migration(clustering, m, _most(counts),
                              "migration touching no table a module defines: with most of its folder's migrations")
