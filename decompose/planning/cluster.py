@@ -68,6 +68,7 @@ from fnmatch import fnmatchcase
 
 import networkx as nx
 
+from decompose.analysis.roles import is_migration_module
 from decompose.planning.plan import SERVICE_NAME_RE
 
 METHODS = ("louvain", "greedy")
@@ -182,11 +183,12 @@ def _common_prefix_len(a: str, b: str) -> int:
 
 
 def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]],
-                     keys: Mapping[str, str] | None = None) -> list[list[str]]:
-    """Atoms without any edge join the cluster sharing their longest package prefix, when that
-    prefix is longer than the root package every module shares (the project itself is no
-    evidence).  Two isolated atoms join each other only when they serve one domain (``keys``):
-    three blueprints left with no edge once their library is shared stay apart."""
+                     keys: Mapping[str, str] | None = None, evidence: Mapping[str, int] | None = None) -> list[list[str]]:
+    """Atoms without any edge join the cluster sharing their longest package prefix.  One
+    serving routes or owning tables (``evidence``) needs more than the root package every
+    module shares (the project itself is no evidence), and two isolated atoms join each other
+    only when they serve one domain (``keys``): three blueprints left with no edge once
+    their library is shared stay three services."""
     isolated = [c[0] for c in comms if len(c) == 1 and q.degree(c[0]) == 0]
     rest = [list(c) for c in comms if not (len(c) == 1 and q.degree(c[0]) == 0)]
     if not rest:
@@ -201,7 +203,8 @@ def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, li
             key = (-score, i)
             if best_key is None or key < best_key:
                 best, best_key = i, key
-        if best_key is not None and -best_key[0] > root:
+        serves = any((evidence or {}).get(m) for m in atoms[atom])
+        if best_key is not None and -best_key[0] > (root if serves else 0):
             rest[best].append(atom)
         else:
             rest.append([atom])
@@ -723,7 +726,7 @@ def cluster(
 
     def run(active: list[str]) -> list[list[str]]:
         q = _quotient(coupling, {r: atoms[r] for r in active})
-        comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys)
+        comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys, evidence)
         return comms
 
     # 2. shared library: the bottom layer, judged by how many clusters reach it
@@ -779,7 +782,7 @@ def cluster(
 
     # 3. communities
     q = _quotient(coupling, {r: atoms[r] for r in active})
-    comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys)
+    comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys, evidence)
 
     # 4. pins: split communities holding atoms pinned to different services
     fixed_comms: list[list[str]] = []
@@ -828,10 +831,12 @@ def cluster(
 
     # 5b. no service above max_share of the modules: split the largest while it splits
     if c.services is None and max_share is not None:
-        total = len(modules)
+        # migrations are not counted: they follow their tables afterwards (propose), so a
+        # cluster over the cap without them ends over it with them
+        total = sum(1 for m in modules if not is_migration_module(m))
         substance = domain_modules | {m for m, n in (evidence or {}).items() if n}
         while True:
-            sizes = [sum(len(atoms[a]) for a in comm) for comm in comms]
+            sizes = [sum(1 for a in comm for m in atoms[a] if not is_migration_module(m)) for comm in comms]
             i = max(range(len(comms)), key=lambda k: (sizes[k], -k))
             # the domains it holds: keys of its app modules and of modules serving routes or
             # owning tables (a lone wiring module, e.g. a project urlconf, is not a second domain)
