@@ -96,7 +96,8 @@ def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> d
 def figures(name: str, plan: dict, ev: dict, audit: dict, t_plan: float, t_check: float) -> dict:
     """One project's row from the outputs of plan --format json, evaluate --format json and check --format json."""
     sizes = {s: len(body.get("modules", [])) for s, body in plan["services"].items()}
-    shared = len(plan.get("shared", []))
+    raw = plan.get("shared") or []
+    shared = len(raw.get("modules", []) if isinstance(raw, dict) else raw)  # plan JSON: {modules, reasons}
     modules = sum(sizes.values()) + shared
     largest = max(sizes.items(), key=lambda kv: (kv[1], kv[0])) if sizes else ("-", 0)
     errors = Counter(f["rule"] for f in audit["findings"] if f["level"] == "error")
