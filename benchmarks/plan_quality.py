@@ -5,11 +5,13 @@
     python benchmarks/plan_quality.py --format json    # the figures as JSON on stdout
     python benchmarks/plan_quality.py --no-docs        # leave docs/ alone
     python benchmarks/plan_quality.py --from-logs      # no run: the figures from the last run's logs (docs too)
+    python benchmarks/plan_quality.py --work DIR       # work folders under DIR (runs of several checkouts side by side)
 
 For each project of ``benchmarks.references.PROJECTS`` (pinned PyPI sdists,
 fetched and cached by benchmarks/corpus.py; nothing of their code is in this
-repository) it runs, as a new user would, the installed command line in a
-work folder ``<corpus cache>/plan-quality/<project>/``:
+repository) it runs, as a new user would, the command line of the Python running it
+(``python -m decompose``: this checkout when installed editable, or what PYTHONPATH
+names) in a work folder ``<corpus cache>/plan-quality/<project>/`` (or ``--work DIR``):
 
 * ``decompose plan SRC -o decompose.yaml --force --format json`` (default
   options; the facts cache in SRC/.decompose_cache makes reruns fast);
