@@ -5,11 +5,13 @@
     python benchmarks/plan_quality.py --format json    # the figures as JSON on stdout
     python benchmarks/plan_quality.py --no-docs        # leave docs/ alone
     python benchmarks/plan_quality.py --from-logs      # no run: the figures from the last run's logs (docs too)
+    python benchmarks/plan_quality.py --work DIR       # work folders under DIR (runs of several checkouts side by side)
 
 For each project of ``benchmarks.references.PROJECTS`` (pinned PyPI sdists,
 fetched and cached by benchmarks/corpus.py; nothing of their code is in this
-repository) it runs, as a new user would, the installed command line in a
-work folder ``<corpus cache>/plan-quality/<project>/``:
+repository) it runs, as a new user would, the command line of the Python running it
+(``python -m decompose``: this checkout when installed editable, or what PYTHONPATH
+names) in a work folder ``<corpus cache>/plan-quality/<project>/`` (or ``--work DIR``):
 
 * ``decompose plan SRC -o decompose.yaml --force --format json`` (default
   options; the facts cache in SRC/.decompose_cache makes reruns fast);
@@ -71,8 +73,11 @@ def _run(cmd: list[str], cwd: Path, log: Path, ok=(0,)) -> str:
     return p.stdout
 
 
+WORK_ROOT = [corpus_dir() / "plan-quality"]  # --work changes it (parallel runs of several checkouts)
+
+
 def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> dict:
-    work = corpus_dir() / "plan-quality" / name
+    work = WORK_ROOT[0] / name
     work.mkdir(parents=True, exist_ok=True)
     dc = [sys.executable, "-m", "decompose"]
     plan_file = work / "decompose.yaml"
@@ -93,7 +98,8 @@ def measure(name: str, src: Path, reference: Path, *, history: bool = True) -> d
 def figures(name: str, plan: dict, ev: dict, audit: dict, t_plan: float, t_check: float) -> dict:
     """One project's row from the outputs of plan --format json, evaluate --format json and check --format json."""
     sizes = {s: len(body.get("modules", [])) for s, body in plan["services"].items()}
-    shared = len(plan.get("shared", []))
+    raw = plan.get("shared") or []
+    shared = len(raw.get("modules", []) if isinstance(raw, dict) else raw)  # plan JSON: {modules, reasons}
     modules = sum(sizes.values()) + shared
     largest = max(sizes.items(), key=lambda kv: (kv[1], kv[0])) if sizes else ("-", 0)
     errors = Counter(f["rule"] for f in audit["findings"] if f["level"] == "error")
@@ -121,7 +127,7 @@ def figures(name: str, plan: dict, ev: dict, audit: dict, t_plan: float, t_check
 
 def _log(name: str, step: str) -> tuple[dict, float]:
     """(stdout JSON, seconds) of a step's log in the project's work folder (as ``_run`` wrote it)."""
-    text = (corpus_dir() / "plan-quality" / name / f"{step}.log").read_text(encoding="utf-8")
+    text = (WORK_ROOT[0] / name / f"{step}.log").read_text(encoding="utf-8")
     secs = float(re.search(r"^# exit \d+ after ([0-9.]+)s$", text, re.M).group(1))
     return json.loads(text.split("--- stdout\n", 1)[1].split("\n--- stderr", 1)[0]), secs
 
@@ -271,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sample", action="store_true", help="leave sample_monolith out")
     ap.add_argument("--from-logs", action="store_true",
                     help="run nothing: rebuild the figures from the logs the last run left in each work folder")
+    ap.add_argument("--work", type=Path, metavar="DIR",
+                    help="work folders under DIR (default: <corpus cache>/plan-quality)")
     a = ap.parse_args(argv)
+    if a.work:
+        WORK_ROOT[0] = a.work.resolve()
     unknown = [n for n in a.projects if n not in PROJECTS]
     if unknown:
         ap.error(f"unknown project {unknown[0]!r}; known: {', '.join(PROJECTS)}")

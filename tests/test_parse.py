@@ -851,7 +851,7 @@ def test_crlf_line_numbers():
 def test_facts_identity_and_roundtrip():
     f = facts("from . import x\nX = []\n\ndef g(a: int = 1):\n    return x.y(a)\n", module="pkg.mod")
     assert (f.module, f.path, f.is_package) == ("pkg.mod", "pkg/mod.py", False)
-    assert f.uses == [SymbolUse("g", "pkg.x.y", 1, 1, 5, start="pkg")]  # `from . import x`: x is an attribute of pkg
+    assert f.uses == [SymbolUse("g", "pkg.x.y", 1, 1, 5, start="pkg", args=["#0"])]  # `from . import x`: x is an attribute of pkg
     assert ModuleFacts.from_dict(f.to_dict()) == f
 
 

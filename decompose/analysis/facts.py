@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bump when the parser's output changes so stale cache entries are ignored.
-FACTS_VERSION = 8
+FACTS_VERSION = 9
 
 IMPORT_KINDS = ("absolute", "relative", "dynamic", "string")
 IMPORT_CONTEXTS = ("module", "function", "conditional", "type_checking")
@@ -110,6 +110,9 @@ class SymbolUse:
     calls: int = 0
     line: int = 0  # first line where the use occurs
     start: str = ""
+    #: the calls' argument slots, over every call of the use: ``#0``, ``#1`` ... positional,
+    #: keyword names, ``*`` / ``**`` for unpacked arguments; None when not a call
+    args: list[str] | None = None
 
 
 @dataclass(slots=True)

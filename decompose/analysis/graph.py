@@ -19,7 +19,8 @@ Three graphs come out of :func:`build_graph`:
     metrics are not drowned by ``os`` and ``typing``.
 
 ``symbols``  (``nx.DiGraph``) ``"mod:scope" -> "mod:Symbol"`` edges with
-    ``count``/``calls``: which function or class uses which definition.
+    ``count``/``calls``/``args`` (the argument slots the calls pass, ``SymbolUse.args``;
+    None when unknown): which function or class uses which definition.
 
 Import resolution follows ``decompose.analysis.resolve`` (the rules grimp uses too,
 see docs/analysis.md).  An import of an internal top-level package that
@@ -159,12 +160,15 @@ def build_graph(facts: Iterable[ModuleFacts]) -> DependencyGraph:
             if symbol:
                 src = f"{f.module}:{use.scope}"
                 dst = f"{target_mod}:{symbol}"
+                # the argument slots of the calls (None: some call's are not known)
+                args = None if use.calls and use.args is None else set(use.args or ())
                 if symbols.has_edge(src, dst):
                     d = symbols[src][dst]
                     d["count"] += use.count
                     d["calls"] += use.calls
+                    d["args"] = None if d["args"] is None or args is None else d["args"] | args
                 else:
-                    symbols.add_edge(src, dst, count=use.count, calls=use.calls)
+                    symbols.add_edge(src, dst, count=use.count, calls=use.calls, args=args)
 
     for (a, b), e in sorted(edges.items()):
         internal.add_edge(

@@ -23,7 +23,10 @@ Steps
    (``__main__``, ``wsgi``) are shared too: every service needs its own
    wiring.  Parent packages of shared modules follow them.  The framework's
    app module (``roots``: the module creating the app, which generation
-   copies into every service pruned to its routes) is shared outright.
+   copies into every service pruned to its routes) is shared outright, and so
+   is a *layer package* (``empty_packages``: an ``__init__`` defining nothing,
+   outside every app, above modules of two or more domains, needing only
+   shared code): otherwise it ties every domain below it into one service.
 2b. **Bonds** (calls passing live objects, which cannot cross the network):
    when the callee is a helper that can be shared (no tables, not pinned, with
    its own dependencies sharable too, at most
@@ -31,8 +34,12 @@ Steps
    :data:`HUB_DOMAINS` domains or more) and its callers are a shared module or sit
    in two or more domains, the callee and those dependencies join the shared
    library (a ``get_db()`` every blueprint calls is copied into each service,
-   not the reason to merge them); otherwise caller and callee are merged into
-   one atom.
+   not the reason to merge them).  A hub whose dependencies are more than
+   :data:`MAX_BOND_SHARE` modules is shared with all of them when none is a
+   module of an app or a route module (those serve one domain): a
+   ``get_tokens()`` returning token objects to every API blueprint makes its
+   library a shared kernel, not one service of every blueprint.  Otherwise
+   caller and callee are merged into one atom.
 3. **Communities** on the graph of atoms (edge weights summed): Louvain
    (``networkx.community.louvain_communities`` with the seed; default) or
    greedy modularity (Clauset-Newman-Moore, deterministic by itself).
@@ -61,6 +68,7 @@ from fnmatch import fnmatchcase
 
 import networkx as nx
 
+from decompose.analysis.roles import is_migration_module
 from decompose.planning.plan import SERVICE_NAME_RE
 
 METHODS = ("louvain", "greedy")
@@ -174,20 +182,29 @@ def _common_prefix_len(a: str, b: str) -> int:
     return n
 
 
-def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]]) -> list[list[str]]:
-    """Atoms without any edge join the cluster sharing their longest package prefix."""
+def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]],
+                     keys: Mapping[str, str] | None = None, evidence: Mapping[str, int] | None = None) -> list[list[str]]:
+    """Atoms without any edge join the cluster sharing their longest package prefix.  One
+    serving routes or owning tables (``evidence``) needs more than the root package every
+    module shares (the project itself is no evidence), and two isolated atoms join each other
+    only when they serve one domain (``keys``): three blueprints left with no edge once
+    their library is shared stay three services."""
     isolated = [c[0] for c in comms if len(c) == 1 and q.degree(c[0]) == 0]
     rest = [list(c) for c in comms if not (len(c) == 1 and q.degree(c[0]) == 0)]
     if not rest:
         return comms
+    formed = len(rest)
+    root = _root_depth(sorted({m for c in comms for a in c for m in atoms[a]})) if len(comms) > 1 else 0
     for atom in isolated:
         best, best_key = None, None
         for i, c in enumerate(rest):
-            score = max(_common_prefix_len(m, n) for m in atoms[atom] for c_atom in c for n in atoms[c_atom])
+            score = max((_common_prefix_len(m, n) for m in atoms[atom] for c_atom in c for n in atoms[c_atom]
+                         if i < formed or keys is None or keys.get(m, m) == keys.get(n, n)), default=0)
             key = (-score, i)
             if best_key is None or key < best_key:
                 best, best_key = i, key
-        if best_key is not None and -best_key[0] > 0:
+        serves = any((evidence or {}).get(m) for m in atoms[atom])
+        if best_key is not None and -best_key[0] > (root if serves else 0):
             rest[best].append(atom)
         else:
             rest.append([atom])
@@ -509,40 +526,81 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                     why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
     return shared - set(forced)
 
-def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why) -> None:
+def _layer_packages(empty: set[str], atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys,
+                    why) -> set[str]:
+    """Step 2's layer packages: a package ``__init__`` that defines nothing (``api/``,
+    ``lib/``), outside every app, above modules of two or more domains and needing only
+    shared code.  Importing any of its submodules runs it, so left in a service it would tie
+    every domain below it into that one; copied into each service it costs nothing."""
+    out: set[str] = set()
+    children: dict[str, set[str]] = defaultdict(set)
+    for m in atom_of:
+        for i in range(1, m.count(".") + 1):
+            children[m.rsplit(".", i)[0]].add((keys or {}).get(m, m))
+    for m in sorted(empty):
+        r = atom_of.get(m)
+        if r is None or r in shared_atoms or atoms[r] != [m] or r in atom_pin or m in table_modules:
+            continue
+        domains = children.get(m, set())
+        if len(domains) >= 2 and _atom_deps(r, atoms, atom_of, dependencies) <= shared_atoms | out:
+            out.add(r)
+            why[m] = f"shared: package defining nothing above {len(domains)} domains, depends only on shared modules"
+    return out
+
+
+def _sharable_closure(r: str, atoms, atom_of, atom_pin, shared_atoms, blocked: set[str], dependencies,
+                      limit: int | None = MAX_BOND_SHARE) -> set[str] | None:
+    """``r`` and the atoms it depends on that are not shared yet, if all can be shared (none
+    pinned, none holding a ``blocked`` module) and they are at most ``limit`` modules; else None."""
+    out, todo, parents = set(), [r], set()
+    size = 0
+    while todo:
+        x = todo.pop()
+        if x in out or x in shared_atoms:
+            continue
+        if x in atom_pin or blocked & set(atoms[x]):
+            return None
+        out.add(x)
+        size += len(atoms[x])
+        if limit is not None and size > limit:
+            return None
+        for m in atoms[x]:
+            if m in dependencies:
+                for t in dependencies.successors(m):
+                    if t in atom_of:
+                        (parents.add if _is_parent(m, t) else todo.append)(atom_of[t])
+    # parent packages (what ``from pkg import NAME`` needs, or mere containment) come
+    # along when they can, on their own: never a reason not to share
+    for x in sorted(parents - out - shared_atoms):
+        if x in atom_pin or blocked & set(atoms[x]):
+            continue
+        if _atom_deps(x, atoms, atom_of, dependencies) <= out | shared_atoms and (limit is None or size + len(atoms[x]) <= limit):
+            out.add(x)
+            size += len(atoms[x])
+    return out
+
+
+def _mark_shared(add: set[str], callee: str, callers: Iterable[str], atoms, why, how: str = "") -> None:
+    """The reasons of the modules a bond's sharing adds (the callee, and what it needs)."""
+    shown = ", ".join(sorted(set(callers))[:3]) + ("..." if len(set(callers)) > 3 else "")
+    for a in sorted(add):
+        for m in atoms[a]:
+            why[m] = (f"shared: {callee} passes live objects to its callers ({shown}){how}, "
+                      "so each service gets its own copy"
+                      if callee in atoms[a] else f"shared: needed by the shared module {callee}")
+
+
+def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys, why,
+                  serving: set[str] = frozenset()) -> list[str]:
     """Step 2b's sharing (see the module docstring), to a fixed point: sharing a callee
-    can make its own bonded callees eligible in the next round.  Adds to ``shared_atoms``."""
+    can make its own bonded callees eligible in the next round.  A hub whose closure is
+    over :data:`MAX_BOND_SHARE` modules is shared with all of it when none of it is a
+    ``serving`` module (an app's modules, route modules: they serve one domain).  Adds to
+    ``shared_atoms``; returns notes on the large closures shared."""
+    notes: list[str] = []
     callers_of: dict[str, list[str]] = defaultdict(list)
     for (user, callee, *_), _reason in bonds:
         callers_of[callee].append(user)
-
-    def closure(r: str, hub: bool) -> set[str] | None:
-        """``r`` and the atoms it depends on that are not shared yet, if all sharable (a
-        hub's may define tables: they become tables several services use)."""
-        out, todo, parents = set(), [r], set()
-        while todo:
-            x = todo.pop()
-            if x in out or x in shared_atoms:
-                continue
-            if x in atom_pin or (not hub and table_modules & set(atoms[x])):
-                return None
-            out.add(x)
-            if sum(len(atoms[a]) for a in out) > MAX_BOND_SHARE:
-                return None
-            for m in atoms[x]:
-                if m in dependencies:
-                    for t in dependencies.successors(m):
-                        if t in atom_of:
-                            (parents.add if _is_parent(m, t) else todo.append)(atom_of[t])
-        # parent packages (what ``from pkg import NAME`` needs, or mere containment) come
-        # along when they can, on their own: never a reason not to share
-        for x in sorted(parents - out - shared_atoms):
-            if x in atom_pin or (not hub and table_modules & set(atoms[x])):
-                continue
-            if _atom_deps(x, atoms, atom_of, dependencies) <= out | shared_atoms and sum(len(atoms[a]) for a in out) + len(atoms[x]) <= MAX_BOND_SHARE:
-                out.add(x)
-        return out
-
     changed = True
     while changed:
         changed = False
@@ -554,17 +612,24 @@ def _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, table_modules, 
             domains = {(keys or {}).get(u, u) for u in callers if atom_of.get(u) not in (None, ca) and atom_of.get(u) not in shared_atoms}
             if not from_shared and len(domains) < 2:
                 continue
-            add = closure(ca, hub=len(domains) >= HUB_DOMAINS)
+            # a hub's closure may define tables: they become tables several services use
+            hub = len(domains) >= HUB_DOMAINS
+            add = _sharable_closure(ca, atoms, atom_of, atom_pin, shared_atoms, set() if hub else set(table_modules),
+                                    dependencies)
+            how = ""
+            if add is None and hub:
+                add = _sharable_closure(ca, atoms, atom_of, atom_pin, shared_atoms, set(serving), dependencies, limit=None)
+                if add is not None:
+                    n = sum(len(atoms[a]) for a in add)
+                    how = f" from {len(domains)} domains"
+                    notes.append(f"shared {callee} with the {n - 1} module(s) it needs: its live-object calls "
+                                 f"from {len(domains)} domains would have merged them into one service")
             if add is None:
                 continue
             shared_atoms |= add
             changed = True
-            shown = ", ".join(sorted(set(callers))[:3]) + ("..." if len(set(callers)) > 3 else "")
-            for a in sorted(add):
-                for m in atoms[a]:
-                    why[m] = (f"shared: {callee} passes live objects to its callers ({shown}), "
-                              "so each service gets its own copy"
-                              if a == ca else f"shared: needed by the shared module {callee}")
+            _mark_shared(add, callee, callers, atoms, why, how)
+    return notes
 
 
 def cluster(
@@ -584,6 +649,8 @@ def cluster(
     evidence: Mapping[str, int] | None = None,
     generic_keys: Iterable[str] = (),
     max_share: float | None = MAX_SHARE,
+    route_modules: Iterable[str] = (),
+    empty_packages: Iterable[str] = (),
 ) -> Clustering:
     """Cluster the modules of ``coupling`` into services (see the module docstring)."""
     if method not in METHODS:
@@ -659,7 +726,7 @@ def cluster(
 
     def run(active: list[str]) -> list[list[str]]:
         q = _quotient(coupling, {r: atoms[r] for r in active})
-        comms = _attach_isolated(q, _communities(q, method, seed), atoms)
+        comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys, evidence)
         return comms
 
     # 2. shared library: the bottom layer, judged by how many clusters reach it
@@ -677,13 +744,16 @@ def cluster(
         shared_atoms |= app_roots
         shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why,
                                      frozenset(app_roots))
+        shared_atoms |= _layer_packages(set(empty_packages), atoms, atom_of, atom_pin, shared_atoms, table_modules,
+                                        dependencies, keys, why)
     # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
     # results that are live objects) stay in one service.  Bonds into the shared
     # library need nothing: it is copied into every service.  A sharable callee
     # called from a shared module or from several domains joins the shared library.
     bonds = [(list(g), r) for g, r in bonds]
     if c.auto_shared:
-        _share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, own_tables, dependencies, keys, why)
+        notes.extend(_share_bonded(bonds, atoms, atom_of, atom_pin, shared_atoms, own_tables, dependencies, keys, why,
+                                   domain_modules | set(route_modules)))
     for group, reason in bonds:
         bonded = sorted({atom_of[m] for m in group if m in atom_of and atom_of[m] not in shared_atoms})
         if len(bonded) < 2:
@@ -712,7 +782,7 @@ def cluster(
 
     # 3. communities
     q = _quotient(coupling, {r: atoms[r] for r in active})
-    comms = _attach_isolated(q, _communities(q, method, seed), atoms)
+    comms = _attach_isolated(q, _communities(q, method, seed), atoms, keys, evidence)
 
     # 4. pins: split communities holding atoms pinned to different services
     fixed_comms: list[list[str]] = []
@@ -761,10 +831,12 @@ def cluster(
 
     # 5b. no service above max_share of the modules: split the largest while it splits
     if c.services is None and max_share is not None:
-        total = len(modules)
+        # migrations are not counted: they follow their tables afterwards (propose), so a
+        # cluster over the cap without them ends over it with them
+        total = sum(1 for m in modules if not is_migration_module(m))
         substance = domain_modules | {m for m, n in (evidence or {}).items() if n}
         while True:
-            sizes = [sum(len(atoms[a]) for a in comm) for comm in comms]
+            sizes = [sum(1 for a in comm for m in atoms[a] if not is_migration_module(m)) for comm in comms]
             i = max(range(len(comms)), key=lambda k: (sizes[k], -k))
             # the domains it holds: keys of its app modules and of modules serving routes or
             # owning tables (a lone wiring module, e.g. a project urlconf, is not a second domain)

@@ -173,9 +173,15 @@ def propose(
         domain_modules=domains.app_modules(),
         evidence={f.module: len(f.routes) + len({d.table for d in f.data if d.how in ("model", "table")}) for f in facts},
         generic_keys=domains.generic_keys(),
+        empty_packages=[f.module for f in facts if f.is_package and not f.definitions and not f.routes and not f.data],
+        route_modules=sorted({f.module for f in facts if f.routes} | {m for m, rs in (routes or {}).items() if rs}),
     )
     notes.extend(clustering.notes)
-    _migrations_with_their_tables(clustering, access, constraints, {m for grp, _ in bonds for m in grp})
+    # a bond into the shared library ties nothing (it is in every service)
+    in_shared = set(clustering.shared)
+    _migrations_with_their_tables(clustering, access, constraints,
+                                  {m for grp, _ in bonds if not in_shared & set(grp) for m in grp},
+                                  dependency_graph(graph))
     split = split_bonds({**{m: "" for m in clustering.shared}, **clustering.assignment}, bonds)
     if split:  # a broken invariant, never a plan generate would refuse
         raise AssertionError("proposal splits live-object bonds: " + "; ".join(split))
@@ -214,19 +220,37 @@ def propose(
 
 
 def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, Mapping[str, list[str]]],
-                                  constraints: Constraints | None, bonded: set[str] = frozenset()) -> None:
+                                  constraints: Constraints | None, bonded: set[str] = frozenset(),
+                                  dependencies: nx.DiGraph | None = None) -> None:
     """Each migration (Alembic version, Django migration) goes to the service owning most of
-    the tables it touches (owners: the services whose non-migration modules define them);
-    one bound to another module by a live-object call stays with it."""
+    the tables it touches (owners: the services whose non-migration modules define them, or
+    the shared library, whose tables every service uses: a migration of those is shared when
+    everything it imports is); one bound to another module by a live-object call stays with it."""
     pinned = set(bonded)
+    shared = set(clustering.shared)
+
+    def needs(m: str) -> list[str]:
+        return [] if dependencies is None else [t for t in dependencies.successors(m) if not m.startswith(t + ".")]
+
+    def sharable(m: str) -> bool:
+        return all(t in shared for t in needs(m))
+
+    def by_needs(m: str) -> dict[str, float]:
+        """A migration that cannot be shared for what it imports goes with the owners of that code."""
+        votes: dict[str, float] = defaultdict(float)
+        for t in needs(m):
+            if t in clustering.assignment and not is_migration_module(t):
+                votes[clustering.assignment[t]] += 1.0
+        return votes
+
     if constraints is not None and constraints.pins:
         from fnmatch import fnmatchcase
 
         pinned = {m for m in clustering.assignment for pat in constraints.pins if fnmatchcase(m, pat)}
     owner: dict[str, set[str]] = defaultdict(set)
     for m, ts in access.items():
-        s = clustering.assignment.get(m)
-        if s and not is_migration_module(m):
+        s = "" if m in shared else clustering.assignment.get(m)
+        if s is not None and not is_migration_module(m):
             for t_, hows in ts.items():
                 if any(h in ("model", "table") for h in hows):
                     owner[t_].add(s)
@@ -239,23 +263,38 @@ def _migrations_with_their_tables(clustering: Clustering, access: Mapping[str, M
         for t_ in access.get(m, ()):
             for s in owner.get(t_, ()):
                 votes[s] += 1.0 / len(owner[t_])
+        if "" in votes and not sharable(m):
+            del votes[""]
+            votes = votes or by_needs(m)
         if not votes:
             unplaced.append(m)
             continue
         best = _most(votes)
         placed[migrations_root(m)][best] += 1
-        if best != clustering.assignment[m]:
-            clustering.assignment[m] = best
-            clustering.why[m] = f"migration of {', '.join(sorted(access[m]))}: with the service owning those tables"
+        _place_migration(clustering, m, best, f"migration of {', '.join(sorted(access[m]))}: with the "
+                         + ("shared library, which defines those tables" if best == "" else "service owning those tables"))
     # The others (the environment, merge revisions, tables no module defines) go where most of
     # their folder's migrations went: one revision chain, never a service of migrations alone.
     for m in unplaced:
-        counts = placed.get(migrations_root(m))
+        counts = dict(placed.get(migrations_root(m)) or {})
+        if "" in counts and not sharable(m):
+            del counts[""]
+            counts = counts or by_needs(m)
         if counts:
-            best = _most(counts)
-            if best != clustering.assignment[m]:
-                clustering.assignment[m] = best
-                clustering.why[m] = "migration touching no table a module defines: with most of its folder's migrations"
+            _place_migration(clustering, m, _most(counts),
+                             "migration touching no table a module defines: with most of its folder's migrations")
+    clustering.shared.sort()
+
+
+def _place_migration(clustering: Clustering, m: str, best: str, why: str) -> None:
+    """Move migration ``m`` to service ``best`` ("" = the shared library)."""
+    if best == "":
+        clustering.assignment.pop(m, None)
+        clustering.shared.append(m)
+        clustering.why[m] = "shared: " + why
+    elif best != clustering.assignment[m]:
+        clustering.assignment[m] = best
+        clustering.why[m] = why
 
 
 def _most(counts: Mapping[str, float]) -> str:

@@ -65,7 +65,10 @@ def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[
             continue
         if not called and (name in decorating.get(user, ()) or dfn.name in decorating.get(user, ())):
             continue
-        verdicts = [param_verdict(p, mod, res) for p in dfn.params]
+        # only the parameters the calls fill (an optional ``conn=None`` no caller passes
+        # sends nothing); a reference is called later with whatever its caller passes
+        only_calls = called and d.get("count", 0) <= d["calls"]
+        verdicts = [param_verdict(p, mod, res) for p in passed_params(dfn.params, d.get("args") if only_calls else None)]
         verdicts.append(return_verdict(dfn, mod, res))
         how = "calls" if called else "passes on (to be called later)"
         for verdict, why in verdicts:
@@ -74,6 +77,37 @@ def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[
                 break
     return [([a, b], reason.replace(f"kept with {b}", f"kept with {a} and {b}", 1)) for (a, b), reason in sorted(bonds.items())]
 
+
+
+def passed_params(params: list[Param], args: Iterable[str] | None) -> list[Param]:
+    """The parameters calls passing the argument slots ``args`` (``SymbolUse.args``) fill:
+    those without a default (a call must fill them), the positional ones up to the calls'
+    count, those named by keyword, every one when an argument is unpacked (``*``/``**``)
+    or ``args`` is None (not known).  ``*args``/``**kwargs`` count when something can reach them."""
+    if args is None:
+        return list(params)
+    args = set(args)
+    if args & {"*", "**"}:
+        return list(params)
+    npos = sum(1 for a in args if a.startswith("#"))
+    out = []
+    positional = [p for p in params if p.kind in ("positional", "positional_only")]
+    named = {p.name for p in params if p.kind != "positional_only"}
+    for p in params:
+        if p.kind in ("positional", "positional_only"):
+            pos = positional.index(p)
+            if p.default is None or pos < npos or (p.kind == "positional" and p.name in args):
+                out.append(p)
+        elif p.kind == "keyword_only":
+            if p.default is None or p.name in args:
+                out.append(p)
+        elif p.kind == "var_positional":
+            if npos > len(positional):
+                out.append(p)
+        elif p.kind == "var_keyword":
+            if any(not a.startswith("#") and a not in named for a in args):
+                out.append(p)
+    return out
 
 
 # -- serializability ----------------------------------------------------------------
@@ -297,6 +331,23 @@ def _worst(verdicts: Iterable[tuple[str, str]]) -> tuple[str, str]:
     return verdict, why
 
 
+def _is_data_class(module: str, d: Definition, res: _Resolver, depth: int = 0) -> bool:
+    """A class that is data: a ``TypedDict``/``NamedTuple``/``Enum``/pydantic model or a
+    dataclass, directly or through the project's own base classes (LNbits' ``Wallet(BaseWallet)``
+    with ``BaseWallet(BaseModel)``), followed a few levels deep."""
+    if any(b.split(".")[-1].split("[")[0] in OK_BASES for b in d.bases) or any(
+        dec.split(".")[-1].split("(")[0] == "dataclass" for dec in d.decorators
+    ):
+        return True
+    if depth >= RETURN_DEPTH:
+        return False
+    for b in d.bases:
+        found = res.definition(res.qualify(module, b.split("[")[0]))
+        if found is not None and found[1].kind == "class" and _is_data_class(found[0], found[1], res, depth + 1):
+            return True
+    return False
+
+
 def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
     found = res.definition(fq)
     if found is not None:
@@ -305,9 +356,7 @@ def _classify_name(fq: str, written: str, res: _Resolver) -> tuple[str, str]:
         if full in res.models:
             return "bad", f"{written} is the ORM model {full} (a live database row; pass its id or a dict)"
         if d.kind == "class":
-            if any(b.split(".")[-1].split("[")[0] in OK_BASES for b in d.bases) or any(
-                dec.split(".")[-1].split("(")[0] == "dataclass" for dec in d.decorators
-            ):
+            if _is_data_class(mod, d, res):
                 return "ok", ""
             behaviour = [m for m in d.methods if not (m.startswith("__") and m.endswith("__"))]
             if behaviour or any(b.split(".")[-1].split("[")[0] in BEHAVIOUR_BASES for b in d.bases):

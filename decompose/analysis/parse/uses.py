@@ -16,6 +16,21 @@ from typing import Any
 
 import libcst as cst
 
+def call_slots(node: cst.Call) -> frozenset[str]:
+    """The argument slots a call passes: ``#i`` for the i-th positional argument, the
+    keyword names, ``*`` / ``**`` for unpacked ones (they may fill any slot)."""
+    out, i = set(), 0
+    for a in node.args:
+        if a.star:
+            out.add(a.star)
+        elif a.keyword is not None:
+            out.add(a.keyword.value)
+        else:
+            out.add(f"#{i}")
+            i += 1
+    return frozenset(out)
+
+
 from decompose.analysis.facts import ModuleFacts, SymbolUse
 from decompose.analysis.parse.nodes import Attribute, Name, target_names
 
@@ -25,32 +40,36 @@ class UsesMixin:
 
     State: ``ignore`` (ids of Name/Attribute nodes that are not references),
     ``callees`` (ids of the ``func`` of every call: a use there is a call) and
-    ``uses`` ((scope, target, start) -> [count, calls, first line]; ``start``: the module the
-    binding import statement names, see ``SymbolUse.start``).
+    ``uses`` ((scope, target, start) -> [count, calls, first line, argument slots]; ``start``: the
+    module the binding import statement names, see ``SymbolUse.start``).  ``callees`` maps
+    each call's ``func`` to the argument slots the call passes (``SymbolUse.args``).
     """
 
     def _init_uses(self) -> None:
         self.ignore: set[int] = set()
-        self.callees: set[int] = set()
-        self.uses: dict[tuple[str, str, str], list[int]] = {}
+        self.callees: dict[int, frozenset[str]] = {}
+        self.uses: dict[tuple[str, str, str], list[Any]] = {}
 
     def _finish_uses(self, facts: ModuleFacts) -> None:
         facts.uses = [
-            SymbolUse(scope=s, target=t, count=c, calls=k, line=l, start=m)
-            for (s, t, m), (c, k, l) in sorted(self.uses.items())
+            SymbolUse(scope=s, target=t, count=c, calls=k, line=l, start=m, args=sorted(a) if k else None)
+            for (s, t, m), (c, k, l, a) in sorted(self.uses.items())
         ]
 
     def _use(self, target: str, node: Any, binding: str) -> None:
         # ``binding``: what the import bound the name to; ``from X import n`` starts at module X,
         # ``import a.b [as c]`` at the top (``a.b`` is attribute access from ``a``, as Python does it)
         key = (self.scope, target, binding.rpartition(".")[0] if binding in self.scan.from_bound else "")
-        call = 1 if id(node) in self.callees else 0
+        slots = self.callees.get(id(node))
+        call = 0 if slots is None else 1
         rec = self.uses.get(key)
         if rec is None:
-            self.uses[key] = [1, call, self.line]
+            self.uses[key] = [1, call, self.line, set(slots or ())]
         else:
             rec[0] += 1
             rec[1] += call
+            if slots:
+                rec[3] |= slots
 
     def _ignore_targets(self, target: Any) -> list[cst.Name]:
         """The names an assignment target binds are not uses."""

@@ -45,7 +45,7 @@ from decompose.analysis.parse.routes import RoutesMixin
 from decompose.analysis.parse.scopes import Scanner, ScopesMixin
 from decompose.analysis.parse.tables import ALEMBIC_TABLE_ARGS, TablesMixin
 from decompose.analysis.parse.text import NEWLINES
-from decompose.analysis.parse.uses import UsesMixin
+from decompose.analysis.parse.uses import UsesMixin, call_slots
 
 
 class _NullContext:
@@ -221,10 +221,10 @@ class Walker(
         func = node.func
         fcls = func.__class__
         if fcls is Name:
-            self.callees.add(id(func))
+            self.callees[id(func)] = call_slots(node)
             fname = func.value
         elif fcls is Attribute:
-            self.callees.add(id(func))
+            self.callees[id(func)] = call_slots(node)
             fname = func.attr.value
         else:
             return
