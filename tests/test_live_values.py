@@ -76,3 +76,110 @@ def test_a_value_holding_code_borrows_its_module(tmp_path: Path):
     client = spec.clients["forum.fixtures.settings"]
     assert client.reexports == ["fixture"]          # the borrowed module's own value
     assert client.objects == ["DEFAULTS"]           # plain data (a mutable dict): still fetched from its owner
+
+
+def test_another_name_of_a_class_is_the_class_not_remote_state():
+    assert module_code_values("class Registry:\n    pass\n\n\nEventRegistry = Registry\nOld = EventRegistry\n"
+                              "COUNT = 3\nother = some_import\n") == {"EventRegistry", "Old"}
+
+
+#: pretix's shape: pretix/base/signals.py keeps ``EventPluginRegistry = PluginAwareRegistry`` for
+#: backwards compatibility, and pretix/base/invoicing/transmission.py (another service) subclasses it.
+REGISTRY = {
+    "shop/__init__.py": "",
+    "shop/signals.py": '''\
+        class PluginAwareRegistry:
+            def __init__(self, keys):
+                self.keys = keys
+
+        EventPluginRegistry = PluginAwareRegistry  # for backwards compatibility
+        ''',
+    "shop/transmission.py": '''\
+        from shop.signals import EventPluginRegistry
+
+
+        class TransmissionProviderRegistry(EventPluginRegistry):
+            pass
+
+
+        registry = TransmissionProviderRegistry({"type": None})
+        ''',
+}
+
+
+def test_a_class_alias_another_service_subclasses_borrows_its_module(tmp_path: Path):
+    root = write_tree(tmp_path / "mono", REGISTRY)
+    plan = Plan(project="shop", source=str(root), shared=["shop"], services={
+        "base": Service(name="base", modules=["shop.signals"]),
+        "invoicing": Service(name="invoicing", modules=["shop.transmission"]),
+    })
+    save_plan(plan, tmp_path / "decompose.yaml")
+    gen, *_ = generation_for(tmp_path / "decompose.yaml", use_cache=False)
+    spec = gen.services["invoicing"]
+    assert "shop.signals" in spec.copied
+    client = spec.clients["shop.signals"]
+    assert client.reexports == ["EventPluginRegistry"] and client.objects == []
+
+
+def test_calls_made_while_a_module_is_imported():
+    from decompose.generation.stubs import import_time_calls
+    source = textwrap.dedent('''
+        import pycountry
+        from shop.countries import pycountry_add, later
+        pycountry_add(pycountry.subdivisions, code="IT-AO")
+
+        class Settings:
+            DEFAULTS = build_defaults()
+
+            def method(self):
+                return later()
+
+        def view():
+            return later()
+
+        if __name__ == "__main__":
+            main()
+    ''')
+    assert import_time_calls(source) == {"pycountry_add", "build_defaults"}
+
+
+#: pretix's shape: pretix/base/settings.py patches pycountry's tables at import with
+#: pretix.helpers.countries.pycountry_add (another service): an HTTP call there sent
+#: pycountry.subdivisions (not JSON) before the service could start.
+COUNTRIES = {
+    "shop/__init__.py": "",
+    "shop/countries.py": '''\
+        def pycountry_add(db, **kw):
+            db.add_entry(**kw)
+
+
+        def country_name(code):
+            return code.upper()
+        ''',
+    "shop/settings.py": '''\
+        import pycountry
+
+        from shop.countries import country_name, pycountry_add
+
+        pycountry_add(pycountry.subdivisions, code="IT-AO", country_code="IT")
+
+
+        def label(code):
+            return country_name(code)
+        ''',
+}
+
+
+def test_a_function_called_at_import_runs_in_the_importing_service(tmp_path: Path):
+    root = write_tree(tmp_path / "mono", COUNTRIES)
+    plan = Plan(project="shop", source=str(root), shared=["shop"], services={
+        "helpers": Service(name="helpers", modules=["shop.countries"]),
+        "base": Service(name="base", modules=["shop.settings"]),
+    })
+    save_plan(plan, tmp_path / "decompose.yaml")
+    gen, *_ = generation_for(tmp_path / "decompose.yaml", use_cache=False)
+    spec = gen.services["base"]
+    assert "shop.countries" in spec.copied
+    client = spec.clients["shop.countries"]
+    assert client.reexports == ["pycountry_add"]                   # the borrowed module's own function
+    assert [f.name for f in client.functions] == ["country_name"]  # called in a view: still over HTTP
