@@ -183,3 +183,47 @@ def test_a_function_called_at_import_runs_in_the_importing_service(tmp_path: Pat
     client = spec.clients["shop.countries"]
     assert client.reexports == ["pycountry_add"]                   # the borrowed module's own function
     assert [f.name for f in client.functions] == ["country_name"]  # called in a view: still over HTTP
+
+
+#: pretix's shape: pretix/base/timeframes.py keeps REPORTING_DATE_TIMEFRAMES, a module-level table of
+#: (label, start, end, describe) whose describe is pretix.helpers.daterange.daterange (another service)
+#: or a lambda calling it; pretix/control/forms/filter.py builds a form field from that table in a class
+#: body, so daterange ran at import time, as an HTTP call before its service was up.
+TIMEFRAMES = {
+    "shop/__init__.py": "",
+    "shop/daterange.py": '''\
+        def daterange(df, dt):
+            return f"{df} - {dt}"
+
+
+        def weekday(d):
+            return d
+        ''',
+    "shop/timeframes.py": '''\
+        from shop.daterange import daterange, weekday
+
+        TIMEFRAMES = (
+            ("week", daterange),
+            ("days", lambda a, b: "from " + daterange(a, b)),
+        )
+
+
+        def label(d):
+            return weekday(d)
+        ''',
+}
+
+
+def test_a_function_kept_in_a_modules_table_of_code_runs_in_the_importing_service(tmp_path: Path):
+    root = write_tree(tmp_path / "mono", TIMEFRAMES)
+    plan = Plan(project="shop", source=str(root), shared=["shop"], services={
+        "helpers": Service(name="helpers", modules=["shop.daterange"]),
+        "reports": Service(name="reports", modules=["shop.timeframes"]),
+    })
+    save_plan(plan, tmp_path / "decompose.yaml")
+    gen, *_ = generation_for(tmp_path / "decompose.yaml", use_cache=False)
+    spec = gen.services["reports"]
+    assert "shop.daterange" in spec.copied
+    client = spec.clients["shop.daterange"]
+    assert client.reexports == ["daterange"]
+    assert [f.name for f in client.functions] == ["weekday"]

@@ -180,12 +180,23 @@ def import_time_calls(source: str) -> frozenset[str]:
     (the last part of ``a.b.f``).  pretix/base/settings.py calls
     ``pycountry_add(pycountry.subdivisions, ...)`` at import to patch pycountry's tables in
     its own process: such a call changes the calling process and runs before any other
-    service may answer, so it is never an HTTP call."""
+    service may answer, so it is never an HTTP call.  Also the names held in the module's
+    tables of code (:func:`module_code_values`: pretix's REPORTING_DATE_TIMEFRAMES holds
+    ``daterange`` and lambdas calling it), which the module calls in its own process, at
+    import when a class body builds a form field from them."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return frozenset()
     out: set[str] = set()
+    kept = module_code_values(source)   # tables of code: what they hold is called in this process
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and any(
+                isinstance(t, ast.Name) and t.id in kept
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+            out.update(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.value)
+                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                       or isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load))
     todo: list[ast.AST] = [n for n in tree.body if not _is_main_guard(n)]
     while todo:
         node = todo.pop()
