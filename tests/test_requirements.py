@@ -9,6 +9,7 @@ with dev dependencies; setup.cfg; setup.py read with ast."""
 from __future__ import annotations
 
 import importlib.metadata as md
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from packaging.requirements import Requirement
 
 from decompose.generation import declarations as D
 from decompose.generation import requirements as R
-from decompose.generation.dependencies import dependency_files, read_declarations
+from decompose.generation.dependencies import dependency_files, project_root, read_declarations
 from decompose.generation.generate import GATEWAY_PINS
 from decompose.generation.output import generation_for, render_outputs
 from decompose.planning.plan import Plan
@@ -924,3 +925,52 @@ def test_unimported_without_a_manifest_reads_the_requirements_files():
     uses = [R.ImportUse(module="flask", by="app")]
     assert R.unimported(uses, decl) == ["psycopg2-binary"]  # a driver named only in a database URL
     assert R.unimported(uses + [R.ImportUse(module="psycopg2", by="db")], decl) == []
+
+
+def _src_layout(tmp_path: Path, build: str) -> Path:
+    """pretix's shape: the Django project in ``src/`` (with a setup.cfg of tool settings only), its
+    pyproject.toml (dependencies, ``requires-python``, the package folder) one folder up."""
+    proj = tmp_path / "proj"
+    shutil.copytree(Path(__file__).parent / "data" / "django_library", proj / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "db.sqlite3"))
+    (proj / "src" / "setup.cfg").write_text("[flake8]\nmax-line-length = 160\n\n[tool:pytest]\n"
+                                            "DJANGO_SETTINGS_MODULE = library.settings\n", encoding="utf-8")
+    (proj / "pyproject.toml").write_text(textwrap.dedent(f"""\
+        [project]
+        name = "library"
+        version = "2.4.0"
+        requires-python = ">=3.12"
+        dependencies = ["Django[argon2]==5.2.*,>=5.2.8", "django-formtools==2.7"]
+        {build}
+        """), encoding="utf-8")
+    return proj / "src"
+
+
+def test_a_src_layout_takes_the_dependencies_and_python_its_parent_declares(tmp_path):
+    src = _src_layout(tmp_path, '[tool.setuptools.packages.find]\nwhere = ["src"]')
+    assert project_root(src) == src.parent.resolve()
+    save_plan(Plan.from_dict({"project": "library", "source": str(src), "services": {
+        "catalog": {"modules": ["catalog", "catalog.models", "catalog.views", "catalog.urls"]}}}),
+        tmp_path / "decompose.yaml")
+    gen, root, facts, sources = generation_for(tmp_path / "decompose.yaml", use_cache=False)
+    assert root == src.resolve()
+    assert gen.python == "3.12"
+    assert "django[argon2]==5.2.*,>=5.2.8" in [r.lower() for r in gen.services["catalog"].requirements]
+    assert not [n for n in gen.notes if "declares no dependencies" in n]
+
+
+def test_a_folder_its_parent_does_not_name_keeps_its_own_declarations(tmp_path):
+    src = _src_layout(tmp_path, '[tool.setuptools.packages.find]\nwhere = ["lib"]')
+    assert project_root(src) == src.resolve()
+    (src / "requirements.txt").write_text("django==5.2.8\n", encoding="utf-8")
+    src2 = _src_layout(tmp_path / "b", '[tool.setuptools.packages.find]\nwhere = ["src"]')
+    (src2 / "requirements.txt").write_text("django==5.2.8\n", encoding="utf-8")
+    assert project_root(src2) == src2.resolve()    # a folder that declares its own
+
+
+def test_django_prefixed_distributions_provide_their_import_name():
+    dists, _ = R.merge(D.collect({"pyproject.toml": '[project]\nname = "x"\ndependencies = '
+                                  '["django-compressor==4.6.0", "django-hierarkey==2.0.2"]\n'}),
+                       D.target_environment())
+    assert R.candidates("compressor.filters", dists, {})[:2] == ["compressor", "django-compressor"]
+    assert "django-hierarkey" in R.candidates("hierarkey.proxy", dists, {})

@@ -8,6 +8,10 @@ Files read from the monolith's root: ``pyproject.toml``, ``setup.cfg``,
 ``constraints*.txt`` there and in ``requirements/``, and every file these
 include with ``-r``/``-c`` (inside the root only).
 
+A monolith analysed in its source folder (the ``src`` layout: ``src/`` holds the
+packages, ``pyproject.toml`` or ``setup.py`` the folder above, naming ``src``
+as its package folder) is described by that folder above: :func:`project_root`.
+
 Import names of distributions come from installed metadata (``top_level.txt``,
 else the ``RECORD`` file list): first the monolith's own virtualenv when its root
 holds one (``.venv``, ``venv``, ``env``), then the environment decompose runs in.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import posixpath
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -82,6 +87,44 @@ def dependency_files(root: Path) -> tuple[dict[str, str], list[str]]:
     if queue:
         notes.append(f"more than {MAX_FILES} dependency files: {', '.join(sorted(set(queue))[:5])}... not read")
     return files, notes
+
+
+#: Files that make a folder a project of its own (a setup.cfg holding only tool settings does not).
+PROJECT_FILES = ("pyproject.toml", "setup.py", "Pipfile", *LOCK_FILES)
+
+
+def _declares(folder: Path) -> bool:
+    """Whether ``folder`` holds a project's own dependency declarations."""
+    if any((folder / n).is_file() for n in PROJECT_FILES):
+        return True
+    if any(p.is_file() and is_requirements_file(p.name) for p in folder.iterdir()):
+        return True
+    cfg = folder / "setup.cfg"
+    return cfg.is_file() and "[options" in (_read(cfg, [], "setup.cfg") or "")
+
+
+def _names_package_folder(parent: Path, name: str) -> bool:
+    """Whether ``parent``'s build files name the folder ``name`` as where its packages are
+    (``where = ["src"]``, ``package_dir={"": "src"}``, ``packages = ["src/pkg"]``, ``package_dir = =src``)."""
+    quoted = re.compile(r"[\"']" + re.escape(name) + r"(/[^\"']*)?[\"']")
+    cfg = re.compile(r"^\s*=\s*" + re.escape(name) + r"\s*$", re.MULTILINE)
+    for n in ("pyproject.toml", "setup.py", "setup.cfg"):
+        path = parent / n
+        text = _read(path, [], n) if path.is_file() else None
+        if text and (quoted.search(text) or (n == "setup.cfg" and cfg.search(text))):
+            return True
+    return False
+
+
+def project_root(root: Path) -> Path:
+    """The folder whose files declare the monolith's dependencies and Python: ``root`` itself,
+    or, when ``root`` declares none and is the package folder its parent's ``pyproject.toml``/
+    ``setup.py`` names (the ``src`` layout), that parent."""
+    root = Path(root).resolve()
+    parent = root.parent
+    if _declares(root) or parent == root or not any((parent / n).is_file() for n in ("pyproject.toml", "setup.py")):
+        return root
+    return parent if _names_package_folder(parent, root.name) else root
 
 
 def _top_names(dist: md.Distribution) -> set[str]:

@@ -40,6 +40,7 @@ from decompose.generation.stubs import (  # noqa: F401  (re-exported: tests and 
     ClientFunction,
     ModuleLiterals,
     client_function,
+    import_time_calls,
     module_code_values,
     module_instances,
     module_type_aliases,
@@ -433,14 +434,15 @@ def build_generation(
     def decorators_of(mod: str) -> frozenset[str]:
         """Names ``mod`` decorates its definitions and their methods with (``@login_required``,
         ``@auth.login_required(...)``): they run at import time and wrap functions, never callable
-        over HTTP; and the names it hands to the framework to call in its process
-        (``Depends(check_token)``, WebFramework.injected_callables)."""
+        over HTTP; the names it hands to the framework to call in its process
+        (``Depends(check_token)``, WebFramework.injected_callables); and the functions it calls
+        while it is imported (:func:`import_time_calls`: they change the importing process)."""
         if mod not in decorators_cache:
             text = sources.get(mod, "")
             decorators_cache[mod] = frozenset(dec.split("(", 1)[0].strip().rsplit(".", 1)[-1]
                                               for d in fb[mod].definitions
                                               for dec in (*d.decorators, *d.method_decorators)) \
-                | fw.injected_callables(text)
+                | fw.injected_callables(text) | import_time_calls(text)
         return decorators_cache[mod]
 
     def targets_of(mod: str) -> dict[str, set[str]]:

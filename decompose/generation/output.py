@@ -33,7 +33,7 @@ from decompose.generation.codemods import (
     rewrite_remote_imports_many,
 )
 from decompose.generation.compile_check import compile_sources, running_version
-from decompose.generation.dependencies import python_target, read_declarations
+from decompose.generation.dependencies import project_root, python_target, read_declarations
 from decompose.analysis.facts import ModuleFacts
 from decompose.fsio import RefusedOverwrite, atomic_write, atomic_write_all
 from decompose.generation.generate import (
@@ -110,13 +110,14 @@ def generation_for(
     """``base_image`` None: the lowest supported python:3.X-slim meeting the monolith's declared Python."""
     plan, root, facts, sources = load_inputs(plan_path, use_cache=use_cache)
     shipped = {f.path: sources[f.module] for f in facts if f.module in sources and not is_test_module(f.module)}
-    python, image = python_target(root, base_image, shipped)
+    declared = project_root(root)   # the src layout: pyproject.toml one folder up
+    python, image = python_target(declared, base_image, shipped)
     gen = build_generation(
         plan,
         facts,
         sources,
-        dependencies=read_declarations(root, base_image=image, python=python.version),
-        version=project_version(root),
+        dependencies=read_declarations(declared, base_image=image, python=python.version),
+        version=project_version(declared),
         base_image=image,
         python=python.version,
         python_requires=python.requires,

@@ -85,6 +85,8 @@ KNOWN_IMPORTS: dict[str, tuple[str, ...]] = {
     "crispy_forms": ("django-crispy-forms",), "allauth": ("django-allauth",), "storages": ("django-storages",),
     "editor": ("python-editor",), "Levenshtein": ("python-levenshtein",), "markdown": ("markdown",),
     "ruamel.yaml": ("ruamel-yaml",), "webtest": ("webtest",), "usb": ("pyusb",), "gi": ("pygobject",),
+    "oauth2_provider": ("django-oauth-toolkit",), "sass": ("libsass",), "django_filters": ("django-filter",),
+    "phonenumbers": ("phonenumbers", "phonenumberslite"), "phonenumber_field": ("django-phonenumber-field",),
 }
 
 #: The oldest versions the generated runtime (gateway, rpc, servers) is written for.
@@ -202,8 +204,8 @@ def candidates(module: str, dists: dict[str, Dist], provides: dict[str, tuple[st
     top = parts[0]
     out.append(top)
     for d in sorted(dists):  # declared names that differ from the import by a conventional prefix
-        n = normalise(top)
-        if d in (f"python-{n}", f"py{n}", f"{n}-python", f"py-{n}"):
+        n = normalise(top)   # (django-compressor provides ``compressor``, django-formtools ``formtools``...)
+        if d in (f"python-{n}", f"py{n}", f"{n}-python", f"py-{n}", f"django-{n}"):
             out.append(d)
     seen: list[str] = []
     for c in out:

@@ -139,22 +139,75 @@ def _is_known_type_name(node: ast.AST) -> bool:
 def module_code_values(source: str) -> frozenset[str]:
     """Names bound at module level to a value that holds code: a structure referring to a
     function or class of the module itself, or holding a lambda (FlaskBB's settings
-    fixture, ``{"extra": {"choices": available_avatar_types}}``).  Such a value cannot
-    be sent between services as JSON, and what it holds is pickled by module name."""
+    fixture, ``{"extra": {"choices": available_avatar_types}}``), or another name of one of
+    its classes (pretix's ``EventPluginRegistry = PluginAwareRegistry``, which other modules
+    subclass: a class is never a remote proxy).
+    Such a value cannot be sent between services as JSON, and what it holds is pickled by
+    module name."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return frozenset()
     code = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     out: set[str] = set()
     for node in tree.body:
         value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        targets = {t.id for t in (node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)])
+                   if isinstance(t, ast.Name)}
+        if isinstance(value, ast.Name) and value.id in classes:
+            out |= targets      # the module's class under another name (aliases of aliases too)
+            classes |= targets
+            continue
         if value is None or isinstance(value, (ast.Name, ast.Call)):
-            continue  # an alias or a call's result: not a structure of the module's own
+            continue  # an alias of something else or a call's result: not a structure of the module's own
         if any(isinstance(n, ast.Lambda) or isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in code
                for n in ast.walk(value)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            out.update(t.id for t in targets if isinstance(t, ast.Name))
+            out |= targets
+    return frozenset(out)
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` (runs as a script, never at import)."""
+    t = node.test if isinstance(node, ast.If) else None
+    return isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "__name__" \
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in t.comparators)
+
+
+def import_time_calls(source: str) -> frozenset[str]:
+    """Names a module calls while it is imported (module level and class bodies; not in a
+    function's body, nor under ``if __name__ == "__main__"``), as ``decorators_of`` names them
+    (the last part of ``a.b.f``).  pretix/base/settings.py calls
+    ``pycountry_add(pycountry.subdivisions, ...)`` at import to patch pycountry's tables in
+    its own process: such a call changes the calling process and runs before any other
+    service may answer, so it is never an HTTP call.  Also the names held in the module's
+    tables of code (:func:`module_code_values`: pretix's REPORTING_DATE_TIMEFRAMES holds
+    ``daterange`` and lambdas calling it), which the module calls in its own process, at
+    import when a class body builds a form field from them."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    out: set[str] = set()
+    kept = module_code_values(source)   # tables of code: what they hold is called in this process
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and any(
+                isinstance(t, ast.Name) and t.id in kept
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+            out.update(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.value)
+                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                       or isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load))
+    todo: list[ast.AST] = [n for n in tree.body if not _is_main_guard(n)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue    # runs when called (its decorators and defaults: decorators_of, not here)
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            if name:
+                out.add(name)
+        todo.extend(ast.iter_child_nodes(node))
     return frozenset(out)
 
 
