@@ -2,7 +2,8 @@
 
 It holds the one SQLite database (``db.sqlite3``) that the services and the
 test process use under ``decompose verify``, and the Flask session key
-(``secret-key``) both sign cookies with.  The generated
+(``secret-key``) both sign cookies with, and for a Django suite the settings it
+runs its app with (``django-settings.json``), which the services take.  The generated
 ``decompose_rt/verify_config.py`` reads them through ``DECOMPOSE_DATABASE``
 and ``DECOMPOSE_SECRET_KEY_FILE``; Docker bind-mounts the folder at
 ``/decompose-verify`` in every service.
@@ -21,6 +22,8 @@ VERIFY_SECRET_KEY_ENV = "DECOMPOSE_SECRET_KEY_FILE"
 VERIFY_MOUNT = "/decompose-verify"  # where Docker mounts the verify folder in every service
 VERIFY_DB = "db.sqlite3"
 VERIFY_SECRET_KEY = "secret-key"
+#: The suite's Django settings (written by the plugin's monolith run): what the services run under verify.
+DJANGO_SETTINGS_FILE = "django-settings.json"
 LABEL_VERIFY_DIR = "io.decompose.verify-dir"
 
 
