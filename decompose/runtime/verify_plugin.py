@@ -629,19 +629,27 @@ def _mapped_target(environ) -> str:
     return quote(mapped, safe="/:@!$&'()*+,;=-._~") + sep + query
 
 
+def map_location(value: str, from_urlconf: str, to_urlconf: str) -> str:
+    """A redirect's ``Location`` within the app mapped by :func:`map_django_path`, and so are the paths
+    its query carries (``?next=/private/`` of a login redirect)."""
+    from urllib.parse import parse_qsl, urlencode
+
+    parts = urlsplit(value)
+    if parts.netloc and parts.hostname not in ("testserver", urlsplit(URL).hostname):
+        return value
+    path = map_django_path(parts.path, from_urlconf, to_urlconf) if parts.path else parts.path
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    mapped = [(k, map_django_path(v, from_urlconf, to_urlconf) if v.startswith("/") else v) for k, v in pairs]
+    query = urlencode(mapped, safe="/") if mapped != pairs else parts.query
+    if (path, query) == (parts.path, parts.query):
+        return value
+    return path + ("?" + query if query else "") + ("#" + parts.fragment if parts.fragment else "")
+
+
 def _map_location(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """``Location`` of a redirect within the app, mapped back to the path the suite's urlconf gives its view."""
-    out = []
-    for name, value in headers:
-        if name.lower() == "location":
-            parts = urlsplit(value)
-            if not parts.netloc or parts.hostname in ("testserver", urlsplit(URL).hostname):
-                mapped = map_django_path(parts.path, SERVICES_URLCONF, _suite_urlconf())
-                if mapped != parts.path:
-                    value = mapped + ("?" + parts.query if parts.query else "") + (
-                        "#" + parts.fragment if parts.fragment else "")
-        out.append((name, value))
-    return out
+    """``Location`` of a redirect within the app, mapped back to the paths the suite's urlconf gives."""
+    return [(name, map_location(value, SERVICES_URLCONF, _suite_urlconf()) if name.lower() == "location" else value)
+            for name, value in headers]
 
 
 _observing: dict[type, type] = {}
