@@ -606,6 +606,27 @@ def test_gateway_retries_a_dropped_read_never_a_dropped_write(gateway, monkeypat
     assert r.get_json()["error"]["code"] == "bad_gateway"
 
 
+def test_gateway_keeps_a_content_encoding_it_did_not_decode(gateway, monkeypatch):
+    """httpx decodes gzip (the body goes out decoded, without the header); a Content-Encoding it does not
+    decode (hyperkitty's attachment view sets ``Content-Encoding: utf-8``) left the body as sent: kept."""
+    import gzip
+
+    gw = gateway("http://127.0.0.1:9")
+    answers = {"utf-8": b"caf\xc3\xa9", "gzip": gzip.compress(b"hello")}
+    coding = []
+
+    def answering(self, method, *a, **kw):
+        return httpx.Response(200, headers={"Content-Encoding": coding[-1]}, content=answers[coding[-1]])
+
+    monkeypatch.setattr(httpx.Client, "request", answering)
+    coding.append("utf-8")
+    r, _ = _call(gw, "GET")
+    assert (r.status_code, r.headers.get("Content-Encoding"), r.data) == (200, "utf-8", b"caf\xc3\xa9")
+    coding.append("gzip")
+    r, _ = _call(gw, "GET")
+    assert (r.status_code, r.headers.get("Content-Encoding"), r.data) == (200, None, b"hello")
+
+
 def test_gateway_retry_reaches_a_service_that_just_came_back(gateway, monkeypatch):
     gw = gateway("http://127.0.0.1:9")
     calls = []

@@ -646,6 +646,9 @@ def render_outputs(
     files.update(rpc_auth.placeholder_files(list(OVERLAYS)))  # secrets/.gitignore: where the RPC secret goes
     manifest = output_manifest(gen)
     manifest["verify"] = {"database_keys": db_keys}
+    if gen.framework == "django" and (gen.app_settings or {}).get("root_urlconf"):
+        # the urlconf the services' paths come from: verify maps the suite's own (its test settings') onto it
+        manifest["verify"]["django_root_urlconf"] = gen.app_settings["root_urlconf"]
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     note = _check_python(files, untouched, gen.python)
     return Outputs(files=dict(sorted(files.items())), changes=changes, notes=[*copies.notes, *([note] if note else [])])

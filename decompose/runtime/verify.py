@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decompose.fsio import atomic_write
+from decompose.runtime.verify_folder import DJANGO_SETTINGS_FILE
 
 PLUGIN = "decompose.runtime.verify_plugin"
 PLUGIN_COPY = "decompose_verify_plugin"  # module name of the plugin copied for another interpreter
@@ -61,6 +62,7 @@ class TestOutcome:
     requests: int = 0
     contexts: int = 0
     websockets: int = 0
+    template_reads: list[str] = field(default_factory=list)  # response.context / .templates read by the test
     app_patches: list[str] = field(default_factory=list)
     other_patches: list[str] = field(default_factory=list)
     config_patches: list[str] = field(default_factory=list)
@@ -126,6 +128,7 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
     into.requests += int(raw.get("requests") or 0)
     into.contexts += int(raw.get("contexts") or 0)
     into.websockets += int(raw.get("websockets") or 0)
+    into.template_reads += [r for r in raw.get("template_reads") or [] if r not in into.template_reads]
     for attr, key in (("app_patches", "app"), ("other_patches", "other"), ("config_patches", "config"),
                       ("env_patches", "env")):
         have = getattr(into, attr)
@@ -269,6 +272,10 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
                        "it tests code in the test process, not the split system")
     if any(t.websockets for t in sides):
         reasons.append("uses a WebSocket through TestClient, which verify leaves in process")
+    reads = union("template_reads")
+    if reads:
+        reasons.append(f"reads {' and '.join(reads)} (assertTemplateUsed...): Django records them while a template "
+                       "renders in the process that renders it, a service of the split system; not observable over HTTP")
     env = union("env_patches")
     if env:
         notes.append(f"sets the environment of the test process only: {', '.join(env)}")
@@ -451,6 +458,9 @@ def verify(
     os.chmod(runner.run_dir(out), 0o700)
     result = Verification(mode="local" if local else "docker", database=database, work=work)
     base = {"DECOMPOSE_VERIFY_PACKAGES": ",".join(packages)}
+    urlconf = (raw.get("verify") or {}).get("django_root_urlconf") or ""
+    if urlconf:
+        base["DECOMPOSE_VERIFY_DJANGO_URLCONF"] = urlconf
 
     say("monolith", f"running {tests} with {Path(python).name} in {cwd}")
     result.monolith = run_suite("monolith", python=python, tests=tests, cwd=cwd, work=work, env=base,
@@ -471,6 +481,7 @@ def verify(
             result.warnings.extend(warned)
             if keys:
                 say("split", f"the services take on the {keys} configuration keys the suite's app ran with")
+            _hand_suite_settings(work / "monolith-results", shared)
         say("split", f"starting the split system ({result.mode}) on port {port}")
         try:
             if local:
@@ -592,6 +603,14 @@ def write_app_config(shared: Path, results: Path, *, containers: bool) -> tuple[
     shared.mkdir(parents=True, exist_ok=True)
     atomic_write(shared / VERIFY_APP_CONFIG, json.dumps(config, indent=1, sort_keys=True) + "\n", mode=0o644)
     return len(config), warnings
+def _hand_suite_settings(results: Path, shared: Path) -> None:
+    """The suite's Django settings (recorded by the monolith run) into the shared folder, where the
+    services under verify take them (decompose_rt/settings.py): the suite's app is the one it configures."""
+    recorded = results / DJANGO_SETTINGS_FILE
+    if recorded.is_file():
+        shared.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(recorded, shared / DJANGO_SETTINGS_FILE)
+        os.chmod(shared / DJANGO_SETTINGS_FILE, 0o644)
 
 
 def _config_module(m) -> Path | None:

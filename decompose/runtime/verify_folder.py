@@ -2,9 +2,10 @@
 
 It holds the one SQLite database (``db.sqlite3``) that the services and the
 test process use under ``decompose verify``, the Flask session key
-(``secret-key``) both sign cookies with, and the configuration the suite's
+(``secret-key``) both sign cookies with, the configuration the suite's Flask
 app ran with on the monolith (``app-config.json``, with copies of the files it
-names under ``files/`` for containers), which the services take on.  The generated
+names under ``files/`` for containers), and for a Django suite the settings it
+runs its app with (``django-settings.json``); the services take both on.  The generated
 ``decompose_rt/verify_config.py`` reads them through ``DECOMPOSE_DATABASE``
 and ``DECOMPOSE_SECRET_KEY_FILE``; Docker bind-mounts the folder at
 ``/decompose-verify`` in every service.
@@ -26,6 +27,8 @@ VERIFY_DB = "db.sqlite3"
 VERIFY_SECRET_KEY = "secret-key"
 VERIFY_APP_CONFIG = "app-config.json"  # the configuration the suite's app ran with (verify.write_app_config)
 VERIFY_FILES = "files"  # copies of the files that configuration names, for containers
+#: The suite's Django settings (written by the plugin's monolith run): what the services run under verify.
+DJANGO_SETTINGS_FILE = "django-settings.json"
 LABEL_VERIFY_DIR = "io.decompose.verify-dir"
 
 

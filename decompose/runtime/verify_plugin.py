@@ -69,6 +69,8 @@ PACKAGES = frozenset(p for p in os.environ.get("DECOMPOSE_VERIFY_PACKAGES", "").
 REPORT = os.environ.get("DECOMPOSE_VERIFY_REPORT", "")
 CONFIG_MODULE = os.environ.get("DECOMPOSE_VERIFY_CONFIG_MODULE", "")
 TIMEOUT = float(os.environ.get("DECOMPOSE_VERIFY_HTTP_TIMEOUT", "60"))
+#: The monolith run's record of the suite's Django settings (in ``REPORT``), which verify gives the services.
+DJANGO_SETTINGS_FILE = "django-settings.json"
 ROUTING = MODE == "split" and bool(URL)
 
 HOP_BY_HOP = frozenset({
@@ -632,6 +634,114 @@ def django_response(status: str, headers: list[tuple[str, str]], data: bytes):
     return response
 
 
+#: The services' root urlconf (the monolith's own, from the output manifest): the suite's paths map onto it.
+SERVICES_URLCONF = os.environ.get("DECOMPOSE_VERIFY_DJANGO_URLCONF", "")
+#: Header telling a service under verify that the request comes from a test ``Client`` that does not
+#: enforce CSRF checks (Django's default): it sets ``request._dont_enforce_csrf_checks`` as the client's
+#: handler does in process (decompose_rt/settings.py).
+CSRF_HEADER = "X-Decompose-Verify-Csrf-Exempt"
+#: What a routed response cannot hold: Django fills them from template rendering in the rendering process.
+_TEMPLATE_ATTRS = ("context", "templates")
+
+
+def map_django_path(path: str, from_urlconf: str, to_urlconf: str) -> str:
+    """``path`` of a view in ``from_urlconf``, at the path the same view has in ``to_urlconf``.
+
+    The view is the resolved pattern's name (with its namespaces) or, unnamed, its callable,
+    reversed with the same arguments.  A path that does not resolve, or whose view
+    ``to_urlconf`` does not have, stays as it is (a 404 test keeps its 404)."""
+    if not from_urlconf or not to_urlconf or from_urlconf == to_urlconf:
+        return path
+    from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+
+    try:
+        match = resolve(path, urlconf=from_urlconf)
+        view = match.view_name if match.url_name else match.func
+        return reverse(view, args=match.args, kwargs=match.kwargs, urlconf=to_urlconf)
+    except (Resolver404, NoReverseMatch, ImportError, ValueError, TypeError):
+        return path
+
+
+def _suite_urlconf() -> str:
+    from django.conf import settings
+
+    urlconf = getattr(settings, "ROOT_URLCONF", "")
+    return urlconf if isinstance(urlconf, str) else ""
+
+
+def _mapped_target(environ) -> str:
+    """The request's path and query, its path mapped from the suite's urlconf to the services'."""
+    target = request_target(environ)
+    path, sep, query = target.partition("?")
+    from urllib.parse import unquote
+
+    mapped = map_django_path(unquote(path), _suite_urlconf(), SERVICES_URLCONF)
+    if mapped == unquote(path):
+        return target
+    return quote(mapped, safe="/:@!$&'()*+,;=-._~") + sep + query
+
+
+def map_location(value: str, from_urlconf: str, to_urlconf: str) -> str:
+    """A redirect's ``Location`` within the app mapped by :func:`map_django_path`, and so are the paths
+    its query carries (``?next=/private/`` of a login redirect)."""
+    from urllib.parse import parse_qsl, urlencode
+
+    parts = urlsplit(value)
+    if parts.netloc and parts.hostname not in ("testserver", urlsplit(URL).hostname):
+        return value
+    path = map_django_path(parts.path, from_urlconf, to_urlconf) if parts.path else parts.path
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    mapped = [(k, map_django_path(v, from_urlconf, to_urlconf) if v.startswith("/") else v) for k, v in pairs]
+    query = urlencode(mapped, safe="/") if mapped != pairs else parts.query
+    if (path, query) == (parts.path, parts.query):
+        return value
+    return path + ("?" + query if query else "") + ("#" + parts.fragment if parts.fragment else "")
+
+
+def _map_location(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``Location`` of a redirect within the app, mapped back to the paths the suite's urlconf gives."""
+    return [(name, map_location(value, SERVICES_URLCONF, _suite_urlconf()) if name.lower() == "location" else value)
+            for name, value in headers]
+
+
+_observing: dict[type, type] = {}
+
+
+def _note_template_read(attr: str) -> None:
+    rec = _record()
+    if rec is not None:
+        with _lock:
+            if attr not in rec["template_reads"]:
+                rec["template_reads"].append(attr)
+
+
+def observe_template_reads(response):
+    """``response`` whose ``context`` and ``templates`` (what ``assertTemplateUsed`` reads) note each read."""
+    cls = type(response)
+    if getattr(cls, "_decompose_verify", False):
+        return response
+    if cls not in _observing:
+
+        def attr(name):
+            def get(self):
+                if sys._getframe(1).f_globals.get("__name__") != "django.test.client":  # the client's own reads
+                    _note_template_read(f"response.{name}")
+                return self.__dict__.get("_decompose_" + name, [] if name == "templates" else None)
+
+            def set_(self, value):
+                self.__dict__["_decompose_" + name] = value
+
+            return property(get, set_)
+
+        _observing[cls] = type(cls.__name__, (cls,), {"_decompose_verify": True, "__module__": cls.__module__,
+                                                      **{n: attr(n) for n in _TEMPLATE_ATTRS}})
+    try:
+        response.__class__ = _observing[cls]
+    except TypeError:  # a response class with __slots__ or a C layout: left unobserved
+        pass
+    return response
+
+
 def _install_django() -> None:
     import importlib.util
 
@@ -651,13 +761,16 @@ def _install_django() -> None:
             return original(self, environ)
         _count("requests")
         if not ROUTING:
-            return original(self, environ)
+            return observe_template_reads(original(self, environ))
         from django.core.handlers.wsgi import WSGIRequest
 
         request = WSGIRequest(dict(environ))
-        status, headers, data = send_to_gateway(environ.get("REQUEST_METHOD", "GET"), request_target(environ),
-                                                wsgi_headers(environ), _read_body(environ))
-        response = django_response(status, headers, data)
+        headers = wsgi_headers(environ)
+        if not self.enforce_csrf_checks:
+            headers.append((CSRF_HEADER, "1"))
+        status, headers, data = send_to_gateway(environ.get("REQUEST_METHOD", "GET"), _mapped_target(environ),
+                                                headers, _read_body(environ))
+        response = observe_template_reads(django_response(status, _map_location(headers), data))
         response.wsgi_request = request
         return response
 
@@ -690,7 +803,72 @@ def share_django_database(path: str) -> bool:
     from asgiref.local import Local  # Django's own dependency, what its handler keeps connections in
 
     connections._connections = Local(connections.thread_critical)  # connections made with the old settings
+    key_file = os.environ.get("DECOMPOSE_SECRET_KEY_FILE", "")
+    if key_file and os.path.isfile(key_file):
+        # sessions the test process writes (client.login, force_login) and the session auth hash of
+        # their user are signed with SECRET_KEY: the services take the same one from this file
+        with open(key_file, encoding="utf-8") as f:
+            key = f.read().strip()
+        if key:
+            settings.SECRET_KEY = key
     return True
+
+
+#: Settings the services keep their own of, whatever the suite's say: their urlconf, database and key
+#: are verify's, their entry points their own.
+_SERVICE_OWN_SETTINGS = frozenset({"ROOT_URLCONF", "DATABASES", "DATABASE_ROUTERS", "SECRET_KEY", "SECRET_KEY_FALLBACKS",
+                                   "SETTINGS_MODULE", "WSGI_APPLICATION", "ASGI_APPLICATION"})
+
+
+def _plain(value):
+    """``value`` as JSON data (tuples as lists), or a ``ValueError`` when it is not plain data."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v) for k, v in value.items()}
+    raise ValueError(type(value).__name__)
+
+
+def suite_django_settings() -> dict:
+    """The settings the suite runs its app with (its test settings module, as Django's test runner sets
+    them up), for the services under verify: every setting the suite sets itself (not Django's
+    defaults) that is plain data, but :data:`_SERVICE_OWN_SETTINGS`.
+
+    ``{"module": ..., "settings": {name: value}, "kept": [set, but not plain data], "own": [...]}``:
+    a service keeps its own value of ``kept`` and ``own`` names and drops the other settings of its
+    base that the suite does not set (Django's default applies, as in the test process)."""
+    from django.conf import settings
+
+    out: dict = {}
+    kept: list[str] = []
+    for name in dir(settings):
+        if not name.isupper() or name in _SERVICE_OWN_SETTINGS or not settings.is_overridden(name):
+            continue
+        try:
+            out[name] = _plain(getattr(settings, name))
+        except ValueError:
+            kept.append(name)
+    # what django.test.utils.setup_test_environment does for every test run, in the test process
+    out["DEBUG"] = False
+    out["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    out["ALLOWED_HOSTS"] = [*(out.get("ALLOWED_HOSTS") or []), "testserver"]
+    return {"module": getattr(settings, "SETTINGS_MODULE", "") or "", "settings": out, "kept": sorted(kept),
+            "own": sorted(_SERVICE_OWN_SETTINGS)}
+
+
+def _write_django_settings() -> None:
+    """Monolith run: the suite's settings next to its results (verify hands them to the services)."""
+    from django.conf import settings
+
+    if not (REPORT and settings.configured):
+        return
+    os.makedirs(REPORT, exist_ok=True)
+    path = os.path.join(REPORT, DJANGO_SETTINGS_FILE)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(suite_django_settings(), f, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
 
 
 # --------------------------------------------------------------------------- the shared database
@@ -719,7 +897,7 @@ def _apply_config_module() -> str:
 def _new_record(nodeid: str) -> dict:
     return {
         "outcome": "", "message": "", "when": "", "duration": 0.0,
-        "requests": 0, "contexts": 0, "websockets": 0,
+        "requests": 0, "contexts": 0, "websockets": 0, "template_reads": [],
         "patches": {"app": [], "other": [], "config": [], "env": []},
         "direct_calls": {},
     }
@@ -746,6 +924,8 @@ def pytest_configure(config) -> None:
     database = os.environ.get("DECOMPOSE_DATABASE", "")
     if ROUTING and database and "django" in sys.modules:
         share_django_database(database)
+    if MODE == "monolith" and "django" in sys.modules and not hasattr(config, "workerinput"):
+        _write_django_settings()
     for arg in config.args or []:
         path = os.path.abspath(str(arg).split("::", 1)[0])
         _test_roots.append(path if os.path.isdir(path) else os.path.dirname(path))
