@@ -504,6 +504,9 @@ def verify(
             result.warnings.append(
                 "the running split system was not started for verify (`decompose up --verify-dir`): "
                 "the suite's own database writes are not seen by the services")
+        elif database == "shared":  # its services read the suite app's configuration when it changes
+            _, warned = write_app_config(Path(running.verify_dir), work / "monolith-results", containers=not local)
+            result.warnings.extend(warned)
     result.url = running.url
     result.verify_dir = running.verify_dir if database == "shared" else ""
     env = {**base, "DECOMPOSE_VERIFY_URL": running.url}
