@@ -4,7 +4,8 @@ LNbits' API suite drives its FastAPI app only through such a client (tests/conft
 ``decompose verify`` the transport answered in the test process, so the split run's 270 passes
 were all "in-process only": the gateway saw not one request.  Now the transport of the app's own
 ASGI app sends each request to the gateway (its cookies and redirects kept by the client, as a
-``TestClient``'s); another app's stays in process.
+``TestClient``'s), also through a function wrapping it (asgi-lifespan's ``LifespanManager.app``);
+another app's stays in process.
 """
 
 from __future__ import annotations
@@ -54,8 +55,14 @@ CLIENT = textwrap.dedent('''
     other = FastAPI()
     other.get("/{path:path}")(lambda path: "in process")
 
+    def with_state(app):  # asgi-lifespan's LifespanManager.app, which LNbits' suite sends to
+        async def app_with_state(scope, receive, send):
+            scope["state"] = {}
+            await app(scope, receive, send)
+        return app_with_state
+
     async def main():
-        async with AsyncClient(transport=ASGITransport(app=desk.app), base_url="http://lnbits") as client:
+        async with AsyncClient(transport=ASGITransport(app=with_state(desk.app)), base_url="http://lnbits") as client:
             first = await client.post("/login", content=b"u=x", follow_redirects=True)
         async with AsyncClient(transport=ASGITransport(app=other), base_url="http://x") as client:
             second = await client.get("/anything")

@@ -498,6 +498,13 @@ def _is_app_asgi(app, depth: int = 0) -> bool:
             sub = getattr(obj, attr, None)
             if sub is not None and sub is not obj:
                 stack.append((sub, d + 1))
+        # an app wrapped by a function (asgi-lifespan's ``LifespanManager.app``, which LNbits'
+        # suite sends its requests to) holds it in its closure
+        for cell in getattr(obj, "__closure__", None) or ():
+            try:
+                stack.append((cell.cell_contents, d + 1))
+            except ValueError:  # an empty cell
+                pass
         if is_app_module(getattr(getattr(obj, "__class__", None), "__module__", "")):
             found = True
     _asgi_apps[key] = found
