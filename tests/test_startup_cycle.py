@@ -120,12 +120,13 @@ def test_a_service_whose_startup_calls_a_starting_peer_comes_up(tmp_path: Path):
         down_local(out)
 
 
-def _call(url: str, name: str, *, starting: bool) -> httpx.Response:
+def _call(url: str, name: str, *, starting: str = "") -> httpx.Response:
+    """``starting``: the chains of startups waiting for the call (its X-Decompose-Starting)."""
     body = b'{"args": ["core"], "kwargs": {}}'
     path = f"/_rpc/{name}"
     headers = {"content-type": "application/json", **signature(SECRET, "POST", path, body)}
     if starting:
-        headers["x-decompose-starting"] = "1"
+        headers["x-decompose-starting"] = starting
     return httpx.post(url + path, content=body, headers=headers, timeout=30)
 
 
@@ -134,7 +135,8 @@ def test_a_service_still_starting_serves_starting_peers_and_says_whom_it_waits_f
     port, nobody = free_port(), free_port()  # crud never comes up: helpers' startup waits for it
     src = unit_source(out, manifest, "helpers")
     env = child_env(src, PORT=str(port), DECOMPOSE_RPC_SECRET=SECRET,
-                    DECOMPOSE_CRUD_URL=f"http://127.0.0.1:{nobody}", DECOMPOSE_STARTUP_RPC_WAIT="1")
+                    DECOMPOSE_CRUD_URL=f"http://127.0.0.1:{nobody}", DECOMPOSE_STARTUP_RPC_WAIT="1",
+                    DECOMPOSE_STARTUP_HOLD_ROUND="1")
     proc = subprocess.Popen([sys.executable, "-m", "decompose_rt"], cwd=src, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
@@ -157,10 +159,19 @@ def test_a_service_still_starting_serves_starting_peers_and_says_whom_it_waits_f
         assert "connection refused" in problem
         public = httpx.get(url + "/helpers/runs", timeout=10)
         assert (public.status_code, public.headers.get("retry-after")) == (503, "2")
-        # a peer in its own startup is answered at once; any other caller waits, then hears "still starting"
-        # (helpers' interface is empty: the internal endpoint answering at all is a 404)
-        assert _call(url, "desk.crud.get_version", starting=True).status_code == 404
-        late = _call(url, "desk.crud.get_version", starting=False)
+        # a peer in its own startup is held a round (DECOMPOSE_STARTUP_HOLD_ROUND) until helpers'
+        # startup is done, then hears "still starting" (and retries); a call helpers' own startup
+        # waits for (helpers is in its chain: crud's startup, waited for by helpers') is answered at
+        # once - holding it would never end - and the cycle is named; any other caller waits, then
+        # hears "still starting" (helpers' interface is empty: answered at all, it is a 404)
+        t0 = time.monotonic()
+        held = _call(url, "desk.crud.get_version", starting="crud")
+        assert (held.status_code, held.json()["starting"]) == (503, "helpers")
+        assert 0.9 < time.monotonic() - t0 < 10
+        assert _call(url, "desk.crud.get_version", starting="helpers>crud;crud").status_code == 404
+        cycle = [p for p in httpx.get(url + "/readyz", timeout=10).json()["problems"] if p.startswith("starting")]
+        assert "startup cycles (answered at once): helpers -> crud -> helpers" in cycle[0], cycle
+        late = _call(url, "desk.crud.get_version")
         assert (late.status_code, late.json()["starting"]) == (503, "helpers")
         assert "'helpers' is still starting" in late.json()["error"]["message"]
     finally:

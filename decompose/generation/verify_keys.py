@@ -20,6 +20,16 @@ The form of the forced value follows the name: a URL for ``..._URL``,
 ``..._URI`` and ``..._DSN``, Flask-SQLAlchemy's binds mapping for
 ``SQLALCHEMY_BINDS``, else a file path (flaskr's ``DATABASE``).  Test code
 counts too: the test process must use the shared database as well.
+
+A data folder (``DATA_FOLDER``, ``DATA_DIR``, ``DATA_DIRECTORY``, alone or after a prefix) is
+where a monolith keeps its SQLite files itself, one per database (LNbits'
+``lnbits_data_folder``, default ``./data``, relative to the working directory): each service
+runs in its own copy of the tree, so each would have its own.  Its form is "folder": the folder
+of the shared database file.  Besides the environment reads above, such a variable is also a
+field of a pydantic ``BaseSettings`` class with a literal default (a folder the app keeps; not
+LNbits' ``phoenixd_data_dir = Field(default=None)``, an external daemon's), read from the
+environment by its name (upper-cased, after the class's literal ``env_prefix``).  Only folders are taken from settings fields: a URL
+field's schemes are the app's own (LNbits' takes ``postgres://`` only).
 """
 
 from __future__ import annotations
@@ -45,14 +55,38 @@ _ENV_PATTERNS = (
 )
 
 
+_FOLDER_NAME = re.compile(r"^(?:[A-Z0-9_]*_)?DATA_(?:FOLDER|DIR|DIRECTORY)$")
+#: ``name: type = ...`` in a class body (pydantic fields), any case
+_FIELD = re.compile(r"""^[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*:[^=\n]*=(?!=)([^\n]*)""", re.MULTILINE)
+#: a field's default that is a string literal: ``"./data"``, ``Field("./data")``, ``Field(default="./data")``
+_LITERAL_DEFAULT = re.compile(r"""\s*(?:Field\(\s*(?:default\s*=\s*)?)?[rRuU]?["']""")
+_ENV_PREFIX = re.compile(r"""env_prefix\s*[=:]\s*["']([A-Za-z0-9_]*)["']""")
+
+
 def names_database(name: str) -> bool:
-    return name in FLASK_SQLALCHEMY_KEYS or bool(_DATABASE_NAME.match(name))
+    return name in FLASK_SQLALCHEMY_KEYS or bool(_DATABASE_NAME.match(name)) or names_folder(name)
+
+
+def names_folder(name: str) -> bool:
+    """A data folder: where the monolith keeps its SQLite files (``LNBITS_DATA_FOLDER``)."""
+    return bool(_FOLDER_NAME.match(name))
+
+
+def settings_folders(text: str) -> list[str]:
+    """The environment variables of the data-folder fields of pydantic settings in ``text``."""
+    if "BaseSettings" not in text:
+        return []
+    prefix = next(iter(_ENV_PREFIX.findall(text)), "")
+    return sorted({(prefix + f).upper() for f, default in _FIELD.findall(text)
+                   if names_folder((prefix + f).upper()) and _LITERAL_DEFAULT.match(default)})
 
 
 def form_of(name: str) -> str:
-    """How a forced value is written for ``name``: "url", "binds" or "path"."""
+    """How a forced value is written for ``name``: "url", "binds", "folder" or "path"."""
     if name.endswith("_BINDS"):
         return "binds"
+    if names_folder(name):
+        return "folder"
     m = _DATABASE_NAME.match(name)
     if name in FLASK_SQLALCHEMY_KEYS:
         return FLASK_SQLALCHEMY_KEYS[name]
@@ -74,6 +108,8 @@ def database_keys(sources: dict[str, str], *, database_env: str | None = None, f
             for name in pattern.findall(text):
                 if names_database(name):
                     env[name] = form_of(name)
+        for name in settings_folders(text):
+            env[name] = "folder"
     if database_env:
         env[database_env] = "url"
     if not flask:

@@ -28,7 +28,8 @@ another interpreter as a copy of this file):
       the response left, the app's ``before_request`` functions run, so
       ``session`` and ``g`` hold what the split system's request had.
     * Starlette / FastAPI: ``TestClient`` keeps its cookies, redirects and
-      lifespan, but its transport sends each HTTP request to the gateway.
+      lifespan, but its transport sends each HTTP request to the gateway; so does
+      ``httpx.ASGITransport`` of the app (``httpx.AsyncClient(transport=...)``).
       WebSocket sessions stay in process (recorded: they say nothing about
       the split system).
 
@@ -551,6 +552,13 @@ def _is_app_asgi(app, depth: int = 0) -> bool:
             sub = getattr(obj, attr, None)
             if sub is not None and sub is not obj:
                 stack.append((sub, d + 1))
+        # an app wrapped by a function (asgi-lifespan's ``LifespanManager.app``, which LNbits'
+        # suite sends its requests to) holds it in its closure
+        for cell in getattr(obj, "__closure__", None) or ():
+            try:
+                stack.append((cell.cell_contents, d + 1))
+            except ValueError:  # an empty cell
+                pass
         if is_app_module(getattr(getattr(obj, "__class__", None), "__module__", "")):
             found = True
     _asgi_apps[key] = found
@@ -597,6 +605,41 @@ def _install_starlette() -> None:
 
     handle_request._decompose_verify = True
     transport_cls.handle_request = handle_request
+
+
+def _install_httpx_asgi() -> None:
+    """``httpx.AsyncClient(transport=httpx.ASGITransport(app))`` (LNbits' whole API suite): the
+    transport sends each request of the app's to the gateway, as a ``TestClient``'s does; the
+    client keeps its cookies and redirects."""
+    import importlib.util
+
+    if importlib.util.find_spec("httpx") is None:
+        return
+    import httpx
+
+    transport_cls = getattr(httpx, "ASGITransport", None)
+    if transport_cls is None or getattr(transport_cls.handle_async_request, "_decompose_verify", False):
+        return
+    original = transport_cls.handle_async_request
+
+    async def handle_async_request(self, request):
+        if not _is_app_asgi(self.app):
+            return await original(self, request)
+        _count("requests")
+        if not ROUTING:
+            return await original(self, request)
+        gateway = httpx.URL(URL)
+        url = request.url.copy_with(scheme=gateway.scheme, host=gateway.host, port=gateway.port)
+        forwarded = httpx.Request(request.method, url, headers=request.headers, content=await request.aread())
+        # one transport per event loop: a pooled connection belongs to the loop that opened it
+        async with httpx.AsyncHTTPTransport() as transport:
+            response = await transport.handle_async_request(forwarded)
+            content = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=content,
+                              extensions={k: v for k, v in response.extensions.items() if k == "http_version"})
+
+    handle_async_request._decompose_verify = True
+    transport_cls.handle_async_request = handle_async_request
 
 
 # --------------------------------------------------------------------------- Django
@@ -1011,4 +1054,5 @@ _STATUS["config"] = _apply_config_module()
 _install_patch_watch()
 _install_flask()
 _install_starlette()
+_install_httpx_asgi()
 _install_django()
