@@ -56,6 +56,9 @@ Steps
    below the common root, ``shop.orders.*`` -> ``orders``), made DNS-1123
    labels; a clash is resolved with the next package level
    (``orders-pricing``) or a number.  Pinned clusters take the pin's name.
+
+Size: over the limit since the precise live-object bonds and the shared-kernel rules
+(2026-12-02); the atoms/bonds/sharing stages are to move into a module of their own.
 """
 
 from __future__ import annotations

@@ -47,6 +47,10 @@ a route endpoint defined in one of them.
 Results: one JSON file per process (xdist workers included) in the folder
 ``DECOMPOSE_VERIFY_REPORT``: per test id its outcome, failure message, number
 of client requests, patches and direct calls.
+
+Size: one file on purpose: ``decompose verify`` copies this very file into the suite's
+own interpreter (``--python``), which has no decompose installed, so its Flask,
+Starlette and Django routing cannot live in modules of their own.
 """
 
 from __future__ import annotations
