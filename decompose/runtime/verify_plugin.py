@@ -446,6 +446,15 @@ def _jsonable(value, cwd: str, depth: int = 0):
     return _SKIP
 
 
+def _write_report(name: str, data) -> None:
+    """``data`` as ``name`` in the report folder, whole or not at all (a temporary file, then os.replace)."""
+    os.makedirs(REPORT, exist_ok=True)
+    path = os.path.join(REPORT, name)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 def _record_app_config(app) -> None:
     """The monolith run: the configuration of the first app of this process that served a request
     (``app-config-<pid>.json`` in the report folder; its JSON values, relative paths of files made
@@ -460,12 +469,8 @@ def _record_app_config(app) -> None:
         if v is not _SKIP:
             data[str(key)] = v
     try:
-        os.makedirs(REPORT, exist_ok=True)
-        path = os.path.join(REPORT, f"app-config-{os.getpid()}.json")
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(data, f, sort_keys=True, default=str)
-        os.replace(path + ".tmp", path)
-    except (OSError, TypeError, ValueError):
+        _write_report(f"app-config-{os.getpid()}.json", data)
+    except OSError:
         pass
 
 
@@ -911,11 +916,7 @@ def _write_django_settings() -> None:
 
     if not (REPORT and settings.configured):
         return
-    os.makedirs(REPORT, exist_ok=True)
-    path = os.path.join(REPORT, DJANGO_SETTINGS_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(suite_django_settings(), f, indent=1, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    _write_report(DJANGO_SETTINGS_FILE, suite_django_settings())
 
 
 # --------------------------------------------------------------------------- the shared database
@@ -1040,15 +1041,9 @@ def pytest_collectreport(report) -> None:
 def pytest_sessionfinish(session, exitstatus) -> None:
     if not REPORT:
         return
-    os.makedirs(REPORT, exist_ok=True)
     worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
-    data = {"mode": MODE, "url": URL, "worker": worker, "config": _STATUS["config"], "tests": _results,
-            "exitstatus": int(exitstatus)}
-    path = os.path.join(REPORT, f"results-{worker}.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    _write_report(f"results-{worker}.json", {"mode": MODE, "url": URL, "worker": worker, "config": _STATUS["config"],
+                                            "tests": _results, "exitstatus": int(exitstatus)})
 
 
 # --------------------------------------------------------------------------- at import: before any conftest
