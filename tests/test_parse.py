@@ -931,3 +931,36 @@ def test_returns_inferred_follows_local_assignments_and_skips_nested_scopes():
         "inner_yield_only": ["literal"],
         "fetch": ["call:client.get"],
     }
+
+
+def test_returns_inferred_follows_items_of_stores_to_the_container_and_what_was_stored():
+    """privacyIDEA's ``get_config_object``: an object cloned into a request-local dict and
+    handed out of it (``return store['config_object']``)."""
+    f = facts('''
+        from flask import g
+
+        def get_request_local_store():
+            if "_store" not in g:
+                g._store = {}
+            return g._store
+
+        def get_config_object():
+            store = get_request_local_store()
+            if "config_object" not in store:
+                shared = get_shared()
+                store["config_object"] = shared.reload_and_clone()
+            return store["config_object"]
+
+        def first(rows):
+            return rows[0]
+
+        def table():
+            return make()[0]
+    ''')
+    got = {d.name: d.returns_inferred for d in f.definitions if d.kind.endswith("function")}
+    assert got == {
+        "get_request_local_store": ["name:g._store"],
+        "get_config_object": ["call:shared.reload_and_clone", "item:call:get_request_local_store", "item:name:store"],
+        "first": ["item:name:rows"],
+        "table": ["other"],
+    }

@@ -263,6 +263,50 @@ def test_unannotated_returns_are_classified_from_the_body(tmp_path):
     assert ("journal.entries", "journal.db") in bonds and ("journal.auth", "journal.db") in bonds
 
 
+def test_an_object_handed_out_of_a_request_local_store_is_live(tmp_path):
+    """privacyIDEA's ``get_config_object()`` returns ``store['config_object']``, an object
+    cloned into a dict kept on ``flask.g``: another service would answer from its own
+    request, and the object cannot be encoded.  An item of a plain parameter stays unknown."""
+    from decompose.analysis.graph import build_graph
+    from decompose.planning.serializable import _Resolver, live_object_bonds, return_verdict
+
+    _write(tmp_path / "src", {
+        "pi/__init__.py": "",
+        "pi/framework.py": (
+            "from flask import g\n\n"
+            "def get_request_local_store():\n"
+            "    if '_store' not in g:\n"
+            "        g._store = {}\n"
+            "    return g._store\n"
+        ),
+        "pi/config.py": (
+            "from pi.framework import get_request_local_store\n\n"
+            "def get_config_object():\n"
+            "    store = get_request_local_store()\n"
+            "    if 'config_object' not in store:\n"
+            "        store['config_object'] = object()\n"
+            "    return store['config_object']\n\n"
+            "def first(rows):\n"
+            "    return rows[0]\n"
+        ),
+        "pi/realm.py": (
+            "from pi.config import get_config_object, first\n\n"
+            "def realms():\n"
+            "    return get_config_object().realm\n\n"
+            "def one():\n"
+            "    return first([1, 2])\n"
+        ),
+    })
+    facts = analyze(tmp_path / "src").facts
+    res = _Resolver(facts, set())
+    defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+    v, why = return_verdict(defs[("pi.config", "get_config_object")], "pi.config", res)
+    assert v == "bad" and "flask.g" in why, why
+    assert return_verdict(defs[("pi.config", "first")], "pi.config", res)[0] == "unknown"
+    bonds = {tuple(g): r for g, r in live_object_bonds(facts, build_graph(facts))}
+    assert ("pi.realm", "pi.config") in bonds or ("pi.config", "pi.realm") in bonds, bonds
+
+
 def test_a_factory_passed_as_a_value_is_a_bond_but_a_decorator_is_not(tmp_path):
     """FlaskBB's shape: a view class gets ``authentication_manager_factory`` (not called
     there) and calls it per request; the factory returns an object with behaviour, so over

@@ -274,6 +274,10 @@ def _source_verdict(src: str, module: str, res: _Resolver, depth: int) -> tuple[
         return "bad", "a generator or context manager (its body yields)"
     if kind in ("lambda", "function"):
         return "bad", f"a callable ({written or 'a lambda'})"
+    if kind == "item":
+        # an item of a live container (``flask.g``, an app-local store) is that process's
+        # (or that request's) state: over RPC the callee would answer from its own
+        return _item_verdict(written, module, res, depth)
     if kind not in ("call", "name"):
         return "unknown", "no annotation"
     fq = res.qualify(module, written)
@@ -302,6 +306,14 @@ def _source_verdict(src: str, module: str, res: _Resolver, depth: int) -> tuple[
     if top == "sqlalchemy" and (kind == "name" or fq.split(".")[-1] in BAD_SQLALCHEMY | {"create_engine", "sessionmaker"}):
         return "bad", f"{written} ({fq}, a database session/connection)"
     return "unknown", f"{written} ({fq}) cannot be classified"
+
+
+def _item_verdict(container: str, module: str, res: _Resolver, depth: int) -> tuple[str, str]:
+    """(verdict, why) for an item taken out of ``container`` (a value source itself)."""
+    verdict, why = _source_verdict(container, module, res, depth)
+    if verdict != "bad":
+        return "unknown", f"an item of {container.partition(':')[2]}, not classified"
+    return "bad", f"an item of a container held by the process ({why}): state kept for one request or process"
 
 
 def classify_annotation(text: str | None, module: str, res: _Resolver) -> tuple[str, str]:

@@ -13,11 +13,15 @@ records, per top-level function without a return annotation, a sorted list of
   (``g.db = sqlite3.connect(...)`` ... ``return g.db`` gives ``call:sqlite3.connect``
   as well);
 * ``literal``: a literal, a container display, an operator expression, or no value;
+* ``item:<source>``: an item taken out of a container (``return store[key]``), the
+  container given as its own value source (``item:call:get_request_local_store`` when
+  ``store = get_request_local_store()``; ``item:name:g.cache``); calls the function
+  stored into that container (``store[key] = make(...)``) are sources as well;
 * ``lambda``: a lambda; ``function:<name>``: a function defined in the body;
 * no ``return`` with a value at all: ``literal`` (the call returns ``None``);
 * ``generator``: the body yields (the call returns a generator or, decorated, a
   context manager);
-* ``other``: anything else (a subscript, a conditional expression...).
+* ``other``: anything else (a conditional expression, a subscript of a call...).
 
 Only the function's own body counts: nested functions, lambdas and classes are
 skipped.  Pure over the walk's events; no resolution here.
@@ -58,6 +62,9 @@ def value_source(node: Any) -> str:
     if cls is Name or cls is Attribute:
         name = dotted(node)
         return f"name:{name}" if name else "other"
+    if cls is cst.Subscript:
+        name = dotted(node.value)
+        return f"item:name:{name}" if name else "other"
     if cls is cst.Lambda:
         return "lambda"
     if cls is cst.Await:
@@ -99,12 +106,17 @@ class ReturnsMixin:
             self.ret_sources.append("generator")
 
     def _assigned(self, targets: list[Any], value: Any) -> None:
-        """``x = f(...)`` / ``g.db = f(...)`` in the function's own body."""
+        """``x = f(...)`` / ``g.db = f(...)`` / ``store[key] = f(...)`` in the function's
+        own body (an item store is kept under ``<container>[]``)."""
         if not self._in_own_body() or value is None or value.__class__ is not cst.Call:
             return
         src = value_source(value)
         for t in targets:
-            name = dotted(t) if t.__class__ in (Name, Attribute) else None
+            if t.__class__ is cst.Subscript:
+                base = dotted(t.value)
+                name = f"{base}[]" if base else None
+            else:
+                name = dotted(t) if t.__class__ in (Name, Attribute) else None
             if name:
                 self.ret_assigned.setdefault(name, []).append(src)
 
@@ -123,6 +135,12 @@ class ReturnsMixin:
                     out.add(f"function:{name}")
                     continue
                 out.update(self.ret_assigned.get(name, ()))
+            elif s.startswith("item:name:"):
+                # the container as its own source (a local assigned from a call is
+                # followed to that call), and what the function stored into it
+                base = s[10:]
+                out.update(f"item:{c}" for c in self.ret_assigned.get(base, ()))
+                out.update(self.ret_assigned.get(f"{base}[]", ()))
             out.add(s)
         self.ret_def.returns_inferred = sorted(out or {"literal"})[:MAX_SOURCES]
         self.ret_def, self.ret_node = None, None
