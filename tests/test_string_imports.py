@@ -318,3 +318,63 @@ def test_a_folder_the_monolith_writes_into_is_a_writable_volume_on_the_read_only
         assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
     # the gateway writes nothing of the monolith's
     assert not any("app-logs" in v for v in compose["services"]["gateway"].get("volumes", []))
+
+
+def test_a_configuration_constant_naming_a_project_module_is_a_string_import():
+    """privacyIDEA's ``PI_AUDIT_MODULE = "privacyidea.lib.auditmodules.sqlaudit"``, loaded by
+    ``import_module(config[...])``: the services holding the config need that module."""
+    f = facts('''
+        import os
+
+        AUDIT_MODULE = "forum.audit.sql"
+        BACKENDS: list[str] = ["forum.auth.ldap:Backend", "forum.auth.local"]
+
+        class TestingConfig:
+            PI_AUDIT_MODULE = "forum.audit.sql"
+            LOGFILE = "forum.log"                # a file name
+            NAME = "forum"                       # one part: the app's name
+            THIRD = "celery.backends.redis"      # another package
+            lower_case = "forum.audit.other"     # not a constant
+
+        def configure(app):
+            KEY = "forum.audit.inner"            # inside a function: a local
+            hsm = app.config.get("HSM_MODULE", "forum.security.default.Module")
+            other = app.config.get("forum.not.a.default")   # the key, not a default
+            return get("X", "forum.audit.plain")  # a function, not a lookup
+    ''', module="forum.configs.default")
+    assert sorted(strings(f)) == [
+        ("forum.audit", ["sql"], 3, "function"),
+        ("forum.audit", ["sql"], 7, "function"),
+        ("forum.auth", ["local"], 4, "function"),
+        ("forum.auth.ldap", ["Backend"], 4, "function"),
+        ("forum.security.default", ["Module"], 15, "function"),
+    ]
+
+
+def test_a_module_named_by_a_configuration_constant_is_copied_where_the_config_is(tmp_path):
+    files = {**FORUM,
+             "forum/configs/default.py": FORUM["forum/configs/default.py"] + '''
+            AUDIT_MODULE = "forum.audit.sql"
+    ''',
+             "forum/audit/__init__.py": "",
+             "forum/audit/sql.py": "class Audit:\n    def log(self, entry):\n        return entry\n"}
+    root = tmp_path / "mono"
+    _write(root, files)
+    plan = Plan(
+        project="forum", source=str(root),
+        services={
+            "user": Service(name="user", modules=["forum.user", "forum.user.views"]),
+            "shop": Service(name="shop", modules=["forum.shop", "forum.shop.views"]),
+            "audit": Service(name="audit", modules=["forum.audit", "forum.audit.sql"]),
+        },
+        shared=["forum", "forum.app", "forum.configs", "forum.configs.default", "forum.fixtures",
+                "forum.fixtures.groups", "forum.fixtures.settings"],
+        excluded={"docs.conf": "project tooling"},
+    )
+    save_plan(plan, tmp_path / "decompose.yaml")
+    gen, *_ = generation_for(tmp_path / "decompose.yaml", use_cache=False)
+    for name in ("user", "shop"):
+        spec = gen.services[name]
+        assert "forum.audit.sql" in spec.copied, name
+        assert "imports it by name" in spec.borrowed["forum.audit.sql"], spec.borrowed
+        assert "forum.audit.sql" not in spec.clients

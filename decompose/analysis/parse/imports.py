@@ -21,6 +21,14 @@
   A name built at run time from a literal package start (``f"a.b.{name}"``,
   ``"a.b.{}".format(name)``, ``"a.b.%s" % name``, ``"a.b." + name``, also given to
   ``import_module``) is ``module="a.b", names=["*"]``: some module of ``a.b``.
+* A configuration value naming a module of the project's own package, a string
+  (or a list/tuple/set of them) whose first part is the module's own top-level
+  package: an upper-case constant assigned at module or class level
+  (``PI_AUDIT_MODULE = "privacyidea.lib.auditmodules.sqlaudit"``) or the default of
+  a setting looked up by key (``config.get("PI_HSM_MODULE", "privacyidea.lib.security.default.DefaultSecurityModule")``):
+  ``kind="string"``, ``context="function"``.  The application imports it by that name when it reads
+  the setting (``import_module(config[KEY])``), so whoever holds the configuration
+  needs the module; file names (``"app.log"``) are not module names.
 
 Names inside an import statement are not uses (``suppress``).
 """
@@ -112,6 +120,15 @@ def template_package(node: cst.BaseExpression) -> str | None:
     if text is None or not _PACKAGE_PREFIX.fullmatch(text):
         return None
     return text[:-1]
+
+
+#: An upper-case constant's name (``PI_AUDIT_MODULE``).
+_CONSTANT = re.compile(r"_*[A-Z][A-Z0-9_]*")
+#: Last parts of a dotted string that make it a file name, not a module (``"app.log"``).
+FILE_SUFFIXES = frozenset({
+    "log", "txt", "json", "cfg", "ini", "conf", "yaml", "yml", "toml", "py", "html", "htm", "db", "sqlite",
+    "sqlite3", "pem", "key", "crt", "csv", "xml", "md", "rst", "js", "css", "png", "svg", "gz", "zip", "pid",
+})
 
 
 def _string_literals(node: cst.BaseExpression) -> list[str]:
@@ -256,6 +273,37 @@ class ImportsMixin:
                     continue
                 self.facts.imports.append(
                     ImportFact(module=ref[0], names=ref[1], line=self.line, kind="string", context=context)
+                )
+
+    def _config_module_names(self, target: Any, value: Any) -> None:
+        """A configuration constant naming a module of the project (see the module docstring)."""
+        if self.func_depth or target.__class__ is not Name or not _CONSTANT.fullmatch(target.value):
+            return
+        self._project_module_strings(value)
+
+    def _config_default(self, node: cst.Call, func: Any, fname: str) -> None:
+        """``config.get("PI_HSM_MODULE", "app.lib.security.default.Module")``: the default of a
+        setting looked up by key names a module of the project (see the module docstring)."""
+        if func.__class__ is Name:
+            return
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        for i, a in enumerate(node.args):
+            if (a.keyword is None and len(positional) > 1 and a is positional[1]) or (
+                    a.keyword is not None and a.keyword.value in ("default", "fallback")):
+                self._project_module_strings(a.value)
+
+    def _project_module_strings(self, value: Any) -> None:
+        """String literals in ``value`` naming a module (or a name in it) of the module's own
+        top-level package, as lazy ``kind="string"`` imports."""
+        top = self.module.split(".", 1)[0]
+        for text in _string_literals(value):
+            parts = text.split(":", 1)[0].split(".")
+            if len(parts) < 2 or parts[0] != top or parts[-1].lower() in FILE_SUFFIXES:
+                continue
+            ref = string_reference(text)
+            if ref is not None:
+                self.facts.imports.append(
+                    ImportFact(module=ref[0], names=ref[1], line=self.line, kind="string", context="function")
                 )
 
     def _some_submodule(self, package: str, context: str) -> None:

@@ -187,6 +187,7 @@ class Walker(
     def enter_assign(self, node: cst.Assign) -> None:
         for t in node.targets:
             self._ignore_targets(t.target)
+            self._config_module_names(t.target, node.value)
             if not self.frames:
                 self._module_variables(t.target, node.value)
             else:
@@ -198,6 +199,7 @@ class Walker(
         self._ignore_targets(node.target)
         if node.value is None:
             return  # a bare annotation binds nothing
+        self._config_module_names(node.target, node.value)
         if not self.frames:
             self._module_variables(node.target, node.value)
         else:
@@ -244,6 +246,7 @@ _CALLS: dict[str, Callable[[Any, cst.Call, Any, str], None]] = {
     "import_module": _W._dynamic_import,
     "__import__": _W._dynamic_import,
     "Table": _W._table_call,
+    "get": _W._config_default,
     **dict.fromkeys(sorted(ALEMBIC_TABLE_ARGS), _W._alembic_op),
     **dict.fromkeys(sorted(MUTATORS), _W._mutator_call),
     **dict.fromkeys(sorted(STRING_IMPORT_CALLS), _W._string_import),
