@@ -187,3 +187,90 @@ def test_own_distribution(tmp_path, files, expected):
     for rel, text in files.items():
         (tmp_path / rel).write_text(text)
     assert own_distribution(tmp_path) == expected
+
+
+SILENCING_APP = """\
+import logging.config
+
+from flask import Flask
+
+
+def create_app():
+    from quietapp.views import bp
+
+    app = Flask(__name__)
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    # privacyIDEA's create_app: its own logging configuration, disable_existing_loggers left true
+    logging.config.dictConfig({"version": 1, "handlers": {}, "loggers": {"quietapp": {"level": "INFO"}}})
+    app.register_blueprint(bp)
+    return app
+"""
+
+SILENCING_VIEWS = """\
+from flask import Blueprint
+
+bp = Blueprint("views", __name__)
+
+
+@bp.route("/boom")
+def boom():
+    return {"x": 1 / 0}
+
+
+@bp.route("/")
+def index():
+    return {"ok": True}
+"""
+
+
+def test_a_request_that_raises_is_in_the_service_log_whatever_the_app_configures_for_logging(tmp_path):
+    """The app's ``dictConfig`` had disabled gunicorn's error logger: a request raising through
+    the app answered gunicorn's bare 500 page and left no trace in any log."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    root = tmp_path / "mono"
+    (root / "quietapp").mkdir(parents=True)
+    (root / "quietapp" / "__init__.py").write_text("")
+    (root / "quietapp" / "app.py").write_text(SILENCING_APP)
+    (root / "quietapp" / "views.py").write_text(SILENCING_VIEWS)
+    plan, out = tmp_path / "p.yaml", tmp_path / "out"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    (svc,) = json.loads((out / "decompose-output.json").read_text())["services"]
+    src = out / svc["source"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECOMPOSE_") and k not in ("PYTHONPATH", "FLASK_APP")}
+    env.update(PYTHONPATH=str(src), HOST="127.0.0.1", PORT=str(port), DECOMPOSE_RPC_SECRET="s" * 32,
+               DECOMPOSE_TMP_DIR=str(tmp_path))
+    log = tmp_path / "service.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(src / "gunicorn.conf.py"),
+                                 "decompose_rt.server:app"], cwd=src, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.3)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/boom", timeout=5)
+        assert err.value.code == 500
+        deadline = time.monotonic() + 10
+        while "ZeroDivisionError" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = log.read_text()
+    assert "ZeroDivisionError: division by zero" in text and "Traceback" in text, text[-3000:]
