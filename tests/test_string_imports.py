@@ -378,3 +378,34 @@ def test_a_module_named_by_a_configuration_constant_is_copied_where_the_config_i
         assert "forum.audit.sql" in spec.copied, name
         assert "imports it by name" in spec.borrowed["forum.audit.sql"], spec.borrowed
         assert "forum.audit.sql" not in spec.clients
+
+
+def test_a_module_importing_computed_names_imports_the_module_names_it_lists():
+    """privacyIDEA's ``get_resolver_list()`` adds ``"privacyidea.lib.resolvers.LDAPIdResolver"``
+    (and six more) to a set that ``get_resolver_module_list()`` hands to
+    ``importlib.import_module(mod_name)``: a service building the config needs those modules."""
+    loader = '''
+        import importlib
+
+        def module_names():
+            names = set()
+            names.add("forum.auth.ldap")
+            names.add("forum.auth.local.Backend")
+            names.add("forum.log")              # a file name
+            names.add("celery.backends.redis")  # another package
+            names.add("forum.auth has spaces")  # no module name
+            return names
+
+        def modules():
+            return [importlib.import_module(name) for name in module_names()]
+    '''
+    f = facts(loader, module="forum.config")
+    assert sorted(strings(f)) == [
+        ("forum.auth", ["ldap"], 5, "function"),
+        ("forum.auth.local", ["Backend"], 6, "function"),
+    ]
+    # the same strings in a module that imports nothing by a computed name are only data
+    assert strings(facts(loader.replace("importlib.import_module(name)", "name"), module="forum.config")) == []
+    # a literal import_module is the import itself, no licence for the module's other strings
+    literal = loader.replace("importlib.import_module(name)", 'importlib.import_module("forum.auth.ldap")')
+    assert [i.kind for i in facts(literal, module="forum.config").imports if i.module.startswith("forum")] == ["dynamic"]

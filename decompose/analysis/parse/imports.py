@@ -29,6 +29,10 @@
   ``kind="string"``, ``context="function"``.  The application imports it by that name when it reads
   the setting (``import_module(config[KEY])``), so whoever holds the configuration
   needs the module; file names (``"app.log"``) are not module names.
+* In a module that imports a name computed at run time (``import_module(mod_name)``),
+  every string literal naming a module (or a name in one) of the module's own top-level
+  package (``module_list.add("app.lib.resolvers.LDAPIdResolver")``): ``kind="string"``,
+  ``context="function"``.  Such a module loads the modules of a list it builds.
 
 Names inside an import statement are not uses (``suppress``).
 """
@@ -124,6 +128,8 @@ def template_package(node: cst.BaseExpression) -> str | None:
 
 #: An upper-case constant's name (``PI_AUDIT_MODULE``).
 _CONSTANT = re.compile(r"_*[A-Z][A-Z0-9_]*")
+#: A dotted name of two parts or more (``"app.lib.resolvers.LDAPIdResolver"``).
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 #: Last parts of a dotted string that make it a file name, not a module (``"app.log"``).
 FILE_SUFFIXES = frozenset({
     "log", "txt", "json", "cfg", "ini", "conf", "yaml", "yml", "toml", "py", "html", "htm", "db", "sqlite",
@@ -150,9 +156,30 @@ class ImportsMixin:
 
     def _init_imports(self) -> None:
         self.suppress = 0
+        self.runtime_import = False  # import_module(<a name computed at run time>) somewhere here
+        self.module_name_strings: list[tuple[str, int]] = []
+        self.own_package_dot = self.module.split(".", 1)[0] + "."
 
     def _finish_imports(self, facts: ModuleFacts) -> None:
+        if self.runtime_import:
+            seen = {(i.module, tuple(i.names), i.line) for i in facts.imports if i.kind == "string"}
+            for text, line in self.module_name_strings:
+                ref = string_reference(text)
+                if ref is not None and (ref[0], tuple(ref[1]), line) not in seen:
+                    seen.add((ref[0], tuple(ref[1]), line))
+                    facts.imports.append(
+                        ImportFact(module=ref[0], names=ref[1], line=line, kind="string", context="function"))
         facts.imports.sort(key=lambda i: (i.line, i.module))
+
+    def _module_name_string(self, node: cst.SimpleString) -> None:
+        """A string literal naming a module of the module's own top-level package, kept in
+        case the module imports names computed at run time (see the module docstring)."""
+        if self.own_package_dot not in node.value or self.suppress:
+            return
+        text = string_value(node)
+        if text and text.startswith(self.own_package_dot) and _DOTTED_NAME.fullmatch(text) \
+                and text.rpartition(".")[2].lower() not in FILE_SUFFIXES:
+            self.module_name_strings.append((text, self.line))
 
     def enter_import(self, node: cst.Import) -> None:
         self.suppress += 1
@@ -207,6 +234,8 @@ class ImportsMixin:
             package = template_package(args[0].value) if fname != "__import__" else None
             if package is not None:
                 self._some_submodule(package, self._context())
+            else:
+                self.runtime_import = True
             return
         level = len(name) - len(name.lstrip("."))
         if level:

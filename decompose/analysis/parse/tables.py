@@ -197,7 +197,7 @@ class TablesMixin:
         elif value.__class__ is cst.ConcatenatedString:
             self._string_leaves(value)
 
-    def enter_simple_string(self, node: cst.SimpleString) -> None:
+    def _sql_string(self, node: cst.SimpleString) -> None:
         if RAW_SQL_HEAD.match(node.value) is None or id(node) in self.strings_done:
             return
         text = string_value(node)

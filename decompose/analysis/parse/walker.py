@@ -217,6 +217,10 @@ class Walker(
         if self.frames:
             self._writes(node.target)
 
+    def enter_simple_string(self, node: cst.SimpleString) -> None:
+        self._sql_string(node)
+        self._module_name_string(node)
+
     def enter_call(self, node: cst.Call) -> None:
         if self.line_hooks:
             self._fire_hooks(node)
