@@ -461,7 +461,7 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     out, app = fixture_out
     report = verify_json(out, app / "tests", "--local", code=1)
     by_id = rows(report)
-    assert report["monolith"]["counts"] == {"passed": 12}
+    assert report["monolith"]["counts"] == {"passed": 17}
     # both ways of sending a request to the app went to the split system: the module global
     # the request changes is not this process's any more
     assert report["regressions"] == ["tests/test_split_only.py::test_counter_global",
@@ -470,11 +470,19 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     patched = by_id["tests/test_patched.py::test_greeting_patched"]
     assert (patched["monolith"], patched["split"], patched["verdict"]) == ("passed", "failed", CLASSIFIED)
     assert "vapp.words.greeting (mock.patch)" in patched["reasons"][0]
+    backport = by_id["tests/test_patched.py::test_greeting_patched_with_the_backport"]
+    assert (backport["split"], backport["verdict"]) == ("failed", CLASSIFIED)
+    assert "vapp.words.greeting (mock.patch)" in backport["reasons"][0]
+    for name, how in (("caplog", "caplog"), ("assert_logs", "assertLogs"), ("log_capture", "testfixtures.LogCapture")):
+        row = by_id[f"tests/test_logs.py::test_greeting_is_logged_{name}"]
+        assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", CLASSIFIED), row
+        assert row["reasons"] == [f"reads the log records of the test process ({how}); the split system's "
+                                  "request handling logs in the services' processes"], row
     direct = by_id["tests/test_inprocess.py::test_words_directly"]
     assert direct["verdict"] == CLASSIFIED and direct["reasons"][0].startswith("in-process only")
     assert "vapp.words.greeting" in direct["reasons"][0]
     for name in ("test_greet", "test_query_string_and_unknown_route", "test_rows_the_fixture_inserted_are_served",
-                 "test_login_session", "test_redirects_are_followed_by_the_client"):
+                 "test_a_file_a_row_names_relative_to_the_suite_is_served", "test_login_session", "test_redirects_are_followed_by_the_client"):
         row = by_id[f"tests/test_basic.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
     for name in ("test_dispatch_in_a_request_context", "test_dispatch_posts_a_form",
@@ -482,7 +490,7 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
         row = by_id[f"tests/test_dispatch.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
     assert "with client:" in by_id["tests/test_basic.py::test_login_session"]["notes"][0]
-    assert report["summary"] == {"regression": 2, "classified": 2, "split only": 0, "both fail": 0, "same": 8}
+    assert report["summary"] == {"regression": 2, "classified": 6, "split only": 0, "both fail": 0, "same": 9}
     # the table names the regression; the split system was stopped
     assert not (out / ".decompose-run" / "local.json").exists()
 
@@ -497,7 +505,7 @@ def test_a_suite_whose_only_difference_is_classified_exits_0(fixture_out):
 def test_a_suite_on_xdist_workers_runs_serially_against_the_split_systems_one_database(fixture_out):
     out, app = fixture_out
     report = verify_json(out, app / "tests" / "test_basic.py", "--local", "--", "-n", "2")
-    assert report["monolith"]["counts"] == {"passed": 5} and report["split"]["counts"] == {"passed": 5}
+    assert report["monolith"]["counts"] == {"passed": 6} and report["split"]["counts"] == {"passed": 6}
     assert any("-n 0" in w for w in report["warnings"])
     results = out / ".decompose-run" / "verify"
     assert {"results-gw0.json", "results-gw1.json"} <= {p.name for p in (results / "monolith-results").glob("*.json")}
@@ -518,9 +526,13 @@ def test_verify_uses_a_split_system_already_running_and_leaves_it_running(fixtur
     port = free_port()
     check(cli("up", "--local", out, "--python", sys.executable, "--port", port, "--verify-dir", tmp_path / "shared"))
     try:
-        report = verify_json(out, app / "tests" / "test_basic.py", "--local")
+        report = verify_json(out, app / "tests" / "test_basic.py", "--local", code=1)
         assert report["started"] is False and report["url"] == f"http://127.0.0.1:{port}"
-        assert report["split"]["counts"] == {"passed": 5}
+        # started before verify handed the suite's folder over: its services cannot see tests/motd.txt,
+        # and verify says so
+        assert report["regressions"] == ["tests/test_basic.py::test_a_file_a_row_names_relative_to_the_suite_is_served"]
+        assert any("started before the suite's folder 'tests'" in w for w in report["warnings"]), report["warnings"]
+        assert report["split"]["counts"] == {"passed": 5, "failed": 1}
         assert report["verify_dir"] == str((tmp_path / "shared").resolve())
         assert (out / ".decompose-run" / "local.json").exists()
     finally:

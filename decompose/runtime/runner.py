@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -711,6 +712,10 @@ def up_local(
         env["HOST"] = "127.0.0.1"
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONNOUSERSITE"] = "1"
+        # its own shadow of the working directory, when it needs one (decompose_rt/__init__.py)
+        shadow = run_dir(out) / "workdirs" / u.name
+        shutil.rmtree(shadow, ignore_errors=True)
+        env["DECOMPOSE_WORKDIR_SHADOW"] = str(shadow)
         env.pop(SECRET_ENV, None)  # never an environment value locally: the file only
         env.pop(SECRET_FILE_ENV, None)
         if gets_rpc_secret(u):

@@ -68,6 +68,7 @@ class TestOutcome:
     config_patches: list[str] = field(default_factory=list)
     env_patches: list[str] = field(default_factory=list)
     direct_calls: dict[str, int] = field(default_factory=dict)
+    log_captures: list[str] = field(default_factory=list)  # assertLogs, LogCapture, caplog
 
 
 @dataclass
@@ -133,6 +134,7 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
                       ("env_patches", "env")):
         have = getattr(into, attr)
         have += [p for p in patches.get(key, []) if p not in have]
+    into.log_captures += [c for c in raw.get("log_captures") or [] if c not in into.log_captures]
     for name, n in (raw.get("direct_calls") or {}).items():
         into.direct_calls[name] = into.direct_calls.get(name, 0) + int(n)
     return into
@@ -260,6 +262,10 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
     config = union("config_patches")
     if config:
         reasons.append(f"changes {', '.join(config)} of the test's app only; the services keep their configuration")
+    logs = union("log_captures")
+    if logs:
+        reasons.append(f"reads the log records of the test process ({', '.join(logs)}); the split system's "
+                       "request handling logs in the services' processes")
     observed = mono if mono is not None else split
     made_requests = observed is not None and observed.requests > 0
     if observed is not None and not made_requests and (split is None or split.requests == 0):
@@ -482,6 +488,7 @@ def verify(
             if keys:
                 say("split", f"the services take on the {keys} configuration keys the suite's app ran with")
             _hand_suite_settings(work / "monolith-results", shared)
+            _hand_suite_folder(shared, tests, cwd, link=local)
         say("split", f"starting the split system ({result.mode}) on port {port}")
         try:
             if local:
@@ -507,6 +514,13 @@ def verify(
         elif database == "shared":  # its services read the suite app's configuration when it changes
             _, warned = write_app_config(Path(running.verify_dir), work / "monolith-results", containers=not local)
             result.warnings.extend(warned)
+            before = _suite_names(Path(running.verify_dir))
+            name = _hand_suite_folder(Path(running.verify_dir), tests, cwd, link=local)
+            if name is not None and name not in before:
+                result.warnings.append(
+                    f"the running split system was started before the suite's folder {name!r} was handed over: "
+                    f"its services do not see {name}/... at the path the suite names it by; "
+                    "let verify start the system (or run it again with --keep and reuse that one)")
     result.url = running.url
     result.verify_dir = running.verify_dir if database == "shared" else ""
     env = {**base, "DECOMPOSE_VERIFY_URL": running.url}
@@ -614,6 +628,46 @@ def _hand_suite_settings(results: Path, shared: Path) -> None:
         shared.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(recorded, shared / DJANGO_SETTINGS_FILE)
         os.chmod(shared / DJANGO_SETTINGS_FILE, 0o644)
+
+
+def _suite_names(shared: Path) -> set[str]:
+    from decompose.runtime.verify_folder import VERIFY_SUITE
+
+    try:
+        return set(os.listdir(shared / VERIFY_SUITE))
+    except OSError:
+        return set()
+
+
+def _hand_suite_folder(shared: Path, tests: Path, cwd: Path, *, link: bool) -> str | None:
+    """The suite's top folder (``tests`` of ``tests/test_auth.py`` under ``cwd``) into the shared
+    folder's ``suite/``, where every service's runtime links it into its working directory:
+    fixtures that store a path relative to the suite's working directory in the database or the
+    app's configuration (a resolver reading ``tests/testdata/passwords``) find it from the services
+    too.  A link locally, a copy (without caches) for containers; its name, or None when the suite
+    is not inside ``cwd`` (nothing to mirror)."""
+    from decompose.runtime.verify_folder import VERIFY_SUITE
+
+    try:
+        top = tests.relative_to(cwd).parts[:1]
+    except ValueError:
+        return None
+    if not top:
+        return None
+    name = top[0]
+    suite = shared / VERIFY_SUITE
+    shutil.rmtree(suite, ignore_errors=True)
+    suite.mkdir(parents=True, exist_ok=True)
+    os.chmod(suite, 0o755)
+    source = cwd / name
+    if link:
+        os.symlink(source, suite / name)
+    elif source.is_dir():
+        shutil.copytree(source, suite / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+    else:
+        shutil.copyfile(source, suite / name)
+    return name
 
 
 def _config_module(m) -> Path | None:

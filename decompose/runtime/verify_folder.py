@@ -5,7 +5,11 @@ test process use under ``decompose verify``, the Flask session key
 (``secret-key``) both sign cookies with, the configuration the suite's Flask
 app ran with on the monolith (``app-config.json``, with copies of the files it
 names under ``files/`` for containers), and for a Django suite the settings it
-runs its app with (``django-settings.json``); the services take both on.  The generated
+runs its app with (``django-settings.json``); the services take both on.  ``suite/``
+holds the suite's own folder (``tests``: a link locally, a copy for containers): a
+fixture stores a path relative to the suite's working directory
+(``tests/testdata/passwords`` in a resolver's configuration) and the services,
+working where their code is, read it at the same relative path.  The generated
 ``decompose_rt/verify_config.py`` reads them through ``DECOMPOSE_DATABASE``
 and ``DECOMPOSE_SECRET_KEY_FILE``; Docker bind-mounts the folder at
 ``/decompose-verify`` in every service.
@@ -22,11 +26,13 @@ from decompose.fsio import atomic_write
 VERIFY_DATABASE_ENV = "DECOMPOSE_DATABASE"
 VERIFY_SECRET_KEY_ENV = "DECOMPOSE_SECRET_KEY_FILE"
 VERIFY_APP_CONFIG_ENV = "DECOMPOSE_APP_CONFIG_FILE"
+VERIFY_SUITE_ENV = "DECOMPOSE_SUITE_DIR"
 VERIFY_MOUNT = "/decompose-verify"  # where Docker mounts the verify folder in every service
 VERIFY_DB = "db.sqlite3"
 VERIFY_SECRET_KEY = "secret-key"
 VERIFY_APP_CONFIG = "app-config.json"  # the configuration the suite's app ran with (verify.write_app_config)
 VERIFY_FILES = "files"  # copies of the files that configuration names, for containers
+VERIFY_SUITE = "suite"  # the suite's folder, seen by the services in their working directory
 #: The suite's Django settings (written by the plugin's monolith run): what the services run under verify.
 DJANGO_SETTINGS_FILE = "django-settings.json"
 LABEL_VERIFY_DIR = "io.decompose.verify-dir"
@@ -59,4 +65,5 @@ def verify_env(folder: Path | str) -> dict[str, str]:
     folder = str(folder)
     return {VERIFY_DATABASE_ENV: f"{folder.rstrip('/')}/{VERIFY_DB}",
             VERIFY_SECRET_KEY_ENV: f"{folder.rstrip('/')}/{VERIFY_SECRET_KEY}",
-            VERIFY_APP_CONFIG_ENV: f"{folder.rstrip('/')}/{VERIFY_APP_CONFIG}"}
+            VERIFY_APP_CONFIG_ENV: f"{folder.rstrip('/')}/{VERIFY_APP_CONFIG}",
+            VERIFY_SUITE_ENV: f"{folder.rstrip('/')}/{VERIFY_SUITE}"}

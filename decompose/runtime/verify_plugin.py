@@ -202,6 +202,18 @@ def _install_patch_watch() -> None:
 
     from unittest import mock
 
+    _watch_mock(mock)
+    try:  # the backport (``import mock``), its own _patch classes in mock.mock
+        import mock.mock as mock_backport
+    except Exception:  # noqa: BLE001 - not installed, or broken
+        mock_backport = None
+    if mock_backport is not None and getattr(mock_backport, "_patch", None) is not mock._patch:
+        _watch_mock(mock_backport)
+    _watch_log_captures()
+
+
+def _watch_mock(mock) -> None:
+    """``mock.patch`` and ``mock.patch.dict`` of ``mock`` (unittest.mock or the backport) noted."""
     orig_enter = mock._patch.__enter__
 
     def enter(self):
@@ -214,12 +226,13 @@ def _install_patch_watch() -> None:
 
     mock._patch.__enter__ = enter
     orig_patch_dict = mock._patch_dict._patch_dict
+    importer = getattr(mock, "_importer", None)
 
     def patch_dict(self):
         in_dict = self.in_dict
         if isinstance(in_dict, str):
             try:
-                in_dict = mock._importer(in_dict)
+                in_dict = importer(in_dict) if importer is not None else None
             except Exception:  # noqa: BLE001
                 in_dict = None
         if in_dict is not None:
@@ -227,6 +240,45 @@ def _install_patch_watch() -> None:
         return orig_patch_dict(self)
 
     mock._patch_dict._patch_dict = patch_dict
+
+
+def _note_log_capture(how: str) -> None:
+    rec = _record()
+    if rec is not None:
+        with _lock:
+            if how not in rec["log_captures"]:
+                rec["log_captures"].append(how)
+
+
+def _watch_log_captures() -> None:
+    """Tests that read the log records of the test process (``assertLogs``, testfixtures'
+    ``LogCapture``/``log_capture``, pytest's ``caplog``, below in the hooks): the records of
+    the app's request handling are written in the services' processes under verify."""
+    try:
+        from unittest._log import _AssertLogsContext as ctx
+    except ImportError:  # pragma: no cover - private module, there since Python 3.9
+        ctx = None
+    if ctx is not None:
+        orig = ctx.__enter__
+
+        def enter(self):
+            _note_log_capture("assertNoLogs" if getattr(self, "no_logs", False) else "assertLogs")
+            return orig(self)
+
+        ctx.__enter__ = enter
+    try:
+        from testfixtures import logcapture
+    except Exception:  # noqa: BLE001 - not installed, or broken: nothing to watch
+        return
+    cls = getattr(logcapture, "LogCapture", None)
+    if cls is not None and hasattr(cls, "install"):
+        orig_install = cls.install
+
+        def install(self, *args, **kwargs):
+            _note_log_capture("testfixtures.LogCapture")
+            return orig_install(self, *args, **kwargs)
+
+        cls.install = install
 
 
 def _note_mapping(how: str, dic, name) -> None:
@@ -947,7 +999,7 @@ def _new_record(nodeid: str) -> dict:
         "outcome": "", "message": "", "when": "", "duration": 0.0,
         "requests": 0, "contexts": 0, "websockets": 0, "template_reads": [],
         "patches": {"app": [], "other": [], "config": [], "env": []},
-        "direct_calls": {},
+        "direct_calls": {}, "log_captures": [],
     }
 
 
@@ -991,6 +1043,8 @@ def pytest_runtest_protocol(item, nextitem):
     """Marks the test whose requests and patches follow (its setup, call and teardown)."""
     global _current
     _current = _results.setdefault(item.nodeid, _new_record(item.nodeid))
+    if "caplog" in getattr(item, "fixturenames", ()):
+        _note_log_capture("caplog")
     try:
         yield
     finally:

@@ -17,6 +17,9 @@ def app():
         init_db()
         db = get_db()
         db.execute("INSERT INTO note (body) VALUES ('written by the fixture')")
+        # a row naming a file of the suite relative to where pytest runs (privacyIDEA's resolvers
+        # store "tests/testdata/passwords" so): the services must find it at that path too
+        db.execute("INSERT INTO attachment (name, path) VALUES ('motd', 'tests/motd.txt')")
         db.commit()
     yield app
     os.close(fd)

@@ -14,6 +14,10 @@ def test_rows_the_fixture_inserted_are_served(client):
     assert client.get("/notes").get_json() == ["written by the fixture"]
 
 
+def test_a_file_a_row_names_relative_to_the_suite_is_served(client):
+    assert client.get("/attachments/motd").data == b"closed on sundays\n"
+
+
 def test_login_session(client):
     response = client.post("/login", data={"user": "ada"})
     assert response.headers["Location"] == "/whoami"

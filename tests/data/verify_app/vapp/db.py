@@ -5,6 +5,8 @@ from flask import current_app, g
 SCHEMA = """
 DROP TABLE IF EXISTS note;
 CREATE TABLE note (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+DROP TABLE IF EXISTS attachment;
+CREATE TABLE attachment (name TEXT PRIMARY KEY, path TEXT NOT NULL);
 """
 
 

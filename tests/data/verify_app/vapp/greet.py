@@ -17,6 +17,15 @@ def notes():
     return jsonify([r["body"] for r in rows])
 
 
+@bp.get("/attachments/<name>")
+def attachment(name):
+    row = get_db().execute("SELECT path FROM attachment WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return "no such attachment", 404
+    with open(row["path"], encoding="utf-8") as f:  # relative to the working directory
+        return f.read()
+
+
 @bp.post("/login")
 def login():
     session.clear()
