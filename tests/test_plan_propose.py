@@ -224,3 +224,35 @@ def test_calls_passing_live_objects_bond_caller_and_callee():
     assert "object with behaviour (charge, refund)" in bonds[0][1]
     res = _Resolver(facts, set())
     assert classify_annotation("Provider", "app.plugins", res)[0] == "bad"
+
+
+def test_an_optional_live_parameter_the_calls_never_fill_is_no_blocker():
+    """LNbits' crud functions take ``conn: Connection | None = None`` (a database connection, an
+    object with behaviour): 22 cross-service calls were reported as non-serializable although no
+    caller passed ``conn``.  Only the parameters the calls fill go over the wire."""
+    conn = Definition("Connection", "class", 1, 9, methods=["fetchall", "execute"])
+    get_asset = fn("get_asset", [Param("asset_id", "str"), Param("conn", "Connection | None", "None")],
+                   "dict", kind="async_function")
+    facts = [
+        mod("app", package=True),
+        mod("app.db", defs=[conn]),
+        mod("app.assets", package=True),
+        mod("app.assets.crud", imports=[ImportFact("app.db", ["Connection"], 1)], defs=[get_asset]),
+        mod("app.shop", package=True),
+        mod("app.shop.views", imports=[ImportFact("app.assets.crud", ["get_asset"], 1)],
+            uses=[SymbolUse("show", "app.assets.crud.get_asset", 1, calls=1, args=["#0"])]),
+        mod("app.shop.tx", imports=[ImportFact("app.assets.crud", ["get_asset"], 1)],
+            uses=[SymbolUse("in_tx", "app.assets.crud.get_asset", 1, calls=1, args=["#0", "conn"])]),
+    ]
+    assignment = {"app.db": "assets", "app.assets.crud": "assets", "app.shop.views": "shop"}
+
+    def blockers(assignment):
+        plan = describe(assignment, ["app", "app.assets", "app.shop"], facts, build_graph(facts), project="app")
+        return [(b["kind"], b["callers"], b["problems"]) for b in plan.blockers if b.get("function")]
+
+    assert blockers(assignment) == []
+    # a caller that passes the connection: the call cannot be made, and it is named
+    assert blockers({**assignment, "app.shop.tx": "shop"}) == [(
+        "non-serializable-call", ["app.shop.tx.in_tx", "app.shop.views.show"],
+        ["parameter conn: Connection is the class app.db.Connection, an object with behaviour (fetchall, execute); "
+         "it cannot be sent to another process"])]

@@ -12,8 +12,10 @@ Blockers (each a dict with ``kind`` and ``severity``):
 
 ``non-serializable-call`` (error) / ``unknown-serializability`` (warning)
     a function of one service called from another whose parameters or
-    return value cannot cross a network boundary as data.  Judged from the
-    annotations only: ORM model classes (live rows bound to a session), open
+    return value cannot cross a network boundary as data.  Only the
+    parameters the cross-service calls fill count (an optional
+    ``conn: Connection | None = None`` no such call passes stays behind).
+    Judged from the annotations only: ORM model classes (live rows bound to a session), open
     files and streams, callables, lazy iterators/generators and live
     resources (sessions, engines, locks, sockets, requests) are not
     serializable; JSON-like builtins, ``TypedDict``, dataclasses,
@@ -62,7 +64,8 @@ from decompose.analysis.resolve import bare, nearest_module
 from decompose.planning.plan import InterfaceItem, Plan, RouteItem, Service
 from decompose.frameworks.django_models import relation_blockers
 from decompose.planning.serializable import (  # noqa: F401  (re-exported: propose's public names)
-    APP_PARAMS, BAD_NAMES, OK_NAMES, _Resolver, classify_annotation, live_object_bonds, param_verdict, return_verdict, split_bonds,
+    APP_PARAMS, BAD_NAMES, OK_NAMES, _Resolver, classify_annotation, live_object_bonds, param_verdict, passed_params,
+    return_verdict, split_bonds,
 )
 from decompose.planning.signals import (
     DEFAULT_WEIGHTS,
@@ -552,9 +555,12 @@ def describe(
         if s_user not in item.used_by:
             item.used_by.append(s_user)
         if definition is not None and definition.kind in ("function", "async_function") and d.get("calls", 0):
-            entry = cross_calls.setdefault(fq, {"definition": definition, "module": mod, "to": s_def, "callers": set(), "calls": 0})
+            entry = cross_calls.setdefault(fq, {"definition": definition, "module": mod, "to": s_def, "callers": set(),
+                                                "calls": 0, "passed": set()})
             entry["callers"].add((f"{user}.{scope}" if scope != "<module>" else user, s_user))
             entry["calls"] += d.get("calls", 0)
+            # only the parameters these calls fill go over the wire (an optional `conn=None` they never pass does not)
+            entry["passed"].update(p.name for p in passed_params(definition.params, d.get("args")))
 
     # names imported across services that no recorded use covers (imported and only re-exported,
     # passed on, used in a class body...): the import itself runs in the split service
@@ -587,6 +593,8 @@ def describe(
         dfn: Definition = e["definition"]
         bad, unknown = [], []
         for p in dfn.params:
+            if p.name not in e["passed"]:
+                continue
             if p.kind in ("var_positional", "var_keyword") and p.annotation is None:
                 unknown.append(f"parameter {'*' if p.kind == 'var_positional' else '**'}{p.name}: no annotation")
                 continue
