@@ -461,7 +461,7 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     out, app = fixture_out
     report = verify_json(out, app / "tests", "--local", code=1)
     by_id = rows(report)
-    assert report["monolith"]["counts"] == {"passed": 17}
+    assert report["monolith"]["counts"] == {"passed": 18}
     # both ways of sending a request to the app went to the split system: the module global
     # the request changes is not this process's any more
     assert report["regressions"] == ["tests/test_split_only.py::test_counter_global",
@@ -490,7 +490,11 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
         row = by_id[f"tests/test_dispatch.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
     assert "with client:" in by_id["tests/test_basic.py::test_login_session"]["notes"][0]
-    assert report["summary"] == {"regression": 2, "classified": 6, "split only": 0, "both fail": 0, "same": 9}
+    in_g = by_id["tests/test_dispatch.py::test_dispatch_leaves_what_the_request_set_in_g"]
+    assert (in_g["monolith"], in_g["split"], in_g["verdict"]) == ("passed", "failed", CLASSIFIED), in_g
+    assert in_g["reasons"] == ["reads g.handled_by in the test process, which the app's request handling set there "
+                               "on the monolith; the split system handles the request in a service"]
+    assert report["summary"] == {"regression": 2, "classified": 7, "split only": 0, "both fail": 0, "same": 9}
     # the table names the regression; the split system was stopped
     assert not (out / ".decompose-run" / "local.json").exists()
 

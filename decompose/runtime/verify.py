@@ -69,6 +69,8 @@ class TestOutcome:
     env_patches: list[str] = field(default_factory=list)
     direct_calls: dict[str, int] = field(default_factory=dict)
     log_captures: list[str] = field(default_factory=list)  # assertLogs, LogCapture, caplog
+    g_set: list[str] = field(default_factory=list)  # flask.g names the app's request handling set (monolith)
+    g_missing: list[str] = field(default_factory=list)  # flask.g names looked up but unset (split)
 
 
 @dataclass
@@ -135,6 +137,8 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
         have = getattr(into, attr)
         have += [p for p in patches.get(key, []) if p not in have]
     into.log_captures += [c for c in raw.get("log_captures") or [] if c not in into.log_captures]
+    into.g_set += [c for c in raw.get("g_set") or [] if c not in into.g_set]
+    into.g_missing += [c for c in raw.get("g_missing") or [] if c not in into.g_missing]
     for name, n in (raw.get("direct_calls") or {}).items():
         into.direct_calls[name] = into.direct_calls.get(name, 0) + int(n)
     return into
@@ -266,6 +270,10 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
     if logs:
         reasons.append(f"reads the log records of the test process ({', '.join(logs)}); the split system's "
                        "request handling logs in the services' processes")
+    g_read = [n for n in (split.g_missing if split is not None else []) if mono is not None and n in mono.g_set]
+    if g_read:
+        reasons.append(f"reads {', '.join('g.' + n for n in g_read)} in the test process, which the app's request "
+                       "handling set there on the monolith; the split system handles the request in a service")
     observed = mono if mono is not None else split
     made_requests = observed is not None and observed.requests > 0
     if observed is not None and not made_requests and (split is None or split.requests == 0):

@@ -559,7 +559,8 @@ def _install_flask() -> None:
         if not ROUTING:
             _record_app_config(self)
             environ[_THROUGH_WSGI] = True
-            return original(self, environ, start_response)
+            with _handling_request():
+                return original(self, environ, start_response)
         return _forward_wsgi(self, environ, start_response)
 
     def full_dispatch_request(self, *args, **kwargs):
@@ -570,7 +571,8 @@ def _install_flask() -> None:
         _count("requests")
         if not ROUTING:
             _record_app_config(self)
-            return original_dispatch(self, *args, **kwargs)
+            with _handling_request():
+                return original_dispatch(self, *args, **kwargs)
         return _dispatch_to_gateway(self)
 
     for name, f, was in (("wsgi_app", wsgi_app, original), ("full_dispatch_request", full_dispatch_request,
@@ -578,6 +580,50 @@ def _install_flask() -> None:
         f._decompose_verify = True
         f.__doc__ = was.__doc__
         setattr(flask.Flask, name, f)
+    _watch_flask_g(flask)
+
+
+_handling = threading.local()  # depth of the app's request handling in this thread (monolith run)
+
+
+class _handling_request:
+    def __enter__(self):
+        _handling.depth = getattr(_handling, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _handling.depth -= 1
+
+
+def _watch_flask_g(flask) -> None:
+    """Names of ``flask.g`` the app's request handling sets in the test process (monolith run),
+    and names the test looks up on a ``g`` that lacks them (split run): privacyIDEA's suite
+    reads ``self.app_context.g.audit_object`` after dispatching, set by the app's
+    ``before_request``, which under verify runs in a service."""
+    cls = getattr(getattr(flask, "ctx", None), "_AppCtxGlobals", None)
+    if cls is None or getattr(cls.__setattr__, "_decompose_verify", False):
+        return
+    orig_set, orig_get = cls.__setattr__, cls.__getattr__
+
+    def setattr_(self, name, value):
+        if not ROUTING and getattr(_handling, "depth", 0):
+            _note_g("g_set", name)
+        return orig_set(self, name, value)
+
+    def getattr_(self, name):
+        if ROUTING and not name.startswith("__") and is_test_module(sys._getframe(1).f_globals.get("__name__", "")):
+            _note_g("g_missing", name)  # looked up by the test's own code
+        return orig_get(self, name)
+
+    setattr_._decompose_verify = getattr_._decompose_verify = True
+    cls.__setattr__, cls.__getattr__ = setattr_, getattr_
+
+
+def _note_g(key: str, name: str) -> None:
+    rec = _record()
+    if rec is not None:
+        with _lock:
+            if name not in rec[key]:
+                rec[key].append(name)
 
 
 # --------------------------------------------------------------------------- Starlette / FastAPI
@@ -999,7 +1045,7 @@ def _new_record(nodeid: str) -> dict:
         "outcome": "", "message": "", "when": "", "duration": 0.0,
         "requests": 0, "contexts": 0, "websockets": 0, "template_reads": [],
         "patches": {"app": [], "other": [], "config": [], "env": []},
-        "direct_calls": {}, "log_captures": [],
+        "direct_calls": {}, "log_captures": [], "g_set": [], "g_missing": [],
     }
 
 

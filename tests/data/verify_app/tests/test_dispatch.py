@@ -17,3 +17,12 @@ def test_dispatch_posts_a_form(app):
 def test_dispatch_reads_the_rows_the_fixture_inserted(app):
     with app.test_request_context("/notes", headers={"Accept": "application/json"}):
         assert app.full_dispatch_request().get_json() == ["written by the fixture"]
+
+
+def test_dispatch_leaves_what_the_request_set_in_g(app):
+    # privacyIDEA's `self.app_context.g.audit_object` after a dispatch: the request context
+    # reuses the app context the test pushed, so the app's before_request fills the test's g
+    with app.app_context() as ctx:
+        with app.test_request_context("/greet/ada"):
+            app.full_dispatch_request()
+        assert ctx.g.handled_by == "vapp"

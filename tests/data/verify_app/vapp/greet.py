@@ -1,9 +1,14 @@
-from flask import Blueprint, jsonify, redirect, request, session
+from flask import Blueprint, g, jsonify, redirect, request, session
 
 from . import words
 from .db import get_db
 
 bp = Blueprint("greet", __name__)
+
+
+@bp.before_app_request
+def stamp():
+    g.handled_by = "vapp"  # what privacyIDEA's before_request does with g.audit_object
 
 
 @bp.get("/greet/<name>")
