@@ -94,6 +94,18 @@ def create_app():
 }
 
 
+def one_service(root: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """``root`` planned as one service and generated: the output folder and the service's manifest entry."""
+    plan, out = tmp_path / "p.yaml", tmp_path / "out"
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    (svc,) = json.loads((out / "decompose-output.json").read_text())["services"]
+    return out, svc
+
+
 @pytest.mark.parametrize("framework", sorted(APPS))
 def test_an_import_error_of_the_app_is_reported_once_not_hidden_by_a_retry(tmp_path, framework):
     pkg = f"bootapp_{framework}"
@@ -108,14 +120,7 @@ def test_an_import_error_of_the_app_is_reported_once_not_hidden_by_a_retry(tmp_p
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(textwrap.dedent(text))
-    plan, out = tmp_path / "p.yaml", tmp_path / "out"
-    runner = CliRunner()
-    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
-    assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    m = json.loads((out / "decompose-output.json").read_text())
-    (svc,) = m["services"]
+    out, svc = one_service(root, tmp_path)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("DECOMPOSE_") and k not in ("PYTHONPATH", "FLASK_APP")}
     env["PYTHONPATH"] = str(out / svc["source"])
@@ -143,13 +148,7 @@ def test_the_monolith_finds_its_own_distribution_in_a_service(tmp_path):
     (root / pkg / "settings.py").write_text("import importlib.metadata\n\nVERSION = importlib.metadata.version('bootmeta-app')\n")
     (root / pkg / "views.py").write_text(VIEWS["fastapi"].replace("settings.REQUIRED", "settings.VERSION").format(pkg=pkg))
     (root / pkg / "app.py").write_text(APPS["fastapi"].format(pkg=pkg))
-    plan, out = tmp_path / "p.yaml", tmp_path / "out"
-    runner = CliRunner()
-    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
-    assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    (svc,) = json.loads((out / "decompose-output.json").read_text())["services"]
+    out, svc = one_service(root, tmp_path)
     src = out / svc["source"]
     assert (src / "bootmeta_app-2.3.4.dist-info" / "METADATA").read_text().splitlines()[1:3] == \
         ["Name: bootmeta-app", "Version: 2.3.4"]
@@ -236,13 +235,7 @@ def test_a_request_that_raises_is_in_the_service_log_whatever_the_app_configures
     (root / "quietapp" / "__init__.py").write_text("")
     (root / "quietapp" / "app.py").write_text(SILENCING_APP)
     (root / "quietapp" / "views.py").write_text(SILENCING_VIEWS)
-    plan, out = tmp_path / "p.yaml", tmp_path / "out"
-    runner = CliRunner()
-    r = runner.invoke(app, ["plan", str(root), "-n", "1", "--no-history", "--no-cache", "-o", str(plan), "-q"])
-    assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["generate", "--plan", str(plan), "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    (svc,) = json.loads((out / "decompose-output.json").read_text())["services"]
+    out, svc = one_service(root, tmp_path)
     src = out / svc["source"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,6 +18,7 @@ from decompose.analysis.pipeline import analyze
 from decompose.cli import app
 from decompose.generation.generate import split_live_object_calls
 from decompose.planning.planfile import load_plan
+from decompose.planning.serializable import _Resolver
 
 REPO = Path(__file__).resolve().parents[1]
 FLASK_LIKE = ["sample_monolith", "tests/data/fastapi_shop", "tests/data/layered_flask", "tests/data/verify_app"]
@@ -47,6 +48,12 @@ def test_default_django_plan_splits_no_live_object_call(project, tmp_path):
     p = load_plan(plan)
     facts = analyze(tmp_path / "src").facts
     assert split_live_object_calls(p, facts) == []
+
+
+def _definitions(root: Path) -> tuple[list, _Resolver, dict]:
+    """``root`` analyzed: its facts, their resolver and its definitions by (module, name)."""
+    facts = analyze(root).facts
+    return facts, _Resolver(facts, set()), {(f.module, d.name): d for f in facts for d in f.definitions}
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -240,7 +247,7 @@ def test_unannotated_returns_are_classified_from_the_body(tmp_path):
     """The verdicts behind those bonds: a connection kept in ``flask.g`` and a generator are
     live, a dict is data, and a call of another project function takes that function's verdict."""
     from decompose.analysis.graph import build_graph
-    from decompose.planning.serializable import _Resolver, live_object_bonds, return_verdict
+    from decompose.planning.serializable import live_object_bonds, return_verdict
 
     _write(tmp_path / "src", {**JOURNAL, "journal/stats.py": (
         "from journal.db import get_db\n\n"
@@ -251,9 +258,7 @@ def test_unannotated_returns_are_classified_from_the_body(tmp_path):
         "def each():\n"
         "    yield 1\n"
     )})
-    facts = analyze(tmp_path / "src").facts
-    res = _Resolver(facts, set())
-    defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+    facts, res, defs = _definitions(tmp_path / "src")
     v, why = return_verdict(defs[("journal.db", "get_db")], "journal.db", res)
     assert v == "bad" and "sqlite3.connect" in why
     assert return_verdict(defs[("journal.stats", "connection")], "journal.stats", res)[0] == "bad"
@@ -268,7 +273,7 @@ def test_an_object_handed_out_of_a_request_local_store_is_live(tmp_path):
     cloned into a dict kept on ``flask.g``: another service would answer from its own
     request, and the object cannot be encoded.  An item of a plain parameter stays unknown."""
     from decompose.analysis.graph import build_graph
-    from decompose.planning.serializable import _Resolver, live_object_bonds, return_verdict
+    from decompose.planning.serializable import live_object_bonds, return_verdict
 
     _write(tmp_path / "src", {
         "pi/__init__.py": "",
@@ -297,9 +302,7 @@ def test_an_object_handed_out_of_a_request_local_store_is_live(tmp_path):
             "    return first([1, 2])\n"
         ),
     })
-    facts = analyze(tmp_path / "src").facts
-    res = _Resolver(facts, set())
-    defs = {(f.module, d.name): d for f in facts for d in f.definitions}
+    facts, res, defs = _definitions(tmp_path / "src")
     v, why = return_verdict(defs[("pi.config", "get_config_object")], "pi.config", res)
     assert v == "bad" and "flask.g" in why, why
     assert return_verdict(defs[("pi.config", "first")], "pi.config", res)[0] == "unknown"

@@ -242,12 +242,17 @@ def _watch_mock(mock) -> None:
     mock._patch_dict._patch_dict = patch_dict
 
 
-def _note_log_capture(how: str) -> None:
+def _note(key: str, value: str) -> None:
+    """``value`` into the current test's list ``key`` (once)."""
     rec = _record()
     if rec is not None:
         with _lock:
-            if how not in rec["log_captures"]:
-                rec["log_captures"].append(how)
+            if value not in rec[key]:
+                rec[key].append(value)
+
+
+def _note_log_capture(how: str) -> None:
+    _note("log_captures", how)
 
 
 def _watch_log_captures() -> None:
@@ -619,11 +624,7 @@ def _watch_flask_g(flask) -> None:
 
 
 def _note_g(key: str, name: str) -> None:
-    rec = _record()
-    if rec is not None:
-        with _lock:
-            if name not in rec[key]:
-                rec[key].append(name)
+    _note(key, name)
 
 
 # --------------------------------------------------------------------------- Starlette / FastAPI
@@ -858,11 +859,7 @@ _observing: dict[type, type] = {}
 
 
 def _note_template_read(attr: str) -> None:
-    rec = _record()
-    if rec is not None:
-        with _lock:
-            if attr not in rec["template_reads"]:
-                rec["template_reads"].append(attr)
+    _note("template_reads", attr)
 
 
 def observe_template_reads(response):
