@@ -349,6 +349,22 @@ def test_a_configuration_constant_naming_a_project_module_is_a_string_import():
         ("forum.auth.ldap", ["Backend"], 4, "function"),
         ("forum.security.default", ["Module"], 15, "function"),
     ]
+    # elsewhere a module's constants naming project modules are data: a logger's name (Weblate's
+    # ERROR_LOGGER = "weblate.errors"), Celery task names a migration removes; a class body
+    # (a config class) still counts
+    data = '''
+        ERROR_LOGGER = "forum.errors"
+        OBSOLETE_TASKS = ("forum.tasks.cleanup",)
+
+        class Settings:
+            AUDIT_MODULE = "forum.audit.sql"
+
+        class OrderSendView:
+            ACTION_TYPE = "forum.plugins.sendmail.sent"  # pretix's log action names: no config class
+    '''
+    assert strings(facts(data, module="forum.utils.errors")) == [("forum.audit", ["sql"], 5, "function")]
+    assert strings(facts(data, module="forum.migrations.0020_remove_tasks")) == [("forum.audit", ["sql"], 5, "function")]
+    assert len(strings(facts(data, module="forum.settings.production"))) == 4
 
 
 def test_a_module_named_by_a_configuration_constant_is_copied_where_the_config_is(tmp_path):

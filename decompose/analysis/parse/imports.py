@@ -23,7 +23,10 @@
   ``import_module``) is ``module="a.b", names=["*"]``: some module of ``a.b``.
 * A configuration value naming a module of the project's own package, a string
   (or a list/tuple/set of them) whose first part is the module's own top-level
-  package: an upper-case constant assigned at module or class level
+  package: an upper-case constant assigned in the body of a config class
+  (``class TestingConfig``, ``DefaultSettings``) or at the top of a configuration module (``app.config``, ``app.configs.default``,
+  ``proj.settings``; not a migration: elsewhere such a constant is data, a
+  logger's or a Celery task's name)
   (``PI_AUDIT_MODULE = "privacyidea.lib.auditmodules.sqlaudit"``) or the default of
   a setting looked up by key (``config.get("PI_HSM_MODULE", "privacyidea.lib.security.default.DefaultSecurityModule")``):
   ``kind="string"``, ``context="function"``.  The application imports it by that name when it reads
@@ -137,6 +140,20 @@ FILE_SUFFIXES = frozenset({
 })
 
 
+#: A class holding configuration (``Config``, ``TestingConfig``, ``DefaultSettings``).
+_CONFIG_CLASS = re.compile(r"Config|Settings|Conf$")
+#: Last parts of a module (or of a package holding it) that make it configuration.
+CONFIG_PARTS = frozenset({"config", "configs", "settings", "conf", "configuration", "default_settings", "defaults"})
+
+
+def is_config_module(module: str) -> bool:
+    """``app.config``, ``app.configs.default``, ``proj.settings.production``; never a migration."""
+    parts = module.split(".")
+    if "migrations" in parts or "alembic" in parts:
+        return False
+    return any(p in CONFIG_PARTS for p in parts[1:])
+
+
 def _string_literals(node: cst.BaseExpression) -> list[str]:
     """A string literal's value, or those of a list/tuple/set literal of them."""
     value = string_value(node)
@@ -159,6 +176,7 @@ class ImportsMixin:
         self.runtime_import = False  # import_module(<a name computed at run time>) somewhere here
         self.module_name_strings: list[tuple[str, int]] = []
         self.own_package_dot = self.module.split(".", 1)[0] + "."
+        self.class_names: list[str] = []  # the classes the walk is in, innermost last
 
     def _finish_imports(self, facts: ModuleFacts) -> None:
         if self.runtime_import:
@@ -308,6 +326,10 @@ class ImportsMixin:
         """A configuration constant naming a module of the project (see the module docstring)."""
         if self.func_depth or target.__class__ is not Name or not _CONSTANT.fullmatch(target.value):
             return
+        in_config_class = (self.frames and self.frames[-1].frame.is_class and self.class_names
+                           and _CONFIG_CLASS.search(self.class_names[-1]))
+        if not (in_config_class or is_config_module(self.module)):
+            return  # elsewhere constants are data (a logger's name, a log action, Celery task names)
         self._project_module_strings(value)
 
     def _config_default(self, node: cst.Call, func: Any, fname: str) -> None:

@@ -172,12 +172,17 @@ class Walker(
         self._finish_function_returns(node)
 
     def enter_class(self, node: cst.ClassDef) -> None:
+        self.class_names.append(node.name.value)
         top = not self.frames
         self._open_def_frame(node, is_func=False)
         self._ignore_name(node.name)
         self._class_data(node)
         if top:
             self._define_class(node)
+
+    def leave_class(self, node: cst.ClassDef) -> None:
+        self.class_names.pop()
+        self.leave_def(node)
 
     def enter_for(self, node: cst.For) -> None:
         self.cond_depth += 1
@@ -317,7 +322,7 @@ _LEAVE: dict[type, Callable[[Any, Any], None]] = {
     cst.Match: _W.leave_conditional,
     cst.For: _W.leave_conditional,
     cst.FunctionDef: _W.leave_function,
-    cst.ClassDef: _W.leave_def,
+    cst.ClassDef: _W.leave_class,
     cst.Assign: _W.leave_assign,
     cst.AnnAssign: _W.leave_assign,
 }
