@@ -7,7 +7,8 @@ import random
 import networkx as nx
 import pytest
 
-from decompose.planning.cluster import ConstraintError, Constraints, cluster, name_clusters
+from decompose.planning.cluster import ConstraintError, Constraints, cluster
+from decompose.planning.naming import name_clusters
 
 DOMAINS = {
     "shop.alpha": ["shop.alpha", "shop.alpha.api", "shop.alpha.models", "shop.alpha.service"],

@@ -16,7 +16,8 @@ import pytest
 from decompose.analysis.facts import ImportFact, ModuleFacts
 from decompose.analysis.graph import build_graph
 from decompose.analysis.pipeline import analyze
-from decompose.planning.cluster import cluster, name_by_domains
+from decompose.planning.cluster import cluster
+from decompose.planning.naming import name_by_domains
 from decompose.planning.cycles import cut_cycles
 from decompose.planning.domains import find_domains, normalise
 from decompose.planning.planfile import dumps_plan

@@ -25,7 +25,7 @@ class PlanFormat(str, Enum):
 
 
 def _project_name(root: Path) -> str:
-    from decompose.planning.cluster import _dns
+    from decompose.planning.naming import dns_label
 
     name = root.name if root.is_dir() else root.stem
     pyproject = (root if root.is_dir() else root.parent) / "pyproject.toml"
@@ -34,7 +34,7 @@ def _project_name(root: Path) -> str:
         name = data.get("project", {}).get("name") or name
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         pass
-    return _dns(str(name)) or "app"
+    return dns_label(str(name)) or "app"
 
 
 def _analyze(path: Path, quiet: bool, no_cache: bool):
