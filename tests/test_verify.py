@@ -711,3 +711,32 @@ def test_a_decorator_from_another_service_is_borrowed_not_called_over_http(tmp_p
     manifest = json.loads((tmp_path / "out/decompose-output.json").read_text())
     blog = next(s for s in manifest["services"] if s["name"] == "blog")
     assert blog["borrowed_modules"] == ["app.auth"]
+
+
+def test_the_suite_folder_copied_for_containers_leaves_out_sockets_and_caches(tmp_path):
+    """privacyIDEA's tests/testdata/gpg holds a gpg-agent's sockets: copying the suite's folder
+    for the containers failed with shutil.Error and verify stopped."""
+    import socket
+
+    from decompose.runtime.verify import _hand_suite_folder_or_warn
+
+    mono = tmp_path / "m"
+    (mono / "tests" / "testdata" / "gpg").mkdir(parents=True)
+    (mono / "tests" / "__pycache__").mkdir()
+    (mono / "tests" / "__pycache__" / "x.pyc").write_bytes(b"")
+    (mono / "tests" / "testdata" / "passwords").write_text("hans:x:1000\n")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(mono / "tests" / "testdata" / "gpg" / "S.agent"))
+    try:
+        name, warned = _hand_suite_folder_or_warn(tmp_path / "shared", mono / "tests" / "test_a.py", mono, link=False)
+    finally:
+        sock.close()
+    assert (name, warned) == ("tests", [])
+    copy = tmp_path / "shared" / "suite" / "tests"
+    assert (copy / "testdata" / "passwords").read_text() == "hans:x:1000\n"
+    assert sorted(p.name for p in copy.rglob("*")) == ["gpg", "passwords", "testdata"]
+    # locally a link to the folder itself
+    name, warned = _hand_suite_folder_or_warn(tmp_path / "shared2", mono / "tests" / "test_a.py", mono, link=True)
+    assert (tmp_path / "shared2" / "suite" / "tests").resolve() == (mono / "tests").resolve()
+    # a suite outside the working directory: nothing to mirror
+    assert _hand_suite_folder_or_warn(tmp_path / "shared3", tmp_path / "elsewhere" / "t.py", mono, link=False) == (None, [])

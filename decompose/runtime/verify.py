@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -496,7 +497,7 @@ def verify(
             if keys:
                 say("split", f"the services take on the {keys} configuration keys the suite's app ran with")
             _hand_suite_settings(work / "monolith-results", shared)
-            _hand_suite_folder(shared, tests, cwd, link=local)
+            result.warnings.extend(_hand_suite_folder_or_warn(shared, tests, cwd, link=local)[1])
         say("split", f"starting the split system ({result.mode}) on port {port}")
         try:
             if local:
@@ -523,7 +524,8 @@ def verify(
             _, warned = write_app_config(Path(running.verify_dir), work / "monolith-results", containers=not local)
             result.warnings.extend(warned)
             before = _suite_names(Path(running.verify_dir))
-            name = _hand_suite_folder(Path(running.verify_dir), tests, cwd, link=local)
+            name, warned = _hand_suite_folder_or_warn(Path(running.verify_dir), tests, cwd, link=local)
+            result.warnings.extend(warned)
             if name is not None and name not in before:
                 result.warnings.append(
                     f"the running split system was started before the suite's folder {name!r} was handed over: "
@@ -647,6 +649,16 @@ def _suite_names(shared: Path) -> set[str]:
         return set()
 
 
+def _hand_suite_folder_or_warn(shared: Path, tests: Path, cwd: Path, *, link: bool) -> tuple[str | None, list[str]]:
+    """:func:`_hand_suite_folder`, a failure to copy it a warning (the suite still runs)."""
+    try:
+        return _hand_suite_folder(shared, tests, cwd, link=link), []
+    except OSError as exc:  # shutil.Error included
+        first = exc.args[0][0] if isinstance(exc, shutil.Error) and exc.args and exc.args[0] else exc
+        return None, [f"{cwd}: could not hand the suite's folder to the services ({first}): "
+                      "paths the suite's fixtures store relative to it will not resolve there"]
+
+
 def _hand_suite_folder(shared: Path, tests: Path, cwd: Path, *, link: bool) -> str | None:
     """The suite's top folder (``tests`` of ``tests/test_auth.py`` under ``cwd``) into the shared
     folder's ``suite/``, where every service's runtime links it into its working directory:
@@ -671,11 +683,28 @@ def _hand_suite_folder(shared: Path, tests: Path, cwd: Path, *, link: bool) -> s
     if link:
         os.symlink(source, suite / name)
     elif source.is_dir():
-        shutil.copytree(source, suite / name, symlinks=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+        shutil.copytree(source, suite / name, symlinks=True, ignore=_not_suite_files)
     else:
         shutil.copyfile(source, suite / name)
     return name
+
+
+def _not_suite_files(folder: str, names: list[str]) -> set[str]:
+    """What a copy of the suite's folder leaves out: caches, and whatever is neither a folder, a
+    file nor a link (privacyIDEA's tests/testdata/gpg holds the sockets of a gpg-agent)."""
+    skip = set()
+    for n in names:
+        if n in ("__pycache__", ".pytest_cache") or n.endswith(".pyc"):
+            skip.add(n)
+            continue
+        try:
+            mode = os.lstat(os.path.join(folder, n)).st_mode
+        except OSError:
+            skip.add(n)
+            continue
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            skip.add(n)
+    return skip
 
 
 def _config_module(m) -> Path | None:
