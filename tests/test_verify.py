@@ -718,7 +718,7 @@ def test_the_suite_folder_copied_for_containers_leaves_out_sockets_and_caches(tm
     for the containers failed with shutil.Error and verify stopped."""
     import socket
 
-    from decompose.runtime.verify import _hand_suite_folder_or_warn
+    from decompose.runtime.verify import _hand_suite_folder_or_warn, write_app_config
 
     mono = tmp_path / "m"
     (mono / "tests" / "testdata" / "gpg").mkdir(parents=True)
@@ -729,9 +729,17 @@ def test_the_suite_folder_copied_for_containers_leaves_out_sockets_and_caches(tm
     sock.bind(str(mono / "tests" / "testdata" / "gpg" / "S.agent"))
     try:
         name, warned = _hand_suite_folder_or_warn(tmp_path / "shared", mono / "tests" / "test_a.py", mono, link=False)
+        # the same folder named by the suite's app configuration (PI_GNUPG_HOME), copied for the containers
+        results = tmp_path / "monolith-results"
+        results.mkdir()
+        (results / "app-config-1.json").write_text(json.dumps({"PI_GNUPG_HOME": str(mono / "tests" / "testdata" / "gpg")}))
+        keys, config_warnings = write_app_config(tmp_path / "shared", results, containers=True)
     finally:
         sock.close()
     assert (name, warned) == ("tests", [])
+    assert (keys, config_warnings) == (1, [])
+    assert json.loads((tmp_path / "shared" / "app-config.json").read_text())["PI_GNUPG_HOME"] == "/decompose-verify/files/0/gpg"
+    assert list((tmp_path / "shared" / "files" / "0" / "gpg").iterdir()) == []
     copy = tmp_path / "shared" / "suite" / "tests"
     assert (copy / "testdata" / "passwords").read_text() == "hans:x:1000\n"
     assert sorted(p.name for p in copy.rglob("*")) == ["gpg", "passwords", "testdata"]

@@ -622,7 +622,15 @@ def write_app_config(shared: Path, results: Path, *, containers: bool) -> tuple[
         rel = f"{VERIFY_FILES}/{len(copies)}/{src.name}"
         dest = shared / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest)
+        try:
+            if src.is_dir():
+                shutil.copytree(src, dest, symlinks=True, ignore=_not_copied)
+            else:
+                shutil.copy2(src, dest)
+        except OSError as exc:  # shutil.Error included
+            warnings.append(f"{value}: named by the suite's app configuration, could not be copied into the "
+                            f"containers ({str(exc)[:200]})")
+            return value
         copies[value] = f"{VERIFY_MOUNT}/{rel}"
         return copies[value]
 
@@ -683,15 +691,16 @@ def _hand_suite_folder(shared: Path, tests: Path, cwd: Path, *, link: bool) -> s
     if link:
         os.symlink(source, suite / name)
     elif source.is_dir():
-        shutil.copytree(source, suite / name, symlinks=True, ignore=_not_suite_files)
+        shutil.copytree(source, suite / name, symlinks=True, ignore=_not_copied)
     else:
         shutil.copyfile(source, suite / name)
     return name
 
 
-def _not_suite_files(folder: str, names: list[str]) -> set[str]:
-    """What a copy of the suite's folder leaves out: caches, and whatever is neither a folder, a
-    file nor a link (privacyIDEA's tests/testdata/gpg holds the sockets of a gpg-agent)."""
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """What a copy for the containers (the suite's folder, folders its app configuration names)
+    leaves out: caches, and whatever is neither a folder, a file nor a link (privacyIDEA's
+    ``PI_GNUPG_HOME = tests/testdata/gpg`` holds the sockets of a gpg-agent)."""
     skip = set()
     for n in names:
         if n in ("__pycache__", ".pytest_cache") or n.endswith(".pyc"):
