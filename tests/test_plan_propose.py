@@ -8,7 +8,7 @@ from decompose.analysis.facts import DataAccess, Definition, GlobalWrite, Import
 from decompose.analysis.graph import build_graph
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import dumps_plan, loads_plan
-from decompose.planning.propose import _Resolver, classify_annotation, describe, propose, signature
+from decompose.planning.propose import _Resolver, classify_annotation, describe, param_verdict, propose, signature
 
 
 def mod(name, imports=(), uses=(), data=(), defs=(), routes=(), writes=(), package=False):
@@ -256,3 +256,23 @@ def test_an_optional_live_parameter_the_calls_never_fill_is_no_blocker():
         "non-serializable-call", ["app.shop.tx.in_tx", "app.shop.views.show"],
         ["parameter conn: Connection is the class app.db.Connection, an object with behaviour (fetchall, execute); "
          "it cannot be sent to another process"])]
+
+
+def test_an_unannotated_parameter_takes_the_verdict_of_its_namesakes_when_all_are_live():
+    """LNbits leaves ``conn`` bare on ``update_migration_version(conn, db_name, version)`` and
+    annotates it ``Connection | None`` on 125 other functions: the call passes a database connection."""
+    conn = Definition("Connection", "class", 1, 9, methods=["fetchall", "execute"])
+    crud = [fn(f"get_{n}", [Param("key", "str"), Param("conn", "Connection | None", "None")]) for n in "abc"]
+    bare = fn("update_version", [Param("conn"), Param("version")])
+    facts = [
+        mod("app", package=True),
+        mod("app.db", defs=[conn]),
+        mod("app.crud", imports=[ImportFact("app.db", ["Connection"], 1)], defs=[*crud, bare]),
+    ]
+    res = _Resolver(facts, set())
+    verdict, why = param_verdict(Param("conn"), "app.crud", res)
+    assert verdict == "bad" and why.startswith("conn (no annotation) is annotated Connection | None on 3 other parameters")
+    # too few namesakes, or one of them plain data: no verdict from the name
+    assert param_verdict(Param("version"), "app.crud", res) == ("unknown", "no annotation")
+    mixed = [*facts, mod("app.other", defs=[fn("f", [Param("conn", "str")])])]
+    assert param_verdict(Param("conn"), "app.crud", _Resolver(mixed, set())) == ("unknown", "no annotation")

@@ -13,6 +13,7 @@ partition puts across services.  Both sides use this one predicate:
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
 from decompose.analysis.facts import Definition, ModuleFacts, Param
@@ -176,6 +177,14 @@ class _Resolver:
         self.app_framework = any(
             i.module.split(".", 1)[0] in APP_FRAMEWORKS for f in facts for i in f.imports
         ) and not any(i.module.split(".", 1)[0] == "django" for f in facts for i in f.imports)
+        # annotated parameters by name, for the unannotated ones (:func:`param_verdict`)
+        self.annotated: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for f in facts:
+            for d in f.definitions:
+                for p in d.params:
+                    if p.annotation and p.kind not in ("var_positional", "var_keyword"):
+                        self.annotated[p.name].append((f.module, p.annotation))
+        self._by_name: dict[str, tuple[str, str] | None] = {}
         self.imported: dict[tuple[str, str], str] = {}
         for f in facts:
             for imp in f.imports:
@@ -224,14 +233,42 @@ APP_PARAMS = frozenset({"app", "application"})
 APP_FRAMEWORKS = frozenset({"flask", "quart", "fastapi", "starlette"})
 
 
+#: An unannotated parameter takes the verdict of its name's annotations elsewhere in the
+#: project when at least this many say so and all of them are live (:func:`param_verdict`).
+NAMESAKES = 3
+
+
 def param_verdict(p: Param, module: str, res: _Resolver) -> tuple[str, str]:
     """(verdict, why) for one parameter: its annotation, or, when it has none, its name
     when that name conventionally receives the application object (an app factory calling
     ``init_app(app)`` of another module would send the Flask/FastAPI app across services;
-    in Flask/Quart/FastAPI/Starlette projects only)."""
-    if res.app_framework and p.annotation is None and p.name in APP_PARAMS and p.kind not in ("var_positional", "var_keyword"):
-        return "bad", f"{p.name} (no annotation) receives the application object (Flask/FastAPI app), which lives in one process"
+    in Flask/Quart/FastAPI/Starlette projects only), or when the project annotates that
+    name elsewhere, always with a live type (LNbits annotates ``conn: Connection | None`` on
+    125 functions and leaves it bare on ``update_migration_version(conn, db_name, version)``)."""
+    if p.annotation is None and p.kind not in ("var_positional", "var_keyword"):
+        if res.app_framework and p.name in APP_PARAMS:
+            return "bad", f"{p.name} (no annotation) receives the application object (Flask/FastAPI app), which lives in one process"
+        namesake = _namesake_verdict(p.name, res)
+        if namesake is not None:
+            return namesake
     return classify_annotation(p.annotation, module, res)
+
+
+def _namesake_verdict(name: str, res: _Resolver) -> tuple[str, str] | None:
+    """("bad", why) when at least :data:`NAMESAKES` annotations of parameters called ``name``
+    exist in the project and every one is a live type; else None."""
+    if name in res._by_name:
+        return res._by_name[name]
+    found = None
+    seen = res.annotated.get(name, [])
+    if len(seen) >= NAMESAKES:
+        verdicts = [classify_annotation(a, m, res) for m, a in seen]
+        if all(v == "bad" for v, _ in verdicts):
+            written = Counter(a for _, a in seen).most_common(1)[0][0]
+            found = ("bad", f"{name} (no annotation) is annotated {written} on {len(seen)} other parameters of "
+                            f"the project: {verdicts[0][1]}")
+    res._by_name[name] = found
+    return found
 
 
 #: Calls of libraries (by fully qualified name) whose result is plain data although their
