@@ -236,6 +236,8 @@ APP_FRAMEWORKS = frozenset({"flask", "quart", "fastapi", "starlette"})
 #: An unannotated parameter takes the verdict of its name's annotations elsewhere in the
 #: project when at least this many say so and all of them are live (:func:`param_verdict`).
 NAMESAKES = 3
+#: A verdict naming an ORM row: a recorded model, or a class defined in a ``models`` module/package.
+_ORM_ROW = re.compile(r" is the ORM model | is the class \S*\.models\.")
 
 
 def param_verdict(p: Param, module: str, res: _Resolver) -> tuple[str, str]:
@@ -256,14 +258,17 @@ def param_verdict(p: Param, module: str, res: _Resolver) -> tuple[str, str]:
 
 def _namesake_verdict(name: str, res: _Resolver) -> tuple[str, str] | None:
     """("bad", why) when at least :data:`NAMESAKES` annotations of parameters called ``name``
-    exist in the project and every one is a live type; else None."""
+    exist in the project and every one is a live type other than an ORM model; else None."""
     if name in res._by_name:
         return res._by_name[name]
     found = None
     seen = res.annotated.get(name, [])
     if len(seen) >= NAMESAKES:
         verdicts = [classify_annotation(a, m, res) for m, a in seen]
-        if all(v == "bad" for v, _ in verdicts):
+        # rows of ORM models (recorded as models, or classes of a `models` module: Misago's
+        # Thread(PluginDataModel)) are left to the annotations: a bare `thread` or `post` of a
+        # Django app is as often an id or a dict, and binding on a name alone merged its apps
+        if all(v == "bad" and not _ORM_ROW.search(why) for v, why in verdicts):
             written = Counter(a for _, a in seen).most_common(1)[0][0]
             found = ("bad", f"{name} (no annotation) is annotated {written} on {len(seen)} other parameters of "
                             f"the project: {verdicts[0][1]}")
