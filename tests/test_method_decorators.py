@@ -115,3 +115,33 @@ def test_a_method_decorated_by_another_services_function_boots_with_the_decorato
     r = subprocess.run([sys.executable, "-c", check], cwd=src, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["21", "wallet.balance"]
+
+
+def test_decorators_a_view_class_lists_for_the_framework_are_its_method_decorators():
+    """FlaskBB's ``class ForgotPassword(MethodView): decorators = [requires_unactivated]``:
+    Flask applies them to the view (Flask-RESTful's ``method_decorators`` likewise).  Taken for
+    references called later over RPC, they bonded every view module with the helpers module
+    (FlaskBB's auth.views with utils.helpers, which pulled the auth blueprint into forum)."""
+    src = textwrap.dedent('''
+        from flask.views import MethodView
+        from flask_restful import Resource
+
+        from desk.helpers import requires_unactivated, login_required
+
+        class ForgotPassword(MethodView):
+            decorators = [requires_unactivated, login_required(role="admin")]
+
+            def get(self):
+                return "form"
+
+        class Tickets(Resource):
+            method_decorators: tuple = (login_required,)
+
+        class Plain:
+            decorators = "not a list"
+            other = [requires_unactivated]
+    ''')
+    f = parse_module(src.encode(), "desk.views", "desk/views.py", False)
+    got = {d.name: d.method_decorators for d in f.definitions if d.kind == "class"}
+    assert got == {"ForgotPassword": ["requires_unactivated", 'login_required(role="admin")'],
+                   "Tickets": ["login_required"], "Plain": []}

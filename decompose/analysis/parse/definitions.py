@@ -89,7 +89,8 @@ class DefinitionsMixin:
             bases=[arg.star + code(arg.value) for arg in node.bases],
             decorators=[code(dec.decorator) for dec in node.decorators],
             methods=methods(node.body),
-            method_decorators=[code(dec.decorator) for fn in method_nodes(node.body) for dec in fn.decorators],
+            method_decorators=[code(dec.decorator) for fn in method_nodes(node.body) for dec in fn.decorators]
+            + [code(e) for e in view_decorator_lists(node.body)],
             private=name.startswith("_"),
         )
         self.definitions.append(d)
@@ -130,6 +131,33 @@ def methods(suite: cst.BaseSuite) -> list[str]:
     for fn in method_nodes(suite):
         if fn.name.value not in out:
             out.append(fn.name.value)
+    return out
+
+
+#: Class attributes a web framework applies as decorators to the class's view functions:
+#: Flask's ``View.decorators`` (``class ForgotPassword(MethodView): decorators = [requires_unactivated]``),
+#: Flask-RESTful's and flask-restx's ``Resource.method_decorators``.
+VIEW_DECORATOR_ATTRS = frozenset({"decorators", "method_decorators"})
+
+
+def view_decorator_lists(suite: cst.BaseSuite) -> list[cst.BaseExpression]:
+    """The elements of ``decorators = [...]`` / ``method_decorators = [...]`` (list or tuple) in a class body."""
+    out: list[cst.BaseExpression] = []
+    if suite.__class__ is not IndentedBlock:
+        return out
+    for st in suite.body:
+        if st.__class__ is not cst.SimpleStatementLine:
+            continue
+        for small in st.body:
+            if small.__class__ is cst.Assign:
+                targets, value = [t.target for t in small.targets], small.value
+            elif small.__class__ is cst.AnnAssign and small.value is not None:
+                targets, value = [small.target], small.value
+            else:
+                continue
+            if any(t.__class__ is cst.Name and t.value in VIEW_DECORATOR_ATTRS for t in targets) \
+                    and value.__class__ in (cst.List, cst.Tuple):
+                out += [e.value for e in value.elements if isinstance(e, cst.Element)]
     return out
 
 
