@@ -116,6 +116,14 @@ ts "engine: $(docker version --format 'server {{.Server.Version}}, API {{.Server
 # through an intercepting proxy here) + python on PATH, then a smoke test.
 # Rebuilt cheaply every run so changed host certificates are picked up; the
 # build cache makes it a no-op otherwise.
+# Unmount what an interrupted debootstrap left mounted below $1 (proc, sys): rm -rf cannot remove it.
+unmount_below() {
+  local m
+  for m in $(awk -v p="$1/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+}
+
 base_image() {  # $1 = Debian suite, $2 = its Python (3.X)
   local SUITE=$1 PY=$2
   local BASE_TAG="python:$PY-slim" EXTRA_TAG="decompose/base:$PY" ROOTFS_TAG="local/$SUITE-python:$PY"
@@ -123,6 +131,7 @@ base_image() {  # $1 = Debian suite, $2 = its Python (3.X)
   if ! docker image inspect "$ROOTFS_TAG" >/dev/null 2>&1; then
     if [ ! -s "$ROOTFS_TAR" ]; then
       ts "debootstrap --variant=minbase $SUITE from $MIRROR (log: $WORK/debootstrap-$SUITE.log)"
+      unmount_below "$ROOTFS"
       rm -rf "$ROOTFS"
       # bookworm's debootstrap has no script for releases after trixie: they bootstrap like sid
       local script=/usr/share/debootstrap/scripts/$SUITE
@@ -139,6 +148,7 @@ base_image() {  # $1 = Debian suite, $2 = its Python (3.X)
              "$ROOTFS/usr/share/doc/"* "$ROOTFS/usr/share/man/"* \
              "$ROOTFS/usr/share/info/"* "$ROOTFS/var/log/"*.log
       ts "caching root filesystem in $ROOTFS_TAR"
+      unmount_below "$ROOTFS"
       tar -C "$ROOTFS" --numeric-owner -czf "$ROOTFS_TAR.tmp" . && mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
       rm -rf "$ROOTFS"
     else
