@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 
 
 def dns_label(text: str) -> str:
+    """``text`` as a DNS-1123 label: lower case, ``-`` for the rest, a letter first, 63 at most."""
     s = re.sub(r"[^a-z0-9-]+", "-", text.lower().replace("_", "-")).strip("-")
     s = re.sub(r"-{2,}", "-", s)
     if not s or not s[0].isalpha():
@@ -88,7 +89,6 @@ def name_clusters(clusters: list[list[str]], fixed: Mapping[int, str] | None = N
 _TEST_WORDS = frozenset({"tests", "test", "testing", "conftest"})
 
 
-
 def name_by_domains(
     clusters: list[list[str]],
     keys: Mapping[str, str],
@@ -117,7 +117,6 @@ def name_by_domains(
         for m in clusters[i]:
             weight[keys.get(m, m)] += (evidence or {}).get(m, 0)
         ranked = [k for k, _ in sorted(counts.items(), key=lambda kv: (-weight[kv[0]], -kv[1], kv[0]))]
-        words = [dns_label(labels.get(k, k.rpartition(".")[2])) for k in ranked]
         # a technical layer (models, views, migrations ...) names a service only when nothing else can
         ranked = [k for k in ranked if k not in generic] + [k for k in ranked if k in generic]
         words = [dns_label(labels.get(k, k.rpartition(".")[2])) for k in ranked]

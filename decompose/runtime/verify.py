@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decompose.fsio import atomic_write
-from decompose.runtime.verify_folder import DJANGO_SETTINGS_FILE
+from decompose.runtime.verify_folder import DJANGO_SETTINGS_FILE, VERIFY_SUITE
 
 PLUGIN = "decompose.runtime.verify_plugin"
 PLUGIN_COPY = "decompose_verify_plugin"  # module name of the plugin copied for another interpreter
@@ -137,9 +137,9 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
                       ("env_patches", "env")):
         have = getattr(into, attr)
         have += [p for p in patches.get(key, []) if p not in have]
-    into.log_captures += [c for c in raw.get("log_captures") or [] if c not in into.log_captures]
-    into.g_set += [c for c in raw.get("g_set") or [] if c not in into.g_set]
-    into.g_missing += [c for c in raw.get("g_missing") or [] if c not in into.g_missing]
+    for attr in ("log_captures", "g_set", "g_missing"):
+        have = getattr(into, attr)
+        have += [c for c in raw.get(attr) or [] if c not in have]
     for name, n in (raw.get("direct_calls") or {}).items():
         into.direct_calls[name] = into.direct_calls.get(name, 0) + int(n)
     return into
@@ -649,8 +649,6 @@ def _hand_suite_settings(results: Path, shared: Path) -> None:
 
 
 def _suite_names(shared: Path) -> set[str]:
-    from decompose.runtime.verify_folder import VERIFY_SUITE
-
     try:
         return set(os.listdir(shared / VERIFY_SUITE))
     except OSError:
@@ -674,8 +672,6 @@ def _hand_suite_folder(shared: Path, tests: Path, cwd: Path, *, link: bool) -> s
     app's configuration (a resolver reading ``tests/testdata/passwords``) find it from the services
     too.  A link locally, a copy (without caches) for containers; its name, or None when the suite
     is not inside ``cwd`` (nothing to mirror)."""
-    from decompose.runtime.verify_folder import VERIFY_SUITE
-
     try:
         top = tests.relative_to(cwd).parts[:1]
     except ValueError:

@@ -251,10 +251,6 @@ def _note(key: str, value: str) -> None:
                 rec[key].append(value)
 
 
-def _note_log_capture(how: str) -> None:
-    _note("log_captures", how)
-
-
 def _watch_log_captures() -> None:
     """Tests that read the log records of the test process (``assertLogs``, testfixtures'
     ``LogCapture``/``log_capture``, pytest's ``caplog``, below in the hooks): the records of
@@ -267,7 +263,7 @@ def _watch_log_captures() -> None:
         orig = ctx.__enter__
 
         def enter(self):
-            _note_log_capture("assertNoLogs" if getattr(self, "no_logs", False) else "assertLogs")
+            _note("log_captures", "assertNoLogs" if getattr(self, "no_logs", False) else "assertLogs")
             return orig(self)
 
         ctx.__enter__ = enter
@@ -280,7 +276,7 @@ def _watch_log_captures() -> None:
         orig_install = cls.install
 
         def install(self, *args, **kwargs):
-            _note_log_capture("testfixtures.LogCapture")
+            _note("log_captures", "testfixtures.LogCapture")
             return orig_install(self, *args, **kwargs)
 
         cls.install = install
@@ -611,20 +607,16 @@ def _watch_flask_g(flask) -> None:
 
     def setattr_(self, name, value):
         if not ROUTING and getattr(_handling, "depth", 0):
-            _note_g("g_set", name)
+            _note("g_set", name)
         return orig_set(self, name, value)
 
     def getattr_(self, name):
         if ROUTING and not name.startswith("__") and is_test_module(sys._getframe(1).f_globals.get("__name__", "")):
-            _note_g("g_missing", name)  # looked up by the test's own code
+            _note("g_missing", name)  # looked up by the test's own code
         return orig_get(self, name)
 
     setattr_._decompose_verify = getattr_._decompose_verify = True
     cls.__setattr__, cls.__getattr__ = setattr_, getattr_
-
-
-def _note_g(key: str, name: str) -> None:
-    _note(key, name)
 
 
 # --------------------------------------------------------------------------- Starlette / FastAPI
@@ -1087,7 +1079,7 @@ def pytest_runtest_protocol(item, nextitem):
     global _current
     _current = _results.setdefault(item.nodeid, _new_record(item.nodeid))
     if "caplog" in getattr(item, "fixturenames", ()):
-        _note_log_capture("caplog")
+        _note("log_captures", "caplog")
     try:
         yield
     finally:

@@ -189,14 +189,19 @@ class ImportsMixin:
                         ImportFact(module=ref[0], names=ref[1], line=line, kind="string", context="function"))
         facts.imports.sort(key=lambda i: (i.line, i.module))
 
+    def _names_own_module(self, text: str) -> bool:
+        """``text`` is a dotted name (``"a.b.C"``, ``"a.b:C"``) inside the module's own top-level
+        package, not a file name (``"app.log"``)."""
+        path = text.split(":", 1)[0]
+        return path.startswith(self.own_package_dot) and path.rpartition(".")[2].lower() not in FILE_SUFFIXES
+
     def _module_name_string(self, node: cst.SimpleString) -> None:
         """A string literal naming a module of the module's own top-level package, kept in
         case the module imports names computed at run time (see the module docstring)."""
         if self.own_package_dot not in node.value or self.suppress:
             return
         text = string_value(node)
-        if text and text.startswith(self.own_package_dot) and _DOTTED_NAME.fullmatch(text) \
-                and text.rpartition(".")[2].lower() not in FILE_SUFFIXES:
+        if text and _DOTTED_NAME.fullmatch(text) and self._names_own_module(text):
             self.module_name_strings.append((text, self.line))
 
     def enter_import(self, node: cst.Import) -> None:
@@ -338,7 +343,7 @@ class ImportsMixin:
         if func.__class__ is Name:
             return
         positional = [a for a in node.args if a.keyword is None and not a.star]
-        for i, a in enumerate(node.args):
+        for a in node.args:
             if (a.keyword is None and len(positional) > 1 and a is positional[1]) or (
                     a.keyword is not None and a.keyword.value in ("default", "fallback")):
                 self._project_module_strings(a.value)
@@ -346,10 +351,8 @@ class ImportsMixin:
     def _project_module_strings(self, value: Any) -> None:
         """String literals in ``value`` naming a module (or a name in it) of the module's own
         top-level package, as lazy ``kind="string"`` imports."""
-        top = self.module.split(".", 1)[0]
         for text in _string_literals(value):
-            parts = text.split(":", 1)[0].split(".")
-            if len(parts) < 2 or parts[0] != top or parts[-1].lower() in FILE_SUFFIXES:
+            if not self._names_own_module(text):
                 continue
             ref = string_reference(text)
             if ref is not None:
