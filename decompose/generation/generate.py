@@ -256,15 +256,24 @@ def detect_database_env(sources: dict[str, str]) -> str:
 # --------------------------------------------------------------------------- the model
 
 
-def split_live_object_calls(plan: Plan, facts: list[ModuleFacts]) -> list[str]:
+def live_bonds(facts: list[ModuleFacts]) -> list[tuple[list[str], str]]:
+    """Module pairs whose calls pass live objects (ORM rows, sessions, callables,
+    objects with behaviour): :func:`decompose.planning.serializable.live_object_bonds`."""
+    from decompose.analysis.graph import build_graph
+    from decompose.planning.serializable import live_object_bonds
+
+    return live_object_bonds(facts, build_graph(facts))
+
+
+def split_live_object_calls(plan: Plan, facts: list[ModuleFacts],
+                            bonds: list[tuple[list[str], str]] | None = None) -> list[str]:
     """Calls the plan puts across services although they pass live objects
     (ORM rows, sessions, callables, objects with behaviour): they cannot become
     HTTP calls, so the generated system would fail at run time.  ``decompose
     plan`` never proposes such a split; an edited plan can."""
-    from decompose.analysis.graph import build_graph
-    from decompose.planning.serializable import live_object_bonds, split_bonds
+    from decompose.planning.serializable import split_bonds
 
-    return split_bonds(plan.service_of(), live_object_bonds(facts, build_graph(facts)))
+    return split_bonds(plan.service_of(), live_bonds(facts) if bonds is None else bonds)
 
 
 def build_generation(
@@ -305,8 +314,9 @@ def build_generation(
         problems.append("plan names modules that are not in the analysed source: " + ", ".join(unknown[:10]))
     excluded = set(plan.excluded)
     unplaced = sorted(m for m in fb if m not in owner and m not in excluded)
+    bonds = live_bonds(facts) if not problems else []
     if not problems:
-        problems.extend(split_live_object_calls(plan, facts))
+        problems.extend(split_live_object_calls(plan, facts, bonds))
     if problems:
         raise GenerateError(problems)
 
@@ -450,6 +460,11 @@ def build_generation(
             targets_cache[mod] = runtime_targets(mod)
         return targets_cache[mod]
 
+    # {caller module: {callee module: why}}: calls passing live objects (the plan keeps each
+    # pair in one service; a copy of the caller elsewhere must take the callee with it)
+    live_calls: dict[str, dict[str, str]] = defaultdict(dict)
+    for (a, b), why in bonds:
+        live_calls[a][b] = why.split(": ", 1)[1] if ": " in why else why
     shared = set(plan.shared)
     services: dict[str, ServiceSpec] = {}
     # remote symbols used: (caller service, remote module, symbol)
@@ -502,6 +517,11 @@ def build_generation(
                 if x in copies_imports:
                     add(t, f"{x} imports it (the framework runs {x} whole in every service)")
                     continue
+                if t in live_calls.get(x, {}):
+                    # copied code not of this service (borrowed, shared) handing live objects to
+                    # another service's module: an HTTP call cannot carry them, the callee comes along
+                    add(t, f"{x} {live_calls[x][t]}")
+                    continue
                 needs = sorted(s for s in symbols
                                if kind_of(t, s) not in REMOTABLE or s in instances_of(t) or s in decorators_of(x))
                 if needs:
@@ -519,8 +539,8 @@ def build_generation(
                 t_owner = owner.get(t)
                 if t_owner in (None, "", name) or t == app_module:
                     continue
-                if (x in borrowed or x in copies_imports) and t in copied:
-                    continue  # borrowed code keeps its own module's internals
+                if (x in borrowed or x in copies_imports or t in live_calls.get(x, {})) and t in copied:
+                    continue  # borrowed code keeps its own module's internals (and its live-object calls)
                 rewrites.setdefault(x, {})[t] = client_import_name(t)
                 used[t] |= symbols
         clients: dict[str, ClientModule] = {}
