@@ -417,9 +417,34 @@ def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], bo
         resp = conn.getresponse()
         data = resp.read()
         out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+        expire_orm_sessions()
         return f"{resp.status} {resp.reason}", out, data
     finally:
         conn.close()
+
+
+def expire_orm_sessions() -> int:
+    """Expire what the test process's SQLAlchemy sessions hold, after a request the split
+    system answered: its services wrote the shared database, and a session's identity map
+    would go on returning the rows as the test process last read them (privacyIDEA's config
+    timestamp row, read again after ``/policy/import``: no reload, no imported policies).  On
+    the monolith the request ran on the test's own session, which saw its writes.  A session
+    with changes not yet flushed is left alone (expiring would drop them).  Returns how many
+    sessions were expired."""
+    orm = sys.modules.get("sqlalchemy.orm.session")
+    sessions = getattr(orm, "_sessions", None) if orm is not None else None
+    if not sessions:
+        return 0
+    n = 0
+    for session in list(sessions.values()):
+        try:
+            if session.new or session.dirty or session.deleted or not session.identity_map:
+                continue
+            session.expire_all()
+        except Exception:  # a session of another thread mid-operation, a closed engine: not ours to fix
+            continue
+        n += 1
+    return n
 
 
 def wsgi_headers(environ) -> list[tuple[str, str]]:
@@ -701,7 +726,9 @@ def _install_starlette() -> None:
         transport = _transports.get(httpx.__name__)
         if transport is None:
             transport = _transports[httpx.__name__] = httpx.HTTPTransport()
-        return transport.handle_request(forwarded)
+        response = transport.handle_request(forwarded)
+        expire_orm_sessions()  # the answer has begun: the request's writes are committed
+        return response
 
     handle_request._decompose_verify = True
     transport_cls.handle_request = handle_request
@@ -735,6 +762,7 @@ def _install_httpx_asgi() -> None:
         async with httpx.AsyncHTTPTransport() as transport:
             response = await transport.handle_async_request(forwarded)
             content = await response.aread()
+        expire_orm_sessions()
         return httpx.Response(response.status_code, headers=response.headers, content=content,
                               extensions={k: v for k, v in response.extensions.items() if k == "http_version"})
 

@@ -1,0 +1,99 @@
+"""The test process's ORM sessions see what the split system wrote (issue 10).
+
+privacyIDEA's ``test_11_import_policy`` posts ``/policy/import`` and then reads the
+policies in the test process: ``PolicyClass()`` compares the config timestamp row with
+its cache.  On the monolith the request ran on the test's own SQLAlchemy session; routed
+to the split system, a service wrote the row, and the test process's session returned
+the timestamp object from its identity map as it had last read it: no reload, no
+imported policies, and every later test of the class got 403 from the policies the test
+never deleted.  After each request the split system answers, verify expires the test
+process's sessions (those without unflushed changes).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from sqlalchemy import String, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from decompose.runtime import verify_plugin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Config(Base):
+    __tablename__ = "config"
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(String)
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = tmp_path / "shared.db"
+    engine = create_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        s.add(Config(key="timestamp", value="1"))
+        s.commit()
+    yield engine, path
+    engine.dispose()
+
+
+@pytest.fixture
+def gateway(database, monkeypatch):
+    """A stand-in for the split system's gateway: a real HTTP server whose handler writes
+    the shared database from another connection, as a service process does."""
+    _, path = database
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            with sqlite3.connect(path) as c:
+                c.execute("UPDATE config SET value = '2' WHERE key = 'timestamp'")
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(verify_plugin, "URL", f"http://127.0.0.1:{server.server_address[1]}")
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_session_reads_again_what_the_split_system_wrote(database, gateway):
+    engine, _ = database
+    session = Session(engine)
+    stamp = session.scalars(select(Config).filter_by(key="timestamp")).one()
+    assert stamp.value == "1"
+    status, _, body = verify_plugin.send_to_gateway("POST", "/policy/import", [("Host", "x")], b"")
+    assert (status, body) == ("200 OK", b"ok")
+    again = session.scalars(select(Config).filter_by(key="timestamp")).one()
+    assert again is stamp and again.value == "2"
+    session.close()
+
+
+def test_a_session_with_unflushed_changes_keeps_them(database, gateway):
+    engine, _ = database
+    session = Session(engine, autoflush=False)
+    stamp = session.scalars(select(Config).filter_by(key="timestamp")).one()
+    stamp.value = "mine"  # a change the test has not flushed yet
+    verify_plugin.send_to_gateway("POST", "/policy/import", [("Host", "x")], b"")
+    assert stamp.value == "mine"
+    session.close()
+
+
+def test_without_sqlalchemy_loaded_nothing_happens(monkeypatch):
+    monkeypatch.delitem(verify_plugin.sys.modules, "sqlalchemy.orm.session", raising=False)
+    assert verify_plugin.expire_orm_sessions() == 0
