@@ -32,6 +32,7 @@ from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.analysis.resolve import shadowed_submodules, use_module
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
 from decompose.planning import replica_state as _replica_state
+from decompose.planning.serializable import bond_detail
 from decompose.frameworks import AppInfo, Route, WebFramework
 from decompose import frameworks as _frameworks
 from decompose.generation import database as _db
@@ -314,8 +315,9 @@ def build_generation(
         problems.append("plan names modules that are not in the analysed source: " + ", ".join(unknown[:10]))
     excluded = set(plan.excluded)
     unplaced = sorted(m for m in fb if m not in owner and m not in excluded)
-    bonds = live_bonds(facts) if not problems else []
+    bonds: list[tuple[list[str], str]] = []
     if not problems:
+        bonds = live_bonds(facts)
         problems.extend(split_live_object_calls(plan, facts, bonds))
     if problems:
         raise GenerateError(problems)
@@ -464,7 +466,7 @@ def build_generation(
     # pair in one service; a copy of the caller elsewhere must take the callee with it)
     live_calls: dict[str, dict[str, str]] = defaultdict(dict)
     for (a, b), why in bonds:
-        live_calls[a][b] = why.split(": ", 1)[1] if ": " in why else why
+        live_calls[a][b] = bond_detail(why)
     shared = set(plan.shared)
     services: dict[str, ServiceSpec] = {}
     # remote symbols used: (caller service, remote module, symbol)

@@ -29,9 +29,14 @@ def split_bonds(owner: Mapping[str, str], bonds: Iterable[tuple[list[str], str]]
     for (a, b), reason in bonds:
         sa, sb = owner.get(a, ""), owner.get(b, "")
         if sa and sb and sa != sb:
-            detail = reason.split(": ", 1)[1] if ": " in reason else reason
-            problems.append(f"{a} (service {sa}) and {b} (service {sb}) must be in one service: {a} {detail}")
+            problems.append(f"{a} (service {sa}) and {b} (service {sb}) must be in one service: {a} {bond_detail(reason)}")
     return problems
+
+
+def bond_detail(reason: str) -> str:
+    """What a bond's reason says its caller does (``calls m.f, which passes live objects (...)``),
+    without the ``kept with ...:`` head."""
+    return reason.split(": ", 1)[1] if ": " in reason else reason
 
 
 def live_object_bonds(facts: list[ModuleFacts], graph: DependencyGraph) -> list[tuple[list[str], str]]:
