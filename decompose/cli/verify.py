@@ -47,6 +47,7 @@ def verify_cmd(
     base_image: Annotated[Optional[str], typer.Option("--base-image", help="With --build: build arg BASE_IMAGE.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for every service to be ready.")] = 120.0,
     suite_timeout: Annotated[float, typer.Option("--suite-timeout", min=1, help="Seconds each run of the suite may take.")] = 1800.0,
+    test_timeout: Annotated[float, typer.Option("--test-timeout", min=0, help="Seconds a test may take on the split system (longer for tests slow on the monolith); one past it fails as timed out and the suite goes on. 0: no limit.")] = 120.0,
     show: Annotated[str, typer.Option("--show", help="Rows of the table: all, or differences (tests whose verdict is not 'same' or that have a reason).")] = "all",
     format: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Result on stdout: a table, or JSON for scripts.")] = VerifyFormat.table,
 ) -> None:
@@ -104,7 +105,7 @@ def verify_cmd(
                     raise typer.Exit(EXIT_FINDINGS)
         result = verify(
             out, tests, local=local, port=port, python=python, cwd=cwd, pytest_args=list(pytest_args or []),
-            startup_timeout=timeout, suite_timeout=suite_timeout, keep=keep, database=database.value,
+            startup_timeout=timeout, suite_timeout=suite_timeout, test_timeout=test_timeout, keep=keep, database=database.value,
             client=client, status=status,
         )
     except (ManifestError, VerifyError, RunError) as exc:

@@ -72,6 +72,7 @@ class TestOutcome:
     log_captures: list[str] = field(default_factory=list)  # assertLogs, LogCapture, caplog
     g_set: list[str] = field(default_factory=list)  # flask.g names the app's request handling set (monolith)
     g_missing: list[str] = field(default_factory=list)  # flask.g names looked up but unset (split)
+    timed_out: float = 0.0  # the per-test limit it ran past (seconds), 0 if it did not
 
 
 @dataclass
@@ -129,6 +130,7 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
         into.message = raw["message"]
     into.when = into.when or raw.get("when", "")
     into.duration = max(into.duration, float(raw.get("duration") or 0.0))
+    into.timed_out = max(into.timed_out, float(raw.get("timed_out") or 0.0))
     into.requests += int(raw.get("requests") or 0)
     into.contexts += int(raw.get("contexts") or 0)
     into.websockets += int(raw.get("websockets") or 0)
@@ -196,6 +198,21 @@ def suite_env(base: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+#: The monolith run's per-test limit is this many times ``--test-timeout`` (it only guards
+#: against a suite that hangs on its own); a test slow on the monolith gets this many times
+#: its monolith duration on the split system, if that is longer than ``--test-timeout``.
+MONOLITH_LIMIT_FACTOR = 5
+SLOW_TEST_FACTOR = 3
+
+
+def split_limits(mono: SuiteRun, test_timeout: float) -> dict[str, float]:
+    """Per-test limits of the split run longer than ``test_timeout``: the tests slow on the monolith."""
+    if not test_timeout:
+        return {}
+    return {tid: round(SLOW_TEST_FACTOR * t.duration, 1) for tid, t in mono.tests.items()
+            if SLOW_TEST_FACTOR * t.duration > test_timeout}
+
+
 def run_suite(
     side: str,
     *,
@@ -206,14 +223,23 @@ def run_suite(
     env: dict[str, str],
     pytest_args: list[str] = (),  # type: ignore[assignment]
     timeout: float = 1800,
+    test_timeout: float = 0.0,
+    limits: dict[str, float] | None = None,
 ) -> SuiteRun:
-    """Run the suite once (``side``: "monolith" or "split"); ``env`` holds the plugin's settings."""
+    """Run the suite once (``side``: "monolith" or "split"); ``env`` holds the plugin's settings.
+
+    ``test_timeout``: seconds a test may take (0: no limit), ``limits`` longer ones for single tests;
+    a test past its limit is interrupted and fails with "timed out", and the suite goes on."""
     report = work / f"{side}-results"
     shutil.rmtree(report, ignore_errors=True)
     report.mkdir(parents=True)
     p_args, p_env = plugin_args(python, work)
     argv = [python, "-m", "pytest", str(tests), *p_args, "-p", "no:cacheprovider", "-q", "-rN", *pytest_args]
-    run_env = suite_env(dict(os.environ), {**p_env, **env, "DECOMPOSE_VERIFY_MODE": side,
+    limit_env = {"DECOMPOSE_VERIFY_TEST_TIMEOUT": f"{test_timeout:g}"} if test_timeout else {}
+    if test_timeout and limits:
+        atomic_write(work / f"{side}-limits.json", json.dumps(limits, indent=1, sort_keys=True) + "\n")
+        limit_env["DECOMPOSE_VERIFY_TEST_LIMITS"] = str(work / f"{side}-limits.json")
+    run_env = suite_env(dict(os.environ), {**p_env, **env, **limit_env, "DECOMPOSE_VERIFY_MODE": side,
                                            "DECOMPOSE_VERIFY_REPORT": str(report)})
     log = work / f"{side}.log"
     t0 = time.monotonic()
@@ -448,6 +474,7 @@ def verify(
     pytest_args: list[str] = (),  # type: ignore[assignment]
     startup_timeout: float = 120.0,
     suite_timeout: float = 1800.0,
+    test_timeout: float = 120.0,
     keep: bool = False,
     database: str = "shared",
     client=None,
@@ -479,7 +506,8 @@ def verify(
 
     say("monolith", f"running {tests} with {Path(python).name} in {cwd}")
     result.monolith = run_suite("monolith", python=python, tests=tests, cwd=cwd, work=work, env=base,
-                                pytest_args=list(pytest_args), timeout=suite_timeout)
+                                pytest_args=list(pytest_args), timeout=suite_timeout,
+                                test_timeout=MONOLITH_LIMIT_FACTOR * test_timeout)
     say("monolith", _counts_text(result.monolith))
     if not result.monolith.ran:
         return result
@@ -552,8 +580,14 @@ def verify(
     try:
         say("split", f"running {tests} against {running.url}")
         result.split = run_suite("split", python=python, tests=tests, cwd=cwd, work=work, env=env,
-                                 pytest_args=split_args, timeout=suite_timeout)
+                                 pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
+                                 limits=split_limits(result.monolith, test_timeout))
         say("split", _counts_text(result.split))
+        stopped = sorted(t.id for t in result.split.tests.values() if t.timed_out)
+        if stopped:
+            result.warnings.append(
+                f"{len(stopped)} test(s) ran past the per-test limit on the split system and were stopped "
+                f"(--test-timeout {test_timeout:g}): {', '.join(stopped[:5])}{' ...' if len(stopped) > 5 else ''}")
     finally:
         if result.started and not keep:
             _down(out, m, local, client)

@@ -74,6 +74,16 @@ PACKAGES = frozenset(p for p in os.environ.get("DECOMPOSE_VERIFY_PACKAGES", "").
 REPORT = os.environ.get("DECOMPOSE_VERIFY_REPORT", "")
 CONFIG_MODULE = os.environ.get("DECOMPOSE_VERIFY_CONFIG_MODULE", "")
 TIMEOUT = float(os.environ.get("DECOMPOSE_VERIFY_HTTP_TIMEOUT", "60"))
+#: Seconds a test (setup, call and teardown) may take; 0: no limit.  ``DECOMPOSE_VERIFY_TEST_LIMITS``
+#: names a JSON file of longer limits for single tests (those slow on the monolith already).
+TEST_TIMEOUT = float(os.environ.get("DECOMPOSE_VERIFY_TEST_TIMEOUT", "0") or 0)
+TEST_LIMITS_FILE = os.environ.get("DECOMPOSE_VERIFY_TEST_LIMITS", "")
+#: Seconds after its limit that a test which did not stop (it caught the interruption, or it
+#: waits where no signal reaches) is given before the suite is ended with what it has.
+TEST_GRACE = float(os.environ.get("DECOMPOSE_VERIFY_TEST_GRACE", "30") or 30)
+#: Seconds between two writes of the results while the suite runs (a suite killed from
+#: outside keeps what it had finished by then).
+REPORT_EVERY = 5.0
 #: The monolith run's record of the suite's Django settings (in ``REPORT``), which verify gives the services.
 DJANGO_SETTINGS_FILE = "django-settings.json"
 ROUTING = MODE == "split" and bool(URL)
@@ -1054,6 +1064,114 @@ def _apply_config_module() -> str:
     return "database and secret key shared with the services" if applied else ""
 
 
+# --------------------------------------------------------------------------- per-test time limit
+
+
+class TestTimedOut(BaseException):
+    """Raised in the main thread when a test runs past its limit (a BaseException, as pytest's own
+    outcomes are, so that the app's ``except Exception`` does not swallow it)."""
+
+    __test__ = False
+
+
+_limits: dict[str, float] = {}
+_deadline = {"at": 0.0, "limit": 0.0, "nodeid": ""}
+_last_write = [0.0]
+
+
+def _read_limits() -> None:
+    if not TEST_LIMITS_FILE:
+        return
+    try:
+        with open(TEST_LIMITS_FILE, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return
+    _limits.update({str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))})
+
+
+def test_limit(nodeid: str) -> float:
+    """Seconds ``nodeid`` may take (0: no limit)."""
+    if not TEST_TIMEOUT:
+        return 0.0
+    return max(TEST_TIMEOUT, _limits.get(nodeid, 0.0))
+
+
+def timed_out_message(limit: float) -> str:
+    where = "on the split system" if MODE == "split" else "on the monolith"
+    return (f"timed out {where}: still running after {limit:.0f}s "
+            "(decompose verify's per-test limit, --test-timeout)")
+
+
+def _on_alarm(signum, frame):
+    limit = _deadline["limit"]
+    if _current is not None:
+        _current["timed_out"] = limit
+    raise TestTimedOut(timed_out_message(limit))
+
+
+def _can_signal() -> bool:
+    import signal
+
+    return (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None, _on_alarm))
+
+
+def _arm(nodeid: str) -> bool:
+    """Start ``nodeid``'s clock: SIGALRM interrupts it at its limit where it can, the watchdog ends the suite
+    if it still runs ``TEST_GRACE`` seconds later.  True if the alarm is set (to be disarmed)."""
+    limit = test_limit(nodeid)
+    _deadline.update(at=time.monotonic() + limit if limit else 0.0, limit=limit, nodeid=nodeid)
+    if not limit or not _can_signal():
+        return False
+    import signal
+
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    return True
+
+
+def _disarm(armed: bool) -> None:
+    _deadline.update(at=0.0, limit=0.0, nodeid="")
+    if armed:
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def _watchdog(worker: str) -> None:
+    """Ends the suite when a test outlives its limit by ``TEST_GRACE`` seconds: the test is recorded as
+    timed out, the results so far are written, the process exits (status 3)."""
+    while True:
+        time.sleep(1.0)
+        at, nodeid, limit = _deadline["at"], _deadline["nodeid"], _deadline["limit"]
+        if not at or time.monotonic() < at + TEST_GRACE:
+            continue
+        rec = _results.setdefault(nodeid, _new_record(nodeid))
+        rec.update(outcome="failed", when="call", timed_out=limit,
+                   message=timed_out_message(limit) + f"; it did not stop, so the suite was ended after it")
+        sys.stderr.write(f"\ndecompose verify: {nodeid}: {rec['message']}\n")
+        sys.stderr.flush()
+        try:
+            _write_results(worker, exitstatus=3)
+        finally:
+            os._exit(3)
+
+
+def _write_results(worker: str, exitstatus: int | None = None) -> None:
+    if not REPORT:
+        return
+    _write_report(f"results-{worker}.json", {"mode": MODE, "url": URL, "worker": worker,
+                                            "config": _STATUS["config"], "tests": _results,
+                                            "exitstatus": exitstatus})
+    _last_write[0] = time.monotonic()
+
+
+def _worker_id(config) -> str:
+    return getattr(config, "workerinput", {}).get("workerid", "main")
+
+
 # --------------------------------------------------------------------------- pytest hooks
 
 
@@ -1080,6 +1198,7 @@ def _set_outcome(rec: dict, outcome: str, report) -> None:
 
 
 _STATUS = {"config": "", "routing": ""}
+_worker = ["main"]
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django has configured the settings
@@ -1092,6 +1211,11 @@ def pytest_configure(config) -> None:
     for arg in config.args or []:
         path = os.path.abspath(str(arg).split("::", 1)[0])
         _test_roots.append(path if os.path.isdir(path) else os.path.dirname(path))
+    _worker[0] = _worker_id(config)
+    if TEST_TIMEOUT:
+        _read_limits()
+        threading.Thread(target=_watchdog, args=(_worker[0],), name="decompose-verify-watchdog",
+                         daemon=True).start()
 
 
 def pytest_report_header(config):
@@ -1108,10 +1232,14 @@ def pytest_runtest_protocol(item, nextitem):
     _current = _results.setdefault(item.nodeid, _new_record(item.nodeid))
     if "caplog" in getattr(item, "fixturenames", ()):
         _note("log_captures", "caplog")
+    armed = _arm(item.nodeid)
     try:
         yield
     finally:
+        _disarm(armed)
         _current = None
+        if REPORT and time.monotonic() - _last_write[0] >= REPORT_EVERY:
+            _write_results(_worker[0])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -1146,6 +1274,8 @@ def pytest_runtest_logreport(report) -> None:
     elif report.when == "teardown":
         if report.failed and rec["outcome"] in ("passed", "", "xpassed"):
             _set_outcome(rec, "error", report)
+    if rec.get("timed_out") and rec["outcome"] in ("failed", "error"):
+        rec["message"] = timed_out_message(rec["timed_out"])
 
 
 def pytest_collectreport(report) -> None:
@@ -1156,11 +1286,7 @@ def pytest_collectreport(report) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    if not REPORT:
-        return
-    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
-    _write_report(f"results-{worker}.json", {"mode": MODE, "url": URL, "worker": worker, "config": _STATUS["config"],
-                                            "tests": _results, "exitstatus": int(exitstatus)})
+    _write_results(_worker_id(session.config), exitstatus=int(exitstatus))
 
 
 # --------------------------------------------------------------------------- at import: before any conftest
