@@ -52,6 +52,11 @@ Steps
    pinned ones; below it, the cluster whose split into two (Louvain on its
    own subgraph, raising the resolution until it separates) gives the best
    modularity is split.  Atoms are never split.
+5b. **Size cap**: no service above :data:`MAX_SHARE` of the modules while its largest
+   cluster holds two domains and splits.
+5c. **Libraries** (:mod:`decompose.planning.libraries`): a cluster with no route module,
+   no table and no module of an app (``utils``, ``configs``, a command line) joins the
+   cluster it is most coupled to, under the size cap.
 6. **Names** after the dominant package of each cluster (the package right
    below the common root, ``shop.orders.*`` -> ``orders``), made DNS-1123
    labels; a clash is resolved with the next package level
@@ -70,6 +75,7 @@ from fnmatch import fnmatchcase
 import networkx as nx
 
 from decompose.analysis.roles import is_migration_module
+from decompose.planning.libraries import fold_libraries
 from decompose.planning.naming import _root_depth, name_by_domains, name_clusters
 from decompose.planning.plan import SERVICE_NAME_RE
 
@@ -304,7 +310,7 @@ def _is_parent(child: str, parent: str) -> bool:
 
 
 def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, run, c: Constraints, why,
-                 app_roots: frozenset[str] = frozenset()) -> set[str]:
+                 app_roots: frozenset[str] = frozenset(), served: frozenset[str] = frozenset()) -> set[str]:
     """Atoms proposed for the shared library (see step 2 of the module docstring).
 
     Bottom-up, level by level.  A level holds the undecided atoms (not
@@ -389,17 +395,26 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
                     if n >= need and r not in app_roots
                     else "shared: entry point of a composition root"
                 )
-    # parent packages of shared modules come along when they depend on nothing else
+    # parent packages of shared modules come along when they depend on nothing else, and so do
+    # the modules the shared library itself imports (an app factory's configuration): left in a
+    # service, every service's copy of the library would need that service's code
     changed = True
     while changed:
         changed = False
         for r in sorted(eligible - shared):
+            if not deps_of(r) <= shared:
+                continue
             children = [x for s_ in shared for x in atoms[s_] if any(_is_parent(x, m) for m in atoms[r])]
-            if children and deps_of(r) <= shared:
+            # (an app module declaring routes itself imports its own domain's code: not the library's)
+            users = (sorted(atoms[u][0] for u in users_of(r) & shared if not served & set(atoms[u]))
+                     if not served & set(atoms[r]) else [])
+            if children or users:
                 shared.add(r)
                 changed = True
                 for m in atoms[r]:
-                    why[m] = f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
+                    why[m] = (f"shared: package of shared module(s) {', '.join(sorted(children)[:3])}, depends only on shared modules"
+                              if children else
+                              f"shared: the shared library imports it ({', '.join(users[:3])}), and it depends only on shared modules")
     return shared - set(forced)
 
 def _layer_packages(empty: set[str], atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, keys,
@@ -619,7 +634,7 @@ def cluster(
                     why[x] = "shared: composition root (the app module), copied into every service pruned to its routes"
         shared_atoms |= app_roots
         shared_atoms |= _auto_shared(atoms, atom_of, atom_pin, shared_atoms, table_modules, dependencies, run, c, why,
-                                     frozenset(app_roots))
+                                     frozenset(app_roots), frozenset(route_modules))
         shared_atoms |= _layer_packages(set(empty_packages), atoms, atom_of, atom_pin, shared_atoms, table_modules,
                                         dependencies, keys, why)
     # 2b. bonds: modules joined by calls that cannot cross the network (arguments or
@@ -726,6 +741,15 @@ def cluster(
                 break
             notes.append(f"split a cluster of {sizes[i]} of {total} modules (over {max_share:.0%}) in two")
             comms = sorted((sorted(x) for x in [x for k, x in enumerate(comms) if k != i] + parts), key=lambda x: x[0])
+
+    # 5c. libraries: a cluster holding no route module, no table and no module of an app serves no
+    # domain of its own (``utils``, ``configs``, a command line): it goes with the service it is
+    # most coupled to, while that stays under the size cap
+    if c.services is None and keys is not None:
+        substance = domain_modules | own_tables | set(route_modules) | {m for m, n in (evidence or {}).items() if n}
+        if substance:
+            cap = None if max_share is None else max_share * sum(1 for m in modules if not is_migration_module(m))
+            comms = fold_libraries(q, comms, atoms, atom_pin, substance, cap, why)
 
     # 6. names
     clusters = [sorted(m for a in comm for m in atoms[a]) for comm in comms]
