@@ -47,6 +47,7 @@ import pathlib
 import typing
 import uuid
 
+from fastapi.openapi.models import Contact, Reference
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import v1 as pydantic_v1
 
@@ -106,6 +107,12 @@ class Legacy(pydantic_v1.BaseModel):
     tags: list[LegacyTag]
     colour: Colour
     weight: decimal.Decimal = decimal.Decimal("1")
+
+
+class Documented(BaseModel):  # a library's models in its fields (fastapi's OpenAPI models, $ref by alias)
+    ref: Reference
+    more: list[Reference] = []
+    contact: Contact | None = None
 
 
 class OutOfStock(Exception):
@@ -353,6 +360,53 @@ def test_only_the_monolith_s_own_classes_cross_and_refusals_name_the_type(pshop)
     assert got["not_a_model"][0] == "DecodeError"
     assert got["dunder"][0] == "DecodeError"
     assert got["builtin_error"] == "KeyError"
+
+
+LIBRARY_MODELS = '''
+import json, sys
+from decompose_rt import rpc
+from fastapi.openapi.models import Contact, Reference
+from pshop.models import Documented
+
+def wire(value):
+    return rpc.decode(json.loads(json.dumps(rpc.encode(value))))
+
+doc = Documented(ref=Reference(**{"$ref": "#/a"}), more=[Reference(**{"$ref": "#/b"})],
+                 contact=Contact(name="ops", email="ops@example.org"))
+sent = rpc.encode(doc)
+back = wire(doc)
+alone = wire(Reference(**{"$ref": "#/c"}))
+# a library this process has not loaded: inside a field of the monolith's model its data is
+# validated by the field's annotation; on its own it is refused
+unloaded = {"__t__": "pydantic-data", "cls": "someones_lib.models:Ref", "v": {"$ref": "#/d"}, "api": "v2"}
+payload = json.loads(json.dumps(sent))
+payload["v"]["ref"] = unloaded
+via_field = rpc.decode(payload)
+try:
+    rpc.decode(unloaded)
+    refused = None
+except rpc.DecodeError as exc:
+    refused = str(exc)
+print(json.dumps({
+    "equal": back == doc, "types": [type(back.ref).__name__, type(back.more[0]).__name__, type(back.contact).__name__],
+    "ref": back.ref.ref, "wire": sent["v"]["ref"], "alone": [type(alone).__name__, alone.ref],
+    "via_field": [type(via_field.ref).__name__, via_field.ref.ref], "refused": refused,
+    "imported": "someones_lib" in sys.modules,
+}))
+'''
+
+
+def test_a_library_s_pydantic_model_crosses_as_its_data(pshop):
+    """LNbits' ``CreateInvoice`` holds ``lnurl.LnurlWithdrawResponse``: it was refused ("only models defined
+    in the monolith's own modules cross"); a library's model is data, and crosses as such."""
+    got = run_in_service(pshop, "orders", LIBRARY_MODELS)
+    assert got["equal"] is True and got["types"] == ["Reference", "Reference", "Contact"] and got["ref"] == "#/a"
+    assert got["wire"] == {"__t__": "pydantic-data", "cls": "fastapi.openapi.models:Reference",
+                           "v": {"$ref": "#/a"}, "api": "v2"}
+    assert got["alone"] == ["Reference", "#/c"]
+    assert got["via_field"] == ["Reference", "#/d"]
+    assert "someones_lib.models:Ref" in got["refused"] and "not loaded in this service" in got["refused"]
+    assert got["imported"] is False
 
 
 # --------------------------------------------------------------------------- 2. two services
