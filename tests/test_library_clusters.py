@@ -28,7 +28,7 @@ UTILS = {
 }
 
 #: the other blueprints, each a package with its table and its views (FlaskBB has user, management, auth, message)
-DOMAINS = ("user", "message", "search", "admin", "notify")
+DOMAINS = ("user", "message", "search", "badge", "notify")
 
 
 def _domain(d: str) -> dict[str, str]:
@@ -132,3 +132,26 @@ def test_a_library_cluster_goes_with_the_domain_it_serves(tmp_path):
     assert not {"utils", "configs"} & set(plan["services"]), sorted(plan["services"])
     reasons = plan["services"][owner["board.utils.links"]]["reasons"]
     assert "library (no routes, tables or app modules of its own)" in reasons["board.utils.links"]
+
+
+def test_a_blueprint_reaching_many_domains_is_no_composition_root(tmp_path):
+    """privacyIDEA 3.14: 25 API blueprint modules (``privacyidea.api.token``...) each call the libraries
+    of several domains and nobody imports them but the app factory, so they were shared as
+    "composition roots": every service a copy of every route.  A module serving routes serves its own
+    domain, whatever it calls."""
+    files = dict(FILES)
+    files["board/api/__init__.py"] = ""  # a layer package of blueprint modules, as privacyidea/api/
+    files["board/api/report.py"] = (
+        "from flask import Blueprint, jsonify\n\n"
+        + "".join(f"from board.{d}.models import {d.capitalize()}Row\n" for d in DOMAINS[:4])
+        + "\nreport_bp = Blueprint(\"report\", __name__)\n\n\n@report_bp.route(\"/counts\")\ndef counts():\n"
+        + "    return jsonify([" + ", ".join(f"{d.capitalize()}Row.query.count()" for d in DOMAINS[:4]) + "])\n")
+    files["board/blueprints.py"] = files["board/blueprints.py"].replace(
+        "\nBLUEPRINTS = [", "from board.api.report import report_bp\n\nBLUEPRINTS = [report_bp, ")
+    root = write_tree(tmp_path / "board-app", files)
+    out = tmp_path / "plan.yaml"
+    r = CliRunner().invoke(app, ["plan", str(root), "-o", str(out), "--no-history"])
+    assert r.exit_code == 0, r.output
+    plan = yaml.safe_load(out.read_text())
+    owner = {m: n for n, s in plan["services"].items() for m in s["modules"]}
+    assert "board.api.report" in owner, plan["shared"].get("reasons", {}).get("board.api.report")

@@ -372,12 +372,14 @@ def _auto_shared(atoms, atom_of, atom_pin, forced, table_modules, dependencies, 
         spans = {r: {cluster_of_atom[t] for t in deps_of(r) if t in cluster_of_atom} for r in rest}
         removed: set[str] = set()
         while True:
-            roots = {r for r in rest if r in eligible and r not in removed and len(spans[r]) >= need}
+            # a module serving routes serves its own domain: never a composition root
+            roots = {r for r in rest if r in eligible and r not in removed and len(spans[r]) >= need
+                     and not served & set(atoms[r])}
             grew = True
             while grew:  # entry points (``__main__``, ``wsgi``) that only reach roots and shared code
                 grew = False
                 for r in rest:
-                    if r in eligible and r not in roots and r not in removed:
+                    if r in eligible and r not in roots and r not in removed and not served & set(atoms[r]):
                         deps = deps_of(r)
                         if deps & (roots | app_roots) and deps <= roots | shared:
                             roots.add(r)
