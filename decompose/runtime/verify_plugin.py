@@ -63,6 +63,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
@@ -428,6 +429,7 @@ def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], bo
         data = resp.read()
         out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
         expire_orm_sessions()
+        forget_app_g()
         return f"{resp.status} {resp.reason}", out, data
     finally:
         conn.close()
@@ -630,6 +632,36 @@ class _handling_request:
         _handling.depth -= 1
 
 
+#: Per ``flask.g`` of the test process, the names the app's own code set on it (split run).
+_app_g_names: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def forget_app_g() -> list[str]:
+    """Drop from the current ``flask.g`` what the app's own code set on it in the test process, after
+    a request the split system answered.  The monolith's request handling would have reset that
+    request-scoped state (privacyIDEA's ``before_request`` clears the config snapshot it keeps in
+    ``g``, and saving the config invalidates it); routed to a service, it did not run here, and a
+    test whose app context outlives its requests (privacyIDEA's ``setUpClass`` pushes one per
+    class) went on reading the snapshot of an earlier test: no imported policies, then 403s for
+    every later test.  Names the test's own code set stay.  Returns the names dropped."""
+    flask = sys.modules.get("flask")
+    if flask is None or not _app_g_names:
+        return []
+    try:
+        if not flask.has_app_context():
+            return []
+        g = flask.g._get_current_object()
+    except Exception:  # no usable app context: nothing of ours to reset
+        return []
+    names = _app_g_names.pop(g, set())
+    dropped = []
+    for name in sorted(names):
+        if name in g.__dict__:
+            g.__dict__.pop(name, None)
+            dropped.append(name)
+    return dropped
+
+
 def _watch_flask_g(flask) -> None:
     """Names of ``flask.g`` the app's request handling sets in the test process (monolith run),
     and names the test looks up on a ``g`` that lacks them (split run): privacyIDEA's suite
@@ -643,6 +675,11 @@ def _watch_flask_g(flask) -> None:
     def setattr_(self, name, value):
         if not ROUTING and getattr(_handling, "depth", 0):
             _note("g_set", name)
+        elif ROUTING and is_app_module(sys._getframe(1).f_globals.get("__name__", "")):
+            try:
+                _app_g_names.setdefault(self, set()).add(name)
+            except TypeError:  # a g that cannot be weakly referenced: nothing to forget later
+                pass
         return orig_set(self, name, value)
 
     def getattr_(self, name):

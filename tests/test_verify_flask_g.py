@@ -1,0 +1,136 @@
+"""Request-scoped state the app keeps in ``flask.g`` is reset after each answer of the split system (issue 10).
+
+privacyIDEA 3.14 keeps a snapshot of its configuration in ``g`` (``get_config_object()``,
+``lib/config.py``); its ``before_request`` drops it, and so does saving the config.  Its
+suite pushes one app context per test class (``setUpClass``), so one ``g`` lives through
+every request of the class.  Routed to the split system those requests ran in a service,
+nothing dropped the test process's snapshot, and ``test_11_import_policy`` read the
+policies of an earlier test: ``[]``, then 403 for every later test of the class.  A real
+suite in a subprocess, with the split mode's routing to a real HTTP server standing in for
+the gateway (it changes the value as a service would).
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from decompose.runtime.verify import run_suite
+
+APP = '''
+import flask
+from pathlib import Path
+
+STATE = Path(__file__).with_name("state.txt")
+
+
+def snapshot():
+    """The app's per-request cache of its configuration, kept in g (privacyIDEA's request-local store)."""
+    if "snapshot" not in flask.g:
+        flask.g.snapshot = STATE.read_text()
+    return flask.g.snapshot
+
+
+def create_app():
+    app = flask.Flask(__name__)
+
+    @app.before_request
+    def fresh():
+        flask.g.pop("snapshot", None)
+
+    @app.post("/config")
+    def write():
+        STATE.write_text(flask.request.get_data(as_text=True))
+        flask.g.pop("snapshot", None)
+        return "ok"
+
+    return app
+'''
+
+TESTS = '''
+import unittest
+
+import flask
+
+from gapp.app import create_app, snapshot
+
+
+class ConfigCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.app = create_app()
+        cls.ctx = cls.app.app_context()
+        cls.ctx.push()  # one app context, one g, for the whole class
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ctx.pop()
+
+    def test_config_read_after_a_write_is_the_new_one(self):
+        self.assertEqual(snapshot(), "one")
+        flask.g.mine = "kept"  # the test's own name on g
+        response = self.app.test_client().post("/config", data="two")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(snapshot(), "two")
+        self.assertEqual(flask.g.mine, "kept")
+'''
+
+
+@pytest.fixture
+def suite(tmp_path):
+    root = tmp_path / "mono"
+    (root / "gapp").mkdir(parents=True)
+    (root / "gapp" / "__init__.py").write_text("")
+    (root / "gapp" / "app.py").write_text(textwrap.dedent(APP))
+    state = root / "gapp" / "state.txt"
+    state.write_text("one")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_config.py").write_text(textwrap.dedent(TESTS))
+    return root, state
+
+
+@pytest.fixture
+def gateway(suite):
+    """The split system's gateway: a real HTTP server writing the state as the service would."""
+    _, state = suite
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            state.write_text(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _run(root: Path, tmp_path: Path, side: str, env: dict):
+    work = tmp_path / f"work-{side}"
+    work.mkdir()
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {"PYTHONPATH": f"{repo}:{root}", "DECOMPOSE_VERIFY_PACKAGES": "gapp", **env}
+    return run_suite(side, python=sys.executable, tests=root / "tests", cwd=root, work=work, env=env)
+
+
+def test_app_state_in_g_is_reset_after_the_split_system_answers(suite, gateway, tmp_path):
+    root, state = suite
+    mono = _run(root, tmp_path, "monolith", {})
+    assert [t.outcome for t in mono.tests.values()] == ["passed"], mono.log_tail()
+    state.write_text("one")
+    split = _run(root, tmp_path, "split", {"DECOMPOSE_VERIFY_URL": gateway})
+    [test] = split.tests.values()
+    assert test.outcome == "passed", (test.message, split.log_tail())
+    assert test.requests == 1 and state.read_text() == "two"  # the request went to the gateway
