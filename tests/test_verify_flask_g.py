@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
 from decompose.runtime.verify import run_suite
+from tests.generate_support import StandInGateway
 
 APP = '''
 import flask
@@ -96,25 +95,10 @@ def suite(tmp_path):
 
 @pytest.fixture
 def gateway(suite):
-    """The split system's gateway: a real HTTP server writing the state as the service would."""
+    """The split system's gateway: writes the state as the service would."""
     _, state = suite
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            state.write_text(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with StandInGateway(lambda body: state.write_text(body.decode())) as server:
+        yield server.url
 
 
 def _run(root: Path, tmp_path: Path, side: str, env: dict):

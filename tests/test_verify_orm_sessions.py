@@ -13,14 +13,13 @@ process's sessions (those without unflushed changes).
 from __future__ import annotations
 
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlalchemy import String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from decompose.runtime import verify_plugin
+from tests.generate_support import StandInGateway
 
 
 class Base(DeclarativeBase):
@@ -51,25 +50,13 @@ def gateway(database, monkeypatch):
     the shared database from another connection, as a service process does."""
     _, path = database
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            with sqlite3.connect(path) as c:
-                c.execute("UPDATE config SET value = '2' WHERE key = 'timestamp'")
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+    def write(body: bytes) -> None:
+        with sqlite3.connect(path) as c:
+            c.execute("UPDATE config SET value = '2' WHERE key = 'timestamp'")
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(verify_plugin, "URL", f"http://127.0.0.1:{server.server_address[1]}")
-    yield
-    server.shutdown()
-    server.server_close()
+    with StandInGateway(write) as server:
+        monkeypatch.setattr(verify_plugin, "URL", server.url)
+        yield
 
 
 def test_a_session_reads_again_what_the_split_system_wrote(database, gateway):
