@@ -64,6 +64,38 @@ def test_a_hanging_test_fails_as_timed_out_and_the_suite_goes_on(tmp_path):
     assert run.seconds < 40
 
 
+def test_a_hanging_asyncio_test_is_cancelled_and_its_loop_serves_the_next_test(tmp_path):
+    """LNbits' suite shares one event loop (and the clients on it) among its tests; its
+    ``test_pay_invoice`` waits for a payment event no service sends to the test process.
+    Interrupted by an exception raised inside the loop's machinery, the 237 tests after it
+    failed with ``anyio.ClosedResourceError``.  The test's task is cancelled instead: its
+    ``finally`` runs, and the loop goes on serving."""
+    run = _run(tmp_path, """
+        import asyncio
+        from pathlib import Path
+
+        LOOP = asyncio.new_event_loop()  # one loop for the session, as pytest-asyncio's session scope
+        CLEANED = Path(__file__).with_name("cleaned")
+
+        def test_waits_for_a_payment_event():
+            async def wait():
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    CLEANED.write_text("yes")
+            LOOP.run_until_complete(wait())
+
+        def test_after_uses_the_same_loop():
+            assert CLEANED.read_text() == "yes"
+            assert LOOP.run_until_complete(asyncio.sleep(0, result=7)) == 7
+    """, test_timeout=1.5, timeout=120)
+    hung = _outcome(run, "test_waits_for_a_payment_event")
+    assert hung.outcome == "failed" and hung.timed_out == 1.5, hung
+    assert hung.message.startswith("timed out on the split system"), hung.message
+    after = _outcome(run, "test_after_uses_the_same_loop")
+    assert after.outcome == "passed", after.message
+
+
 def test_a_test_slow_on_the_monolith_gets_a_longer_limit(tmp_path):
     mono = SuiteRun("monolith", {
         "suite/test_it.py::test_slow": TestOutcome("suite/test_it.py::test_slow", "passed", duration=1.0),

@@ -1112,7 +1112,7 @@ class TestTimedOut(BaseException):
 
 
 _limits: dict[str, float] = {}
-_deadline = {"at": 0.0, "limit": 0.0, "nodeid": ""}
+_deadline = {"at": 0.0, "limit": 0.0, "nodeid": "", "cancelled": False}
 _last_write = [0.0]
 
 
@@ -1140,10 +1140,48 @@ def timed_out_message(limit: float) -> str:
             "(decompose verify's per-test limit, --test-timeout)")
 
 
+#: Seconds a cancelled asyncio test is given to stop before it is interrupted the hard way.
+CANCEL_GRACE = 10.0
+
+
+def _running_test_task():
+    """The asyncio task the main thread's running event loop was asked to complete (the test's
+    coroutine under pytest-asyncio, anyio or ``asyncio.run``), else one whose await chain runs
+    code of a test module; None when no loop runs in this thread."""
+    asyncio = sys.modules.get("asyncio")
+    loop = asyncio._get_running_loop() if asyncio is not None else None
+    if loop is None:
+        return None
+    tasks = sorted(asyncio.all_tasks(loop), key=id)
+    for task in tasks:  # the one run_until_complete waits for
+        if any(getattr(cb, "__name__", "") == "_run_until_complete_cb" for cb, *_ in getattr(task, "_callbacks", None) or ()):
+            return task
+    for task in tasks:
+        coro = task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None and is_test_module(frame.f_globals.get("__name__", "")):
+                return task
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return None
+
+
 def _on_alarm(signum, frame):
+    """At a test's limit: an asyncio test's task is cancelled (its loop, often shared by the
+    session's fixtures, stays whole; its ``finally`` blocks run), anything else is interrupted
+    by an exception raised where it waits.  A cancelled task that has not stopped
+    ``CANCEL_GRACE`` seconds later is interrupted the hard way."""
+    import signal
+
     limit = _deadline["limit"]
     if _current is not None:
         _current["timed_out"] = limit
+    task = None if _deadline.get("cancelled") else _running_test_task()
+    if task is not None:
+        _deadline["cancelled"] = True
+        task.get_loop().call_soon_threadsafe(task.cancel, timed_out_message(limit))
+        signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE)
+        return
     raise TestTimedOut(timed_out_message(limit))
 
 
@@ -1158,7 +1196,7 @@ def _arm(nodeid: str) -> bool:
     """Start ``nodeid``'s clock: SIGALRM interrupts it at its limit where it can, the watchdog ends the suite
     if it still runs ``TEST_GRACE`` seconds later.  True if the alarm is set (to be disarmed)."""
     limit = test_limit(nodeid)
-    _deadline.update(at=time.monotonic() + limit if limit else 0.0, limit=limit, nodeid=nodeid)
+    _deadline.update(at=time.monotonic() + limit if limit else 0.0, limit=limit, nodeid=nodeid, cancelled=False)
     if not limit or not _can_signal():
         return False
     import signal
@@ -1169,7 +1207,7 @@ def _arm(nodeid: str) -> bool:
 
 
 def _disarm(armed: bool) -> None:
-    _deadline.update(at=0.0, limit=0.0, nodeid="")
+    _deadline.update(at=0.0, limit=0.0, nodeid="", cancelled=False)
     if armed:
         import signal
 
