@@ -72,6 +72,7 @@ class TestOutcome:
     log_captures: list[str] = field(default_factory=list)  # assertLogs, LogCapture, caplog
     g_set: list[str] = field(default_factory=list)  # flask.g names the app's request handling set (monolith)
     g_missing: list[str] = field(default_factory=list)  # flask.g names looked up but unset (split)
+    g_carried: list[str] = field(default_factory=list)  # flask.g names the app read that an earlier request set (monolith)
     timed_out: float = 0.0  # the per-test limit it ran past (seconds), 0 if it did not
 
 
@@ -139,7 +140,7 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
                       ("env_patches", "env")):
         have = getattr(into, attr)
         have += [p for p in patches.get(key, []) if p not in have]
-    for attr in ("log_captures", "g_set", "g_missing"):
+    for attr in ("log_captures", "g_set", "g_missing", "g_carried"):
         have = getattr(into, attr)
         have += [c for c in raw.get(attr) or [] if c not in have]
     for name, n in (raw.get("direct_calls") or {}).items():
@@ -301,6 +302,11 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
     if g_read:
         reasons.append(f"reads {', '.join('g.' + n for n in g_read)} in the test process, which the app's request "
                        "handling set there on the monolith; the split system handles the request in a service")
+    carried = mono.g_carried if mono is not None else []
+    if carried and (split is None or split.outcome != PASSED):
+        reasons.append(f"passes on the monolith reading {', '.join('g.' + n for n in carried)} in the app's request "
+                       "handling, left in flask.g by an earlier request or the test (its app context outlives "
+                       "requests); a service's request starts with an empty g")
     observed = mono if mono is not None else split
     made_requests = observed is not None and observed.requests > 0
     if observed is not None and not made_requests and (split is None or split.requests == 0):

@@ -55,6 +55,7 @@ Starlette and Django routing cannot live in modules of their own.
 
 from __future__ import annotations
 
+import dis
 import http.client
 import io
 import json
@@ -624,9 +625,15 @@ def _install_flask() -> None:
 _handling = threading.local()  # depth of the app's request handling in this thread (monolith run)
 
 
+_request_serial = [0]  # number of the app's outermost request handling (monolith run)
+
+
 class _handling_request:
     def __enter__(self):
-        _handling.depth = getattr(_handling, "depth", 0) + 1
+        depth = getattr(_handling, "depth", 0)
+        if not depth:
+            _request_serial[0] += 1
+        _handling.depth = depth + 1
 
     def __exit__(self, *exc):
         _handling.depth -= 1
@@ -670,11 +677,16 @@ def _watch_flask_g(flask) -> None:
     cls = getattr(getattr(flask, "ctx", None), "_AppCtxGlobals", None)
     if cls is None or getattr(cls.__setattr__, "_decompose_verify", False):
         return
-    orig_set, orig_get = cls.__setattr__, cls.__getattr__
+    orig_set, orig_get, orig_getattribute = cls.__setattr__, cls.__getattr__, cls.__getattribute__
 
     def setattr_(self, name, value):
-        if not ROUTING and getattr(_handling, "depth", 0):
-            _note("g_set", name)
+        if not ROUTING:
+            if getattr(_handling, "depth", 0):
+                _note("g_set", name)
+            try:
+                _g_origin.setdefault(self, {})[name] = _request_serial[0] if getattr(_handling, "depth", 0) else 0
+            except TypeError:
+                pass
         elif ROUTING and is_app_module(sys._getframe(1).f_globals.get("__name__", "")):
             try:
                 _app_g_names.setdefault(self, set()).add(name)
@@ -687,8 +699,39 @@ def _watch_flask_g(flask) -> None:
             _note("g_missing", name)  # looked up by the test's own code
         return orig_get(self, name)
 
-    setattr_._decompose_verify = getattr_._decompose_verify = True
+    def getattribute_(self, name):
+        value = orig_getattribute(self, name)
+        if getattr(_handling, "depth", 0) and not name.startswith("__"):
+            _note_carried_g(self, name, sys._getframe(1))
+        return value
+
+    setattr_._decompose_verify = getattr_._decompose_verify = getattribute_._decompose_verify = True
     cls.__setattr__, cls.__getattr__ = setattr_, getattr_
+    if not ROUTING:
+        cls.__getattribute__ = getattribute_
+
+
+#: Per ``flask.g`` (monolith run): name -> number of the request handling that set it (0: set outside one).
+_g_origin: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_ATTRIBUTE_OPS = frozenset(op for name, op in dis.opmap.items() if name in ("LOAD_ATTR", "LOAD_METHOD"))
+
+
+def _note_carried_g(g, name: str, frame) -> None:
+    """The app's request handling reads, by plain attribute access (``g.serial``; not ``hasattr`` or
+    ``getattr(g, name, default)``), a name of ``g`` that this request did not set: state an earlier
+    request or the test left in an app context that outlives requests (privacyIDEA's test classes
+    push one for the whole class).  A service's request starts with an empty ``g``."""
+    try:
+        origins = _g_origin.get(g)
+    except TypeError:
+        return
+    if not origins or name not in origins or origins[name] == _request_serial[0]:
+        return
+    if not is_app_module(frame.f_globals.get("__name__", "")):
+        return
+    code = frame.f_code.co_code
+    if 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] in _ATTRIBUTE_OPS:
+        _note("g_carried", name)
 
 
 # --------------------------------------------------------------------------- Starlette / FastAPI
@@ -1255,7 +1298,7 @@ def _new_record(nodeid: str) -> dict:
         "outcome": "", "message": "", "when": "", "duration": 0.0,
         "requests": 0, "contexts": 0, "websockets": 0, "template_reads": [],
         "patches": {"app": [], "other": [], "config": [], "env": []},
-        "direct_calls": {}, "log_captures": [], "g_set": [], "g_missing": [],
+        "direct_calls": {}, "log_captures": [], "g_set": [], "g_missing": [], "g_carried": [],
     }
 
 
