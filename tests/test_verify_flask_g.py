@@ -80,16 +80,22 @@ class ConfigCase(unittest.TestCase):
 '''
 
 
-@pytest.fixture
-def suite(tmp_path):
+def _write_suite(tmp_path: Path, app_source: str, tests_source: str) -> Path:
+    """The monolith ``gapp`` (``gapp/app.py``) and its suite (``tests/test_it.py``) under ``tmp_path/mono``."""
     root = tmp_path / "mono"
     (root / "gapp").mkdir(parents=True)
     (root / "gapp" / "__init__.py").write_text("")
-    (root / "gapp" / "app.py").write_text(textwrap.dedent(APP))
+    (root / "gapp" / "app.py").write_text(textwrap.dedent(app_source))
+    (root / "tests").mkdir()
+    (root / "tests" / "test_it.py").write_text(textwrap.dedent(tests_source))
+    return root
+
+
+@pytest.fixture
+def suite(tmp_path):
+    root = _write_suite(tmp_path, APP, TESTS)
     state = root / "gapp" / "state.txt"
     state.write_text("one")
-    (root / "tests").mkdir()
-    (root / "tests" / "test_config.py").write_text(textwrap.dedent(TESTS))
     return root, state
 
 
@@ -176,12 +182,7 @@ def test_a_request_reading_g_state_an_earlier_request_left_is_listed(tmp_path):
     (500), the test failed before deleting its admin policy, and the class's later tests got 403."""
     from decompose.runtime.verify import TestOutcome, reasons_and_notes
 
-    root = tmp_path / "mono"
-    (root / "gapp").mkdir(parents=True)
-    (root / "gapp" / "__init__.py").write_text("")
-    (root / "gapp" / "app.py").write_text(textwrap.dedent(CARRIED_APP))
-    (root / "tests").mkdir()
-    (root / "tests" / "test_user.py").write_text(textwrap.dedent(CARRIED_TESTS))
+    root = _write_suite(tmp_path, CARRIED_APP, CARRIED_TESTS)
     mono = _run(root, tmp_path, "monolith", {})
     got = {tid.rsplit("::", 1)[1]: t for tid, t in mono.tests.items()}
     assert [got[n].outcome for n in ("test_1_token", "test_2_user")] == ["passed", "passed"], mono.log_tail()

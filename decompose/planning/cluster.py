@@ -723,10 +723,10 @@ def cluster(
             comms = sorted((sorted(x) for x in best), key=lambda x: x[0])
 
     # 5b. no service above max_share of the modules: split the largest while it splits
+    # migrations are not counted by the size cap: they follow their tables afterwards (propose), so a
+    # cluster over the cap without them ends over it with them
+    total = sum(1 for m in modules if not is_migration_module(m))
     if c.services is None and max_share is not None:
-        # migrations are not counted: they follow their tables afterwards (propose), so a
-        # cluster over the cap without them ends over it with them
-        total = sum(1 for m in modules if not is_migration_module(m))
         substance = domain_modules | {m for m, n in (evidence or {}).items() if n}
         while True:
             sizes = [sum(1 for a in comm for m in atoms[a] if not is_migration_module(m)) for comm in comms]
@@ -750,7 +750,7 @@ def cluster(
     if c.services is None and keys is not None:
         substance = domain_modules | own_tables | set(route_modules) | {m for m, n in (evidence or {}).items() if n}
         if substance:
-            cap = None if max_share is None else max_share * sum(1 for m in modules if not is_migration_module(m))
+            cap = None if max_share is None else max_share * total
             comms = fold_libraries(q, comms, atoms, atom_pin, substance, cap, why)
 
     # 6. names

@@ -32,14 +32,14 @@ def fold_libraries(q: nx.Graph, comms: list[list[str]], atoms, atom_pin, substan
     comms = [list(x) for x in comms]
     while True:
         libraries = sorted((i for i, x in enumerate(comms) if not serves(x)), key=lambda i: (size(comms[i]), comms[i][0]))
+        comm_of = {a: k for k, x in enumerate(comms) for a in x}
         moved = False
         for i in libraries:
-            lib = set(comms[i])
             weight: dict[int, float] = defaultdict(float)
             for a in comms[i]:
                 for b, d in q[a].items():
-                    if b not in lib:
-                        weight[next(k for k, x in enumerate(comms) if b in x)] += float(d.get("weight", 1.0))
+                    if comm_of[b] != i:
+                        weight[comm_of[b]] += float(d.get("weight", 1.0))
             targets = sorted((k for k, w in weight.items() if w > 0 and serves(comms[k])
                               and (cap is None or size(comms[k]) + size(comms[i]) <= cap)),
                              key=lambda k: (-round(weight[k], 9), comms[k][0]))

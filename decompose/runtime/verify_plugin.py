@@ -681,13 +681,14 @@ def _watch_flask_g(flask) -> None:
 
     def setattr_(self, name, value):
         if not ROUTING:
-            if getattr(_handling, "depth", 0):
+            handling = getattr(_handling, "depth", 0)
+            if handling:
                 _note("g_set", name)
             try:
-                _g_origin.setdefault(self, {})[name] = _request_serial[0] if getattr(_handling, "depth", 0) else 0
-            except TypeError:
+                _g_origin.setdefault(self, {})[name] = _request_serial[0] if handling else 0
+            except TypeError:  # a g that cannot be weakly referenced: nothing to compare later
                 pass
-        elif ROUTING and is_app_module(sys._getframe(1).f_globals.get("__name__", "")):
+        elif is_app_module(sys._getframe(1).f_globals.get("__name__", "")):
             try:
                 _app_g_names.setdefault(self, set()).add(name)
             except TypeError:  # a g that cannot be weakly referenced: nothing to forget later
@@ -1404,7 +1405,7 @@ def pytest_collectreport(report) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    _write_results(_worker_id(session.config), exitstatus=int(exitstatus))
+    _write_results(_worker[0], exitstatus=int(exitstatus))
 
 
 # --------------------------------------------------------------------------- at import: before any conftest
