@@ -96,6 +96,68 @@ def test_a_hanging_asyncio_test_is_cancelled_and_its_loop_serves_the_next_test(t
     assert after.outcome == "passed", after.message
 
 
+def test_a_hanging_anyio_test_fails_and_anyio_s_runner_serves_the_next_tests(tmp_path):
+    """anyio's pytest plugin (LNbits) runs every async test and fixture in ONE long-lived runner
+    task.  Cancelling that task (it is the one whose await chain reaches the test) ended the
+    runner, and the 181 tests after LNbits' ``test_pay_invoice`` failed with
+    ``anyio.ClosedResourceError``.  Only the test's own coroutine is interrupted now, where it
+    waits; the runner, and the session fixture living in it, go on.  On uvloop, as LNbits."""
+    run = _run(tmp_path, """
+        import asyncio
+        import pytest
+        from pathlib import Path
+
+        CLEANED = Path(__file__).with_name("cleaned")
+
+        @pytest.fixture(scope="session")
+        def anyio_backend():
+            return "asyncio", {"use_uvloop": True}  # as LNbits' conftest
+
+        @pytest.fixture(scope="session")
+        async def client():
+            yield {"loop": asyncio.get_running_loop()}
+
+        @pytest.mark.anyio
+        async def test_waits_for_a_payment_event(client):
+            try:
+                await asyncio.Event().wait()
+            finally:
+                CLEANED.write_text("yes")
+
+        @pytest.mark.anyio
+        async def test_waits_in_a_task_of_its_own(client):
+            await asyncio.ensure_future(asyncio.sleep(60))
+
+        @pytest.mark.anyio
+        async def test_swallows_exceptions_while_it_waits(client):
+            while True:
+                try:
+                    await asyncio.sleep(60)
+                except Exception:
+                    pass
+
+        @pytest.mark.anyio
+        async def test_after_uses_the_same_runner(client):
+            assert CLEANED.read_text() == "yes"
+            assert client["loop"] is asyncio.get_running_loop()
+            assert await asyncio.sleep(0, result=7) == 7
+
+        @pytest.mark.anyio
+        async def test_and_the_one_after(client):
+            await asyncio.sleep(0)
+    """, test_timeout=1.5, timeout=120)
+    assert run.ran, run.problem
+    for name in ("test_waits_for_a_payment_event", "test_waits_in_a_task_of_its_own",
+                 "test_swallows_exceptions_while_it_waits"):
+        hung = _outcome(run, name)
+        assert hung.outcome == "failed" and hung.timed_out == 1.5, (name, hung)
+        assert hung.message.startswith("timed out on the split system"), hung.message
+    for name in ("test_after_uses_the_same_runner", "test_and_the_one_after"):
+        after = _outcome(run, name)
+        assert after.outcome == "passed", (name, after.message)
+    assert run.seconds < 60
+
+
 def test_a_test_slow_on_the_monolith_gets_a_longer_limit(tmp_path):
     mono = SuiteRun("monolith", {
         "suite/test_it.py::test_slow": TestOutcome("suite/test_it.py::test_slow", "passed", duration=1.0),

@@ -1148,11 +1148,21 @@ def _apply_config_module() -> str:
 # --------------------------------------------------------------------------- per-test time limit
 
 
-class TestTimedOut(BaseException):
-    """Raised in the main thread when a test runs past its limit (a BaseException, as pytest's own
-    outcomes are, so that the app's ``except Exception`` does not swallow it)."""
+try:  # pytest's own failure: anyio's test runner goes on after it, the app's ``except Exception`` does not catch it
+    from _pytest.outcomes import Failed as _Failed
+except ImportError:  # pragma: no cover - the plugin runs inside pytest
+    _Failed = BaseException
+
+
+class TestTimedOut(_Failed):
+    """Raised in a test that runs past its limit.  A pytest failure (a BaseException), so that the
+    app's ``except Exception`` does not swallow it and anyio's test runner, which runs every async
+    test of the session in one task, carries on with the next test."""
 
     __test__ = False
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg, pytrace=False) if _Failed is not BaseException else super().__init__(msg)
 
 
 _limits: dict[str, float] = {}
@@ -1184,46 +1194,78 @@ def timed_out_message(limit: float) -> str:
             "(decompose verify's per-test limit, --test-timeout)")
 
 
-#: Seconds a cancelled asyncio test is given to stop before it is interrupted the hard way.
+#: Seconds an interrupted asyncio test is given to stop before it is interrupted the hard way.
 CANCEL_GRACE = 10.0
 
 
+def _runs_test_code(task) -> bool:
+    coro = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None and is_test_module(frame.f_globals.get("__name__", "")):
+            return True
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return False
+
+
 def _running_test_task():
-    """The asyncio task the main thread's running event loop was asked to complete (the test's
-    coroutine under pytest-asyncio, anyio or ``asyncio.run``), else one whose await chain runs
-    code of a test module; None when no loop runs in this thread."""
+    """The asyncio task of the main thread's running loop whose await chain runs code of a test
+    module (the test's own task under pytest-asyncio or ``asyncio.run``; anyio's one runner task,
+    shared by every test of the session), else the task ``run_until_complete`` waits for; None
+    when no loop runs in this thread."""
     asyncio = sys.modules.get("asyncio")
     loop = asyncio._get_running_loop() if asyncio is not None else None
     if loop is None:
         return None
     tasks = sorted(asyncio.all_tasks(loop), key=id)
-    for task in tasks:  # the one run_until_complete waits for
-        if any(getattr(cb, "__name__", "") == "_run_until_complete_cb" for cb, *_ in getattr(task, "_callbacks", None) or ()):
-            return task
     for task in tasks:
-        coro = task.get_coro()
-        while coro is not None:
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-            if frame is not None and is_test_module(frame.f_globals.get("__name__", "")):
-                return task
-            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if _runs_test_code(task):
+            return task
+    for task in tasks:  # asyncio.run(library_coroutine()): no frame of the test module awaits
+        if any(getattr(cb, "__name__", "") in ("_run_until_complete_cb", "done_cb")
+               for cb, *_ in getattr(task, "_callbacks", None) or ()):
+            return task
     return None
 
 
+def _interrupt_task(task, message: str) -> bool:
+    """Raise ``TestTimedOut`` in ``task`` where it awaits: the task is detached from the future
+    it waits on and woken with the failure.  Cancelling the task instead would end anyio's
+    runner (it re-raises CancelledError), and every later test of the session fails with
+    ``ClosedResourceError``.  A plain future it waited on is cancelled (its timer or queue
+    forgets it); a task it awaited keeps running.  False when the task is not waiting."""
+    asyncio = sys.modules["asyncio"]
+    waiter = getattr(task, "_fut_waiter", None)
+    if task.done() or waiter is None:
+        return False
+    wakeups = [cb for cb, *_ in getattr(waiter, "_callbacks", None) or () if getattr(cb, "__self__", None) is task]
+    if not wakeups:
+        return False
+    for cb in wakeups:
+        waiter.remove_done_callback(cb)
+    if not isinstance(waiter, asyncio.Task):
+        waiter.cancel()
+    failed = task.get_loop().create_future()
+    failed.set_exception(TestTimedOut(message))
+    wakeups[0](failed)
+    return True
+
+
 def _on_alarm(signum, frame):
-    """At a test's limit: an asyncio test's task is cancelled (its loop, often shared by the
-    session's fixtures, stays whole; its ``finally`` blocks run), anything else is interrupted
-    by an exception raised where it waits.  A cancelled task that has not stopped
-    ``CANCEL_GRACE`` seconds later is interrupted the hard way."""
+    """At a test's limit: an asyncio test waiting in the loop gets ``TestTimedOut`` raised where
+    it awaits, from a callback of its loop (the loop, often shared by the session's fixtures,
+    stays whole; the test's ``finally`` blocks run); anything else is interrupted by the
+    exception raised where it runs.  A test that has not stopped ``CANCEL_GRACE`` seconds later
+    is interrupted the hard way."""
     import signal
 
     limit = _deadline["limit"]
     if _current is not None:
         _current["timed_out"] = limit
     task = None if _deadline.get("cancelled") else _running_test_task()
-    if task is not None:
+    if task is not None and getattr(task, "_fut_waiter", None) is not None:
         _deadline["cancelled"] = True
-        task.get_loop().call_soon_threadsafe(task.cancel, timed_out_message(limit))
+        task.get_loop().call_soon_threadsafe(_interrupt_task, task, timed_out_message(limit))
         signal.setitimer(signal.ITIMER_REAL, CANCEL_GRACE)
         return
     raise TestTimedOut(timed_out_message(limit))
