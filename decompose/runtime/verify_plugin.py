@@ -1161,9 +1161,6 @@ class TestTimedOut(_Failed):
 
     __test__ = False
 
-    def __init__(self, msg: str) -> None:
-        super().__init__(msg, pytrace=False) if _Failed is not BaseException else super().__init__(msg)
-
 
 _limits: dict[str, float] = {}
 _deadline = {"at": 0.0, "limit": 0.0, "nodeid": "", "cancelled": False}
@@ -1228,19 +1225,18 @@ def _running_test_task():
     return None
 
 
-def _interrupt_task(task, message: str) -> bool:
+def _interrupt_task(task, message: str) -> None:
     """Raise ``TestTimedOut`` in ``task`` where it awaits: the task is detached from the future
     it waits on and woken with the failure.  Cancelling the task instead would end anyio's
     runner (it re-raises CancelledError), and every later test of the session fails with
     ``ClosedResourceError``.  A plain future it waited on is cancelled (its timer or queue
-    forgets it); a task it awaited keeps running.  False when the task is not waiting."""
+    forgets it); a task it awaited keeps running.  A task no longer waiting is left to the hard
+    interruption ``CANCEL_GRACE`` seconds later."""
     asyncio = sys.modules["asyncio"]
     waiter = getattr(task, "_fut_waiter", None)
-    if task.done() or waiter is None:
-        return False
     wakeups = [cb for cb, *_ in getattr(waiter, "_callbacks", None) or () if getattr(cb, "__self__", None) is task]
-    if not wakeups:
-        return False
+    if task.done() or not wakeups:
+        return
     for cb in wakeups:
         waiter.remove_done_callback(cb)
     if not isinstance(waiter, asyncio.Task):
@@ -1248,7 +1244,6 @@ def _interrupt_task(task, message: str) -> bool:
     failed = task.get_loop().create_future()
     failed.set_exception(TestTimedOut(message))
     wakeups[0](failed)
-    return True
 
 
 def _on_alarm(signum, frame):
