@@ -243,3 +243,33 @@ def test_splitting_a_cluster_does_not_depend_on_the_string_hash():
     outs = {subprocess.run([sys.executable, "-c", SPLIT_SCRIPT], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4)}
     assert len(outs) == 1, outs
+
+
+def test_a_blueprint_left_without_edges_is_its_own_service_not_its_coupled_siblings():
+    """privacyIDEA's shape: one package of blueprint modules (``pi.api.<domain>``), two coupled to
+    each other, the others coupled only to the shared library.  Once that library is shared, the
+    lone blueprints have no edge; sharing the package ``pi.api`` with the coupled pair is no
+    reason to join them (it put 30 blueprints into one service): each stays a service of its own,
+    and a lone module of a blueprint's own domain still joins it."""
+    g = nx.Graph()
+    g.add_edge("pi.api.auth", "pi.api.token", weight=3)
+    g.add_edge("pi.api.auth", "pi.lib.auth", weight=2)
+    lone = ["pi.api.clients", "pi.api.event", "pi.api.realm"]
+    utils = [f"pi.util.u{i}" for i in range(6)]  # a library big enough to keep the size cap out
+    for m in ["pi.api.auth", "pi.api.token", "pi.lib.auth", *lone, "pi.models.token"]:
+        for u in utils:
+            g.add_edge(m, u, weight=1)
+    d = nx.DiGraph()
+    d.add_nodes_from(g.nodes)
+    d.add_edges_from((m, u) for m in g.nodes if m not in utils for u in utils)
+    keys = {m: m.rpartition(".")[2] for m in g.nodes}
+    evidence = {m: 1 for m in ["pi.api.auth", "pi.api.token", *lone, "pi.models.token"]}
+    r = cluster(g, d, seed=7, keys=keys, evidence=evidence, table_modules=["pi.models.token"],
+                constraints=Constraints(shared=["pi.util.*"]))
+    assert r.shared == utils and not r.notes
+    by = services_of(r)
+    assert {"pi.api.auth", "pi.api.token"} <= by[r.assignment["pi.api.auth"]]
+    for m in lone:
+        assert by[r.assignment[m]] == {m}, (m, by)
+    # the table module of the token domain, with no edge left either, joins its blueprint
+    assert r.assignment["pi.models.token"] == r.assignment["pi.api.token"]

@@ -44,7 +44,7 @@ Steps
    (``networkx.community.louvain_communities`` with the seed; default) or
    greedy modularity (Clauset-Newman-Moore, deterministic by itself).
    Atoms with no edge at all join the cluster sharing their longest package
-   prefix.
+   prefix; one serving routes or owning tables only a cluster of its own domain.
 4. **Pins.**  A community holding atoms pinned to different services is
    split: each unpinned atom goes to the pinned service it is most coupled to.
 5. **Target count.**  Above the target, the two clusters whose merge raises
@@ -193,10 +193,11 @@ def _common_prefix_len(a: str, b: str) -> int:
 def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, list[str]],
                      keys: Mapping[str, str] | None = None, evidence: Mapping[str, int] | None = None) -> list[list[str]]:
     """Atoms without any edge join the cluster sharing their longest package prefix.  One
-    serving routes or owning tables (``evidence``) needs more than the root package every
-    module shares (the project itself is no evidence), and two isolated atoms join each other
-    only when they serve one domain (``keys``): three blueprints left with no edge once
-    their library is shared stay three services."""
+    serving routes or owning tables (``evidence``) joins only a cluster of its own domain
+    (``keys``; without keys: sharing more than the root package every module shares, the
+    project itself being no evidence), and two isolated atoms join each other only when they
+    serve one domain: three blueprints left with no edge once their library is shared stay
+    three services, whether or not a sibling blueprint with edges formed a cluster."""
     isolated = [c[0] for c in comms if len(c) == 1 and q.degree(c[0]) == 0]
     rest = [list(c) for c in comms if not (len(c) == 1 and q.degree(c[0]) == 0)]
     if not rest:
@@ -205,14 +206,16 @@ def _attach_isolated(q: nx.Graph, comms: list[list[str]], atoms: Mapping[str, li
     root = _root_depth(sorted({m for c in comms for a in c for m in atoms[a]})) if len(comms) > 1 else 0
     for atom in isolated:
         best, best_key = None, None
+        serves = any((evidence or {}).get(m) for m in atoms[atom])
+        own_domain = serves and keys is not None
         for i, c in enumerate(rest):
             score = max((_common_prefix_len(m, n) for m in atoms[atom] for c_atom in c for n in atoms[c_atom]
-                         if i < formed or keys is None or keys.get(m, m) == keys.get(n, n)), default=0)
+                         if (i < formed and not own_domain) or keys is None or keys.get(m, m) == keys.get(n, n)),
+                        default=0)
             key = (-score, i)
             if best_key is None or key < best_key:
                 best, best_key = i, key
-        serves = any((evidence or {}).get(m) for m in atoms[atom])
-        if best_key is not None and -best_key[0] > (root if serves else 0):
+        if best_key is not None and -best_key[0] > (root if serves and not own_domain else 0):
             rest[best].append(atom)
         else:
             rest.append([atom])
