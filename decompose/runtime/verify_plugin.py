@@ -414,6 +414,7 @@ def _read_body(environ) -> bytes:
 
 def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], body: bytes):
     """(status line, headers, body) of ``method target`` sent to the gateway as it is."""
+    sync_settings()
     url = urlsplit(URL)
     conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     conn = conn_cls(url.hostname, url.port, timeout=TIMEOUT)
@@ -434,6 +435,85 @@ def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], bo
         return f"{resp.status} {resp.reason}", out, data
     finally:
         conn.close()
+
+
+#: Beside the app configuration in the verify folder: the fields of the app's settings objects
+#: the suite changed in this process (``sync_settings``), which the services take on per request.
+SETTINGS_FILE = "app-settings.json"
+#: (key ``module:attribute``, the object, its fields when first seen) of the app's settings objects.
+_settings: list = []
+_settings_sent: list = [None]
+
+
+def _is_settings(obj) -> bool:
+    """A pydantic settings object (``pydantic_settings.BaseSettings``, pydantic 1's ``BaseSettings``)."""
+    if isinstance(obj, type):
+        return False
+    return any(k.__name__ == "BaseSettings" and k.__module__.split(".", 1)[0] in ("pydantic", "pydantic_settings")
+               for k in type(obj).__mro__[1:])
+
+
+def _settings_fields(obj):
+    """The settings object's fields as JSON data, or None."""
+    try:
+        if hasattr(obj, "model_dump"):
+            return json.loads(json.dumps(obj.model_dump(mode="json"), default=str))
+        return json.loads(obj.json())
+    except Exception:  # noqa: BLE001 - a settings object that cannot be dumped is not synchronised
+        return None
+
+
+def find_settings() -> int:
+    """The app's settings objects: module-level pydantic settings instances in the app's modules
+    (``lnbits.settings.settings``), each under the module defining its class if it holds it.
+    Their fields as they are now are the baseline ``sync_settings`` compares with (taken once
+    the suite is collected: its conftest files imported, no fixture run).  Returns how many."""
+    seen = {id(o) for _, o, _ in _settings}
+    found: dict[int, tuple] = {}
+    for name in sorted(m for m in list(sys.modules) if m.split(".", 1)[0] in PACKAGES):
+        module = sys.modules.get(name)
+        for attr, value in sorted(getattr(module, "__dict__", {}).items()):
+            if id(value) in seen or not _is_settings(value):
+                continue
+            rank = (type(value).__module__ != name, name, attr)
+            if id(value) not in found or rank < found[id(value)][0]:
+                found[id(value)] = (rank, f"{name}:{attr}", value)
+    for _, key, value in sorted(found.values(), key=lambda t: t[0]):
+        fields = _settings_fields(value)
+        if fields is not None:
+            _settings.append((key, value, fields))
+    return len(found)
+
+
+def sync_settings() -> bool:
+    """Before a request goes to the split system: the fields of the app's settings objects the
+    suite changed in this process since ``find_settings`` (LNbits' fixtures set
+    ``settings.first_install``, ``auth_allowed_methods``...) written to :data:`SETTINGS_FILE`
+    in the verify folder when they differ from what was last written; the services' generated
+    ``verify_config.refresh_settings`` takes them on, and gives back their own values of the
+    fields that are no longer listed.  On the monolith the app read this very object."""
+    folder = os.path.dirname(os.environ.get("DECOMPOSE_APP_CONFIG_FILE", ""))
+    if not _settings or not folder:
+        return False
+    changed = {}
+    for key, obj, baseline in _settings:
+        now = _settings_fields(obj)
+        if now is not None:
+            delta = {k: v for k, v in sorted(now.items()) if baseline.get(k, _SKIP) != v}
+            if delta:
+                changed[key] = delta
+    text = json.dumps(changed, sort_keys=True)
+    if text == _settings_sent[0]:
+        return False
+    path = os.path.join(folder, SETTINGS_FILE)
+    try:
+        with open(f"{path}.{os.getpid()}.tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(f"{path}.{os.getpid()}.tmp", path)
+    except OSError:
+        return False
+    _settings_sent[0] = text
+    return True
 
 
 def expire_orm_sessions() -> int:
@@ -811,6 +891,7 @@ def _install_starlette() -> None:
         if not ROUTING:
             return original(self, request)
         httpx = sys.modules[type(request).__module__.split(".")[0]]
+        sync_settings()
         gateway = httpx.URL(URL)
         url = request.url.copy_with(scheme=gateway.scheme, host=gateway.host, port=gateway.port)
         forwarded = httpx.Request(request.method, url, headers=request.headers, content=request.read())
@@ -846,6 +927,7 @@ def _install_httpx_asgi() -> None:
         _count("requests")
         if not ROUTING:
             return await original(self, request)
+        sync_settings()
         gateway = httpx.URL(URL)
         url = request.url.copy_with(scheme=gateway.scheme, host=gateway.host, port=gateway.port)
         forwarded = httpx.Request(request.method, url, headers=request.headers, content=await request.aread())
@@ -1432,6 +1514,11 @@ def pytest_runtest_logreport(report) -> None:
             _set_outcome(rec, "error", report)
     if rec.get("timed_out") and rec["outcome"] in ("failed", "error"):
         rec["message"] = timed_out_message(rec["timed_out"])
+
+
+def pytest_collection_finish(session) -> None:
+    if ROUTING:
+        find_settings()
 
 
 def pytest_collectreport(report) -> None:

@@ -1,0 +1,28 @@
+from setapp.settings import Method, settings
+
+
+def test_signup_is_closed_by_default(client):
+    assert client.post("/accounts/signup", params={"name": "bob"}).status_code == 403
+
+
+def test_signup_opened_by_a_fixture(client, open_signup):
+    r = client.post("/accounts/signup", params={"name": "ada"})
+    assert r.status_code == 200
+    # the accounts service reads the news service's headline: both see the suite's settings
+    assert r.json() == {"name": "ada", "admin": True, "welcome": "WELCOME ABOARD"}
+
+
+def test_a_setting_changed_by_the_test_itself(client):
+    settings.motd = "changed"
+    assert client.get("/news/motd").json() == {"motd": "changed"}
+
+
+def test_settings_are_back_to_the_apps_own_after_a_test_changed_them(client):
+    assert client.get("/news/motd").json() == {"motd": "hello"}
+    assert client.post("/accounts/signup", params={"name": "bob"}).status_code == 403
+
+
+def test_an_enum_list_setting(client):
+    assert client.post("/accounts/login", params={"method": "token"}).status_code == 403
+    settings.methods = [Method.password, Method.token]
+    assert client.post("/accounts/login", params={"method": "token"}).status_code == 200
