@@ -130,18 +130,29 @@ CARRIED_APP = '''
 import flask
 
 
+def store():
+    """A request-local store made when missing (privacyIDEA's get_request_local_store)."""
+    if "_store" not in flask.g:
+        flask.g._store = {}
+    return flask.g._store
+
+
 def create_app():
     app = flask.Flask(__name__)
 
     @app.post("/token")
     def token():
         flask.g.serial = "T1"  # set by this request only
+        store()["hits"] = 1
+        flask.g.cache = "warm"
         return "ok"
 
     @app.post("/user")
     def user():
         note = getattr(flask.g, "note", None)  # a guarded read: fine on a fresh g too
-        return {"serial": flask.g.serial, "note": note}  # privacyIDEA's Match.admin reads g.serial so
+        cache = flask.g.cache if hasattr(flask.g, "cache") else None  # so is this one
+        store()
+        return {"serial": flask.g.serial, "note": note, "cache": cache}  # privacyIDEA's Match.admin reads g.serial so
 
     return app
 '''
@@ -187,7 +198,9 @@ def test_a_request_reading_g_state_an_earlier_request_left_is_listed(tmp_path):
     got = {tid.rsplit("::", 1)[1]: t for tid, t in mono.tests.items()}
     assert [got[n].outcome for n in ("test_1_token", "test_2_user")] == ["passed", "passed"], mono.log_tail()
     assert got["test_1_token"].g_carried == []
-    assert got["test_2_user"].g_carried == ["serial"]  # not "note": read with getattr(g, name, default)
+    # not "note" (read with getattr(g, name, default)), "cache" (after hasattr) or "_store" (made when
+    # missing): the request copes with a g without them
+    assert got["test_2_user"].g_carried == ["serial"]
     failed = TestOutcome(got["test_2_user"].id, "failed", requests=1)
     reasons, _ = reasons_and_notes(got["test_2_user"], failed)
     assert any("g.serial" in r and "a service's request starts with an empty g" in r for r in reasons), reasons

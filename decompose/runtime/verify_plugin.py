@@ -790,6 +790,20 @@ def _watch_flask_g(flask) -> None:
     cls.__setattr__, cls.__getattr__ = setattr_, getattr_
     if not ROUTING:
         cls.__getattribute__ = getattribute_
+        for method in ("__contains__", "get", "setdefault", "pop"):
+            if callable(getattr(cls, method, None)):
+                setattr(cls, method, _probing(getattr(cls, method)))
+
+
+def _probing(method):
+    """``method`` of ``flask.g`` (``__contains__``, ``get``...) noting the name the app's code asks for."""
+
+    def probe(self, name, *args, **kwargs):
+        _note_probed_g(self, name, sys._getframe(1))
+        return method(self, name, *args, **kwargs)
+
+    probe.__name__ = method.__name__
+    return probe
 
 
 #: Per ``flask.g`` (monolith run): name -> number of the request handling that set it (0: set outside one).
@@ -797,11 +811,28 @@ _g_origin: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _ATTRIBUTE_OPS = frozenset(op for name, op in dis.opmap.items() if name in ("LOAD_ATTR", "LOAD_METHOD"))
 
 
+#: Per ``flask.g`` (monolith run): name -> number of the request handling whose app code last asked
+#: whether ``g`` has it (``name in g``, ``g.get``/``setdefault``/``pop``, ``hasattr``, ``getattr``
+#: with a default): that request copes with a ``g`` without it.
+_g_probed: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _note_probed_g(g, name, frame) -> None:
+    if getattr(_handling, "depth", 0) and isinstance(name, str) and is_app_module(frame.f_globals.get("__name__", "")):
+        try:
+            _g_probed.setdefault(g, {})[name] = _request_serial[0]
+        except TypeError:
+            pass
+
+
 def _note_carried_g(g, name: str, frame) -> None:
     """The app's request handling reads, by plain attribute access (``g.serial``; not ``hasattr`` or
-    ``getattr(g, name, default)``), a name of ``g`` that this request did not set: state an earlier
-    request or the test left in an app context that outlives requests (privacyIDEA's test classes
-    push one for the whole class).  A service's request starts with an empty ``g``."""
+    ``getattr(g, name, default)``), a name of ``g`` that this request did not set and did not first
+    ask for: state an earlier request or the test left in an app context that outlives requests
+    (privacyIDEA's test classes push one for the whole class).  A service's request starts with an
+    empty ``g``.  A name the request asked for first (``if "_request_local_store" not in g: g... =
+    {}``, privacyIDEA's request-local store) is one it creates when it is missing: reusing an
+    earlier request's is no dependence on it."""
     try:
         origins = _g_origin.get(g)
     except TypeError:
@@ -811,7 +842,10 @@ def _note_carried_g(g, name: str, frame) -> None:
     if not is_app_module(frame.f_globals.get("__name__", "")):
         return
     code = frame.f_code.co_code
-    if 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] in _ATTRIBUTE_OPS:
+    if not (0 <= frame.f_lasti < len(code) and code[frame.f_lasti] in _ATTRIBUTE_OPS):
+        _note_probed_g(g, name, frame)  # hasattr(g, name), getattr(g, name, default)
+        return
+    if _g_probed.get(g, {}).get(name) != _request_serial[0]:
         _note("g_carried", name)
 
 
