@@ -485,6 +485,53 @@ def find_settings() -> int:
     return len(found)
 
 
+#: Keys of the app's configuration each service keeps its own of (``verify._OWN_SERVING_KEYS``).
+_OWN_CONFIG_KEYS = frozenset({"SERVER_NAME", "APPLICATION_ROOT", "SECRET_KEY"})
+#: Key in :data:`SETTINGS_FILE` of the Flask configuration delta (never a ``module:attribute``).
+FLASK_CONFIG_KEY = "flask.config"
+_flask_delta: dict = {}
+_suite_config: dict = {"stamp": None, "data": {}}
+
+
+def _services_app_config() -> dict:
+    """The configuration the services took on (``app-config.json`` in the verify folder), or {}."""
+    path = os.environ.get("DECOMPOSE_APP_CONFIG_FILE", "")
+    try:
+        stamp = os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        stamp = None
+    if stamp != _suite_config["stamp"]:
+        data = {}
+        if stamp is not None:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    data = json.load(f)
+            except (OSError, ValueError):
+                data = {}
+        _suite_config.update(stamp=stamp, data=data if isinstance(data, dict) else {})
+    return _suite_config["data"]
+
+
+def note_flask_config(app) -> None:
+    """Before a request of the Flask app ``app`` goes to the split system: the keys of its
+    configuration that differ from what the services took on (the app's configuration on the
+    monolith run, ``app-config.json``), JSON values only, paths left out (a service's tree is
+    not this one's): a test set them (privacyIDEA's ``app.config['APP_READY'] = False``, a test
+    class's own config).  :func:`sync_settings` writes them with the settings objects' fields."""
+    base = _services_app_config()
+    cwd = os.getcwd()
+    delta = {}
+    for key, value in sorted(dict.items(app.config), key=lambda kv: str(kv[0])):
+        if not isinstance(key, str) or key in _OWN_CONFIG_KEYS:
+            continue
+        v = _jsonable(value, cwd)
+        if v is _SKIP or (isinstance(v, str) and os.path.isabs(v)) or base.get(key, _SKIP) == v:
+            continue
+        delta[key] = v
+    _flask_delta.clear()
+    _flask_delta.update(delta)
+
+
 def sync_settings() -> bool:
     """Before a request goes to the split system: the fields of the app's settings objects the
     suite changed in this process since ``find_settings`` (LNbits' fixtures set
@@ -493,9 +540,9 @@ def sync_settings() -> bool:
     ``verify_config.refresh_settings`` takes them on, and gives back their own values of the
     fields that are no longer listed.  On the monolith the app read this very object."""
     folder = os.path.dirname(os.environ.get("DECOMPOSE_APP_CONFIG_FILE", ""))
-    if not _settings or not folder:
+    if not (_settings or _flask_delta or _settings_sent[0]) or not folder:
         return False
-    changed = {}
+    changed = {FLASK_CONFIG_KEY: dict(_flask_delta)} if _flask_delta else {}
     for key, obj, baseline in _settings:
         now = _settings_fields(obj)
         if now is not None:
@@ -560,6 +607,8 @@ def wsgi_headers(environ) -> list[tuple[str, str]]:
 
 def _forward_wsgi(app, environ, start_response):
     body = _read_body(environ)
+    if isinstance(getattr(app, "config", None), dict):
+        note_flask_config(app)
     status, out_headers, data = send_to_gateway(environ.get("REQUEST_METHOD", "GET"), request_target(environ),
                                                 wsgi_headers(environ), body)
     if "werkzeug.debug.preserve_context" in environ:
@@ -657,6 +706,7 @@ def _dispatch_to_gateway(app):
 
     environ = request.environ
     body = request.get_data(cache=True)
+    note_flask_config(app)
     status, headers, data = send_to_gateway(request.method, request_target(environ), wsgi_headers(environ), body)
     return app.response_class(data, status=int(status.split(" ", 1)[0]), headers=headers)
 

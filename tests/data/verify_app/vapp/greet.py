@@ -1,4 +1,4 @@
-from flask import Blueprint, g, jsonify, redirect, request, session
+from flask import Blueprint, current_app, g, jsonify, redirect, request, session
 
 from . import words
 from .db import get_db
@@ -14,6 +14,11 @@ def stamp():
 @bp.get("/greet/<name>")
 def greet(name):
     return words.greeting(name)
+
+
+@bp.get("/mode")
+def mode():
+    return {"shout": bool(current_app.config.get("SHOUT", False))}
 
 
 @bp.get("/notes")
