@@ -4,8 +4,10 @@ It holds the one SQLite database (``db.sqlite3``) that the services and the
 test process use under ``decompose verify``, the Flask session key
 (``secret-key``) both sign cookies with, the configuration the suite's Flask
 app ran with on the monolith (``app-config.json``, with copies of the files it
-names under ``files/`` for containers), and for a Django suite the settings it
-runs its app with (``django-settings.json``); the services take both on.  ``suite/``
+names under ``files/`` for containers), the fields of the app's settings objects and
+the keys of its Flask configuration that the suite's tests changed in the test process
+(``app-settings.json``, written by the plugin before each request), and for a Django suite
+the settings it runs its app with (``django-settings.json``); the services take them on.  ``suite/``
 holds the suite's own folder (``tests``: a link locally, a copy for containers): a
 fixture stores a path relative to the suite's working directory
 (``tests/testdata/passwords`` in a resolver's configuration) and the services,
