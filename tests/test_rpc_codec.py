@@ -115,6 +115,11 @@ class Documented(BaseModel):  # a library's models in its fields (fastapi's Open
     contact: Contact | None = None
 
 
+class Asset(BaseModel):  # a file kept in a column (LNbits' uploaded assets)
+    name: str
+    data: bytes
+
+
 class OutOfStock(Exception):
     def __init__(self, product: Product):
         super().__init__(f"{product.name} is out of stock")
@@ -249,7 +254,8 @@ def test_the_allow_list_is_the_modules_the_plan_places(pshop):
 ROUND_TRIP = '''
 import datetime, decimal, enum, json, sys, uuid
 from decompose_rt import rpc
-from pshop.models import Colour, Discounted, Legacy, LegacyTag, OutOfStock, Price, Product, Size, Slot, Stock
+from pshop.models import (Asset, Colour, Discounted, Legacy, LegacyTag, OutOfStock, Price, Product, Size, Slot,
+                         Stock)
 import pathlib
 
 def wire(value):  # what crosses: JSON text
@@ -268,6 +274,7 @@ slot = Slot(datetime.time(9, 30), datetime.timedelta(days=1, seconds=5, microsec
 slot_back = wire(slot)
 legacy = Legacy(tags=[LegacyTag(Label="x", since=datetime.date(2020, 1, 1))], colour=Colour.BLUE)
 legacy_back = wire(legacy)
+blob = wire(Asset(name="logo.png", data=b"\\x89PNG\\x00\\xff"))
 print(json.dumps({
     "equal": back == p, "cls": type(back).__qualname__, "price": type(back.price).__qualname__,
     "price_equal": back.price == p.price, "was": repr(back.price.was), "id": repr(back.id),
@@ -283,6 +290,8 @@ print(json.dumps({
     "path": type(wire(pathlib.Path("x"))).__name__ == type(pathlib.Path("x")).__name__,
     "v1": [type(legacy_back).__qualname__, legacy_back == legacy, type(legacy_back.tags[0]).__qualname__,
            legacy_back.colour is Colour.BLUE, sorted(legacy_back.__fields_set__), repr(legacy_back.weight)],
+    "bytes": [type(blob).__qualname__, repr(blob.data), repr(wire(b"\\x00\\x01")), repr(wire(bytearray(b"ab"))),
+              repr(wire(memoryview(b"mv"))), repr(wire({"raw": [b""]}))],
 }))
 '''
 
@@ -298,6 +307,7 @@ def test_nested_models_dataclasses_and_enums_round_trip_as_their_classes(pshop):
         "nested": ["Product", True, True], "error": ["OutOfStock", "pen is out of stock", True],
         "slot": ["Slot", True, "PurePosixPath"], "path": True,
         "v1": ["Legacy", True, "LegacyTag", True, ["colour", "tags"], "Decimal('1')"],
+        "bytes": ["Asset", "b'\\x89PNG\\x00\\xff'", "b'\\x00\\x01'", "bytearray(b'ab')", "b'mv'", "{'raw': [b'']}"],
     }
 
 
