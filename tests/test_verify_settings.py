@@ -7,8 +7,11 @@ its tests change more.  The services had their own copy, built at their start, s
 LNbits' tests answered 403 or 401 on the split system.  Now the plugin sends the fields the
 suite changed (against the object as it was once the suite was collected) before each request;
 the services take them on, validated as the fields' types, and take back their own values of
-the fields the suite restored.  Checked on tests/data/verify_settings, a FastAPI monolith
-whose two services read the settings in a route and in an RPC between them.
+the fields the suite restored.  And the other way: a field a service's own request changed (an
+admin route saving the site title) is set on the test process's object before the test reads
+it (LNbits' ``test_admin_update_settings``, ``first_install``), and stays sent from then on, so
+the services follow the suite's restore.  Checked on tests/data/verify_settings, a FastAPI monolith
+whose two services read and change the settings in routes and in an RPC between them.
 """
 
 from __future__ import annotations
@@ -50,11 +53,17 @@ def test_settings_the_suite_changes_in_its_process_are_what_the_services_read(ge
     out, app = generated
     report = verify_json(out, app / "tests", "--local")
     by_id = rows(report)
-    assert report["monolith"]["counts"] == {"passed": 5}
-    assert report["split"]["counts"] == {"passed": 5}, report
+    assert report["monolith"]["counts"] == {"passed": 7}
+    assert report["split"]["counts"] == {"passed": 7}, report
     for tid, row in by_id.items():
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", "same"), row
     assert report["regressions"] == []
     # what the last request of the suite ran with: the enum list the last test set, as JSON
     written = json.loads((Path(report["verify_dir"]) / "app-settings.json").read_text())
-    assert written == {"setapp.settings:settings": {"methods": ["password", "token"]}}
+    # motd, once a service changed it, is sent with the suite's value (restored by its fixture)
+    assert written == {"setapp.settings:settings": {"methods": ["password", "token"], "motd": "hello"}}
+    # what each service's requests changed: news did, in a route and in the RPC accounts sent it
+    folder = Path(report["verify_dir"])
+    assert sorted(p.name for p in folder.glob("app-settings.from-*.json")) == ["app-settings.from-news.json"]
+    assert json.loads((folder / "app-settings.from-news.json").read_text()) == {
+        "setapp.settings:settings": {"motd": "via rpc"}}

@@ -430,7 +430,7 @@ def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], bo
         resp = conn.getresponse()
         data = resp.read()
         out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
-        expire_orm_sessions()
+        after_answer()
         forget_app_g()
         return f"{resp.status} {resp.reason}", out, data
     finally:
@@ -538,17 +538,19 @@ def sync_settings() -> bool:
     ``settings.first_install``, ``auth_allowed_methods``...) written to :data:`SETTINGS_FILE`
     in the verify folder when they differ from what was last written; the services' generated
     ``verify_config.refresh_settings`` takes them on, and gives back their own values of the
-    fields that are no longer listed.  On the monolith the app read this very object."""
+    fields that are no longer listed.  Every object found is listed (the services compare those
+    before and after each request), and a field a service changed (:func:`pull_settings`) stays
+    listed with this process's value.  On the monolith the app read this very object."""
     folder = os.path.dirname(os.environ.get("DECOMPOSE_APP_CONFIG_FILE", ""))
     if not (_settings or _flask_delta or _settings_sent[0]) or not folder:
         return False
+    pull_settings()
     changed = {FLASK_CONFIG_KEY: dict(_flask_delta)} if _flask_delta else {}
     for key, obj, baseline in _settings:
         now = _settings_fields(obj)
         if now is not None:
-            delta = {k: v for k, v in sorted(now.items()) if baseline.get(k, _SKIP) != v}
-            if delta:
-                changed[key] = delta
+            changed[key] = {k: v for k, v in sorted(now.items())
+                            if baseline.get(k, _SKIP) != v or (key, k) in _sticky}
     text = json.dumps(changed, sort_keys=True)
     if text == _settings_sent[0]:
         return False
@@ -561,6 +563,61 @@ def sync_settings() -> bool:
         return False
     _settings_sent[0] = text
     return True
+
+
+#: The services' generated ``verify_config`` module, loaded in this process (``_apply_config_module``).
+_config_module: list = [None]
+#: Per file of settings fields a service changed: what it held when last read.
+_pulled: dict = {}
+#: (``module:attribute``, field) a service changed: listed from then on with this process's value.
+_sticky: set = set()
+
+
+def pull_settings() -> int:
+    """The settings fields the services' own requests changed (LNbits' admin API saving the site
+    title, its first-install route clearing ``first_install``), set on this process's settings
+    objects as their types: each service writes them to ``app-settings.from-<service>.json`` in
+    the verify folder before its answer starts (``verify_config.note_settings_changes``).  Only a
+    value that changed since that file was last read is taken, so a test's own later change wins.
+    On the monolith the test read the very object the app changed.  Returns how many fields."""
+    module = _config_module[0]
+    folder = os.path.dirname(os.environ.get("DECOMPOSE_APP_CONFIG_FILE", ""))
+    prefix = getattr(module, "CHANGED_PREFIX", None)
+    if not (_settings and folder and prefix and hasattr(module, "read_changed")):
+        return 0
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".json"))
+    except OSError:
+        return 0
+    objects = {key: obj for key, obj, _ in _settings}
+    n = 0
+    for name in names:
+        last = _pulled.setdefault(name, {})
+        data = module.read_changed(os.path.join(folder, name), last)
+        if data is None:
+            continue
+        before, last["data"] = last.get("data", {}), data
+        for key, fields in sorted(data.items()):
+            obj = objects.get(key)
+            if obj is None or not isinstance(fields, dict):
+                continue
+            was = before.get(key) if isinstance(before.get(key), dict) else {}
+            for field, value in sorted(fields.items()):
+                if was.get(field, _SKIP) == value:
+                    continue
+                module.set_field(obj, field, value)
+                _sticky.add((key, field))
+                n += 1
+    if n:
+        _settings_sent[0] = None  # the services hear of it with the next request
+    return n
+
+
+def after_answer() -> None:
+    """Once the split system answered a request the suite sent: what the services changed that
+    the test process holds (its ORM sessions' rows, its settings objects' fields)."""
+    expire_orm_sessions()
+    pull_settings()
 
 
 def expire_orm_sessions() -> int:
@@ -983,7 +1040,7 @@ def _install_starlette() -> None:
         if transport is None:
             transport = _transports[httpx.__name__] = httpx.HTTPTransport()
         response = transport.handle_request(forwarded)
-        expire_orm_sessions()  # the answer has begun: the request's writes are committed
+        after_answer()  # the answer has begun: the request's writes are committed
         return response
 
     handle_request._decompose_verify = True
@@ -1019,7 +1076,7 @@ def _install_httpx_asgi() -> None:
         async with httpx.AsyncHTTPTransport() as transport:
             response = await transport.handle_async_request(forwarded)
             content = await response.aread()
-        expire_orm_sessions()
+        after_answer()
         return httpx.Response(response.status_code, headers=response.headers, content=content,
                               extensions={k: v for k, v in response.extensions.items() if k == "http_version"})
 
@@ -1304,6 +1361,7 @@ def _apply_config_module() -> str:
         return f"cannot load {CONFIG_MODULE}"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    _config_module[0] = module
     try:  # the test process never takes the services' own database variable
         applied = module.apply(service_env=False)
     except TypeError:  # generated by a decompose without that parameter

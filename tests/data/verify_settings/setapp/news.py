@@ -9,6 +9,16 @@ def headline() -> str:
     return settings.motd.upper()
 
 
+def announce(text: str) -> str:
+    settings.motd = text  # the app changes its own settings (an admin saving them)
+    return settings.motd
+
+
 @router.get("/motd")
 def motd():
     return {"motd": settings.motd}
+
+
+@router.put("/motd")
+def set_motd(text: str):
+    return {"motd": announce(text)}

@@ -17,6 +17,19 @@ def test_a_setting_changed_by_the_test_itself(client):
     assert client.get("/news/motd").json() == {"motd": "changed"}
 
 
+def test_a_setting_the_app_changes_is_what_the_test_reads(client):
+    assert client.put("/news/motd", params={"text": "new"}).json() == {"motd": "new"}
+    assert settings.motd == "new"
+    # and what the app reads elsewhere (split: the accounts service)
+    assert client.get("/accounts/motd").json() == {"motd": "new"}
+
+
+def test_a_setting_changed_in_a_call_between_services(client):
+    assert client.post("/accounts/announce", params={"text": "via rpc"}).json() == {"motd": "via rpc"}
+    assert settings.motd == "via rpc"
+    assert client.get("/news/motd").json() == {"motd": "via rpc"}
+
+
 def test_settings_are_back_to_the_apps_own_after_a_test_changed_them(client):
     assert client.get("/news/motd").json() == {"motd": "hello"}
     assert client.post("/accounts/signup", params={"name": "bob"}).status_code == 403
