@@ -563,6 +563,37 @@ def _call(gw, method: str, path: str = "/catalog/items"):
     return r, time.monotonic() - t0
 
 
+def test_gateway_names_its_caller_to_the_service_and_adds_no_forwarded_headers(gateway, monkeypatch):
+    """The service must see the caller the monolith saw (IP-bound policies, audit logs, rate
+    limits): the gateway names its own peer in X-Decompose-Client, never a caller's claim of it,
+    and forwards the caller's X-Forwarded-For as it came.  Under verify only, the suite's
+    process names the client of its in-process request (none: an empty value)."""
+    from werkzeug.test import Client
+
+    sent = []
+
+    def capture(self, method, url, headers=None, content=None, **kw):
+        sent.append({k.lower(): v for k, v in headers})
+        return httpx.Response(200, text="ok")
+
+    monkeypatch.setattr(httpx.Client, "request", capture)
+    claim = {"X-Decompose-Client": "6.6.6.6", "X-Forwarded-For": "198.51.100.1", "X-Decompose-Remote-User": "eve"}
+    gw = gateway("http://127.0.0.1:9")
+    r = Client(gw.app).open("/catalog/items", environ_base={"REMOTE_ADDR": "203.0.113.7"}, headers=claim)
+    assert r.status_code == 200
+    first = sent[-1]
+    assert first["x-decompose-client"] == "203.0.113.7" and "x-decompose-remote-user" not in first
+    assert first["x-forwarded-for"] == "198.51.100.1"
+    assert sorted(k for k in first if k.startswith("x-forwarded-")) == ["x-forwarded-for"]
+    Client(gw.app).open("/catalog/items", environ_base={"REMOTE_USER": "ada"})  # its server authenticated ada
+    assert sent[-1]["x-decompose-remote-user"] == "ada"
+    gw = gateway("http://127.0.0.1:9", DECOMPOSE_GATEWAY_TRUST_CLIENT="1")
+    Client(gw.app).open("/catalog/items", environ_base={"REMOTE_ADDR": "203.0.113.7"}, headers=claim)
+    assert sent[-1]["x-decompose-client"] == "6.6.6.6" and sent[-1]["x-decompose-remote-user"] == "eve"
+    Client(gw.app).open("/catalog/items", headers={"X-Decompose-Client": ""})
+    assert sent[-1]["x-decompose-client"] == ""
+
+
 def test_gateway_refused_connection_is_503_naming_the_service_and_retried(gateway, monkeypatch):
     gw = gateway(f"http://127.0.0.1:{free_port()}")  # nothing listens there
     attempts = []

@@ -461,7 +461,7 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     out, app = fixture_out
     report = verify_json(out, app / "tests", "--local", code=1)
     by_id = rows(report)
-    assert report["monolith"]["counts"] == {"passed": 20}
+    assert report["monolith"]["counts"] == {"passed": 22}
     # both ways of sending a request to the app went to the split system: the module global
     # the request changes is not this process's any more
     assert report["regressions"] == ["tests/test_split_only.py::test_counter_global",
@@ -486,7 +486,8 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
         row = by_id[f"tests/test_basic.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
     for name in ("test_dispatch_in_a_request_context", "test_dispatch_posts_a_form",
-                 "test_dispatch_reads_the_rows_the_fixture_inserted"):
+                 "test_dispatch_reads_the_rows_the_fixture_inserted",
+                 "test_the_app_sees_the_client_address_the_request_has"):
         row = by_id[f"tests/test_dispatch.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
     assert "with client:" in by_id["tests/test_basic.py::test_login_session"]["notes"][0]
@@ -495,10 +496,11 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     assert in_g["reasons"] == ["reads g.handled_by in the test process, which the app's request handling set there "
                                "on the monolith; the split system handles the request in a service"]
     for name in ("test_a_config_key_the_test_sets_is_what_the_services_read",
+                 "test_the_app_iterating_its_config_sees_the_keys_a_test_set",
                  "test_the_next_test_has_the_apps_own_configuration_again"):
         row = by_id[f"tests/test_config.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
-    assert report["summary"] == {"regression": 2, "classified": 7, "split only": 0, "both fail": 0, "same": 11}
+    assert report["summary"] == {"regression": 2, "classified": 7, "split only": 0, "both fail": 0, "same": 13}
     # the table names the regression; the split system was stopped
     assert not (out / ".decompose-run" / "local.json").exists()
 

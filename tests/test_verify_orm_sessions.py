@@ -8,6 +8,10 @@ the timestamp object from its identity map as it had last read it: no reload, no
 imported policies, and every later test of the class got 403 from the policies the test
 never deleted.  After each request the split system answers, verify expires the test
 process's sessions (those without unflushed changes).
+
+And before each request, the changes a test made in a session but did not commit are
+committed: privacyIDEA's ``db.session.add(NodeName(...))`` and then ``POST /policy/polpinode``
+naming that node, which the request on the monolith saw in the test's own session (autoflush).
 """
 
 from __future__ import annotations
@@ -50,13 +54,16 @@ def gateway(database, monkeypatch):
     the shared database from another connection, as a service process does."""
     _, path = database
 
+    seen = []
+
     def write(body: bytes) -> None:
-        with sqlite3.connect(path) as c:
+        with sqlite3.connect(path, timeout=2) as c:
+            seen.append(c.execute("SELECT value FROM config WHERE key = 'timestamp'").fetchone()[0])
             c.execute("UPDATE config SET value = '2' WHERE key = 'timestamp'")
 
     with StandInGateway(write) as server:
         monkeypatch.setattr(verify_plugin, "URL", server.url)
-        yield
+        yield seen
 
 
 def test_a_session_reads_again_what_the_split_system_wrote(database, gateway):
@@ -71,16 +78,44 @@ def test_a_session_reads_again_what_the_split_system_wrote(database, gateway):
     session.close()
 
 
-def test_a_session_with_unflushed_changes_keeps_them(database, gateway):
+def test_a_change_the_test_did_not_commit_is_what_the_split_system_reads(database, gateway):
     engine, _ = database
     session = Session(engine, autoflush=False)
     stamp = session.scalars(select(Config).filter_by(key="timestamp")).one()
     stamp.value = "mine"  # a change the test has not flushed yet
+    session.add(Config(key="node", value="Node1"))  # a row it only added
     verify_plugin.send_to_gateway("POST", "/policy/import", [("Host", "x")], b"")
-    assert stamp.value == "mine"
+    assert gateway == ["mine"]  # the service read it (and no lock of this process blocked it)
+    with sqlite3.connect(database[1]) as c:
+        assert c.execute("SELECT value FROM config WHERE key = 'node'").fetchone() == ("Node1",)
+    assert stamp.value == "2"  # and the test reads what the service wrote after it
     session.close()
 
 
 def test_without_sqlalchemy_loaded_nothing_happens(monkeypatch):
     monkeypatch.delitem(verify_plugin.sys.modules, "sqlalchemy.orm.session", raising=False)
     assert verify_plugin.expire_orm_sessions() == 0
+
+
+def test_an_instance_whose_row_the_split_system_deleted_stays_readable(database, monkeypatch):
+    engine, path = database
+    with Session(engine) as s:
+        s.add_all([Config(key="token1", value="HOTP1"), Config(key="token2", value="HOTP2")])
+        s.commit()
+
+    def delete(body: bytes) -> None:  # DELETE /token/?serial=...: a service deletes token1, renames token2
+        with sqlite3.connect(path, timeout=2) as c:
+            c.execute("DELETE FROM config WHERE key = 'token1'")
+            c.execute("UPDATE config SET value = 'HOTP2b' WHERE key = 'token2'")
+
+    session = Session(engine)
+    token1 = session.get(Config, "token1")
+    token2 = session.get(Config, "token2")
+    with StandInGateway(delete) as server:
+        monkeypatch.setattr(verify_plugin, "URL", server.url)
+        verify_plugin.send_to_gateway("POST", "/token/delete", [("Host", "x")], b"")
+    # as on the monolith, where the request deleted it through this session: readable, detached
+    assert token1.value == "HOTP1" and token1 not in session
+    assert session.get(Config, "token1") is None
+    assert token2 in session and token2.value == "HOTP2b"  # the surviving row is read again
+    session.close()

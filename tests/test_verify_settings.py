@@ -53,8 +53,8 @@ def test_settings_the_suite_changes_in_its_process_are_what_the_services_read(ge
     out, app = generated
     report = verify_json(out, app / "tests", "--local")
     by_id = rows(report)
-    assert report["monolith"]["counts"] == {"passed": 7}
-    assert report["split"]["counts"] == {"passed": 7}, report
+    assert report["monolith"]["counts"] == {"passed": 8}
+    assert report["split"]["counts"] == {"passed": 8}, report
     for tid, row in by_id.items():
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", "same"), row
     assert report["regressions"] == []

@@ -75,7 +75,8 @@ from decompose.runtime.run_secret import (  # noqa: F401 - rpc_secret_path, forg
     CONTAINER_SECRET_FILE, RUN_DIR, container_secret_file, forget_rpc_secret, new_rpc_secret, rpc_secret_path,
 )
 from decompose.runtime.verify_folder import (
-    LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV, prepare_verify_dir, verify_env,
+    GATEWAY_TRUST_CLIENT_ENV, LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV,
+    prepare_verify_dir, verify_env,
 )
 
 REGISTRY = "local.json"
@@ -341,6 +342,8 @@ def up_docker(
             mounts[str(verify_dir)] = {"bind": VERIFY_MOUNT, "mode": "rw"}
             labels[LABEL_VERIFY_DIR] = str(verify_dir)
             env = {k: v for k, v in env.items() if k not in database.file_envs(m.root)}  # verify: its SQLite file
+        if verify_dir is not None and u.role == "gateway":
+            env[GATEWAY_TRUST_CLIENT_ENV] = "1"
         if server is not None:
             mounts.update(database.service_mounts(server, u.name, db_files))
         for vname, path in u.volumes:
@@ -722,6 +725,8 @@ def up_local(
             env[SECRET_FILE_ENV] = str(secret_file.resolve())
         if verify_dir is not None and u.role != "gateway":
             env.update(verify_env(verify_dir))
+        if verify_dir is not None and u.role == "gateway":
+            env[GATEWAY_TRUST_CLIENT_ENV] = "1"
         log_path = logs_dir / f"{u.name}.log"
         say(u.name, f"starting on 127.0.0.1:{p}")
         with open(log_path, "wb") as logf:

@@ -38,6 +38,9 @@ VERIFY_SUITE = "suite"  # the suite's folder, seen by the services in their work
 #: The suite's Django settings (written by the plugin's monolith run): what the services run under verify.
 DJANGO_SETTINGS_FILE = "django-settings.json"
 LABEL_VERIFY_DIR = "io.decompose.verify-dir"
+#: The gateway's variable under verify: it keeps the client address the suite's process names
+#: (the in-process request's), instead of its own peer (``templates/gateway/app.py.j2``).
+GATEWAY_TRUST_CLIENT_ENV = "DECOMPOSE_GATEWAY_TRUST_CLIENT"
 
 
 def prepare_verify_dir(folder: Path) -> Path:

@@ -414,7 +414,7 @@ def _read_body(environ) -> bytes:
 
 def send_to_gateway(method: str, target: str, headers: list[tuple[str, str]], body: bytes):
     """(status line, headers, body) of ``method target`` sent to the gateway as it is."""
-    sync_settings()
+    before_sending()
     url = urlsplit(URL)
     conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     conn = conn_cls(url.hostname, url.port, timeout=TIMEOUT)
@@ -620,6 +620,47 @@ def after_answer() -> None:
     pull_settings()
 
 
+def _async_bound(session) -> bool:
+    """A session bound to an async engine (the sync session inside an ``AsyncSession``): only its
+    owner's ``await`` may commit it."""
+    try:
+        bind = session.get_bind()
+    except Exception:  # noqa: BLE001 - no bind (yet), several binds: treated as not async
+        return False
+    return bool(getattr(getattr(bind, "dialect", None), "is_async", False))
+
+
+def commit_orm_sessions() -> int:
+    """Commit the test process's SQLAlchemy sessions holding changes the test made but did not
+    commit, before a request of the suite goes to the split system.  On the monolith the request
+    ran on the test's own session, so its queries saw them (autoflush): privacyIDEA's
+    ``db.session.add(NodeName(...))`` and then ``POST /policy/polpinode`` naming that node.  The
+    services read the shared database, and an open write transaction of this process would also
+    lock SQLite for them.  Sessions of async engines are left to their owner.  Returns how many
+    sessions were committed."""
+    orm = sys.modules.get("sqlalchemy.orm.session")
+    sessions = getattr(orm, "_sessions", None) if orm is not None else None
+    if not sessions:
+        return 0
+    n = 0
+    for session in list(sessions.values()):
+        try:
+            if not (session.new or session.dirty or session.deleted) or _async_bound(session):
+                continue
+            session.commit()
+        except Exception:  # a session mid-operation in another thread, a row the database refuses:
+            continue       # the request goes as it would have, the test sees its own error later
+        n += 1
+    return n
+
+
+def before_sending() -> None:
+    """Before a request of the suite goes to the split system: what the test process holds that
+    the app would have seen in its process (uncommitted ORM changes, settings fields)."""
+    commit_orm_sessions()
+    sync_settings()
+
+
 def expire_orm_sessions() -> int:
     """Expire what the test process's SQLAlchemy sessions hold, after a request the split
     system answered: its services wrote the shared database, and a session's identity map
@@ -637,6 +678,8 @@ def expire_orm_sessions() -> int:
         try:
             if session.new or session.dirty or session.deleted or not session.identity_map:
                 continue
+            if not _async_bound(session):
+                _expunge_deleted(session)
             session.expire_all()
         except Exception:  # a session of another thread mid-operation, a closed engine: not ours to fix
             continue
@@ -644,8 +687,54 @@ def expire_orm_sessions() -> int:
     return n
 
 
+def _expunge_deleted(session) -> int:
+    """Detach the instances of ``session`` whose rows the split system deleted, keeping what they
+    held: on the monolith the request deleted them through this very session, which leaves a
+    deleted instance readable (privacyIDEA's ``token1.get_serial()`` after ``DELETE /token/``);
+    expired, it would raise ``ObjectDeletedError`` at its next read.  One query per mapped
+    class of the identity map.  Returns how many were detached."""
+    from sqlalchemy import inspect as sa_inspect, select, tuple_
+
+    by_mapper: dict = {}
+    for key, obj in list(session.identity_map.items()):
+        ident = key[1] if isinstance(key, tuple) and len(key) > 1 else None
+        if ident is not None:
+            by_mapper.setdefault(sa_inspect(obj).mapper.base_mapper, []).append((tuple(ident), obj))
+    gone = 0
+    for mapper, entries in by_mapper.items():
+        columns = list(mapper.primary_key)
+        if not columns:
+            continue
+        found: set = set()
+        idents = [ident for ident, _ in entries]
+        for start in range(0, len(idents), 500):  # SQLite's bound-parameter limit
+            chunk = idents[start:start + 500]
+            where = columns[0].in_([i[0] for i in chunk]) if len(columns) == 1 else tuple_(*columns).in_(chunk)
+            found.update(tuple(row) for row in session.execute(select(*columns).where(where)))
+        for ident, obj in entries:
+            if ident not in found:
+                session.expunge(obj)
+                gone += 1
+    return gone
+
+
+#: Request header naming the client address of the in-process request to the split system: the
+#: gateway keeps it under verify and the service makes it the request's (generated ``auth.py``).
+CLIENT_HEADER = "X-Decompose-Client"
+#: And the one naming its ``REMOTE_USER`` (a web server's authenticated user), when it has one.
+REMOTE_USER_HEADER = "X-Decompose-Remote-User"
+
+
+def _asgi_client(transport) -> str:
+    """The client host an ASGI test transport gives the app (``TestClient``: ``testclient``)."""
+    client = getattr(transport, "client", None)
+    return str(client[0]) if isinstance(client, (tuple, list)) and client else ""
+
+
 def wsgi_headers(environ) -> list[tuple[str, str]]:
-    """The HTTP headers of a WSGI request, as sent on the wire (hop-by-hop ones left out)."""
+    """The HTTP headers of a WSGI request, as sent on the wire (hop-by-hop ones left out), and
+    :data:`CLIENT_HEADER` with its ``REMOTE_ADDR`` (empty when it has none: a Flask test request
+    context's, on which privacyIDEA's client-bound policies match)."""
     headers: list[tuple[str, str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -659,6 +748,9 @@ def wsgi_headers(environ) -> list[tuple[str, str]]:
         headers.append((name, str(value)))
     if "HTTP_HOST" not in environ and environ.get("SERVER_NAME"):
         headers.append(("Host", environ["SERVER_NAME"]))
+    headers.append((CLIENT_HEADER, str(environ.get("REMOTE_ADDR") or "")))
+    if environ.get("REMOTE_USER") is not None:  # privacyIDEA's environ_base={"REMOTE_USER": ...}
+        headers.append((REMOTE_USER_HEADER, str(environ["REMOTE_USER"])))
     return headers
 
 
@@ -1032,10 +1124,12 @@ def _install_starlette() -> None:
         if not ROUTING:
             return original(self, request)
         httpx = sys.modules[type(request).__module__.split(".")[0]]
-        sync_settings()
+        before_sending()
         gateway = httpx.URL(URL)
         url = request.url.copy_with(scheme=gateway.scheme, host=gateway.host, port=gateway.port)
-        forwarded = httpx.Request(request.method, url, headers=request.headers, content=request.read())
+        headers = httpx.Headers(request.headers)
+        headers[CLIENT_HEADER] = _asgi_client(self)
+        forwarded = httpx.Request(request.method, url, headers=headers, content=request.read())
         transport = _transports.get(httpx.__name__)
         if transport is None:
             transport = _transports[httpx.__name__] = httpx.HTTPTransport()
@@ -1068,10 +1162,12 @@ def _install_httpx_asgi() -> None:
         _count("requests")
         if not ROUTING:
             return await original(self, request)
-        sync_settings()
+        before_sending()
         gateway = httpx.URL(URL)
         url = request.url.copy_with(scheme=gateway.scheme, host=gateway.host, port=gateway.port)
-        forwarded = httpx.Request(request.method, url, headers=request.headers, content=await request.aread())
+        headers = httpx.Headers(request.headers)
+        headers[CLIENT_HEADER] = _asgi_client(self)
+        forwarded = httpx.Request(request.method, url, headers=headers, content=await request.aread())
         # one transport per event loop: a pooled connection belongs to the loop that opened it
         async with httpx.AsyncHTTPTransport() as transport:
             response = await transport.handle_async_request(forwarded)

@@ -26,3 +26,16 @@ def test_dispatch_leaves_what_the_request_set_in_g(app):
         with app.test_request_context("/greet/ada"):
             app.full_dispatch_request()
         assert ctx.g.handled_by == "vapp"
+
+
+def test_the_app_sees_the_client_address_the_request_has(app):
+    # a request context of its own has no REMOTE_ADDR (on the split system: not the gateway's)
+    with app.test_request_context("/client"):
+        assert app.full_dispatch_request().get_json() == {"remote_addr": None, "forwarded": None, "remote_user": None}
+    # privacyIDEA's REMOTE_USER tests: the user a web server in front authenticated
+    with app.test_request_context("/client", environ_base={"REMOTE_USER": "cornelius"}):
+        assert app.full_dispatch_request().get_json()["remote_user"] == "cornelius"
+    client = app.test_client()
+    assert client.get("/client").get_json() == {"remote_addr": "127.0.0.1", "forwarded": None, "remote_user": None}
+    got = client.get("/client", environ_base={"REMOTE_ADDR": "10.1.2.3"}, headers={"X-Forwarded-For": "192.0.2.1"})
+    assert got.get_json() == {"remote_addr": "10.1.2.3", "forwarded": "192.0.2.1", "remote_user": None}

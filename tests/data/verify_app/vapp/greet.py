@@ -46,3 +46,16 @@ def login():
 @bp.get("/whoami")
 def whoami():
     return session.get("user", "nobody")
+
+
+@bp.get("/client")
+def client_address():
+    # the caller's address as the app sees it: privacyIDEA's client-bound policies match on it
+    return {"remote_addr": request.remote_addr, "forwarded": request.headers.get("X-Forwarded-For"),
+            "remote_user": request.environ.get("REMOTE_USER")}
+
+
+@bp.get("/config/vapp")
+def vapp_config():
+    # the app iterating its configuration (privacyIDEA's documentation report renders every PI_ key)
+    return {k: v for k, v in current_app.config.items() if str(k).startswith("VAPP_")}

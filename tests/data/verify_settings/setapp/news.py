@@ -1,4 +1,4 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from setapp.settings import settings
 
@@ -22,3 +22,8 @@ def motd():
 @router.put("/motd")
 def set_motd(text: str):
     return {"motd": announce(text)}
+
+
+@router.get("/client")
+def client(request: Request):
+    return {"host": request.client.host if request.client else None}

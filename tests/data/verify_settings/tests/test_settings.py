@@ -35,6 +35,11 @@ def test_settings_are_back_to_the_apps_own_after_a_test_changed_them(client):
     assert client.post("/accounts/signup", params={"name": "bob"}).status_code == 403
 
 
+def test_the_app_sees_the_test_client_s_address(client):
+    # TestClient's scope names the client "testclient" (on the split system: not the gateway)
+    assert client.get("/news/client").json() == {"host": "testclient"}
+
+
 def test_an_enum_list_setting(client):
     assert client.post("/accounts/login", params={"method": "token"}).status_code == 403
     settings.methods = [Method.password, Method.token]
