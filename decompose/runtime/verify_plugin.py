@@ -638,19 +638,28 @@ def commit_orm_sessions() -> int:
     services read the shared database, and an open write transaction of this process would also
     lock SQLite for them.  Sessions of async engines are left to their owner.  Returns how many
     sessions were committed."""
+
+    def commit(session) -> bool:
+        if not (session.new or session.dirty or session.deleted) or _async_bound(session):
+            return False
+        session.commit()
+        return True
+
+    return _each_orm_session(commit)
+
+
+def _each_orm_session(action) -> int:
+    """``action(session)`` on each live SQLAlchemy session of this process; how many it returned
+    True for.  A session that raises (another thread's, mid-operation; a closed engine; a row the
+    database refuses) is skipped: the request goes on as it would have, the test sees its own error."""
     orm = sys.modules.get("sqlalchemy.orm.session")
     sessions = getattr(orm, "_sessions", None) if orm is not None else None
-    if not sessions:
-        return 0
     n = 0
-    for session in list(sessions.values()):
+    for session in list(sessions.values()) if sessions else ():
         try:
-            if not (session.new or session.dirty or session.deleted) or _async_bound(session):
-                continue
-            session.commit()
-        except Exception:  # a session mid-operation in another thread, a row the database refuses:
-            continue       # the request goes as it would have, the test sees its own error later
-        n += 1
+            n += bool(action(session))
+        except Exception:  # noqa: BLE001 - see above
+            continue
     return n
 
 
@@ -669,22 +678,16 @@ def expire_orm_sessions() -> int:
     the monolith the request ran on the test's own session, which saw its writes.  A session
     with changes not yet flushed is left alone (expiring would drop them).  Returns how many
     sessions were expired."""
-    orm = sys.modules.get("sqlalchemy.orm.session")
-    sessions = getattr(orm, "_sessions", None) if orm is not None else None
-    if not sessions:
-        return 0
-    n = 0
-    for session in list(sessions.values()):
-        try:
-            if session.new or session.dirty or session.deleted or not session.identity_map:
-                continue
-            if not _async_bound(session):
-                _expunge_deleted(session)
-            session.expire_all()
-        except Exception:  # a session of another thread mid-operation, a closed engine: not ours to fix
-            continue
-        n += 1
-    return n
+
+    def expire(session) -> bool:
+        if session.new or session.dirty or session.deleted or not session.identity_map:
+            return False
+        if not _async_bound(session):
+            _expunge_deleted(session)
+        session.expire_all()
+        return True
+
+    return _each_orm_session(expire)
 
 
 def _expunge_deleted(session) -> int:
