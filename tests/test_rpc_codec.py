@@ -275,6 +275,15 @@ slot_back = wire(slot)
 legacy = Legacy(tags=[LegacyTag(Label="x", since=datetime.date(2020, 1, 1))], colour=Colour.BLUE)
 legacy_back = wire(legacy)
 blob = wire(Asset(name="logo.png", data=b"\\x89PNG\\x00\\xff"))
+import io
+from fastapi import UploadFile
+from starlette.datastructures import Headers
+from werkzeug.datastructures import FileStorage
+up = UploadFile(file=io.BytesIO(b"GIF89a..."), size=9, filename="a.gif",
+                headers=Headers({"content-type": "image/gif"}))
+up.file.seek(3)
+up_back = wire(up)
+fs_back = wire(FileStorage(stream=io.BytesIO(b"hello"), filename="n.txt", name="doc", content_type="text/plain"))
 print(json.dumps({
     "equal": back == p, "cls": type(back).__qualname__, "price": type(back.price).__qualname__,
     "price_equal": back.price == p.price, "was": repr(back.price.was), "id": repr(back.id),
@@ -292,6 +301,10 @@ print(json.dumps({
            legacy_back.colour is Colour.BLUE, sorted(legacy_back.__fields_set__), repr(legacy_back.weight)],
     "bytes": [type(blob).__qualname__, repr(blob.data), repr(wire(b"\\x00\\x01")), repr(wire(bytearray(b"ab"))),
               repr(wire(memoryview(b"mv"))), repr(wire({"raw": [b""]}))],
+    "uploads": [type(up_back).__module__, type(up_back).__qualname__, up_back.filename, up_back.content_type,
+                up_back.size, up_back.file.tell(), up_back.file.read().decode(), up.file.tell(),
+                type(fs_back).__qualname__, fs_back.filename, fs_back.name, fs_back.content_type,
+                fs_back.stream.read().decode()],
 }))
 '''
 
@@ -308,6 +321,8 @@ def test_nested_models_dataclasses_and_enums_round_trip_as_their_classes(pshop):
         "slot": ["Slot", True, "PurePosixPath"], "path": True,
         "v1": ["Legacy", True, "LegacyTag", True, ["colour", "tags"], "Decimal('1')"],
         "bytes": ["Asset", "b'\\x89PNG\\x00\\xff'", "b'\\x00\\x01'", "bytearray(b'ab')", "b'mv'", "{'raw': [b'']}"],
+        "uploads": ["fastapi.datastructures", "UploadFile", "a.gif", "image/gif", 9, 3, "89a...", 3,
+                    "FileStorage", "n.txt", "doc", "text/plain", "hello"],
     }
 
 
