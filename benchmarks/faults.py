@@ -5,7 +5,9 @@ Run against a split system deployed with replicas (``decompose up --swarm OUT``)
     python benchmarks/faults.py OUT --url http://127.0.0.1:8080 [--seconds 60] [--workers 8]
 
 Traffic goes only to the given loopback URL, bounded in count (``--max-requests``)
-and time (``--seconds``).  The load is the sample monolith's API: reads (GET of
+and time (``--seconds``); the request budget is spread over the whole window
+(each worker waits out its share of it), so a fast system does not spend it
+before the last kill.  The load is the sample monolith's API: reads (GET of
 list and detail pages) and writes (POST of a new customer, each with a unique
 e-mail).  While it runs, every ``--interval`` seconds one running task container
 of the next service is killed (``docker kill``; the swarm starts a replacement).
@@ -54,10 +56,13 @@ def run(out: Path, url: str, seconds: float, workers: int, interval: float, max_
     stop = threading.Event()
     sent = [0]
 
+    gap = workers * seconds / max_requests if max_requests else 0.0  # seconds between one worker's requests
+
     def worker(n: int) -> None:
         local = random.Random(seed + n)
         with httpx.Client(base_url=url, timeout=30) as http:
             while not stop.is_set():
+                t_next = time.monotonic() + gap
                 with lock:
                     if sent[0] >= max_requests:
                         return
@@ -81,6 +86,7 @@ def run(out: Path, url: str, seconds: float, workers: int, interval: float, max_
                 ok = 200 <= status < 300
                 with lock:
                     results.append(("POST" if write else "GET", ok, time.monotonic() - t0, status))
+                stop.wait(max(0.0, t_next - time.monotonic()))
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(workers)]
     t_start = time.monotonic()
