@@ -155,6 +155,7 @@ def _json(result, out: Path) -> dict:
         "verify_dir": result.verify_dir,
         "monolith": _run_json(result.monolith),
         "split": _run_json(result.split),
+        "rerun": _run_json(result.rerun),
         "up_failure": up,
         "summary": summary(result.rows),
         "regressions": [r.id for r in result.regressions],
@@ -232,6 +233,9 @@ def _print(result, show: str) -> None:
     out.print(f"monolith: {mc.get('passed', 0)}/{total} passed ({counts(mc)}, {mono.seconds:.1f}s)", highlight=False)
     if split is not None:
         out.print(f"split:    {sc.get('passed', 0)}/{total} passed ({counts(sc)}, {split.seconds:.1f}s)", highlight=False)
+    if result.rerun is not None:
+        out.print(f"re-run:   {counts(result.rerun.counts())} of the regressions after tests using the app's in-memory "
+                  f"objects, on a freshly started split system ({result.rerun.seconds:.1f}s)", highlight=False)
     out.print(
         f"{s['same']} same on both, {s['regression']} regression(s), {s['classified']} classified (a reason: no "
         f"statement about the split system), {s['split only']} passing only on the split system, "

@@ -69,11 +69,13 @@ class TestOutcome:
     config_patches: list[str] = field(default_factory=list)
     env_patches: list[str] = field(default_factory=list)
     direct_calls: dict[str, int] = field(default_factory=dict)
+    app_objects: dict[str, list[str]] = field(default_factory=dict)  # app's in-memory objects -> methods the test called
     log_captures: list[str] = field(default_factory=list)  # assertLogs, LogCapture, caplog
     g_set: list[str] = field(default_factory=list)  # flask.g names the app's request handling set (monolith)
     g_missing: list[str] = field(default_factory=list)  # flask.g names looked up but unset (split)
     g_carried: list[str] = field(default_factory=list)  # flask.g names the app read that an earlier request set (monolith)
     timed_out: float = 0.0  # the per-test limit it ran past (seconds), 0 if it did not
+    seq: int = 0  # its place in the run's order (1, 2, ...; 0: unknown)
 
 
 @dataclass
@@ -132,6 +134,7 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
     into.when = into.when or raw.get("when", "")
     into.duration = max(into.duration, float(raw.get("duration") or 0.0))
     into.timed_out = max(into.timed_out, float(raw.get("timed_out") or 0.0))
+    into.seq = into.seq or int(raw.get("seq") or 0)
     into.requests += int(raw.get("requests") or 0)
     into.contexts += int(raw.get("contexts") or 0)
     into.websockets += int(raw.get("websockets") or 0)
@@ -145,6 +148,9 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
         have += [c for c in raw.get(attr) or [] if c not in have]
     for name, n in (raw.get("direct_calls") or {}).items():
         into.direct_calls[name] = into.direct_calls.get(name, 0) + int(n)
+    for name, methods in (raw.get("app_objects") or {}).items():
+        have = into.app_objects.setdefault(name, [])
+        have += [m for m in methods if m not in have]
     return into
 
 
@@ -227,7 +233,8 @@ def run_suite(
     test_timeout: float = 0.0,
     limits: dict[str, float] | None = None,
 ) -> SuiteRun:
-    """Run the suite once (``side``: "monolith" or "split"); ``env`` holds the plugin's settings.
+    """Run the suite once (``side``: "monolith", "split" or "rerun", a second split run); ``env`` holds
+    the plugin's settings.
 
     ``test_timeout``: seconds a test may take (0: no limit), ``limits`` longer ones for single tests;
     a test past its limit is interrupted and fails with "timed out", and the suite goes on."""
@@ -240,7 +247,7 @@ def run_suite(
     if test_timeout and limits:
         atomic_write(work / f"{side}-limits.json", json.dumps(limits, indent=1, sort_keys=True) + "\n")
         limit_env["DECOMPOSE_VERIFY_TEST_LIMITS"] = str(work / f"{side}-limits.json")
-    run_env = suite_env(dict(os.environ), {**p_env, **env, **limit_env, "DECOMPOSE_VERIFY_MODE": side,
+    run_env = suite_env(dict(os.environ), {**p_env, **env, **limit_env, "DECOMPOSE_VERIFY_MODE": "monolith" if side == "monolith" else "split",
                                            "DECOMPOSE_VERIFY_REPORT": str(report)})
     log = work / f"{side}.log"
     t0 = time.monotonic()
@@ -307,6 +314,14 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
         reasons.append(f"passes on the monolith reading {', '.join('g.' + n for n in carried)} in the app's request "
                        "handling, left in flask.g by an earlier request or the test (its app context outlives "
                        "requests); a service's request starts with an empty g")
+    objects: dict[str, list[str]] = {}
+    for t in sides:
+        for name, methods in t.app_objects.items():
+            objects.setdefault(name, []).extend(m for m in methods if m not in objects.get(name, []))
+    if objects and (split is None or split.outcome != PASSED):
+        used = "; ".join(f"{name} ({', '.join(sorted(methods))})" for name, methods in sorted(objects.items()))
+        reasons.append(f"uses objects the app keeps in memory in the test process: {used}; each service keeps "
+                       "its own, which the test's requests change and the test never sees")
     observed = mono if mono is not None else split
     made_requests = observed is not None and observed.requests > 0
     if observed is not None and not made_requests and (split is None or split.requests == 0):
@@ -445,6 +460,7 @@ class Verification:
     verify_dir: str = ""
     monolith: SuiteRun | None = None
     split: SuiteRun | None = None
+    rerun: SuiteRun | None = None  # regressions after tests using in-memory app objects, on a fresh system
     rows: list[Row] = field(default_factory=list)
     up_failure: Exception | None = None  # runner.UpFailed: the split system did not start
     warnings: list[str] = field(default_factory=list)
@@ -519,27 +535,32 @@ def verify(
         return result
 
     running = running_local(m) if local else running_docker(m, client=client)
-    shared = work / "shared"
-    if running is None:
-        port = port or runner.free_port()
+
+    def start(port: int, note: bool):
+        """Start the split system afresh (a new shared database); raises runner.UpFailed."""
         verify_dir = None
         if database == "shared":
+            shared = work / "shared"
             shutil.rmtree(shared, ignore_errors=True)  # a fresh database for a fresh system
             verify_dir = shared
             keys, warned = write_app_config(shared, work / "monolith-results", containers=not local)
-            result.warnings.extend(warned)
-            if keys:
-                say("split", f"the services take on the {keys} configuration keys the suite's app ran with")
             _hand_suite_settings(work / "monolith-results", shared)
-            result.warnings.extend(_hand_suite_folder_or_warn(shared, tests, cwd, link=local)[1])
+            warned += _hand_suite_folder_or_warn(shared, tests, cwd, link=local)[1]
+            if note:
+                result.warnings.extend(warned)
+                if keys:
+                    say("split", f"the services take on the {keys} configuration keys the suite's app ran with")
         say("split", f"starting the split system ({result.mode}) on port {port}")
+        if local:
+            return runner.up_local(m, port=port, timeout=startup_timeout, status=say, verify_dir=verify_dir,
+                                   python=python)
+        return runner.up_docker(m, port=port, timeout=startup_timeout, client=client, status=say,
+                                verify_dir=verify_dir)
+
+    if running is None:
+        port = port or runner.free_port()
         try:
-            if local:
-                running = runner.up_local(m, port=port, timeout=startup_timeout, status=say, verify_dir=verify_dir,
-                                          python=python)
-            else:
-                running = runner.up_docker(m, port=port, timeout=startup_timeout, client=client, status=say,
-                                           verify_dir=verify_dir)
+            running = start(port, note=True)
         except runner.UpFailed as exc:
             result.up_failure = exc
             result.started = True
@@ -594,12 +615,70 @@ def verify(
             result.warnings.append(
                 f"{len(stopped)} test(s) ran past the per-test limit on the split system and were stopped "
                 f"(--test-timeout {test_timeout:g}): {', '.join(stopped[:5])}{' ...' if len(stopped) > 5 else ''}")
+        result.rows = compare(result.monolith, result.split)
+        one_process = bool(result.verify_dir) or not distributes(split_args)  # one order of the tests
+        again = after_state_users(result.rows, result.split) if result.started and one_process else {}
+        if again:
+            # each of them failed after a test that used the app's in-memory objects in the test
+            # process (the services kept what its requests left there): once more, without those
+            say("split", f"{len(again)} regression(s) after tests that used the app's in-memory objects: "
+                         "running them again on a freshly started split system")
+            _down(out, m, local, client)
+            try:
+                running = start(port, note=False)
+            except runner.UpFailed as exc:
+                result.warnings.append(f"the re-run of {len(again)} regression(s) did not happen: the split "
+                                       f"system did not start again: {str(exc).splitlines()[0]}")
+            else:
+                only = work / "rerun-only.json"
+                atomic_write(only, json.dumps(sorted(again), indent=1) + "\n")
+                result.rerun = run_suite("rerun", python=python, tests=tests, cwd=cwd, work=work,
+                                         env={**env, "DECOMPOSE_VERIFY_URL": running.url,
+                                              "DECOMPOSE_VERIFY_ONLY": str(only)},
+                                         pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
+                                         limits=split_limits(result.monolith, test_timeout))
+                say("split", "re-run: " + _counts_text(result.rerun))
+                mark_order_dependent(result.rows, again, result.rerun)
     finally:
         if result.started and not keep:
             _down(out, m, local, client)
             result.stopped = True
-    result.rows = compare(result.monolith, result.split)
+    if not result.rows:
+        result.rows = compare(result.monolith, result.split)
     return result
+
+
+def after_state_users(rows: list[Row], split: SuiteRun) -> dict[str, list[str]]:
+    """Regressions that ran after tests using the app's in-memory objects in the test process
+    (per regression: those earlier tests, in the split run's order)."""
+    users = sorted((t.seq, t.id) for t in split.tests.values() if t.app_objects and t.seq)
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        t = split.tests.get(r.id)
+        if r.verdict != REGRESSION or t is None or not t.seq:
+            continue
+        before = [tid for seq, tid in users if seq < t.seq]
+        if before:
+            out[r.id] = before
+    return out
+
+
+def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun) -> int:
+    """Regressions that pass when run again on a freshly started split system without the
+    earlier tests that used the app's in-memory objects get that as their reason."""
+    n = 0
+    for r in rows:
+        t = rerun.tests.get(r.id)
+        if r.id not in again or t is None or t.outcome != PASSED:
+            continue
+        before = again[r.id]
+        named = ", ".join(b.rsplit("::", 1)[-1] for b in before[-3:]) + (" ..." if len(before) > 3 else "")
+        r.reasons.append(f"order: passes when run again on a freshly started split system; in the suite's order it "
+                         f"ran after {len(before)} test(s) using the app's in-memory objects ({named}), whose "
+                         "requests left state in the services that the test process changed only in its own copy")
+        r.verdict = CLASSIFIED
+        n += 1
+    return n
 
 
 def distributes(pytest_args: list[str]) -> bool:

@@ -89,6 +89,9 @@ REPORT_EVERY = 5.0
 #: The monolith run's record of the suite's Django settings (in ``REPORT``), which verify gives the services.
 DJANGO_SETTINGS_FILE = "django-settings.json"
 ROUTING = MODE == "split" and bool(URL)
+#: A JSON file of test ids: only these run (the rest are deselected after collection), in the
+#: suite's order; verify's re-run of regressions on a freshly started split system.
+ONLY_FILE = os.environ.get("DECOMPOSE_VERIFY_ONLY", "")
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -326,16 +329,112 @@ def _note_env(what: str) -> None:
 
 # --------------------------------------------------------------------------- direct calls
 
+#: Packages whose objects are infrastructure, not state the app keeps: web frameworks, ORMs
+#: and drivers (a module-level object of the app holding one of theirs is a database handle).
+_INFRA = frozenset({"flask", "werkzeug", "starlette", "fastapi", "django", "sqlalchemy", "sqlmodel",
+                    "flask_sqlalchemy", "peewee", "sqlite3", "aiosqlite", "psycopg", "psycopg2",
+                    "asyncpg", "pymysql", "MySQLdb", "databases", "tortoise", "redis"})
+#: Modules of the standard library whose objects are runtime state wherever they are kept
+#: (events, conditions, queues): a module-level one of the app's is state the app keeps in memory.
+_STATE_MODULES = frozenset({"threading", "multiprocessing.synchronize", "multiprocessing.queues",
+                            "asyncio.locks", "asyncio.queues", "queue"})
+#: id -> (``module:attribute``, the object) of the app's module-level objects that keep state in
+#: memory (``find_app_objects``); the code objects of their classes' methods; how many modules
+#: were scanned for them.
+_app_objects: dict[int, tuple[str, object]] = {}
+_state_codes: set = set()
+_app_objects_scanned = [0]
+
+
+def _is_infra(obj) -> bool:
+    return any(_top(k.__module__) in _INFRA for k in type(obj).__mro__)
+
+
+def _keeps_state(value) -> bool:
+    """An instance of a class of the app's (not a class, function, module, enum member, settings
+    object, web app or database handle), or an event/queue of the standard library: the test
+    process and every service have their own."""
+    import enum
+
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                          types.MethodType, enum.Enum)):
+        return False
+    if type(value).__module__ in _STATE_MODULES:
+        return True
+    if not is_app_module(type(value).__module__):
+        return False
+    try:
+        if _is_settings(value) or _is_infra(value):
+            return False
+        held = getattr(value, "__dict__", None)
+        return not (isinstance(held, dict) and any(_is_infra(v) for v in list(held.values())[:50]))
+    except Exception:  # noqa: BLE001 - a proxy that cannot be looked at outside its context
+        return False
+
+
+def _method_codes(cls) -> set:
+    codes = set()
+    for klass in cls.__mro__[:-1]:  # not object's
+        for member in vars(klass).values():
+            func = getattr(member, "__func__", member)  # classmethod / staticmethod
+            code = getattr(func, "__code__", None)
+            if code is not None:
+                codes.add(code)
+    return codes
+
+
+def find_app_objects() -> int:
+    """Index the app's module-level objects that keep state in memory (``lnbits.utils.cache:cache``,
+    ``lnbits.server:server_restart``), each under the module defining its class if it holds it,
+    else the first by name; again when modules were imported since."""
+    names = sorted(m for m in list(sys.modules) if is_app_module(m))
+    if len(names) == _app_objects_scanned[0]:
+        return len(_app_objects)
+    _app_objects_scanned[0] = len(names)
+    found: dict[int, tuple] = {}
+    for name in names:
+        for attr, value in list(getattr(sys.modules.get(name), "__dict__", {}).items()):
+            if id(value) in _app_objects or attr.startswith("__") or not _keeps_state(value):
+                continue
+            rank = (type(value).__module__ != name, name, attr)  # the module of its class first
+            if id(value) not in found or rank < found[id(value)][0]:
+                found[id(value)] = (rank, f"{name}:{attr}", value)
+    for key, (_, name, value) in found.items():
+        _app_objects[key] = (name, value)
+        _state_codes.update(_method_codes(type(value)))
+    return len(_app_objects)
+
+
+def _note_app_object(frame) -> None:
+    """A method of one of the app's in-memory objects called from test code: record it."""
+    code = frame.f_code
+    if not code.co_argcount:
+        return
+    first = frame.f_locals.get(code.co_varnames[0])
+    entry = _app_objects.get(id(first))
+    if entry is None or entry[1] is not first:
+        return
+    rec = _record()
+    if rec is not None:
+        with _lock:
+            methods = rec["app_objects"].setdefault(entry[0], [])
+            if code.co_name not in methods:
+                methods.append(code.co_name)
+
+
+def _called_from_test(frame) -> bool:
+    caller = frame.f_back
+    name = caller.f_globals.get("__name__", "") if caller is not None else ""
+    return is_test_module(name) and name.rpartition(".")[2] != "conftest"
+
 
 def _profile(frame, event, arg):
     if event != "call":
         return
+    if frame.f_code in _state_codes and _called_from_test(frame):
+        _note_app_object(frame)
     callee = frame.f_globals.get("__name__")
-    if not is_app_module(callee):
-        return
-    caller = frame.f_back
-    name = caller.f_globals.get("__name__", "") if caller is not None else ""
-    if not is_test_module(name) or name.rpartition(".")[2] == "conftest":
+    if not is_app_module(callee) or not _called_from_test(frame):
         return
     rec = _record()
     if rec is not None:
@@ -1659,7 +1758,7 @@ def _new_record(nodeid: str) -> dict:
         "outcome": "", "message": "", "when": "", "duration": 0.0,
         "requests": 0, "contexts": 0, "websockets": 0, "template_reads": [],
         "patches": {"app": [], "other": [], "config": [], "env": []},
-        "direct_calls": {}, "log_captures": [], "g_set": [], "g_missing": [], "g_carried": [],
+        "direct_calls": {}, "app_objects": {}, "log_captures": [], "g_set": [], "g_missing": [], "g_carried": [],
     }
 
 
@@ -1709,6 +1808,7 @@ def pytest_runtest_protocol(item, nextitem):
     """Marks the test whose requests and patches follow (its setup, call and teardown)."""
     global _current
     _current = _results.setdefault(item.nodeid, _new_record(item.nodeid))
+    _current.setdefault("seq", len(_results))
     if "caplog" in getattr(item, "fixturenames", ()):
         _note("log_captures", "caplog")
     armed = _arm(item.nodeid)
@@ -1725,6 +1825,7 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_runtest_call(item):
     """Direct calls of app functions from the test function's own code (not its fixtures)."""
     previous = sys.getprofile()
+    find_app_objects()
     sys.setprofile(_profile)
     try:
         yield
@@ -1755,6 +1856,18 @@ def pytest_runtest_logreport(report) -> None:
             _set_outcome(rec, "error", report)
     if rec.get("timed_out") and rec["outcome"] in ("failed", "error"):
         rec["message"] = timed_out_message(rec["timed_out"])
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    if not ONLY_FILE:
+        return
+    with open(ONLY_FILE, encoding="utf-8") as f:
+        only = set(json.load(f))
+    keep = [i for i in items if i.nodeid in only]
+    dropped = [i for i in items if i.nodeid not in only]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def pytest_collection_finish(session) -> None:

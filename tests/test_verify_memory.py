@@ -1,0 +1,117 @@
+"""Tests that use the objects the app keeps in memory, in the test process, under ``decompose verify``
+(issue 10).
+
+LNbits keeps its login throttle in a module-level cache (``lnbits.utils.cache.cache``); its
+``test_login_throttles_by_account_and_resets_after_success`` reads and rewrites that cache in the
+test process between requests.  On the split system the auth service has its own cache: the test
+fails (the test process's copy never saw the failures), and alan stays blocked in the service for
+two minutes, so the next ten tests that log him in answered 429: regressions without a reason.
+Now the plugin records the methods of the app's module-level objects that test code calls
+(``find_app_objects``), verify lists a test that used them and failed with that reason, and runs
+the regressions that came after such a test once more on a freshly started split system: those
+that pass there are listed as order-dependent, naming the tests before them; those that fail
+again stay regressions.  Checked on tests/data/verify_memory, a FastAPI monolith whose login
+throttle and last-login note live in one in-memory cache that two services share on the monolith.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from decompose.runtime import verify_plugin as plugin
+from tests.test_verify import check, cli, rows, verify_json
+
+FIXTURE = Path(__file__).resolve().parent / "data" / "verify_memory"
+PLAN = """\
+version: 1
+project: memapp
+source: memapp
+services:
+  auth:
+    modules: [memapp.auth]
+  shop:
+    modules: [memapp.shop]
+shared:
+  modules: [memapp, memapp.cache, memapp.app]
+"""
+TESTS = "tests/test_memory.py::"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("verify-memory")
+    shutil.copytree(FIXTURE, work / "memapp", ignore=shutil.ignore_patterns("__pycache__"))
+    (work / "plan.yaml").write_text(PLAN)
+    check(cli("generate", "--plan", work / "plan.yaml", "--output", work / "out"))
+    return verify_json(work / "out", work / "memapp" / "tests", "--local", code=1)
+
+
+def test_a_test_using_the_apps_in_memory_cache_is_listed_with_the_objects_and_methods(report):
+    by_id = rows(report)
+    assert report["monolith"]["counts"] == {"passed": 6}
+    row = by_id[TESTS + "test_2_throttle_resets_after_success"]
+    assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", "classified"), row
+    assert any("memapp.cache:cache (get, pop, set)" in r and "keeps its own" in r for r in row["reasons"]), row
+    # an event of the standard library the app keeps at module level is such an object too
+    row = by_id[TESTS + "test_6_restart_is_asked_for"]
+    assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", "classified"), row
+    assert any("memapp.auth:restart (clear, is_set)" in r for r in row["reasons"]), row
+    # a test that calls no method of an in-memory object has no such reason
+    assert by_id[TESTS + "test_1_login"]["verdict"] == "same"
+    assert by_id[TESTS + "test_5_items"]["verdict"] == "same"
+
+
+def test_a_regression_after_it_that_passes_on_a_fresh_split_system_is_listed_as_order_dependent(report):
+    by_id = rows(report)
+    row = by_id[TESTS + "test_3_login_again"]
+    assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", "classified"), row
+    assert any(r.startswith("order: passes when run again on a freshly started split system")
+               and "test_2_throttle_resets_after_success" in r for r in row["reasons"]), row
+    assert "429" in row["message"]
+    # the re-run held the two regressions that followed test 2, and only those
+    assert report["rerun"]["counts"] == {"failed": 1, "passed": 1}, report["rerun"]
+
+
+def test_a_regression_that_fails_again_on_a_fresh_split_system_stays_a_regression(report):
+    """The last login the shop reads lives in the auth service's cache only: a real defect of the cut."""
+    row = rows(report)[TESTS + "test_4_shop_sees_the_last_login"]
+    assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", "regression"), row
+    assert row["reasons"] == []
+    assert report["regressions"] == [TESTS + "test_4_shop_sees_the_last_login"]
+    assert report["ok"] is False
+
+
+class _Color(enum.Enum):
+    RED = 1
+
+
+class _Throttle:
+    def __init__(self):
+        self.hits = {}
+
+
+class _Database:
+    def __init__(self):
+        self.connection = sqlite3.connect(":memory:")
+
+
+def test_only_instances_of_the_apps_own_classes_that_are_not_database_handles_count(monkeypatch):
+    monkeypatch.setattr(plugin, "PACKAGES", frozenset({__name__.split(".")[0]}))
+    assert plugin._keeps_state(_Throttle())
+    assert not plugin._keeps_state(_Throttle)  # a class
+    assert not plugin._keeps_state(_Color.RED)  # an enum member: a constant
+    assert not plugin._keeps_state(test_only_instances_of_the_apps_own_classes_that_are_not_database_handles_count)
+    assert not plugin._keeps_state(_Database())  # holds a database connection: the shared database
+    assert not plugin._keeps_state({"a": 1})  # not a class of the app's
+    monkeypatch.setattr(plugin, "PACKAGES", frozenset({"elsewhere"}))
+    assert not plugin._keeps_state(_Throttle())
+    assert plugin._keeps_state(threading.Event())  # runtime state of any module-level owner
+    assert plugin._keeps_state(queue.Queue())
+    assert not plugin._keeps_state(threading.Lock())
