@@ -120,6 +120,14 @@ class Asset(BaseModel):  # a file kept in a column (LNbits' uploaded assets)
     data: bytes
 
 
+T = typing.TypeVar("T")
+
+
+class Page(BaseModel, typing.Generic[T]):  # a parametrized generic model (LNbits' Page[AssetInfo], Filters[...])
+    data: list[T]
+    total: int
+
+
 class OutOfStock(Exception):
     def __init__(self, product: Product):
         super().__init__(f"{product.name} is out of stock")
@@ -254,8 +262,8 @@ def test_the_allow_list_is_the_modules_the_plan_places(pshop):
 ROUND_TRIP = '''
 import datetime, decimal, enum, json, sys, uuid
 from decompose_rt import rpc
-from pshop.models import (Asset, Colour, Discounted, Legacy, LegacyTag, OutOfStock, Price, Product, Size, Slot,
-                         Stock)
+from pshop.models import (Asset, Colour, Discounted, Legacy, LegacyTag, OutOfStock, Page, Price, Product, Size,
+                          Slot, Stock)
 import pathlib
 
 def wire(value):  # what crosses: JSON text
@@ -283,6 +291,8 @@ up = UploadFile(file=io.BytesIO(b"GIF89a..."), size=9, filename="a.gif",
                 headers=Headers({"content-type": "image/gif"}))
 up.file.seek(3)
 up_back = wire(up)
+page = wire(Page[Asset](data=[Asset(name="a", data=b"1")], total=1))
+pages = wire(Page[Page[int]](data=[Page[int](data=[2], total=1)], total=1))
 fs_back = wire(FileStorage(stream=io.BytesIO(b"hello"), filename="n.txt", name="doc", content_type="text/plain"))
 print(json.dumps({
     "equal": back == p, "cls": type(back).__qualname__, "price": type(back.price).__qualname__,
@@ -305,6 +315,8 @@ print(json.dumps({
                 up_back.size, up_back.file.tell(), up_back.file.read().decode(), up.file.tell(),
                 type(fs_back).__qualname__, fs_back.filename, fs_back.name, fs_back.content_type,
                 fs_back.stream.read().decode()],
+    "generic": [type(page).__qualname__, type(page.data[0]).__qualname__, page.data[0].data.decode(),
+                type(pages).__qualname__, type(pages.data[0]).__qualname__, pages.data[0].data],
 }))
 '''
 
@@ -323,6 +335,7 @@ def test_nested_models_dataclasses_and_enums_round_trip_as_their_classes(pshop):
         "bytes": ["Asset", "b'\\x89PNG\\x00\\xff'", "b'\\x00\\x01'", "bytearray(b'ab')", "b'mv'", "{'raw': [b'']}"],
         "uploads": ["fastapi.datastructures", "UploadFile", "a.gif", "image/gif", 9, 3, "89a...", 3,
                     "FileStorage", "n.txt", "doc", "text/plain", "hello"],
+        "generic": ["Page[Asset]", "Asset", "1", "Page[Page[int]]", "Page[int]", [2]],
     }
 
 
