@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from decompose.runtime import verify_plugin as plugin
+from decompose.runtime.verify import SuiteRun, TestOutcome, after_state_users, compare, mark_order_dependent
 from tests.test_verify import check, cli, rows, verify_json
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "verify_memory"
@@ -115,3 +116,38 @@ def test_only_instances_of_the_apps_own_classes_that_are_not_database_handles_co
     assert plugin._keeps_state(threading.Event())  # runtime state of any module-level owner
     assert plugin._keeps_state(queue.Queue())
     assert not plugin._keeps_state(threading.Lock())
+
+
+def _run(side: str, outcomes: dict[str, str], objects: tuple[str, ...] = ()) -> SuiteRun:
+    tests = {tid: TestOutcome(id=tid, outcome=o, seq=i + 1, requests=1, app_objects={"app.cache:cache": ["get"]}
+                              if tid in objects else {})
+             for i, (tid, o) in enumerate(outcomes.items())}
+    return SuiteRun(side, tests, 0, 1.0, Path("log"), [])
+
+
+def test_regressions_after_a_listed_test_that_failed_are_re_run_too_and_named_by_kind():
+    """privacyIDEA's test_10 fails on the split system (listed: it reads g an earlier request left) before
+    its delete_policy; the admin policies it set make test_11b answer 403.  Alone on a fresh split
+    system test_11b passes; test_12, which fails there too, stays a regression."""
+    ids = ["t::test_09_cache", "t::test_10_attrs", "t::test_11b", "t::test_12", "t::test_05_before"]
+    mono = _run("monolith", {i: "passed" for i in ids})
+    split = _run("split", {"t::test_05_before": "failed", "t::test_09_cache": "failed", "t::test_10_attrs": "failed",
+                           "t::test_11b": "failed", "t::test_12": "failed"}, objects=("t::test_09_cache",))
+    rows = compare(mono, split)
+    by_id = {r.id: r for r in rows}
+    assert by_id["t::test_09_cache"].verdict == "classified"  # used the cache, failed
+    by_id["t::test_10_attrs"].verdict = "classified"  # as the reason of the g it read would
+    by_id["t::test_10_attrs"].reasons.append("relies on g an earlier request left")
+    again = after_state_users(rows, split)
+    # test_05 ran before any of them (seq 1): not re-run; the two later regressions name both earlier tests
+    assert again == {"t::test_11b": ["t::test_09_cache", "t::test_10_attrs"],
+                     "t::test_12": ["t::test_09_cache", "t::test_10_attrs"]}
+    rerun = _run("rerun", {"t::test_11b": "passed", "t::test_12": "failed"})
+    assert mark_order_dependent(rows, again, rerun, split) == 1
+    assert by_id["t::test_11b"].verdict == "classified"
+    (reason,) = by_id["t::test_11b"].reasons
+    assert reason.startswith("order: passes when run again on a freshly started split system")
+    assert "1 test(s) using the app's in-memory objects" in reason and "(test_09_cache)" in reason
+    assert "1 test(s) listed with a reason that failed on the split system" in reason and "(test_10_attrs)" in reason
+    assert by_id["t::test_12"].verdict == "regression" and by_id["t::test_12"].reasons == []
+    assert by_id["t::test_05_before"].verdict == "regression"

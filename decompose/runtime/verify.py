@@ -619,10 +619,11 @@ def verify(
         one_process = bool(result.verify_dir) or not distributes(split_args)  # one order of the tests
         again = after_state_users(result.rows, result.split) if result.started and one_process else {}
         if again:
-            # each of them failed after a test that used the app's in-memory objects in the test
-            # process (the services kept what its requests left there): once more, without those
-            say("split", f"{len(again)} regression(s) after tests that used the app's in-memory objects: "
-                         "running them again on a freshly started split system")
+            # each of them failed after a test that may have left state behind on the split system:
+            # once more, on a fresh one, without those
+            say("split", f"{len(again)} regression(s) after tests that may have left state behind (they used the "
+                         "app's in-memory objects, or failed with a listed reason): running them again on a "
+                         "freshly started split system")
             _down(out, m, local, client)
             try:
                 running = start(port, note=False)
@@ -638,7 +639,7 @@ def verify(
                                          pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
                                          limits=split_limits(result.monolith, test_timeout))
                 say("split", "re-run: " + _counts_text(result.rerun))
-                mark_order_dependent(result.rows, again, result.rerun)
+                mark_order_dependent(result.rows, again, result.rerun, result.split)
     finally:
         if result.started and not keep:
             _down(out, m, local, client)
@@ -649,9 +650,12 @@ def verify(
 
 
 def after_state_users(rows: list[Row], split: SuiteRun) -> dict[str, list[str]]:
-    """Regressions that ran after tests using the app's in-memory objects in the test process
-    (per regression: those earlier tests, in the split run's order)."""
-    users = sorted((t.seq, t.id) for t in split.tests.values() if t.app_objects and t.seq)
+    """Regressions that ran after tests that may have left state behind on the split system (per
+    regression: those earlier tests, in the split run's order): tests that used the app's
+    in-memory objects in the test process, and listed tests that failed on the split system (they
+    stopped before their own clean-up: privacyIDEA's test_10 leaves the admin policies it set)."""
+    failing = {r.id for r in rows if r.verdict == CLASSIFIED and r.split != PASSED}
+    users = sorted((t.seq, t.id) for t in split.tests.values() if t.seq and (t.app_objects or t.id in failing))
     out: dict[str, list[str]] = {}
     for r in rows:
         t = split.tests.get(r.id)
@@ -663,19 +667,27 @@ def after_state_users(rows: list[Row], split: SuiteRun) -> dict[str, list[str]]:
     return out
 
 
-def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun) -> int:
+def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun, split: SuiteRun) -> int:
     """Regressions that pass when run again on a freshly started split system without the
-    earlier tests that used the app's in-memory objects get that as their reason."""
+    earlier tests that may have left state behind get that as their reason, naming those tests."""
+    by_id = {r.id: r for r in rows}
     n = 0
     for r in rows:
         t = rerun.tests.get(r.id)
         if r.id not in again or t is None or t.outcome != PASSED:
             continue
-        before = again[r.id]
-        named = ", ".join(b.rsplit("::", 1)[-1] for b in before[-3:]) + (" ..." if len(before) > 3 else "")
-        r.reasons.append(f"order: passes when run again on a freshly started split system; in the suite's order it "
-                         f"ran after {len(before)} test(s) using the app's in-memory objects ({named}), whose "
-                         "requests left state in the services that the test process changed only in its own copy")
+        kinds = []
+        memory = [b for b in again[r.id] if split.tests[b].app_objects]
+        failed = [b for b in again[r.id] if b not in memory and by_id.get(b) is not None]
+        for tests, what in ((memory, "using the app's in-memory objects, whose requests left state in the "
+                                     "services that the test process changed only in its own copy"),
+                            (failed, "listed with a reason that failed on the split system, stopping before "
+                                     "their own clean-up")):
+            if tests:
+                named = ", ".join(b.rsplit("::", 1)[-1] for b in tests[-3:]) + (" ..." if len(tests) > 3 else "")
+                kinds.append(f"{len(tests)} test(s) {what} ({named})")
+        r.reasons.append("order: passes when run again on a freshly started split system; in the suite's order it "
+                         f"ran after {' and after '.join(kinds)}")
         r.verdict = CLASSIFIED
         n += 1
     return n
