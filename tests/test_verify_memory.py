@@ -73,7 +73,7 @@ def test_a_regression_after_it_that_passes_on_a_fresh_split_system_is_listed_as_
     by_id = rows(report)
     row = by_id[TESTS + "test_3_login_again"]
     assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", "classified"), row
-    assert any(r.startswith("order: passes when run again on a freshly started split system")
+    assert any(r.startswith("order: passes when run again, without the tests before it, on a freshly started")
                and "test_2_throttle_resets_after_success" in r for r in row["reasons"]), row
     assert "429" in row["message"]
     # the re-run held the two regressions that followed test 2, and only those
@@ -146,7 +146,7 @@ def test_regressions_after_a_listed_test_that_failed_are_re_run_too_and_named_by
     assert mark_order_dependent(rows, again, rerun, split) == 1
     assert by_id["t::test_11b"].verdict == "classified"
     (reason,) = by_id["t::test_11b"].reasons
-    assert reason.startswith("order: passes when run again on a freshly started split system")
+    assert reason.startswith("order: passes when run again, without the tests before it, on a freshly started split")
     assert "1 test(s) using the app's in-memory objects" in reason and "(test_09_cache)" in reason
     assert "1 test(s) listed with a reason that failed on the split system" in reason and "(test_10_attrs)" in reason
     assert by_id["t::test_12"].verdict == "regression" and by_id["t::test_12"].reasons == []

@@ -679,15 +679,15 @@ def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: Su
         kinds = []
         memory = [b for b in again[r.id] if split.tests[b].app_objects]
         failed = [b for b in again[r.id] if b not in memory and by_id.get(b) is not None]
-        for tests, what in ((memory, "using the app's in-memory objects, whose requests left state in the "
-                                     "services that the test process changed only in its own copy"),
-                            (failed, "listed with a reason that failed on the split system, stopping before "
-                                     "their own clean-up")):
-            if tests:
-                named = ", ".join(b.rsplit("::", 1)[-1] for b in tests[-3:]) + (" ..." if len(tests) > 3 else "")
+        for tests, what in ((memory, "using the app's in-memory objects in the test process"),
+                            (failed, "listed with a reason that failed on the split system before their own "
+                                     "clean-up")):
+            if tests:  # the nearest ones named
+                named = ("... " if len(tests) > 3 else "") + ", ".join(b.rsplit("::", 1)[-1] for b in tests[-3:])
                 kinds.append(f"{len(tests)} test(s) {what} ({named})")
-        r.reasons.append("order: passes when run again on a freshly started split system; in the suite's order it "
-                         f"ran after {' and after '.join(kinds)}")
+        r.reasons.append("order: passes when run again, without the tests before it, on a freshly started split "
+                         f"system; in the suite's order it ran after {' and after '.join(kinds)}, which may have "
+                         "left state behind in the services or the shared database")
         r.verdict = CLASSIFIED
         n += 1
     return n
