@@ -588,7 +588,7 @@ def verify(
                     "let verify start the system (or run it again with --keep and reuse that one)")
     result.url = running.url
     result.verify_dir = running.verify_dir if database == "shared" else ""
-    env = {**base, "DECOMPOSE_VERIFY_URL": running.url}
+    env = {**base, "DECOMPOSE_VERIFY_URL": running.url, "DECOMPOSE_VERIFY_CONTAINERS": "" if local else "1"}
     if result.verify_dir:
         env.update(verify_env(result.verify_dir))
         config_module = _config_module(m)

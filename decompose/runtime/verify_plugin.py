@@ -89,6 +89,9 @@ REPORT_EVERY = 5.0
 #: The monolith run's record of the suite's Django settings (in ``REPORT``), which verify gives the services.
 DJANGO_SETTINGS_FILE = "django-settings.json"
 ROUTING = MODE == "split" and bool(URL)
+#: The services run in containers (``decompose verify`` without ``--local``): paths of this
+#: file system mean nothing there.
+CONTAINERS = os.environ.get("DECOMPOSE_VERIFY_CONTAINERS", "") == "1"
 #: A JSON file of test ids: only these run (the rest are deselected after collection), in the
 #: suite's order; verify's re-run of regressions on a freshly started split system.
 ONLY_FILE = os.environ.get("DECOMPOSE_VERIFY_ONLY", "")
@@ -614,9 +617,11 @@ def _services_app_config() -> dict:
 def note_flask_config(app) -> None:
     """Before a request of the Flask app ``app`` goes to the split system: the keys of its
     configuration that differ from what the services took on (the app's configuration on the
-    monolith run, ``app-config.json``), JSON values only, paths left out (a service's tree is
-    not this one's): a test set them (privacyIDEA's ``app.config['APP_READY'] = False``, a test
-    class's own config).  :func:`sync_settings` writes them with the settings objects' fields."""
+    monolith run, ``app-config.json``), JSON values only: a test set them (privacyIDEA's
+    ``app.config['APP_READY'] = False``, a test class's own config, the ``PI_..._PATH`` its
+    documentation report shows).  An absolute path of a file or folder that exists here is left
+    out when the services run in containers (their file system is not this one).
+    :func:`sync_settings` writes them with the settings objects' fields."""
     base = _services_app_config()
     cwd = os.getcwd()
     delta = {}
@@ -624,7 +629,8 @@ def note_flask_config(app) -> None:
         if not isinstance(key, str) or key in _OWN_CONFIG_KEYS:
             continue
         v = _jsonable(value, cwd)
-        if v is _SKIP or (isinstance(v, str) and os.path.isabs(v)) or base.get(key, _SKIP) == v:
+        if v is _SKIP or base.get(key, _SKIP) == v or (
+                CONTAINERS and isinstance(v, str) and os.path.isabs(v) and os.path.exists(v)):
             continue
         delta[key] = v
     _flask_delta.clear()
