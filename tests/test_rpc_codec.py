@@ -126,6 +126,7 @@ T = typing.TypeVar("T")
 class Page(BaseModel, typing.Generic[T]):  # a parametrized generic model (LNbits' Page[AssetInfo], Filters[...])
     data: list[T]
     total: int
+    model: type[T] | None = None  # a class as a field's value (LNbits' Filters.model)
 
 
 class OutOfStock(Exception):
@@ -291,7 +292,8 @@ up = UploadFile(file=io.BytesIO(b"GIF89a..."), size=9, filename="a.gif",
                 headers=Headers({"content-type": "image/gif"}))
 up.file.seek(3)
 up_back = wire(up)
-page = wire(Page[Asset](data=[Asset(name="a", data=b"1")], total=1))
+page = wire(Page[Asset](data=[Asset(name="a", data=b"1")], total=1, model=Asset))
+classes = [wire(c) for c in (Asset, int, Page[Asset], decimal.Decimal)]
 pages = wire(Page[Page[int]](data=[Page[int](data=[2], total=1)], total=1))
 fs_back = wire(FileStorage(stream=io.BytesIO(b"hello"), filename="n.txt", name="doc", content_type="text/plain"))
 print(json.dumps({
@@ -316,7 +318,8 @@ print(json.dumps({
                 type(fs_back).__qualname__, fs_back.filename, fs_back.name, fs_back.content_type,
                 fs_back.stream.read().decode()],
     "generic": [type(page).__qualname__, type(page.data[0]).__qualname__, page.data[0].data.decode(),
-                type(pages).__qualname__, type(pages.data[0]).__qualname__, pages.data[0].data],
+                type(pages).__qualname__, type(pages.data[0]).__qualname__, pages.data[0].data,
+                page.model is Asset, [c.__qualname__ for c in classes], classes[2] is Page[Asset]],
 }))
 '''
 
@@ -335,7 +338,8 @@ def test_nested_models_dataclasses_and_enums_round_trip_as_their_classes(pshop):
         "bytes": ["Asset", "b'\\x89PNG\\x00\\xff'", "b'\\x00\\x01'", "bytearray(b'ab')", "b'mv'", "{'raw': [b'']}"],
         "uploads": ["fastapi.datastructures", "UploadFile", "a.gif", "image/gif", 9, 3, "89a...", 3,
                     "FileStorage", "n.txt", "doc", "text/plain", "hello"],
-        "generic": ["Page[Asset]", "Asset", "1", "Page[Page[int]]", "Page[int]", [2]],
+        "generic": ["Page[Asset]", "Asset", "1", "Page[Page[int]]", "Page[int]", [2], True,
+                    ["Asset", "int", "Page[Asset]", "Decimal"], True],
     }
 
 
@@ -375,6 +379,8 @@ out = {
     "dunder": refused(rpc.decode, {"__t__": "dataclass", "cls": "pshop.models:Stock.__class__", "v": {}}),
     "imported": sorted(m for m in ("antigravity", "subprocess") if m in sys.modules and m != "subprocess"),
     "builtin_error": type(rpc.decode(rpc.encode(KeyError("k")))).__name__,
+    "class_of_main": refused(rpc.encode, Local),
+    "unimported_class": refused(rpc.decode, {"__t__": "class", "cls": "antigravity:Fly"}),
 }
 print(json.dumps(out))
 '''
@@ -398,6 +404,8 @@ def test_only_the_monolith_s_own_classes_cross_and_refusals_name_the_type(pshop)
     assert got["not_a_model"][0] == "DecodeError"
     assert got["dunder"][0] == "DecodeError"
     assert got["builtin_error"] == "KeyError"
+    assert got["class_of_main"][0] == "EncodeError" and "the class __main__.Local" in got["class_of_main"][1]
+    assert got["unimported_class"][0] == "DecodeError" and "antigravity:Fly" in got["unimported_class"][1]
 
 
 LIBRARY_MODELS = '''

@@ -51,7 +51,11 @@ def report(tmp_path_factory) -> dict:
     shutil.copytree(FIXTURE, work / "memapp", ignore=shutil.ignore_patterns("__pycache__"))
     (work / "plan.yaml").write_text(PLAN)
     check(cli("generate", "--plan", work / "plan.yaml", "--output", work / "out"))
-    return verify_json(work / "out", work / "memapp" / "tests", "--local", code=1)
+    report = verify_json(work / "out", work / "memapp" / "tests", "--local", code=1)
+    # the services' logs of the first split run outlive the second start
+    kept = work / "out" / ".decompose-run" / "verify" / "split-logs" / "auth.log"
+    assert "429" in kept.read_text(), kept
+    return report
 
 
 def test_a_test_using_the_apps_in_memory_cache_is_listed_with_the_objects_and_methods(report):
