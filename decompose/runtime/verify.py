@@ -624,6 +624,9 @@ def verify(
             say("split", f"{len(again)} regression(s) after tests that may have left state behind (they used the "
                          "app's in-memory objects, or failed with a listed reason): running them again on a "
                          "freshly started split system")
+            if local:  # the services' logs of the split run, before the new start truncates them
+                shutil.rmtree(work / "split-logs", ignore_errors=True)
+                shutil.copytree(runner.run_dir(out) / "logs", work / "split-logs", dirs_exist_ok=True)
             _down(out, m, local, client)
             try:
                 running = start(port, note=False)
