@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import socket
 
-from decompose.runtime import runner
+from decompose.runtime import ports
 
 
 def test_unit_ports_are_free_distinct_and_below_the_ephemeral_range():
-    low = runner._ephemeral_low()
-    ports = [runner.free_port() for _ in range(200)]
-    assert len(set(ports)) == len(ports)  # never the same port twice in one process
-    assert all(runner.LISTEN_PORTS_FROM <= p < low for p in ports), (low, sorted(ports)[:5], sorted(ports)[-5:])
-    for p in ports[:20]:
+    low = ports._ephemeral_low()
+    handed = [ports.free_port() for _ in range(200)]
+    assert len(set(handed)) == len(handed)  # never the same port twice in one process
+    assert all(ports.LISTEN_PORTS_FROM <= p < low for p in handed), (low, sorted(handed)[:5], sorted(handed)[-5:])
+    for p in handed[:20]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", p))  # free to listen on
 
@@ -26,8 +26,8 @@ def test_unit_ports_are_free_distinct_and_below_the_ephemeral_range():
 def test_a_port_in_use_is_never_handed_out(monkeypatch):
     """In a window of 1,000 ports with 900 held by listeners, every port handed out is a free one."""
     base = 23000
-    monkeypatch.setattr(runner, "LISTEN_PORTS_FROM", base)
-    monkeypatch.setattr(runner, "_ephemeral_low", lambda: base + 1001)
+    monkeypatch.setattr(ports, "LISTEN_PORTS_FROM", base)
+    monkeypatch.setattr(ports, "_ephemeral_low", lambda: base + 1001)
     held, taken = set(), []
     try:
         for port in range(base, base + 1001):
@@ -42,7 +42,7 @@ def test_a_port_in_use_is_never_handed_out(monkeypatch):
             s.listen()
             taken.append(s)
             held.add(port)
-        got = [runner.free_port() for _ in range(30)]
+        got = [ports.free_port() for _ in range(30)]
         assert not held & set(got)
         assert len(set(got)) == len(got)
     finally:

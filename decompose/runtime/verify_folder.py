@@ -1,5 +1,9 @@
 """The folder a split system shares with ``decompose verify``'s test process (pure + a little filesystem).
 
+``write_app_config`` and the ``_hand_suite_*`` functions fill it before the split system
+starts: the configuration the suite's app ran with, the suite's Django settings and the
+suite's own folder.
+
 It holds the one SQLite database (``db.sqlite3``) that the services and the
 test process use under ``decompose verify``, the Flask session key
 (``secret-key``) both sign cookies with, the configuration the suite's Flask
@@ -19,8 +23,11 @@ and ``DECOMPOSE_SECRET_KEY_FILE``; Docker bind-mounts the folder at
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
+import stat
 from pathlib import Path
 
 from decompose.fsio import atomic_write
@@ -72,3 +79,139 @@ def verify_env(folder: Path | str) -> dict[str, str]:
             VERIFY_SECRET_KEY_ENV: f"{folder.rstrip('/')}/{VERIFY_SECRET_KEY}",
             VERIFY_APP_CONFIG_ENV: f"{folder.rstrip('/')}/{VERIFY_APP_CONFIG}",
             VERIFY_SUITE_ENV: f"{folder.rstrip('/')}/{VERIFY_SUITE}"}
+
+
+#: Flask configuration keys of the test process's own serving, never given to the services.
+_OWN_SERVING_KEYS = frozenset({"SERVER_NAME", "APPLICATION_ROOT"})
+_COPY_LIMIT = 10 * 1024 * 1024  # bytes of files a configuration may name for containers to get copies of
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def write_app_config(shared: Path, results: Path, *, containers: bool) -> tuple[int, list[str]]:
+    """The configuration the suite's app ran with on the monolith (the plugin's ``app-config-*.json``
+    in ``results``, the first process's) as ``shared/app-config.json``, which the services take on
+    (``verify_config.py``): the test config's keys, paths and flags, not the services' default
+    ones.  ``containers``: the files and folders it names (absolute host paths, at most
+    :data:`_COPY_LIMIT` bytes each) are copied into ``shared/files/`` and named by their path in
+    the container.  (number of keys, warnings)"""
+    found = sorted(Path(results).glob("app-config-*.json"))
+    if not found:
+        return 0, []
+    try:
+        config = json.loads(found[0].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0, [f"{found[0]}: unreadable; the services keep their own configuration"]
+    config = {k: v for k, v in config.items() if k not in _OWN_SERVING_KEYS}
+    warnings: list[str] = []
+    copies: dict[str, str] = {}
+
+    def moved(value):
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        if not (containers and isinstance(value, str) and value.startswith("/") and len(value) < 1024):
+            return value
+        src = Path(value)
+        if value in copies or not src.exists() or src.is_relative_to(shared):
+            return copies.get(value, value)
+        if _tree_size(src) > _COPY_LIMIT:
+            warnings.append(f"{value}: named by the suite's app configuration, over {_COPY_LIMIT >> 20} MB: "
+                            "not copied into the containers")
+            return value
+        rel = f"{VERIFY_FILES}/{len(copies)}/{src.name}"
+        dest = shared / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if src.is_dir():
+                shutil.copytree(src, dest, symlinks=True, ignore=_not_copied)
+            else:
+                shutil.copy2(src, dest)
+        except OSError as exc:  # shutil.Error included
+            warnings.append(f"{value}: named by the suite's app configuration, could not be copied into the "
+                            f"containers ({str(exc)[:200]})")
+            return value
+        copies[value] = f"{VERIFY_MOUNT}/{rel}"
+        return copies[value]
+
+    config = {k: moved(v) for k, v in sorted(config.items())}
+    shared.mkdir(parents=True, exist_ok=True)
+    atomic_write(shared / VERIFY_APP_CONFIG, json.dumps(config, indent=1, sort_keys=True) + "\n", mode=0o644)
+    return len(config), warnings
+def _hand_suite_settings(results: Path, shared: Path) -> None:
+    """The suite's Django settings (recorded by the monolith run) into the shared folder, where the
+    services under verify take them (decompose_rt/settings.py): the suite's app is the one it configures."""
+    recorded = results / DJANGO_SETTINGS_FILE
+    if recorded.is_file():
+        shared.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(recorded, shared / DJANGO_SETTINGS_FILE)
+        os.chmod(shared / DJANGO_SETTINGS_FILE, 0o644)
+
+
+def _suite_names(shared: Path) -> set[str]:
+    try:
+        return set(os.listdir(shared / VERIFY_SUITE))
+    except OSError:
+        return set()
+
+
+def _hand_suite_folder_or_warn(shared: Path, tests: Path, cwd: Path, *, link: bool) -> tuple[str | None, list[str]]:
+    """:func:`_hand_suite_folder`, a failure to copy it a warning (the suite still runs)."""
+    try:
+        return _hand_suite_folder(shared, tests, cwd, link=link), []
+    except OSError as exc:  # shutil.Error included
+        first = exc.args[0][0] if isinstance(exc, shutil.Error) and exc.args and exc.args[0] else exc
+        return None, [f"{cwd}: could not hand the suite's folder to the services ({first}): "
+                      "paths the suite's fixtures store relative to it will not resolve there"]
+
+
+def _hand_suite_folder(shared: Path, tests: Path, cwd: Path, *, link: bool) -> str | None:
+    """The suite's top folder (``tests`` of ``tests/test_auth.py`` under ``cwd``) into the shared
+    folder's ``suite/``, where every service's runtime links it into its working directory:
+    fixtures that store a path relative to the suite's working directory in the database or the
+    app's configuration (a resolver reading ``tests/testdata/passwords``) find it from the services
+    too.  A link locally, a copy (without caches) for containers; its name, or None when the suite
+    is not inside ``cwd`` (nothing to mirror)."""
+    try:
+        top = tests.relative_to(cwd).parts[:1]
+    except ValueError:
+        return None
+    if not top:
+        return None
+    name = top[0]
+    suite = shared / VERIFY_SUITE
+    shutil.rmtree(suite, ignore_errors=True)
+    suite.mkdir(parents=True, exist_ok=True)
+    os.chmod(suite, 0o755)
+    source = cwd / name
+    if link:
+        os.symlink(source, suite / name)
+    elif source.is_dir():
+        shutil.copytree(source, suite / name, symlinks=True, ignore=_not_copied)
+    else:
+        shutil.copyfile(source, suite / name)
+    return name
+
+
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """What a copy for the containers (the suite's folder, folders its app configuration names)
+    leaves out: caches, and whatever is neither a folder, a file nor a link (privacyIDEA's
+    ``PI_GNUPG_HOME = tests/testdata/gpg`` holds the sockets of a gpg-agent)."""
+    skip = set()
+    for n in names:
+        if n in ("__pycache__", ".pytest_cache") or n.endswith(".pyc"):
+            skip.add(n)
+            continue
+        try:
+            mode = os.lstat(os.path.join(folder, n)).st_mode
+        except OSError:
+            skip.add(n)
+            continue
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            skip.add(n)
+    return skip

@@ -359,14 +359,14 @@ def _keeps_state(value) -> bool:
     process and every service have their own."""
     import enum
 
-    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
-                          types.MethodType, enum.Enum)):
-        return False
     if type(value).__module__ in _STATE_MODULES:
         return True
     if not is_app_module(type(value).__module__):
         return False
-    try:
+    try:  # isinstance asks a proxy for its __class__
+        if isinstance(value, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                              types.MethodType, enum.Enum)):
+            return False
         if _is_settings(value) or _is_infra(value):
             return False
         held = getattr(value, "__dict__", None)
