@@ -152,8 +152,14 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
         have += [c for c in raw.get(attr) or [] if c not in have]
     for name, n in (raw.get("direct_calls") or {}).items():
         into.direct_calls[name] = into.direct_calls.get(name, 0) + int(n)
-    for name, methods in (raw.get("app_objects") or {}).items():
-        have = into.app_objects.setdefault(name, [])
+    _add_methods(into.app_objects, raw.get("app_objects") or {})
+    return into
+
+
+def _add_methods(into: dict[str, list[str]], more: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``into`` with the methods ``more`` lists per object, each object's methods once."""
+    for name, methods in more.items():
+        have = into.setdefault(name, [])
         have += [m for m in methods if m not in have]
     return into
 
@@ -251,7 +257,8 @@ def run_suite(
     if test_timeout and limits:
         atomic_write(work / f"{side}-limits.json", json.dumps(limits, indent=1, sort_keys=True) + "\n")
         limit_env["DECOMPOSE_VERIFY_TEST_LIMITS"] = str(work / f"{side}-limits.json")
-    run_env = suite_env(dict(os.environ), {**p_env, **env, **limit_env, "DECOMPOSE_VERIFY_MODE": "monolith" if side == "monolith" else "split",
+    mode = "monolith" if side == "monolith" else "split"  # a re-run is a split run too
+    run_env = suite_env(dict(os.environ), {**p_env, **env, **limit_env, "DECOMPOSE_VERIFY_MODE": mode,
                                            "DECOMPOSE_VERIFY_REPORT": str(report)})
     log = work / f"{side}.log"
     t0 = time.monotonic()
@@ -320,8 +327,7 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
                        "requests); a service's request starts with an empty g")
     objects: dict[str, list[str]] = {}
     for t in sides:
-        for name, methods in t.app_objects.items():
-            objects.setdefault(name, []).extend(m for m in methods if m not in objects.get(name, []))
+        _add_methods(objects, t.app_objects)
     if objects and (split is None or split.outcome != PASSED):
         used = "; ".join(f"{name} ({', '.join(sorted(methods))})" for name, methods in sorted(objects.items()))
         reasons.append(f"uses objects the app keeps in memory in the test process: {used}; each service keeps "
@@ -610,9 +616,10 @@ def verify(
                                "gave each its own")
     try:
         say("split", f"running {tests} against {running.url}")
+        limits = split_limits(result.monolith, test_timeout)
         result.split = run_suite("split", python=python, tests=tests, cwd=cwd, work=work, env=env,
                                  pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
-                                 limits=split_limits(result.monolith, test_timeout))
+                                 limits=limits)
         say("split", _counts_text(result.split))
         stopped = sorted(t.id for t in result.split.tests.values() if t.timed_out)
         if stopped:
@@ -644,15 +651,13 @@ def verify(
                                          env={**env, "DECOMPOSE_VERIFY_URL": running.url,
                                               "DECOMPOSE_VERIFY_ONLY": str(only)},
                                          pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
-                                         limits=split_limits(result.monolith, test_timeout))
+                                         limits=limits)
                 say("split", "re-run: " + _counts_text(result.rerun))
                 mark_order_dependent(result.rows, again, result.rerun, result.split)
     finally:
         if result.started and not keep:
             _down(out, m, local, client)
             result.stopped = True
-    if not result.rows:
-        result.rows = compare(result.monolith, result.split)
     return result
 
 
@@ -677,7 +682,6 @@ def after_state_users(rows: list[Row], split: SuiteRun) -> dict[str, list[str]]:
 def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun, split: SuiteRun) -> int:
     """Regressions that pass when run again on a freshly started split system without the
     earlier tests that may have left state behind get that as their reason, naming those tests."""
-    by_id = {r.id: r for r in rows}
     n = 0
     for r in rows:
         t = rerun.tests.get(r.id)
@@ -685,7 +689,7 @@ def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: Su
             continue
         kinds = []
         memory = [b for b in again[r.id] if split.tests[b].app_objects]
-        failed = [b for b in again[r.id] if b not in memory and by_id.get(b) is not None]
+        failed = [b for b in again[r.id] if b not in memory]  # listed, failed on the split system
         for tests, what in ((memory, "using the app's in-memory objects in the test process"),
                             (failed, "listed with a reason that failed on the split system before their own "
                                      "clean-up")):

@@ -56,6 +56,7 @@ Starlette and Django routing cannot live in modules of their own.
 from __future__ import annotations
 
 import dis
+import enum
 import http.client
 import io
 import json
@@ -357,8 +358,6 @@ def _keeps_state(value) -> bool:
     """An instance of a class of the app's (not a class, function, module, enum member, settings
     object, web app or database handle), or an event/queue of the standard library: the test
     process and every service have their own."""
-    import enum
-
     if type(value).__module__ in _STATE_MODULES:
         return True
     if not is_app_module(type(value).__module__):
@@ -390,20 +389,13 @@ def find_app_objects() -> int:
     """Index the app's module-level objects that keep state in memory (``lnbits.utils.cache:cache``,
     ``lnbits.server:server_restart``), each under the module defining its class if it holds it,
     else the first by name; again when modules were imported since."""
-    names = sorted(m for m in list(sys.modules) if is_app_module(m))
+    names = [m for m in list(sys.modules) if is_app_module(m)]
     if len(names) == _app_objects_scanned[0]:
         return len(_app_objects)
     _app_objects_scanned[0] = len(names)
-    found: dict[int, tuple] = {}
-    for name in names:
-        for attr, value in list(getattr(sys.modules.get(name), "__dict__", {}).items()):
-            if id(value) in _app_objects or attr.startswith("__") or not _keeps_state(value):
-                continue
-            rank = (type(value).__module__ != name, name, attr)  # the module of its class first
-            if id(value) not in found or rank < found[id(value)][0]:
-                found[id(value)] = (rank, f"{name}:{attr}", value)
-    for key, (_, name, value) in found.items():
-        _app_objects[key] = (name, value)
+    keep = lambda attr, value: not attr.startswith("__") and _keeps_state(value)  # noqa: E731
+    for key, value in _module_level(sorted(names), keep, _app_objects):
+        _app_objects[id(value)] = (key, value)
         _state_codes.update(_method_codes(type(value)))
     return len(_app_objects)
 
@@ -434,10 +426,14 @@ def _called_from_test(frame) -> bool:
 def _profile(frame, event, arg):
     if event != "call":
         return
-    if frame.f_code in _state_codes and _called_from_test(frame):
-        _note_app_object(frame)
+    state = frame.f_code in _state_codes
     callee = frame.f_globals.get("__name__")
-    if not is_app_module(callee) or not _called_from_test(frame):
+    app = is_app_module(callee)
+    if not (state or app) or not _called_from_test(frame):
+        return
+    if state:
+        _note_app_object(frame)
+    if not app:
         return
     rec = _record()
     if rec is not None:
@@ -565,22 +561,30 @@ def _settings_fields(obj):
         return None
 
 
+def _module_level(names, keep, seen) -> list[tuple[str, object]]:
+    """The module-level objects of the app's modules ``names`` for which ``keep(attr, value)`` holds
+    and whose id is not in ``seen``: each once, as ``module:attribute`` under the module defining
+    its class if it holds it, else the first by name; in that order."""
+    found: dict[int, tuple] = {}
+    for name in names:
+        for attr, value in sorted(getattr(sys.modules.get(name), "__dict__", {}).items()):
+            if id(value) in seen or not keep(attr, value):
+                continue
+            rank = (type(value).__module__ != name, name, attr)  # the module of its class first
+            if id(value) not in found or rank < found[id(value)][0]:
+                found[id(value)] = (rank, f"{name}:{attr}", value)
+    return [(key, value) for _, key, value in sorted(found.values(), key=lambda t: t[0])]
+
+
 def find_settings() -> int:
     """The app's settings objects: module-level pydantic settings instances in the app's modules
     (``lnbits.settings.settings``), each under the module defining its class if it holds it.
     Their fields as they are now are the baseline ``sync_settings`` compares with (taken once
     the suite is collected: its conftest files imported, no fixture run).  Returns how many."""
     seen = {id(o) for _, o, _ in _settings}
-    found: dict[int, tuple] = {}
-    for name in sorted(m for m in list(sys.modules) if m.split(".", 1)[0] in PACKAGES):
-        module = sys.modules.get(name)
-        for attr, value in sorted(getattr(module, "__dict__", {}).items()):
-            if id(value) in seen or not _is_settings(value):
-                continue
-            rank = (type(value).__module__ != name, name, attr)
-            if id(value) not in found or rank < found[id(value)][0]:
-                found[id(value)] = (rank, f"{name}:{attr}", value)
-    for _, key, value in sorted(found.values(), key=lambda t: t[0]):
+    names = sorted(m for m in list(sys.modules) if m.split(".", 1)[0] in PACKAGES)
+    found = _module_level(names, lambda attr, value: _is_settings(value), seen)
+    for key, value in found:
         fields = _settings_fields(value)
         if fields is not None:
             _settings.append((key, value, fields))
