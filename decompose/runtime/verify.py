@@ -78,6 +78,7 @@ class TestOutcome:
     g_set: list[str] = field(default_factory=list)  # flask.g names the app's request handling set (monolith)
     g_missing: list[str] = field(default_factory=list)  # flask.g names looked up but unset (split)
     g_carried: list[str] = field(default_factory=list)  # flask.g names the app read that an earlier request set (monolith)
+    uncommitted: list[str] = field(default_factory=list)  # requests whose uncommitted writes later queries saw (monolith)
     timed_out: float = 0.0  # the per-test limit it ran past (seconds), 0 if it did not
     seq: int = 0  # its place in the run's order (1, 2, ...; 0: unknown)
 
@@ -147,7 +148,7 @@ def _merge(into: TestOutcome | None, tid: str, raw: dict) -> TestOutcome:
                       ("env_patches", "env")):
         have = getattr(into, attr)
         have += [p for p in patches.get(key, []) if p not in have]
-    for attr in ("log_captures", "g_set", "g_missing", "g_carried"):
+    for attr in ("log_captures", "g_set", "g_missing", "g_carried", "uncommitted"):
         have = getattr(into, attr)
         have += [c for c in raw.get(attr) or [] if c not in have]
     for name, n in (raw.get("direct_calls") or {}).items():
@@ -325,6 +326,12 @@ def reasons_and_notes(mono: TestOutcome | None, split: TestOutcome | None) -> tu
         reasons.append(f"passes on the monolith reading {', '.join('g.' + n for n in carried)} in the app's request "
                        "handling, left in flask.g by an earlier request or the test (its app context outlives "
                        "requests); a service's request starts with an empty g")
+    left = mono.uncommitted if mono is not None else []
+    if left and (split is None or split.outcome != PASSED):
+        reasons.append(f"passes on the monolith reading writes that {', '.join(left)} left uncommitted in the "
+                       "database session the test's requests share (its app context outlives requests); a "
+                       "service's request ends with its session, which drops them, as the monolith does in "
+                       "production")
     objects: dict[str, list[str]] = {}
     for t in sides:
         _add_methods(objects, t.app_objects)

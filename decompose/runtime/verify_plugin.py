@@ -989,7 +989,7 @@ def _install_flask() -> None:
         if not ROUTING:
             _record_app_config(self)
             environ[_THROUGH_WSGI] = True
-            with _handling_request():
+            with _handling_request(f"{environ.get('REQUEST_METHOD', 'GET')} {environ.get('PATH_INFO', '') or '/'}"):
                 return original(self, environ, start_response)
         return _forward_wsgi(self, environ, start_response)
 
@@ -1001,7 +1001,7 @@ def _install_flask() -> None:
         _count("requests")
         if not ROUTING:
             _record_app_config(self)
-            with _handling_request():
+            with _handling_request(f"{flask.request.method} {flask.request.path}"):
                 return original_dispatch(self, *args, **kwargs)
         return _dispatch_to_gateway(self)
 
@@ -1020,14 +1020,122 @@ _request_serial = [0]  # number of the app's outermost request handling (monolit
 
 
 class _handling_request:
+    """The app's handling of one request in the test process (monolith run); ``what``: "METHOD path"."""
+
+    def __init__(self, what: str = "") -> None:
+        self.what = what
+
     def __enter__(self):
         depth = getattr(_handling, "depth", 0)
         if not depth:
             _request_serial[0] += 1
+            _watch_uncommitted(self.what)
         _handling.depth = depth + 1
 
     def __exit__(self, *exc):
         _handling.depth -= 1
+        if not _handling.depth:
+            _left_uncommitted()
+
+
+# --------------------------------------------------------------------------- writes left uncommitted (monolith run)
+#
+# A Flask test class that pushes one app context for all its requests (privacyIDEA's) gives them one
+# Flask-SQLAlchemy session: what a request adds or flushes and never commits is still in that
+# session's transaction when the next request (or the test) queries it, and autoflush shows it.  In
+# production each request has its own app context and the session is removed at its end, which
+# rolls such writes back; a service of the split system does the same.  A test that passes on the
+# monolith only through such writes is no statement about the split system: the plugin records the
+# requests whose uncommitted writes a later query of the same session saw.
+
+_request_changes = threading.local()  # per thread: {"what", "before": ids of changes pending at its start}
+_flushed_by: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # session -> request that flushed into it
+_left_by: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # session -> request whose writes it holds
+_orm_watch = [False]
+
+
+def _pending_ids(session) -> set:
+    """Ids of the instances ``session`` would write at its next flush."""
+    ids = {id(o) for o in session.new} | {id(o) for o in session.deleted}
+    return ids | {id(o) for o in session.dirty if session.is_modified(o)}
+
+
+def _install_orm_watch() -> bool:
+    """Session events of SQLAlchemy (once it is imported) that tell which writes a request left."""
+    if _orm_watch[0]:
+        return True
+    if "sqlalchemy.orm" not in sys.modules:
+        return False
+    try:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+    except Exception:  # noqa: BLE001 - a broken or partial SQLAlchemy: nothing to watch
+        return False
+    _orm_watch[0] = True
+
+    def after_flush(session, _context) -> None:
+        state = getattr(_request_changes, "state", None)
+        if state is not None and getattr(_handling, "depth", 0) and _pending_ids(session) - state["before"]:
+            _flushed_by[session] = state["what"]
+
+    def after_transaction_end(session, transaction) -> None:
+        if getattr(transaction, "parent", None) is None:  # the root transaction: committed or rolled back
+            _flushed_by.pop(session, None)
+            _left_by.pop(session, None)
+
+    def do_orm_execute(state) -> None:
+        left = _left_by.get(state.session)
+        if left is None:
+            return
+        owner = left[1]() if left[1] is not None else None
+        if owner is None or owner is not _current_request():  # not that request's own teardown
+            _note("uncommitted", left[0])
+
+    event.listen(Session, "after_flush", after_flush)
+    event.listen(Session, "after_transaction_end", after_transaction_end)
+    event.listen(Session, "do_orm_execute", do_orm_execute)
+    return True
+
+
+def _current_request():
+    """Flask's request object of this context (its teardown still to come), else None."""
+    flask = sys.modules.get("flask")
+    try:
+        return flask.request._get_current_object() if flask is not None and flask.has_request_context() else None
+    except Exception:  # noqa: BLE001 - no request context
+        return None
+
+
+def _watch_uncommitted(what: str) -> None:
+    if MODE != "monolith" or not _install_orm_watch():
+        return
+    before: set = set()
+
+    def pending(session) -> bool:
+        before.update(_pending_ids(session))
+        return False
+
+    _each_orm_session(pending)
+    _request_changes.state = {"what": what, "before": before}
+
+
+def _left_uncommitted() -> None:
+    """At the end of a request's handling: each session still holding writes it made uncommitted."""
+    state = getattr(_request_changes, "state", None)
+    _request_changes.state = None
+    if state is None:
+        return
+
+    request = _current_request()
+    ref = weakref.ref(request) if request is not None else None
+
+    def left(session) -> bool:
+        flushed = _flushed_by.pop(session, None) == state["what"]
+        if flushed or _pending_ids(session) - state["before"]:
+            _left_by[session] = (state["what"], ref)
+        return False
+
+    _each_orm_session(left)
 
 
 #: Per ``flask.g`` of the test process, the names the app's own code set on it (split run).
@@ -1769,6 +1877,7 @@ def _new_record(nodeid: str) -> dict:
         "requests": 0, "contexts": 0, "websockets": 0, "template_reads": [],
         "patches": {"app": [], "other": [], "config": [], "env": []},
         "direct_calls": {}, "app_objects": {}, "log_captures": [], "g_set": [], "g_missing": [], "g_carried": [],
+        "uncommitted": [],
     }
 
 
