@@ -46,11 +46,16 @@ TESTS = "tests/test_memory.py::"
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> dict:
+def work(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("verify-memory")
     shutil.copytree(FIXTURE, work / "memapp", ignore=shutil.ignore_patterns("__pycache__"))
     (work / "plan.yaml").write_text(PLAN)
     check(cli("generate", "--plan", work / "plan.yaml", "--output", work / "out"))
+    return work
+
+
+@pytest.fixture(scope="module")
+def report(work) -> dict:
     report = verify_json(work / "out", work / "memapp" / "tests", "--local", code=1)
     # the services' logs of the first split run outlive the second start
     kept = work / "out" / ".decompose-run" / "verify" / "split-logs" / "auth.log"
@@ -91,6 +96,28 @@ def test_a_regression_that_fails_again_on_a_fresh_split_system_stays_a_regressio
     assert row["reasons"] == []
     assert report["regressions"] == [TESTS + "test_4_shop_sees_the_last_login"]
     assert report["ok"] is False
+
+
+def test_on_a_split_system_it_did_not_start_verify_says_why_it_re_ran_nothing(report, work, tmp_path):
+    """A system started before (``decompose up --verify-dir``) is not restarted by verify: the
+    regressions after the throttle test stay regressions, and verify says what to do."""
+    import sys
+
+    from decompose.runtime.runner import free_port
+
+    out = work / "out"
+    check(cli("up", "--local", out, "--python", sys.executable, "--port", free_port(), "--verify-dir",
+              tmp_path / "shared"))
+    try:
+        again = verify_json(out, work / "memapp" / "tests", "--local", code=1)
+    finally:
+        check(cli("down", "--local", out))
+    assert again["started"] is False and again["rerun"] is None
+    assert sorted(again["regressions"]) == [TESTS + "test_3_login_again", TESTS + "test_4_shop_sees_the_last_login"]
+    assert any("2 regression(s) ran after tests that may have left state behind" in w and "`decompose down`" in w
+               for w in again["warnings"]), again["warnings"]
+    # a system verify started itself re-runs them, and gives no such warning
+    assert not [w for w in report["warnings"] if "left state behind" in w]
 
 
 class _Color(enum.Enum):
