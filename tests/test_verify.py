@@ -461,7 +461,7 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     out, app = fixture_out
     report = verify_json(out, app / "tests", "--local", code=1)
     by_id = rows(report)
-    assert report["monolith"]["counts"] == {"passed": 22}
+    assert report["monolith"]["counts"] == {"passed": 23}
     # both ways of sending a request to the app went to the split system: the module global
     # the request changes is not this process's any more
     assert report["regressions"] == ["tests/test_split_only.py::test_counter_global",
@@ -473,6 +473,11 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
     backport = by_id["tests/test_patched.py::test_greeting_patched_with_the_backport"]
     assert (backport["split"], backport["verdict"]) == ("failed", CLASSIFIED)
     assert "vapp.words.greeting (mock.patch)" in backport["reasons"][0]
+    replaced = by_id["tests/test_patched.py::test_greeting_replaced_with_testfixtures"]
+    assert (replaced["split"], replaced["verdict"]) == ("failed", CLASSIFIED), replaced
+    # the replacement is named once: not again when Replace restores the original
+    assert replaced["reasons"][0] == ("patches the app in the test process: vapp.words.greeting "
+                                      "(testfixtures.Replace); the services run it unpatched"), replaced
     for name, how in (("caplog", "caplog"), ("assert_logs", "assertLogs"), ("log_capture", "testfixtures.LogCapture")):
         row = by_id[f"tests/test_logs.py::test_greeting_is_logged_{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "failed", CLASSIFIED), row
@@ -500,7 +505,7 @@ def test_fixture_suite_classifies_patched_and_in_process_tests_and_fails_on_a_sp
                  "test_the_next_test_has_the_apps_own_configuration_again"):
         row = by_id[f"tests/test_config.py::{name}"]
         assert (row["monolith"], row["split"], row["verdict"]) == ("passed", "passed", SAME), row
-    assert report["summary"] == {"regression": 2, "classified": 7, "split only": 0, "both fail": 0, "same": 13}
+    assert report["summary"] == {"regression": 2, "classified": 8, "split only": 0, "both fail": 0, "same": 13}
     # the table names the regression; the split system was stopped
     assert not (out / ".decompose-run" / "local.json").exists()
 

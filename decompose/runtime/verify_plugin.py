@@ -229,6 +229,7 @@ def _install_patch_watch() -> None:
     if mock_backport is not None and getattr(mock_backport, "_patch", None) is not mock._patch:
         _watch_mock(mock_backport)
     _watch_log_captures()
+    _watch_testfixtures_replace()
 
 
 def _watch_mock(mock) -> None:
@@ -299,6 +300,38 @@ def _watch_log_captures() -> None:
             return orig_install(self, *args, **kwargs)
 
         cls.install = install
+
+
+def _watch_testfixtures_replace() -> None:
+    """testfixtures' ``Replace``/``Replacer``/``replace`` (privacyIDEA's ``Replace('privacyidea.models.utils.datetime',
+    test_datetime(...))``): each replacement, not the restore of the original, noted like ``mock.patch``."""
+    try:
+        from testfixtures import Replacer as cls  # Replace and replace() use it too
+    except Exception:  # noqa: BLE001 - not installed, or broken: nothing to watch
+        return
+    orig = getattr(cls, "_replace", None)
+    if orig is None or getattr(orig, "_decompose_verify", False):
+        return
+
+    def _replace(self, *args, **kwargs):
+        try:
+            resolved = args[0]
+            if hasattr(resolved, "container"):  # testfixtures >= 7: (Resolved, value)
+                container, name, value = resolved.container, resolved.name, args[1]
+                restoring = value is getattr(resolved, "found", None)
+            else:  # older: (container, name, method, value, ...)
+                container, name, value, restoring = args[0], args[1], args[3], False
+            if not restoring:
+                if container is os.environ or isinstance(container, dict):
+                    _note_mapping("testfixtures.Replace", container, name)
+                else:
+                    _note_patch("testfixtures.Replace", f"{_qualname(container)}.{name}", _module_of(container))
+        except Exception:  # noqa: BLE001 - the replacement itself reports a bad target
+            pass
+        return orig(self, *args, **kwargs)
+
+    _replace._decompose_verify = True
+    cls._replace = _replace
 
 
 def _note_mapping(how: str, dic, name) -> None:
