@@ -659,7 +659,7 @@ def verify(
                                        f"system did not start again: {str(exc).splitlines()[0]}")
             else:
                 only = work / "rerun-only.json"
-                atomic_write(only, json.dumps(sorted(again), indent=1) + "\n")
+                atomic_write(only, json.dumps(rerun_selection(again, result.split), indent=1) + "\n")
                 result.rerun = run_suite("rerun", python=python, tests=tests, cwd=cwd, work=work,
                                          env={**env, "DECOMPOSE_VERIFY_URL": running.url,
                                               "DECOMPOSE_VERIFY_ONLY": str(only)},
@@ -692,9 +692,31 @@ def after_state_users(rows: list[Row], split: SuiteRun) -> dict[str, list[str]]:
     return out
 
 
+def _scope(test_id: str) -> str:
+    """A test's class (``file::Class``) or, for a test function, its module (``file``)."""
+    return test_id.rsplit("::", 1)[0]
+
+
+def rerun_selection(again: dict[str, list[str]], split: SuiteRun) -> list[str]:
+    """What the re-run runs, in the split run's order: the regressions of ``again`` and, before each,
+    the earlier tests of its class (or module) except those that may have left state behind.  A
+    test of a class that builds on its earlier tests (privacyIDEA's ``test_01`` makes the realms and
+    users the later ones log in with) needs them: alone it would fail for want of them."""
+    leavers = {b for before in again.values() for b in before}
+    chosen = set(again)
+    for tid in again:
+        t = split.tests.get(tid)
+        if t is None or not t.seq:
+            continue
+        chosen.update(o.id for o in split.tests.values()
+                      if o.seq and o.seq < t.seq and _scope(o.id) == _scope(tid) and o.id not in leavers)
+    return sorted(chosen, key=lambda tid: (split.tests[tid].seq if tid in split.tests else 0, tid))
+
+
 def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun, split: SuiteRun) -> int:
     """Regressions that pass when run again on a freshly started split system without the
-    earlier tests that may have left state behind get that as their reason, naming those tests."""
+    earlier tests that may have left state behind (:func:`rerun_selection`) get that as their
+    reason, naming those tests."""
     n = 0
     for r in rows:
         t = rerun.tests.get(r.id)
@@ -709,8 +731,9 @@ def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: Su
             if tests:  # the nearest ones named
                 named = ("... " if len(tests) > 3 else "") + ", ".join(b.rsplit("::", 1)[-1] for b in tests[-3:])
                 kinds.append(f"{len(tests)} test(s) {what} ({named})")
-        r.reasons.append("order: passes when run again, without the tests before it, on a freshly started split "
-                         f"system; in the suite's order it ran after {' and after '.join(kinds)}, which may have "
+        r.reasons.append("order: passes when run again on a freshly started split system, without the earlier tests "
+                         "that may have left state behind (after the other earlier tests of its class or module); "
+                         f"in the suite's order it ran after {' and after '.join(kinds)}, which may have "
                          "left state behind in the services or the shared database")
         r.verdict = CLASSIFIED
         n += 1
