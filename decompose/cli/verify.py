@@ -235,7 +235,7 @@ def _print(result, show: str) -> None:
         out.print(f"split:    {sc.get('passed', 0)}/{total} passed ({counts(sc)}, {split.seconds:.1f}s)", highlight=False)
     if result.rerun is not None:
         out.print(f"re-run:   {counts(result.rerun.counts())}: the regressions after tests that may have left state "
-                  "behind, each after the earlier tests of its class or module that left nothing, on a freshly "
+                  "behind, each after the earlier tests of its class or module that passed, on a freshly "
                   f"started split system ({result.rerun.seconds:.1f}s)", highlight=False)
     out.print(
         f"{s['same']} same on both, {s['regression']} regression(s), {s['classified']} classified (a reason: no "

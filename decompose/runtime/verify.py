@@ -699,17 +699,17 @@ def _scope(test_id: str) -> str:
 
 def rerun_selection(again: dict[str, list[str]], split: SuiteRun) -> list[str]:
     """What the re-run runs, in the split run's order: the regressions of ``again`` and, before each,
-    the earlier tests of its class (or module) except those that may have left state behind.  A
-    test of a class that builds on its earlier tests (privacyIDEA's ``test_01`` makes the realms and
-    users the later ones log in with) needs them: alone it would fail for want of them."""
-    leavers = {b for before in again.values() for b in before}
+    the earlier tests of its class (or module) that passed on the split system (so ran to their own
+    clean-up; a failing one, listed or not, may have stopped before it).  A test of a class that
+    builds on its earlier tests (privacyIDEA's ``test_01`` makes the realms and users the later ones
+    log in with) needs them: alone it would fail for want of them."""
     chosen = set(again)
     for tid in again:
         t = split.tests.get(tid)
         if t is None or not t.seq:
             continue
         chosen.update(o.id for o in split.tests.values()
-                      if o.seq and o.seq < t.seq and _scope(o.id) == _scope(tid) and o.id not in leavers)
+                      if o.seq and o.seq < t.seq and _scope(o.id) == _scope(tid) and o.outcome == PASSED)
     return sorted(chosen, key=lambda tid: (split.tests[tid].seq if tid in split.tests else 0, tid))
 
 
@@ -732,7 +732,8 @@ def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: Su
                 named = ("... " if len(tests) > 3 else "") + ", ".join(b.rsplit("::", 1)[-1] for b in tests[-3:])
                 kinds.append(f"{len(tests)} test(s) {what} ({named})")
         r.reasons.append("order: passes when run again on a freshly started split system, without the earlier tests "
-                         "that may have left state behind (after the other earlier tests of its class or module); "
+                         "that may have left state behind (after the earlier tests of its class or module that "
+                         "passed there); "
                          f"in the suite's order it ran after {' and after '.join(kinds)}, which may have "
                          "left state behind in the services or the shared database")
         r.verdict = CLASSIFIED
