@@ -85,9 +85,11 @@ def test_a_regression_after_it_that_passes_on_a_fresh_split_system_is_listed_as_
     assert any(r.startswith("order: passes when run again on a freshly started split system, without the earlier")
                and "test_2_throttle_resets_after_success" in r for r in row["reasons"]), row
     assert "429" in row["message"]
-    # the re-run held the two regressions that followed test 2 and, before them, the earlier test of their
-    # module that passed on the split system (test 1), not tests 2 and 6
-    assert report["rerun"]["counts"] == {"failed": 1, "passed": 2}, report["rerun"]
+    assert "(alone)" in next(r for r in row["reasons"] if r.startswith("order:"))
+    # the re-run held the two regressions that followed test 2, each alone; the one failing again ran once
+    # more after the earlier test of its module that passed on the split system (test 1), not tests 2, 3 and 6
+    assert report["rerun"]["counts"] == {"failed": 1, "passed": 1}, report["rerun"]
+    assert report["rerun_context"]["counts"] == {"failed": 1, "passed": 1}, report["rerun_context"]
 
 
 def test_a_regression_that_fails_again_on_a_fresh_split_system_stays_a_regression(report):
@@ -200,3 +202,11 @@ def test_the_re_run_keeps_the_earlier_tests_of_a_regressions_class_that_left_not
     from decompose.runtime.verify import rerun_selection
 
     assert rerun_selection(again, split) == ["a::C::test_01_setup", "a::C::test_12", "b::test_fn_1", "b::test_fn_2"]
+    mono = _run("monolith", {tid: "passed" for tid in split.tests})
+    rows = compare(mono, split)
+    rerun = _run("rerun-context", {"a::C::test_01_setup": "passed", "a::C::test_12": "passed", "b::test_fn_1": "passed",
+                                   "b::test_fn_2": "failed"})
+    assert mark_order_dependent(rows, again, rerun, split, context=True) == 1
+    (row,) = [r for r in rows if r.id == "a::C::test_12"]
+    assert row.verdict == "classified"
+    assert "(after the earlier tests of its class or module that passed on the split system)" in row.reasons[0]

@@ -156,6 +156,7 @@ def _json(result, out: Path) -> dict:
         "monolith": _run_json(result.monolith),
         "split": _run_json(result.split),
         "rerun": _run_json(result.rerun),
+        "rerun_context": _run_json(result.rerun_context),
         "up_failure": up,
         "summary": summary(result.rows),
         "regressions": [r.id for r in result.regressions],
@@ -235,8 +236,12 @@ def _print(result, show: str) -> None:
         out.print(f"split:    {sc.get('passed', 0)}/{total} passed ({counts(sc)}, {split.seconds:.1f}s)", highlight=False)
     if result.rerun is not None:
         out.print(f"re-run:   {counts(result.rerun.counts())}: the regressions after tests that may have left state "
-                  "behind, each after the earlier tests of its class or module that passed, on a freshly "
-                  f"started split system ({result.rerun.seconds:.1f}s)", highlight=False)
+                  f"behind, each alone, on a freshly started split system ({result.rerun.seconds:.1f}s)",
+                  highlight=False)
+    if result.rerun_context is not None:
+        out.print(f"re-run:   {counts(result.rerun_context.counts())}: those failing again, each after the earlier tests "
+                  "of its class or module that passed on the split system, on a freshly started one "
+                  f"({result.rerun_context.seconds:.1f}s)", highlight=False)
     out.print(
         f"{s['same']} same on both, {s['regression']} regression(s), {s['classified']} classified (a reason: no "
         f"statement about the split system), {s['split only']} passing only on the split system, "

@@ -477,7 +477,8 @@ class Verification:
     verify_dir: str = ""
     monolith: SuiteRun | None = None
     split: SuiteRun | None = None
-    rerun: SuiteRun | None = None  # regressions after tests using in-memory app objects, on a fresh system
+    rerun: SuiteRun | None = None  # regressions after tests that may have left state behind, alone, on a fresh system
+    rerun_context: SuiteRun | None = None  # those failing again, after their class's earlier passing tests
     rows: list[Row] = field(default_factory=list)
     up_failure: Exception | None = None  # runner.UpFailed: the split system did not start
     warnings: list[str] = field(default_factory=list)
@@ -651,22 +652,29 @@ def verify(
             if local:  # the services' logs of the split run, before the new start truncates them
                 shutil.rmtree(work / "split-logs", ignore_errors=True)
                 shutil.copytree(runner.run_dir(out) / "logs", work / "split-logs", dirs_exist_ok=True)
-            _down(out, m, local, client)
-            try:
-                running = start(port, note=False)
-            except runner.UpFailed as exc:
-                result.warnings.append(f"the re-run of {len(again)} regression(s) did not happen: the split "
-                                       f"system did not start again: {str(exc).splitlines()[0]}")
-            else:
-                only = work / "rerun-only.json"
-                atomic_write(only, json.dumps(rerun_selection(again, result.split), indent=1) + "\n")
-                result.rerun = run_suite("rerun", python=python, tests=tests, cwd=cwd, work=work,
-                                         env={**env, "DECOMPOSE_VERIFY_URL": running.url,
-                                              "DECOMPOSE_VERIFY_ONLY": str(only)},
-                                         pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
-                                         limits=limits)
-                say("split", "re-run: " + _counts_text(result.rerun))
-                mark_order_dependent(result.rows, again, result.rerun, result.split)
+            # first each alone; those failing again, after the earlier tests of their class that passed
+            for side, select in (("rerun", lambda left: sorted(left)), ("rerun-context", rerun_selection)):
+                _down(out, m, local, client)
+                try:
+                    running = start(port, note=False)
+                except runner.UpFailed as exc:
+                    result.warnings.append(f"the re-run of {len(again)} regression(s) did not happen: the split "
+                                           f"system did not start again: {str(exc).splitlines()[0]}")
+                    break
+                only = work / f"{side}-only.json"
+                atomic_write(only, json.dumps(select(again) if side == "rerun" else select(again, result.split),
+                                              indent=1) + "\n")
+                run = run_suite(side, python=python, tests=tests, cwd=cwd, work=work,
+                                env={**env, "DECOMPOSE_VERIFY_URL": running.url, "DECOMPOSE_VERIFY_ONLY": str(only)},
+                                pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
+                                limits=limits)
+                setattr(result, side.replace("-", "_"), run)
+                say("split", f"{'re-run' if side == 'rerun' else 're-run with context'}: " + _counts_text(run))
+                mark_order_dependent(result.rows, again, run, result.split, context=side != "rerun")
+                again = {tid: before for tid, before in again.items()
+                         if run.tests.get(tid) is None or run.tests[tid].outcome != PASSED}
+                if not again:
+                    break
     finally:
         if result.started and not keep:
             _down(out, m, local, client)
@@ -713,10 +721,11 @@ def rerun_selection(again: dict[str, list[str]], split: SuiteRun) -> list[str]:
     return sorted(chosen, key=lambda tid: (split.tests[tid].seq if tid in split.tests else 0, tid))
 
 
-def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun, split: SuiteRun) -> int:
+def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: SuiteRun, split: SuiteRun,
+                         context: bool = False) -> int:
     """Regressions that pass when run again on a freshly started split system without the
-    earlier tests that may have left state behind (:func:`rerun_selection`) get that as their
-    reason, naming those tests."""
+    earlier tests that may have left state behind (alone, or with ``context`` after
+    :func:`rerun_selection`'s earlier tests) get that as their reason, naming those tests."""
     n = 0
     for r in rows:
         t = rerun.tests.get(r.id)
@@ -731,9 +740,10 @@ def mark_order_dependent(rows: list[Row], again: dict[str, list[str]], rerun: Su
             if tests:  # the nearest ones named
                 named = ("... " if len(tests) > 3 else "") + ", ".join(b.rsplit("::", 1)[-1] for b in tests[-3:])
                 kinds.append(f"{len(tests)} test(s) {what} ({named})")
+        how = ("after the earlier tests of its class or module that passed on the split system" if context
+               else "alone")
         r.reasons.append("order: passes when run again on a freshly started split system, without the earlier tests "
-                         "that may have left state behind (after the earlier tests of its class or module that "
-                         "passed there); "
+                         f"that may have left state behind ({how}); "
                          f"in the suite's order it ran after {' and after '.join(kinds)}, which may have "
                          "left state behind in the services or the shared database")
         r.verdict = CLASSIFIED
