@@ -251,6 +251,18 @@ def test_the_suite_apps_configuration_goes_to_the_services_with_copies_of_its_fi
     assert got["PI_AUDIT_KEY_PRIVATE"] == "/decompose-verify/files/0/private.pem" == got["NESTED"]["keys"][0]
     assert (shared / "files" / "0" / "private.pem").read_text() == "KEY"
     assert got["PI_LOGCONFIG"] == "/nowhere/log.cfg" and got["TESTING"] is True and got["WTF_CSRF_ENABLED"] is False
+    # a second verify on the same folder (a system kept running) copies them afresh, folders too
+    gpg = tmp_path / "suite" / "testdata" / "gpg"
+    gpg.mkdir()
+    (gpg / "pubring.kbx").write_text("RING")
+    (results / "app-config-41.json").write_text(json.dumps({"PI_AUDIT_KEY_PRIVATE": str(key), "PI_GNUPG_HOME": str(gpg)}))
+    assert write_app_config(shared, results, containers=True) == (2, [])
+    key.write_text("KEY2")
+    (gpg / "pubring.kbx").write_text("RING2")
+    assert write_app_config(shared, results, containers=True) == (2, [])
+    got = json.loads((shared / "app-config.json").read_text())
+    assert Path(got["PI_GNUPG_HOME"].replace("/decompose-verify", str(shared))).joinpath("pubring.kbx").read_text() == "RING2"
+    assert Path(got["PI_AUDIT_KEY_PRIVATE"].replace("/decompose-verify", str(shared))).read_text() == "KEY2"
     # local services read the host's files where they are
     write_app_config(tmp_path / "local", results, containers=False)
     assert json.loads((tmp_path / "local" / "app-config.json").read_text())["PI_AUDIT_KEY_PRIVATE"] == str(key)

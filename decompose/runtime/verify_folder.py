@@ -109,6 +109,8 @@ def write_app_config(shared: Path, results: Path, *, containers: bool) -> tuple[
     config = {k: v for k, v in config.items() if k not in _OWN_SERVING_KEYS}
     warnings: list[str] = []
     copies: dict[str, str] = {}
+    if containers:  # the copies of an earlier verify on this folder (a kept system): made afresh
+        shutil.rmtree(shared / VERIFY_FILES, ignore_errors=True)
 
     def moved(value):
         if isinstance(value, list):
