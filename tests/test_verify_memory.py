@@ -101,6 +101,27 @@ def test_a_regression_that_fails_again_on_a_fresh_split_system_stays_a_regressio
     assert report["ok"] is False
 
 
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_re_run_in_docker_restarts_the_containers_and_keeps_their_first_logs(work, base_image,
+                                                                                docker_client_fixture):
+    """The same suite against the containers: the re-run starts them afresh (a fresh shared database,
+    fresh in-memory caches), and the services' logs of the first split run are kept before."""
+    out = work / "out"
+    try:
+        report = verify_json(out, work / "memapp" / "tests", "--build", "--base-image", base_image, "--timeout",
+                             "180", code=1)
+    finally:
+        check(cli("down", out))
+    assert report["mode"] == "docker" and report["stopped"]
+    assert report["regressions"] == [TESTS + "test_4_shop_sees_the_last_login"]
+    row = rows(report)[TESTS + "test_3_login_again"]
+    assert row["verdict"] == "classified" and any(r.startswith("order:") for r in row["reasons"]), row
+    assert report["rerun"]["counts"] == {"failed": 1, "passed": 1}, report["rerun"]
+    kept = out / ".decompose-run" / "verify" / "split-logs" / "auth.log"
+    assert "429" in kept.read_text(), kept
+
+
 def test_on_a_split_system_it_did_not_start_verify_says_why_it_re_ran_nothing(report, work, tmp_path):
     """A system started before (``decompose up --verify-dir``) is not restarted by verify: the
     regressions after the throttle test stay regressions, and verify says what to do."""

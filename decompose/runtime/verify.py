@@ -23,6 +23,7 @@ called directly besides its requests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -649,9 +650,17 @@ def verify(
             say("split", f"{len(again)} regression(s) after tests that may have left state behind (they used the "
                          "app's in-memory objects, or failed with a listed reason): running them again on a "
                          "freshly started split system")
-            if local:  # the services' logs of the split run, before the new start truncates them
-                shutil.rmtree(work / "split-logs", ignore_errors=True)
+            # the services' logs of the split run, before the new start replaces them
+            shutil.rmtree(work / "split-logs", ignore_errors=True)
+            if local:
                 shutil.copytree(runner.run_dir(out) / "logs", work / "split-logs", dirs_exist_ok=True)
+            else:
+                (work / "split-logs").mkdir(parents=True)
+                with contextlib.suppress(Exception):  # logs are best effort
+                    flt = {"label": f"{runner.LABEL_PROJECT}={m.project}"}
+                    for c in (client or runner.docker_client()).containers.list(all=True, filters=flt):
+                        name = (c.labels or {}).get(runner.LABEL_SERVICE) or c.name
+                        (work / "split-logs" / f"{name}.log").write_bytes(c.logs())
             # first each alone; those failing again, after the earlier tests of their class that passed
             for side, select in (("rerun", lambda left: sorted(left)), ("rerun-context", rerun_selection)):
                 _down(out, m, local, client)
