@@ -178,3 +178,43 @@ def test_a_test_that_fails_on_the_split_system_after_such_writes_is_listed(tmp_p
     committed = got["test_3_committed_note"]
     assert not [r for r in reasons_and_notes(committed, TestOutcome(committed.id, "failed", requests=2))[0]
                 if "uncommitted" in r]
+
+
+def test_with_containers_the_suites_temporary_folders_are_open_to_the_services(tmp_path):
+    """privacyIDEA's CA connector test stores a ``tmp_path`` folder in the database and a service writes
+    its certificate requests there: under verify with containers the suite's TMPDIR is a folder mounted at
+    the same path in every service, and pytest's 0700 folders and ``tempfile.mkdtemp``'s are opened up."""
+    import os
+    import stat
+    import subprocess
+
+    shared_tmp = tmp_path / "shared" / "tmp"
+    shared_tmp.mkdir(parents=True)
+    (tmp_path / "test_tmp.py").write_text(textwrap.dedent('''
+        import os, stat, tempfile
+
+        def mode(p):
+            return stat.S_IMODE(os.stat(p).st_mode)
+
+        def test_folders(tmp_path):
+            assert str(tmp_path).startswith(os.environ["TMPDIR"])
+            assert mode(tmp_path) == 0o777 and mode(tmp_path.parent) == 0o777
+            (tmp_path / "ca").mkdir()
+            assert mode(tmp_path / "ca") == 0o777  # the umask is cleared: what the test makes is open too
+            made = tempfile.mkdtemp()
+            assert mode(made) == 0o777
+        '''))
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": repo, "TMPDIR": str(shared_tmp), "DECOMPOSE_VERIFY_MODE": "split",
+           "DECOMPOSE_VERIFY_URL": "http://127.0.0.1:9", "DECOMPOSE_VERIFY_CONTAINERS": "1"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                          "decompose.runtime.verify_plugin", "test_tmp.py"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # without containers (local services share the host's folders) nothing is changed
+    env["DECOMPOSE_VERIFY_CONTAINERS"] = ""
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                          "decompose.runtime.verify_plugin", "test_tmp.py"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "448 == 511" in run.stdout, run.stdout[-2000:]  # 0o700, not 0o777
+    assert stat.S_IMODE(os.stat(shared_tmp).st_mode) in (0o755, 0o775, 0o777)

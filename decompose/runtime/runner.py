@@ -75,7 +75,7 @@ from decompose.runtime.run_secret import (  # noqa: F401 - rpc_secret_path, forg
     CONTAINER_SECRET_FILE, RUN_DIR, container_secret_file, forget_rpc_secret, new_rpc_secret, rpc_secret_path,
 )
 from decompose.runtime.verify_folder import (
-    GATEWAY_TRUST_CLIENT_ENV, LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV,
+    GATEWAY_TRUST_CLIENT_ENV, LABEL_VERIFY_DIR, VERIFY_DATABASE_ENV, VERIFY_MOUNT, VERIFY_SECRET_KEY_ENV, VERIFY_TMP,
     prepare_verify_dir, verify_env,
 )
 
@@ -320,14 +320,18 @@ def up_docker(
         env.pop(SECRET_ENV, None)  # never an environment value: `docker inspect` shows those
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
         mounts = {}
+        # under verify on a root host, the test process's user: it owns what the test made (its
+        # tmp_path, whatever modes it set), which the services read and write by path
+        as_user = "0:0" if verify_dir is not None and u.role != "gateway" and os.getuid() == 0 else None
         if gets_rpc_secret(u):
-            user = (client.images.get(u.image).attrs.get("Config") or {}).get("User") or ""
+            user = as_user or (client.images.get(u.image).attrs.get("Config") or {}).get("User") or ""
             mounts[str(container_secret_file(m.root, secret, user))] = {"bind": CONTAINER_SECRET_FILE, "mode": "ro"}
             env[SECRET_FILE_ENV] = CONTAINER_SECRET_FILE
         labels = _labels(m.project, u)
         if verify_dir is not None and u.role != "gateway":
             env.update(verify_env(VERIFY_MOUNT))
             mounts[str(verify_dir)] = {"bind": VERIFY_MOUNT, "mode": "rw"}
+            mounts[str(verify_dir / VERIFY_TMP)] = {"bind": str(verify_dir / VERIFY_TMP), "mode": "rw"}  # same path
             labels[LABEL_VERIFY_DIR] = str(verify_dir)
             env = {k: v for k, v in env.items() if k not in database.file_envs(m.root)}  # verify: its SQLite file
         if verify_dir is not None and u.role == "gateway":
@@ -353,6 +357,7 @@ def up_docker(
                 networking_config={net: client.api.create_endpoint_config(aliases=[u.name])},
                 ports=ports,
                 volumes=mounts or None,
+                user=as_user,
                 # as hardened as the generated compose file and Kubernetes manifests
                 read_only=True,
                 tmpfs={"/tmp": "rw,nosuid,nodev"},

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from decompose.fsio import atomic_write
 from decompose.runtime.verify_folder import (  # noqa: F401 - the folder's preparation, used here and by tests
+    VERIFY_TMP,
     _hand_suite_folder_or_warn,
     _hand_suite_settings,
     _suite_names,
@@ -610,6 +611,8 @@ def verify(
     env = {**base, "DECOMPOSE_VERIFY_URL": running.url, "DECOMPOSE_VERIFY_CONTAINERS": "" if local else "1"}
     if result.verify_dir:
         env.update(verify_env(result.verify_dir))
+        if not local:  # its temporary folders where the containers see them at the same path
+            env["TMPDIR"] = str(Path(result.verify_dir) / VERIFY_TMP)
         config_module = _config_module(m)
         if config_module is None:
             result.warnings.append(

@@ -42,6 +42,10 @@ VERIFY_SECRET_KEY = "secret-key"
 VERIFY_APP_CONFIG = "app-config.json"  # the configuration the suite's app ran with (verify.write_app_config)
 VERIFY_FILES = "files"  # copies of the files that configuration names, for containers
 VERIFY_SUITE = "suite"  # the suite's folder, seen by the services in their working directory
+#: The test process's temporary folders under verify with containers (its TMPDIR: pytest's tmp_path,
+#: tempfile.mkdtemp), mounted at the same path in every service: a test storing such a path in the
+#: database (privacyIDEA's CA connector writing its requests under tmp_path) works as on the host.
+VERIFY_TMP = "tmp"
 #: The suite's Django settings (written by the plugin's monolith run): what the services run under verify.
 DJANGO_SETTINGS_FILE = "django-settings.json"
 LABEL_VERIFY_DIR = "io.decompose.verify-dir"
@@ -69,6 +73,8 @@ def prepare_verify_dir(folder: Path) -> Path:
     key = folder / VERIFY_SECRET_KEY
     if not key.exists() or not key.read_text(encoding="utf-8").strip():
         atomic_write(key, secrets.token_hex(32) + "\n", mode=0o644)
+    (folder / VERIFY_TMP).mkdir(exist_ok=True)
+    os.chmod(folder / VERIFY_TMP, 0o777)
     return folder
 
 

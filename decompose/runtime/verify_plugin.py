@@ -1700,6 +1700,56 @@ def _write_django_settings() -> None:
 # --------------------------------------------------------------------------- the shared database
 
 
+def share_temporary_folders() -> bool:
+    """Split run with containers: the suite's temporary folders (``TMPDIR``, which verify points
+    into the folder mounted at the same path in every service) readable and writable by the
+    services' user.  pytest makes its ``tmp_path`` folders 0700 and the test's own files follow its
+    umask; privacyIDEA's CA connector test stores a ``tmp_path`` folder in the database, where a
+    service writes its certificate requests.  The umask is cleared and pytest's and
+    ``tempfile.mkdtemp``'s folders under ``TMPDIR`` are opened up as they are made."""
+    import tempfile
+
+    root = os.environ.get("TMPDIR", "")
+    if not (ROUTING and CONTAINERS and root and os.path.isdir(root)):
+        return False
+    root = os.path.realpath(root)
+    os.umask(0)
+
+    def opened(path):
+        real = os.path.realpath(str(path))
+        while real.startswith(root + os.sep):
+            try:
+                os.chmod(real, 0o777)
+            except OSError:
+                break
+            real = os.path.dirname(real)
+        return path
+
+    try:
+        from _pytest.tmpdir import TempPathFactory
+    except ImportError:  # pragma: no cover - always there under pytest
+        TempPathFactory = None
+    if TempPathFactory is not None and not getattr(TempPathFactory.mktemp, "_decompose_verify", False):
+        orig_base, orig_mktemp = TempPathFactory.getbasetemp, TempPathFactory.mktemp
+
+        def getbasetemp(self):
+            return opened(orig_base(self))
+
+        def mktemp(self, basename, numbered=True):
+            return opened(orig_mktemp(self, basename, numbered))
+
+        mktemp._decompose_verify = True
+        TempPathFactory.getbasetemp, TempPathFactory.mktemp = getbasetemp, mktemp
+    orig_mkdtemp = tempfile.mkdtemp
+    if not getattr(orig_mkdtemp, "_decompose_verify", False):
+        def mkdtemp(*args, **kwargs):
+            return opened(orig_mkdtemp(*args, **kwargs))
+
+        mkdtemp._decompose_verify = True
+        tempfile.mkdtemp = mkdtemp
+    return True
+
+
 def _apply_config_module() -> str:
     if not (ROUTING and CONFIG_MODULE):
         return ""
@@ -1938,6 +1988,7 @@ def pytest_configure(config) -> None:
         share_django_database(database)
     if MODE == "monolith" and "django" in sys.modules and not hasattr(config, "workerinput"):
         _write_django_settings()
+    share_temporary_folders()
     for arg in config.args or []:
         path = os.path.abspath(str(arg).split("::", 1)[0])
         _test_roots.append(path if os.path.isdir(path) else os.path.dirname(path))
