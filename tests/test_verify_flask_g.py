@@ -80,12 +80,12 @@ class ConfigCase(unittest.TestCase):
 '''
 
 
-def _write_suite(tmp_path: Path, app_source: str, tests_source: str) -> Path:
-    """The monolith ``gapp`` (``gapp/app.py``) and its suite (``tests/test_it.py``) under ``tmp_path/mono``."""
+def _write_suite(tmp_path: Path, app_source: str, tests_source: str, package: str = "gapp") -> Path:
+    """The monolith ``package`` (``<package>/app.py``) and its suite (``tests/test_it.py``) under ``tmp_path/mono``."""
     root = tmp_path / "mono"
-    (root / "gapp").mkdir(parents=True)
-    (root / "gapp" / "__init__.py").write_text("")
-    (root / "gapp" / "app.py").write_text(textwrap.dedent(app_source))
+    (root / package).mkdir(parents=True)
+    (root / package / "__init__.py").write_text("")
+    (root / package / "app.py").write_text(textwrap.dedent(app_source))
     (root / "tests").mkdir()
     (root / "tests" / "test_it.py").write_text(textwrap.dedent(tests_source))
     return root

@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 
 from decompose.runtime.verify import PASSED, TestOutcome, reasons_and_notes, run_suite
+from tests.test_verify_flask_g import _write_suite
 
 APP = '''
 import flask
@@ -132,12 +133,7 @@ class SharedContextCase(unittest.TestCase):
 
 
 def _monolith_run(tmp_path: Path):
-    root = tmp_path / "mono"
-    (root / "napp").mkdir(parents=True)
-    (root / "napp" / "__init__.py").write_text("")
-    (root / "napp" / "app.py").write_text(textwrap.dedent(APP))
-    (root / "tests").mkdir()
-    (root / "tests" / "test_it.py").write_text(textwrap.dedent(TESTS))
+    root = _write_suite(tmp_path, APP, TESTS, package="napp")
     work = tmp_path / "work"
     work.mkdir()
     repo = str(Path(__file__).resolve().parents[1])
@@ -206,15 +202,17 @@ def test_with_containers_the_suites_temporary_folders_are_open_to_the_services(t
         '''))
     repo = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": repo, "TMPDIR": str(shared_tmp), "DECOMPOSE_VERIFY_MODE": "split",
-           "DECOMPOSE_VERIFY_URL": "http://127.0.0.1:9", "DECOMPOSE_VERIFY_CONTAINERS": "1"}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-                          "decompose.runtime.verify_plugin", "test_tmp.py"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+           "DECOMPOSE_VERIFY_URL": "http://127.0.0.1:9"}
+
+    def suite(containers: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                               "decompose.runtime.verify_plugin", "test_tmp.py"], cwd=tmp_path,
+                              env={**env, "DECOMPOSE_VERIFY_CONTAINERS": containers},
+                              capture_output=True, text=True, timeout=120)
+
+    run = suite("1")
     assert run.returncode == 0, run.stdout + run.stderr
     # without containers (local services share the host's folders) nothing is changed
-    env["DECOMPOSE_VERIFY_CONTAINERS"] = ""
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-                          "decompose.runtime.verify_plugin", "test_tmp.py"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = suite("")
     assert run.returncode == 1 and "448 == 511" in run.stdout, run.stdout[-2000:]  # 0o700, not 0o777
     assert stat.S_IMODE(os.stat(shared_tmp).st_mode) in (0o755, 0o775, 0o777)
