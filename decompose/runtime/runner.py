@@ -320,8 +320,8 @@ def up_docker(
         env.pop(SECRET_ENV, None)  # never an environment value: `docker inspect` shows those
         ports = {f"{u.port}/tcp": ("127.0.0.1", port)} if u is front else None
         mounts = {}
-        # under verify on a root host, the test process's user: it owns what the test made (its
-        # tmp_path, whatever modes it set), which the services read and write by path
+        # under verify on a root host, the test process's user with DAC_OVERRIDE: it reads and writes
+        # what the test made (its tmp_path, whatever modes it set) and the image user's folders alike
         as_user = "0:0" if verify_dir is not None and u.role != "gateway" and os.getuid() == 0 else None
         if gets_rpc_secret(u):
             user = as_user or (client.images.get(u.image).attrs.get("Config") or {}).get("User") or ""
@@ -362,6 +362,7 @@ def up_docker(
                 read_only=True,
                 tmpfs={"/tmp": "rw,nosuid,nodev"},
                 cap_drop=["ALL"],
+                cap_add=["DAC_OVERRIDE"] if as_user else None,
                 security_opt=["no-new-privileges:true"],
                 detach=True,
             )

@@ -611,8 +611,7 @@ def verify(
     env = {**base, "DECOMPOSE_VERIFY_URL": running.url, "DECOMPOSE_VERIFY_CONTAINERS": "" if local else "1"}
     if result.verify_dir:
         env.update(verify_env(result.verify_dir))
-        if not local:  # its temporary folders where the containers see them at the same path
-            env["TMPDIR"] = str(Path(result.verify_dir) / VERIFY_TMP)
+        env.update({} if local else {"TMPDIR": str(Path(result.verify_dir) / VERIFY_TMP)})  # seen by containers
         config_module = _config_module(m)
         if config_module is None:
             result.warnings.append(
