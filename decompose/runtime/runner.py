@@ -210,7 +210,7 @@ def down_docker(project: str, *, client=None, keep_volumes: bool = False) -> tup
     client = client or docker_client()
     flt = {"label": f"{LABEL_PROJECT}={project}"}
     containers = []
-    for c in client.containers.list(all=True, filters=flt):
+    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
         try:
             c.remove(force=True, v=True)
             containers.append(c.name)

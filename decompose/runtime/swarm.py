@@ -124,10 +124,11 @@ def down_swarm(project: str, *, client=None, keep_volumes: bool = False) -> tupl
         except NotFound:
             pass
     deadline = time.monotonic() + 60  # tasks' containers go before their network and volumes can
-    while time.monotonic() < deadline and client.containers.list(all=True, filters={"label": f"{LABEL_PROJECT}={project}",
-                                                                                    "status": "running"}):
+    # ignore_removed: a task's container can go between the listing and its inspect (swarm removes it)
+    while time.monotonic() < deadline and client.containers.list(
+            all=True, filters={"label": f"{LABEL_PROJECT}={project}", "status": "running"}, ignore_removed=True):
         time.sleep(0.5)
-    for c in client.containers.list(all=True, filters=flt):
+    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
         if SWARM_TASK_SERVICE in (c.labels or {}):
             try:
                 c.remove(force=True)
