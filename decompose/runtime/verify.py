@@ -664,7 +664,7 @@ def verify(
                         name = (c.labels or {}).get(runner.LABEL_SERVICE) or c.name
                         (work / "split-logs" / f"{name}.log").write_bytes(c.logs())
             # first each alone; those failing again, after the earlier tests of their class that passed
-            for side, select in (("rerun", lambda left: sorted(left)), ("rerun-context", rerun_selection)):
+            for side, context in (("rerun", False), ("rerun-context", True)):
                 _down(out, m, local, client)
                 try:
                     running = start(port, note=False)
@@ -673,15 +673,15 @@ def verify(
                                            f"system did not start again: {str(exc).splitlines()[0]}")
                     break
                 only = work / f"{side}-only.json"
-                atomic_write(only, json.dumps(select(again) if side == "rerun" else select(again, result.split),
-                                              indent=1) + "\n")
+                chosen = rerun_selection(again, result.split) if context else sorted(again)
+                atomic_write(only, json.dumps(chosen, indent=1) + "\n")
                 run = run_suite(side, python=python, tests=tests, cwd=cwd, work=work,
                                 env={**env, "DECOMPOSE_VERIFY_URL": running.url, "DECOMPOSE_VERIFY_ONLY": str(only)},
                                 pytest_args=split_args, timeout=suite_timeout, test_timeout=test_timeout,
                                 limits=limits)
-                setattr(result, side.replace("-", "_"), run)
-                say("split", f"{'re-run' if side == 'rerun' else 're-run with context'}: " + _counts_text(run))
-                mark_order_dependent(result.rows, again, run, result.split, context=side != "rerun")
+                setattr(result, "rerun_context" if context else "rerun", run)
+                say("split", f"{'re-run with context' if context else 're-run'}: " + _counts_text(run))
+                mark_order_dependent(result.rows, again, run, result.split, context=context)
                 again = {tid: before for tid, before in again.items()
                          if run.tests.get(tid) is None or run.tests[tid].outcome != PASSED}
                 if not again:

@@ -320,7 +320,7 @@ def _watch_testfixtures_replace() -> None:
                 container, name, value = resolved.container, resolved.name, args[1]
                 restoring = value is getattr(resolved, "found", None)
             else:  # older: (container, name, method, value, ...)
-                container, name, value, restoring = args[0], args[1], args[3], False
+                container, name, restoring = args[0], args[1], False
             if not restoring:
                 if container is os.environ or isinstance(container, dict):
                     _note_mapping("testfixtures.Replace", container, name)
@@ -1082,7 +1082,7 @@ class _handling_request:
 # requests whose uncommitted writes a later query of the same session saw.
 
 _request_changes = threading.local()  # per thread: {"what", "before": ids of changes pending at its start}
-_flushed_by: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # session -> request that flushed into it
+_flushed: "weakref.WeakSet" = weakref.WeakSet()  # sessions the current request flushed its own writes into
 _left_by: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # session -> request whose writes it holds
 _orm_watch = [False]
 
@@ -1109,11 +1109,11 @@ def _install_orm_watch() -> bool:
     def after_flush(session, _context) -> None:
         state = getattr(_request_changes, "state", None)
         if state is not None and getattr(_handling, "depth", 0) and _pending_ids(session) - state["before"]:
-            _flushed_by[session] = state["what"]
+            _flushed.add(session)
 
     def after_transaction_end(session, transaction) -> None:
         if getattr(transaction, "parent", None) is None:  # the root transaction: committed or rolled back
-            _flushed_by.pop(session, None)
+            _flushed.discard(session)
             _left_by.pop(session, None)
 
     def do_orm_execute(state) -> None:
@@ -1163,7 +1163,8 @@ def _left_uncommitted() -> None:
     ref = weakref.ref(request) if request is not None else None
 
     def left(session) -> bool:
-        flushed = _flushed_by.pop(session, None) == state["what"]
+        flushed = session in _flushed
+        _flushed.discard(session)
         if flushed or _pending_ids(session) - state["before"]:
             _left_by[session] = (state["what"], ref)
         return False
