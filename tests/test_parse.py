@@ -724,6 +724,19 @@ def test_raw_sql():
     assert all(d.symbol is None for d in f.data)
 
 
+def test_the_engines_catalogs_are_no_tables_of_the_app():
+    # LNbits reads SQLite's schema table and PostgreSQL's information_schema to list its own tables
+    f = facts(
+        '''
+        def tables(db):
+            db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+            db.execute("SELECT relname FROM pg_catalog.pg_class JOIN wallets w ON true")
+        '''
+    )
+    assert [(d.table, d.line) for d in f.data] == [("wallets", 4)]
+
+
 # --------------------------------------------------------------------------- #
 # global writes
 # --------------------------------------------------------------------------- #

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Bump when the parser's output changes so stale cache entries are ignored.
-FACTS_VERSION = 15
+FACTS_VERSION = 16
 
 IMPORT_KINDS = ("absolute", "relative", "dynamic", "string")
 IMPORT_CONTEXTS = ("module", "function", "conditional", "type_checking")

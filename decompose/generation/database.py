@@ -118,8 +118,13 @@ def secret_path(db: str) -> str:
 URL_PATTERN = URL_SCHEME + "://{role}:{password}@" + f"{SERVER}:{PORT}" + "/{database}"
 
 
-def url(db: str, password: str) -> str:
-    return URL_PATTERN.format(role=db, password=password, database=db)
+def url_pattern(scheme: str = URL_SCHEME) -> str:
+    """:data:`URL_PATTERN` with ``scheme`` (the app's own, decompose.generation.database_url)."""
+    return scheme + URL_PATTERN[len(URL_SCHEME):]
+
+
+def url(db: str, password: str, scheme: str = URL_SCHEME) -> str:
+    return url_pattern(scheme).format(role=db, password=password, database=db)
 
 
 def databases(services: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,7 +143,7 @@ def databases(services: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**r, "tables": sorted(r["tables"])} for _, r in sorted(rows.items())]
 
 
-def init_script(dbs: list[dict[str, Any]]) -> str:
+def init_script(dbs: list[dict[str, Any]], scheme: str = URL_SCHEME) -> str:
     """``/docker-entrypoint-initdb.d`` script of the server: one role + database per row, each role's
     password taken from its URL secret.  Runs once, on an empty data directory (the image's contract)."""
     calls = "\n".join(f"create_database {d['name']} {d['file']}" for d in dbs)
@@ -147,7 +152,7 @@ def init_script(dbs: list[dict[str, Any]]) -> str:
 # service for the tables it owns, "{SHARED_DB}" for tables several services use.
 # Run once by the postgres image on an empty data directory. Each role's password
 # comes from the database URL secret the services read
-# ({URL_SCHEME}://ROLE:PASSWORD@HOST:PORT/DATABASE; a password must be
+# ({scheme}://ROLE:PASSWORD@HOST:PORT/DATABASE; a password must be
 # URL-safe or %-encoded). Against an external server, run the same statements
 # yourself and put that server's URLs into the secrets.
 set -euo pipefail
@@ -181,7 +186,8 @@ SQL
 '''
 
 
-def manifest_entry(engine: str, image: str, dbs: list[dict[str, Any]]) -> dict[str, Any] | None:
+def manifest_entry(engine: str, image: str, dbs: list[dict[str, Any]],
+                   scheme: str = URL_SCHEME) -> dict[str, Any] | None:
     """``database.server`` of ``decompose-output.json`` (None for SQLite)."""
     if engine != "postgresql":
         return None
@@ -195,6 +201,6 @@ def manifest_entry(engine: str, image: str, dbs: list[dict[str, Any]]) -> dict[s
         "secrets_dir": SECRETS_DIR,
         "initdb": INITDB_DIR,
         "data_dir": DATA_DIR,
-        "url_scheme": URL_SCHEME,
+        "url_scheme": scheme,
         "databases": [{k: d[k] for k in ("name", "role", "secret", "file", "services", "tables")} for d in dbs],
     }

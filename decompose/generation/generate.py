@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from decompose.analysis.facts import Definition, ModuleFacts
-from decompose.analysis.roles import is_non_production_name, is_test_module
+from decompose.analysis.roles import is_test_module
 from decompose.analysis.graph import STDLIB, resolve_import
 from decompose.analysis.resolve import shadowed_submodules, use_module
 from decompose.planning.plan import SERVICE_NAME_RE, Plan
@@ -36,6 +36,8 @@ from decompose.planning.serializable import bond_detail
 from decompose.frameworks import AppInfo, Route, WebFramework
 from decompose import frameworks as _frameworks
 from decompose.generation import database as _db
+from decompose.generation import database_url as _db_url
+from decompose.generation.database_url import detect_database_env  # noqa: F401  (re-exported)
 from decompose.generation import requirements as _req
 from decompose.generation.stubs import (  # noqa: F401  (re-exported: tests and output use them from here)
     ClientFunction,
@@ -169,6 +171,8 @@ class Generation:
     gateway_constraints: list[str] | None = None  # None: the monolith's
     database_engine: str = "postgresql"  # "postgresql" | "sqlite" (decompose.generation.database)
     database_image: str = _db.DEFAULT_IMAGE  # the PostgreSQL server's image
+    #: the only URL schemes the app lets through (its own checks, decompose.generation.database_url); () any
+    database_schemes: tuple[str, ...] = ()
     #: module-level state of services with more than one replica (decompose.planning.replica_state)
     replica_state: list[dict] = field(default_factory=list)
     #: submodules their package rebinds (decompose.analysis.resolve.shadowed_submodules): the codemods
@@ -189,6 +193,11 @@ class Generation:
     @property
     def shared_db_services(self) -> list[str]:
         return sorted(n for n, s in self.services.items() if s.database == "shared")
+
+    @property
+    def database_url_scheme(self) -> str:
+        """The scheme of the services' PostgreSQL URLs (decompose.generation.database_url.url_scheme)."""
+        return _db_url.url_scheme(self.database_schemes)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -227,31 +236,6 @@ def ancestors(module: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- database env
-
-
-def detect_database_env(sources: dict[str, str]) -> str:
-    """The environment variable the monolith reads its database URL from.
-
-    A literal ``..._DATABASE_URL`` (or ``_URI``) name wins; else
-    ``DATABASE_URL`` composed with a literal prefix of an f-string like
-    ``f"SHOP_{name}"`` (the ``SHOP_DATABASE_URL`` of the sample); else
-    ``DATABASE_URL``.  Test code and testing or development variables
-    (``TESTING_DATABASE_URL``, ``TEST_DATABASE_URL``, ``DEV_DATABASE_URL``)
-    never count: the split system runs the production configuration.
-    """
-    production = {m: src for m, src in sources.items() if not is_test_module(m)}
-    literal = re.compile(r"""["']([A-Z][A-Z0-9_]*DATABASE_UR[LI])["']""")
-    found = sorted({m for src in production.values() for m in literal.findall(src)
-                    if not is_non_production_name(m)})
-    full = [f for f in found if f not in ("DATABASE_URL", "DATABASE_URI")]
-    if full:
-        return sorted(full, key=lambda f: (not f.endswith("_URL"), f))[0]
-    if found:
-        prefixes = sorted({m for src in production.values() for m in re.findall(r"""f["']([A-Z][A-Z0-9]*_)\{""", src)})
-        if len(prefixes) == 1:
-            return prefixes[0] + "DATABASE_URL"
-        return sorted(found, key=lambda f: (not f.endswith("_URL"), f))[0]
-    return "DATABASE_URL"
 
 
 # --------------------------------------------------------------------------- the model
@@ -348,6 +332,7 @@ def build_generation(
     wiring = {m: why for m, why in fw.wiring_modules(fb, sources, app).items() if m in modules and m not in excluded}
     copies_imports = fw.copies_imports_of(fb, sources, app) & modules
     db_env = database_env or detect_database_env(sources)
+    scheme_checks = _db_url.required_schemes(sources)
     if isinstance(dependencies, _req.Declarations):
         decl = dependencies
     else:  # {name: requirement} as [project] dependencies lists them
@@ -712,6 +697,7 @@ def build_generation(
     constraints = _req.constraint_lines(dists)
     engine, db_notes, db_problems = _db.resolve_engine(
         database, {n: s.requirements for n, s in services.items()}, sorted(services), reads_url=fw.reads_database_url)
+    db_problems += _db_url.engine_problems(engine, scheme_checks, db_env, {f.module: f.path for f in facts})
     if db_problems:
         raise GenerateError(db_problems)
     notes.extend(db_notes)
@@ -734,6 +720,7 @@ def build_generation(
         version=version,
         base_image=base_image,
         database_env=db_env,
+        database_schemes=tuple(sorted({sch for c in scheme_checks for sch in c.schemes})),
         app_module=app_module,
         app_factory=app_factory,
         default_service=default_service,

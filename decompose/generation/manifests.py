@@ -70,7 +70,7 @@ def service_db(gen: Generation, service: str) -> str:
 def database_url(gen: Generation, service: str) -> str:
     """The service's database URL as documentation shows it (PostgreSQL: the password is a placeholder)."""
     if postgres(gen):
-        return db.url(service_db(gen, service), "PASSWORD")
+        return db.url(service_db(gen, service), "PASSWORD", gen.database_url_scheme)
     if gen.services[service].database == "shared":
         return f"sqlite:///{SHARED_MOUNT}/shared.db"
     return f"sqlite:///{DATA_MOUNT}/{service}.db"
@@ -252,15 +252,18 @@ def output_manifest(gen: Generation) -> dict[str, Any]:
         "database": {
             "engine": gen.database_engine,
             "env": gen.database_env,
+            # the only URL schemes the app lets through in it (its own checks); [] any
+            "schemes": list(gen.database_schemes),
             "per_service": {n: database_url(gen, n) for n in sorted(gen.services)},
             "shared": {
                 "tables": list(gen.shared_tables),
                 "services": shared_services,
-                "url": (None if not shared_services else db.url(db.SHARED_DB, "PASSWORD") if pg
+                "url": (None if not shared_services else db.url(db.SHARED_DB, "PASSWORD", gen.database_url_scheme) if pg
                         else f"sqlite:///{SHARED_MOUNT}/shared.db"),
                 "volume": SHARED_VOLUME if shared_services and not pg else None,
             },
-            "server": db.manifest_entry(gen.database_engine, gen.database_image, db.databases(gen.services)),
+            "server": db.manifest_entry(gen.database_engine, gen.database_image, db.databases(gen.services),
+                                         gen.database_url_scheme),
         },
         "services": [{k: u[k] for k in _MANIFEST_KEYS if k in u} for u in services],
         "gateway": {k: gateway[k] for k in _MANIFEST_KEYS if k in gateway},

@@ -65,6 +65,7 @@ from decompose.generation.manifests import (
 )
 from decompose.generation import database as db
 from decompose.generation import distinfo, rpc_auth, verify_keys
+from decompose.generation.database_url import accepts_sqlite
 from decompose.planning.plan import Plan
 from decompose.planning.planfile import load_plan
 from decompose.planning.replica_state import notes as _replica_notes
@@ -462,7 +463,8 @@ def render_outputs(
     changes: list[Change] = []
     data_dirs_service = [DATA_MOUNT, SHARED_MOUNT]
     # what `decompose verify` forces to the shared database (decompose_rt/verify_config.py, manifest "verify")
-    db_keys = verify_keys.database_keys(sources, database_env=gen.database_env, flask=gen.framework == "flask")
+    db_keys = verify_keys.database_keys(sources, database_env=gen.database_env, flask=gen.framework == "flask",
+                                        database_env_form="url" if accepts_sqlite(gen.database_schemes) else "unset")
 
     def unit_files(prefix: str, unit: dict, requirements: list[str], wsgi: str, package: str, database_env: str | None,
                    mounts: dict[str, str]) -> None:
@@ -635,11 +637,11 @@ def render_outputs(
         public_port=PUBLIC_PORT, volumes=volumes, server=server, compose_secrets=compose_secrets, shared_db=db.SHARED_DB,
     )
     files["make-secrets.py"] = _render(env, "project/make-secrets.py.j2", project=gen.project,
-                                       places=_secret_places(server), url_pattern=db.URL_PATTERN)
+                                       places=_secret_places(server), url_pattern=db.url_pattern(gen.database_url_scheme))
     files["MIGRATION.md"] = _render(
         env, "project/MIGRATION.md.j2", project=gen.project, order=migration_rows(gen),
         shared_tables=gen.shared_tables, shared_services=gen.shared_db_services, database_env=gen.database_env,
-        shared_url=(db.url(db.SHARED_DB, "PASSWORD") if server else f"sqlite:///{SHARED_MOUNT}/shared.db"),
+        shared_url=(db.url(db.SHARED_DB, "PASSWORD", gen.database_url_scheme) if server else f"sqlite:///{SHARED_MOUNT}/shared.db"),
         notes=[n for n in gen.notes if n not in set(_replica_notes(gen.replica_state))], server=server,
         replica_state=gen.replica_state,
     )
@@ -656,7 +658,8 @@ def render_outputs(
 
 def database_server(gen: Generation) -> dict | None:
     """The PostgreSQL server as templates see it (None: SQLite files)."""
-    entry = db.manifest_entry(gen.database_engine, gen.database_image, db.databases(gen.services))
+    entry = db.manifest_entry(gen.database_engine, gen.database_image, db.databases(gen.services),
+                              gen.database_url_scheme)
     if entry is None:
         return None
     return {**entry, "k8s_secret": db.K8S_SECRET, "k8s_init_configmap": db.K8S_INIT_CONFIGMAP,
@@ -687,7 +690,7 @@ def _secret_places(server: dict | None) -> dict[str, dict[str, str]]:
 def _database_files(env: jinja2.Environment, gen: Generation, server: dict, units: list[dict], common: dict
                     ) -> dict[str, bytes]:
     """The server's init script (compose and ``up`` mount it) and its Kubernetes base."""
-    script = db.init_script(server["databases"])
+    script = db.init_script(server["databases"], str(server.get("url_scheme") or db.URL_SCHEME))
     pg_labels = labels(gen, db.SERVER, "database")
     pg_selector = {"app.kubernetes.io/name": db.SERVER, "app.kubernetes.io/part-of": gen.project}
     clients = sorted(u["name"] for u in units if u.get("database_server"))

@@ -29,7 +29,8 @@ of the shared database file.  Besides the environment reads above, such a variab
 field of a pydantic ``BaseSettings`` class with a literal default (a folder the app keeps; not
 LNbits' ``phoenixd_data_dir = Field(default=None)``, an external daemon's), read from the
 environment by its name (upper-cased, after the class's literal ``env_prefix``).  Only folders are taken from settings fields: a URL
-field's schemes are the app's own (LNbits' takes ``postgres://`` only).
+field's schemes are the app's own (LNbits' takes ``postgres://`` only): the services' database
+variable, when the app refuses ``sqlite:///`` in it, has the form "unset" (removed under verify).
 """
 
 from __future__ import annotations
@@ -95,8 +96,13 @@ def form_of(name: str) -> str:
     return "path"
 
 
-def database_keys(sources: dict[str, str], *, database_env: str | None = None, flask: bool = True) -> dict[str, dict[str, str]]:
-    """``{"config": {key: form}, "env": {name: form}}`` for the monolith whose modules are ``sources``."""
+def database_keys(sources: dict[str, str], *, database_env: str | None = None, flask: bool = True,
+                  database_env_form: str = "url") -> dict[str, dict[str, str]]:
+    """``{"config": {key: form}, "env": {name: form}}`` for the monolith whose modules are ``sources``.
+
+    ``database_env_form`` "unset": the services' database variable takes only server URLs (the app's
+    own scheme checks refuse ``sqlite:///``), so under verify it is removed instead: the app then keeps
+    its SQLite files in its data folder, forced to the shared one (LNbits' ``LNBITS_DATABASE_URL``)."""
     config: dict[str, str] = dict(FLASK_SQLALCHEMY_KEYS) if flask else {}
     env: dict[str, str] = {}
     for text in sources.values():
@@ -111,7 +117,7 @@ def database_keys(sources: dict[str, str], *, database_env: str | None = None, f
         for name in settings_folders(text):
             env[name] = "folder"
     if database_env:
-        env[database_env] = "url"
+        env[database_env] = database_env_form
     if not flask:
         config = {}
     return {"config": dict(sorted(config.items())), "env": dict(sorted(env.items()))}

@@ -38,6 +38,8 @@ from decompose.fsio import atomic_write
 MANIFEST_NAME = "decompose-output.json"
 ROLE = "database"
 SECRETS_FOLDER = "database"  # in the run folder
+#: ``up --local``: the SQLite file of a service whose app takes only server URLs in its database variable
+LOCAL_DATABASE_ENV = "DECOMPOSE_LOCAL_DATABASE"
 
 
 class DatabaseError(ValueError):
@@ -65,6 +67,8 @@ class Server:
     url_scheme: str
     env: str  # the monolith's database variable
     databases: tuple[Database, ...]
+    #: whether the app takes a ``sqlite:///`` URL in ``env`` (its own checks may let only server URLs through)
+    takes_sqlite: bool = True
 
     def database_of(self, service: str) -> Database | None:
         for d in self.databases:
@@ -74,6 +78,10 @@ class Server:
 
     def url(self, db: str, password: str) -> str:
         return f"{self.url_scheme}://{db}:{password}@{self.name}:{self.port}/{db}"
+
+
+def _takes_sqlite(schemes: list[str]) -> bool:
+    return not schemes or any(x.startswith("sqlite") for x in schemes)
 
 
 def load_server(root: Path) -> Server | None:
@@ -98,6 +106,7 @@ def load_server(root: Path) -> Server | None:
             password_secret=str(raw["password_secret"]), secrets_dir=str(raw["secrets_dir"]), initdb=initdb,
             data_dir=str(raw["data_dir"]), url_scheme=str(raw["url_scheme"]), env=str(database.get("env") or ""),
             databases=dbs,
+            takes_sqlite=_takes_sqlite([str(x) for x in database.get("schemes") or []]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, DatabaseError):
@@ -233,4 +242,7 @@ def local_env(env: dict[str, str], server: Server | None, service: str, volumes_
         return
     folder = Path(volumes_dir) / f"{d.name}-db"
     folder.mkdir(parents=True, exist_ok=True)
-    env[server.env] = "sqlite:///" + str((folder / f"{d.name}.db").resolve())
+    url = "sqlite:///" + str((folder / f"{d.name}.db").resolve())
+    # an app refusing SQLite URLs in its variable (LNbits: postgres:// only) keeps its SQLite files in
+    # its data folder: the services make that the folder of this file (decompose_rt/verify_config.py)
+    env[server.env if server.takes_sqlite else LOCAL_DATABASE_ENV] = url

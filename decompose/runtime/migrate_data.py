@@ -466,7 +466,8 @@ def _run_url(out: Path, secret: str, host: str) -> str:
     scheme, rest = url.split("://", 1)
     creds, location = rest.rsplit("@", 1)
     port_db = location.split(":", 1)[1] if ":" in location else location
-    return f"{scheme}://{creds}@{host}:{port_db}"
+    # the app's own scheme (LNbits' ``postgres://``) is SQLAlchemy's with psycopg here
+    return source_url(f"{scheme}://{creds}@{host}:{port_db}")
 
 
 def _server_address(out: Path, client: Any) -> str:

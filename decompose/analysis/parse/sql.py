@@ -33,6 +33,12 @@ _SQL_RESERVED = frozenset(
     }
 )
 _NOT_A_TABLE_CHARS = re.compile(r"[%{}:?\s]")
+#: Schemas of the engines' own catalogs: ``information_schema.tables``, ``pg_catalog.pg_class``.
+CATALOG_SCHEMAS = frozenset({"information_schema", "pg_catalog", "sys", "mysql", "performance_schema"})
+#: The engines' own tables read without a schema (SQLite's schema table, PostgreSQL's catalogs).
+CATALOG_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema",
+                            "sqlite_sequence", "sqlite_stat1", "pg_tables", "pg_class", "pg_namespace",
+                            "pg_indexes", "pg_stat_activity", "pg_database"})
 
 
 def _sql_tokens(text: str) -> list[tuple[str, str]]:
@@ -61,7 +67,8 @@ def sql_tables(text: str) -> list[str]:
     SELECT/INSERT/UPDATE/DELETE/WITH written all upper- or all lower-case (so
     prose such as "Update the cache" is not SQL) and have the statement's
     shape (INSERT INTO, DELETE FROM, UPDATE t ... SET, WITH x AS (...)).
-    Schema prefixes and identifier quotes are stripped, sub-queries and
+    Schema prefixes and identifier quotes are stripped, the engines' own catalogs
+    (``sqlite_master``, ``information_schema.tables``) are no tables, sub-queries and
     function-style ``FROM`` (``EXTRACT(YEAR FROM d)``) are skipped, CTE names
     are not tables.  Order of first appearance, no duplicates.
     """
@@ -150,10 +157,13 @@ def _read_table_refs(
         if i >= n or toks[i][0] not in ("w", "id") or words[i] in _SQL_RESERVED:
             return i
         name = toks[i][1]
+        schema = ""
         i += 1
         while i + 1 < n and toks[i] == ("p", ".") and toks[i + 1][0] in ("w", "id"):
-            name = toks[i + 1][1]
+            schema, name = name, toks[i + 1][1]
             i += 2
+        if schema.lower() in CATALOG_SCHEMAS or name.lower() in CATALOG_TABLES:
+            name = ""  # the engine's own catalog, no table of the app
         if from_clause and i < n and toks[i] == ("p", "("):  # FROM generate_series(...)
             return i
         if name and not _NOT_A_TABLE_CHARS.search(name) and name.lower() not in ctes:
