@@ -37,6 +37,7 @@ from decompose.frameworks import AppInfo, Route, WebFramework
 from decompose import frameworks as _frameworks
 from decompose.generation import database as _db
 from decompose.generation import database_url as _db_url
+from decompose.generation import system_packages as _system
 from decompose.generation.database_url import detect_database_env  # noqa: F401  (re-exported)
 from decompose.generation import requirements as _req
 from decompose.generation.stubs import (  # noqa: F401  (re-exported: tests and output use them from here)
@@ -137,6 +138,9 @@ class ServiceSpec:
     # holds the app's served static folders (Generation.served_static): it answers their URLs
     # (the default service) or its own code reads them (``app.static_folder``)
     serves_static: bool = True
+    #: Debian packages its image installs: what its code runs or wraps (generation.system_packages)
+    #: and the plan's ``system_packages``
+    system_packages: list[str] = field(default_factory=list)
 
     @property
     def route_prefixes(self) -> list[str]:
@@ -703,6 +707,11 @@ def build_generation(
     notes.extend(db_notes)
     for name, spec in services.items():
         spec.replicas = plan.services[name].replica_count
+        needs = _system.service_packages(spec.copied, sources, is_test_module)
+        spec.system_packages = sorted({n.package for n in needs} | set(plan.services[name].system_packages))
+        for package in sorted({n.package for n in needs}):
+            first = next(n for n in needs if n.package == package)
+            notes.append(f"system package {package} in {name}'s image: {first.module} line {first.line} {first.why}")
     served_static = fw.served_static(fb, sources, app)
     if served_static:
         for name, spec in services.items():

@@ -170,6 +170,7 @@ def service_unit(gen: Generation, name: str) -> dict[str, Any]:
         "database_server": database_server,
         "replicas": s.replicas,
         "requirements": list(s.requirements) + ([db.DRIVER_REQUIREMENT] if postgres(gen) else []),
+        "system_packages": list(s.system_packages),
         "volumes": volumes,
         "compose_volumes": compose_volumes,
         "labels": labels(gen, name, "service"),
@@ -232,6 +233,7 @@ _MANIFEST_KEYS = (
     "name", "role", "context", "source", "dockerfile", "image", "port", "health", "readiness", "url_env",
     "command", "env", "calls", "called_by", "routes", "route_prefixes", "interface", "modules",
     "borrowed_modules", "tables", "database", "database_server", "default_service", "public_port", "replicas",
+    "system_packages",
 )
 
 

@@ -24,6 +24,7 @@ Canonical dict form (``Plan.to_dict``)::
         reasons:                  # why each module was placed here
           shop.catalog.models: "shop.catalog.service (weight 14), shop.catalog.api (weight 6)"
         replicas: 1               # optional (1-100); absent: DEFAULT_REPLICAS (2)
+        system_packages: [gnupg]  # optional: Debian packages its image adds to those generate finds
     shared:                       # modules copied into every service as a library
       modules: [shop.utils, shop.utils.money, ...]
       reasons:                    # why each was left shared (only written when known)
@@ -40,6 +41,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+#: A Debian package name (Debian policy: lower-case letters, digits, + - .; at least two characters).
+DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 PLAN_VERSION = 1
 #: Replicas of a service whose plan entry sets none: what the prod Kubernetes overlay and
 #: ``up --swarm`` run.  A service's ``replicas:`` in decompose.yaml overrides it.
@@ -127,6 +130,8 @@ class Service:
     routes: list[RouteItem] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
     replicas: int | None = None  # None: DEFAULT_REPLICAS
+    #: Debian packages its image installs besides those ``generate`` finds the code needs
+    system_packages: list[str] = field(default_factory=list)
 
     @property
     def replica_count(self) -> int:
@@ -140,6 +145,7 @@ class Service:
             "routes": [r.to_dict() for r in sorted(self.routes, key=lambda r: (r.path, r.method, r.function))],
             "reasons": {k: self.reasons[k] for k in sorted(self.reasons)},
             **({"replicas": self.replicas} if self.replicas is not None else {}),
+            **({"system_packages": sorted(set(self.system_packages))} if self.system_packages else {}),
         }
 
 
@@ -230,7 +236,8 @@ class Plan:
             if not isinstance(body, dict):
                 problems.append(f"{where}: must be a mapping with 'modules', got {kind_of(body)}")
                 continue
-            for key in _names(set(body) - {"modules", "interface", "tables", "routes", "reasons", "replicas"}):
+            for key in _names(set(body) - {"modules", "interface", "tables", "routes", "reasons", "replicas",
+                                          "system_packages"}):
                 problems.append(f"{where}: unknown key {key}")
             modules = body.get("modules")
             if modules is None:
@@ -275,6 +282,12 @@ class Plan:
                 problems.append(f"{where}: 'replicas' must be an integer from 1 to {MAX_REPLICAS}, "
                                 f"got {_show(replicas)}")
                 replicas = None
+            packages = body.get("system_packages") or []
+            if not isinstance(packages, list) or not all(isinstance(p, str) and DEBIAN_PACKAGE_RE.match(p)
+                                                         for p in packages):
+                problems.append(f"{where}: 'system_packages' must be a list of Debian package names "
+                                f"(such as gnupg), got {_show(packages)}")
+                packages = []
             services[name] = Service(
                 name=name,
                 modules=list(modules),
@@ -283,6 +296,7 @@ class Plan:
                 routes=routes,
                 reasons={str(k): str(v) for k, v in reasons.items()},
                 replicas=replicas,
+                system_packages=list(packages),
             )
         shared_raw = data.get("shared") or {}
         shared: Any = []
