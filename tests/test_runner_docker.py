@@ -197,3 +197,20 @@ def test_image_whose_command_cannot_start_is_named_and_down_cleans_up(tmp_path, 
             client.images.remove(u.image, force=True)
     assert "dcnocmd-greeter" in removed and networks == ["dcnocmd"]
     assert client.containers.list(all=True, filters={"label": f"{LABEL_PROJECT}=dcnocmd"}) == []
+
+
+def test_down_removes_a_network_a_foreign_container_is_still_attached_to(docker_client_fixture, base_image):
+    """LNbits' verify stopped on the engine's "network ... has active endpoints" (a traceback): a
+    container that is not the project's was still on its network when `up` took the previous run down."""
+    client = docker_client_fixture
+    net = client.networks.create("dcfore-net", labels={LABEL_PROJECT: "dcfore"})
+    other = client.containers.run(base_image, ["sleep", "60"], detach=True, network=net.name, name="dcfore-other")
+    try:
+        assert down_docker("dcfore", client=client) == ([], ["dcfore-net"])
+        assert not client.networks.list(names=["dcfore-net"])
+        other.reload()
+        assert other.status == "running"  # the foreign container itself is left alone
+    finally:
+        other.remove(force=True)
+        for n in client.networks.list(names=["dcfore-net"]):
+            n.remove()

@@ -320,6 +320,29 @@ def test_a_folder_the_monolith_writes_into_is_a_writable_volume_on_the_read_only
     assert not any("app-logs" in v for v in compose["services"]["gateway"].get("volumes", []))
 
 
+def test_a_sqlite_database_a_local_run_left_in_a_data_folder_is_not_copied(tmp_path):
+    """LNbits keeps ``data/database.sqlite3`` (and ``.lnbits_auth_key``) in a data folder beside its
+    package. A checkout that ran the app holds them: they are that run's state, never copied into
+    the images, and the folder is then one the app writes into (a writable volume): LNbits' logs
+    went to ``data/logs`` on the read-only root and every service exited."""
+    import sqlite3
+
+    import yaml
+
+    out = tmp_path / "out"
+    plan = _forum_plan(tmp_path)
+    logs = tmp_path / "mono" / "logs"
+    with sqlite3.connect(logs / "forum.sqlite3") as conn:
+        conn.execute("CREATE TABLE posts (id INTEGER)")
+    (logs / "forum.sqlite3-journal").write_bytes(b"")
+    r = CliRunner().invoke(app, ["generate", "--plan", str(plan), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    compose = yaml.safe_load((out / "compose.yaml").read_text())
+    for name in ("user", "shop"):
+        assert not list((out / "services" / name / "app" / "logs").glob("forum.sqlite3*"))
+        assert f"{name}-app-logs:/app/logs" in compose["services"][name]["volumes"]
+
+
 def test_a_configuration_constant_naming_a_project_module_is_a_string_import():
     """privacyIDEA's ``PI_AUDIT_MODULE = "privacyidea.lib.auditmodules.sqlaudit"``, loaded by
     ``import_module(config[...])``: the services holding the config need that module."""

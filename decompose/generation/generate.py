@@ -705,13 +705,16 @@ def build_generation(
     if db_problems:
         raise GenerateError(db_problems)
     notes.extend(db_notes)
+    needed: dict[tuple[str, str], list[str]] = defaultdict(list)  # (package, why) -> services
     for name, spec in services.items():
         spec.replicas = plan.services[name].replica_count
         needs = _system.service_packages(spec.copied, sources, is_test_module)
         spec.system_packages = sorted({n.package for n in needs} | set(plan.services[name].system_packages))
         for package in sorted({n.package for n in needs}):
             first = next(n for n in needs if n.package == package)
-            notes.append(f"system package {package} in {name}'s image: {first.module} line {first.line} {first.why}")
+            needed[(package, f"{first.module} line {first.line} {first.why}")].append(name)
+    for (package, why), names in sorted(needed.items()):
+        notes.append(f"system package {package} in the image of {', '.join(sorted(names))}: {why}")
     served_static = fw.served_static(fb, sources, app)
     if served_static:
         for name, spec in services.items():

@@ -273,8 +273,26 @@ def _root_data_folders(root: Path, facts: dict[str, ModuleFacts]) -> dict[str, d
     return out
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def _local_database(p: Path) -> bool:
+    """A SQLite database (or its journal) a local run left in a data folder beside the package
+    (LNbits' ``data/database.sqlite3``): the state of that run, no file of the app."""
+    if p.name.endswith(_SQLITE_SIDE_FILES):
+        return True
+    try:
+        with open(p, "rb") as f:
+            return f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
 def _folder_files(folder: Path) -> dict[str, bytes] | None:
-    """The files under ``folder`` by relative path; None when they exceed :data:`ROOT_DATA_LIMIT`."""
+    """The files under ``folder`` by relative path; None when they exceed :data:`ROOT_DATA_LIMIT`.
+    SQLite databases a local run left there are no files of the app (:func:`_local_database`):
+    never copied into the images, so a folder holding only those (and dotfiles) is a runtime one."""
     out: dict[str, bytes] = {}
     size = 0
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -282,7 +300,7 @@ def _folder_files(folder: Path) -> dict[str, bytes] | None:
         here = Path(dirpath)
         for name in sorted(filenames):
             p = here / name
-            if p.is_symlink() or not p.is_file():
+            if p.is_symlink() or not p.is_file() or _local_database(p):
                 continue
             size += p.stat().st_size
             if size > ROOT_DATA_LIMIT:

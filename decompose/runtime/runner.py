@@ -56,6 +56,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from decompose.runtime import database
+from decompose.runtime.docker_down import RunError, down_docker  # noqa: F401 - runner's public names
 from decompose.runtime.docker_build import (
     LABEL_PROJECT,
     LABEL_ROLE,
@@ -108,10 +109,6 @@ class UpFailed(Exception):
         self.waiting = dict(waiting or {})
         names = ", ".join(f"{f.name} ({f.reason})" for f in failures)
         super().__init__(f"{len(failures)} unit(s) failed to start: {names}")
-
-
-class RunError(RuntimeError):
-    """Cannot even try (missing image, port taken, bad manifest for running)."""
 
 
 @dataclass(frozen=True)
@@ -198,38 +195,6 @@ def _labels(project: str, unit: Unit) -> dict[str, str]:
 
 def volume_name(project: str, volume: str) -> str:
     return f"{project}-{volume}"
-
-
-def down_docker(project: str, *, client=None, keep_volumes: bool = False) -> tuple[list[str], list[str]]:
-    """Remove every container, network and (unless ``keep_volumes``) volume labelled for ``project``.
-
-    Idempotent.  Returns (removed container names, removed network names).
-    """
-    from docker.errors import NotFound
-
-    client = client or docker_client()
-    flt = {"label": f"{LABEL_PROJECT}={project}"}
-    containers = []
-    for c in client.containers.list(all=True, filters=flt, ignore_removed=True):
-        try:
-            c.remove(force=True, v=True)
-            containers.append(c.name)
-        except NotFound:
-            pass
-    networks = []
-    for n in client.networks.list(filters=flt):
-        try:
-            n.remove()
-            networks.append(n.name)
-        except NotFound:
-            pass
-    if not keep_volumes:
-        for v in client.volumes.list(filters=flt):
-            try:
-                v.remove(force=True)
-            except NotFound:
-                pass
-    return sorted(containers), sorted(networks)
 
 
 def _container_logs(container, n: int = LOG_TAIL) -> list[str]:
