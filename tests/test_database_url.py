@@ -245,3 +245,38 @@ def test_lnbits_reads_its_database_from_its_settings_in_postgres_form():
     checks = required_schemes(sources)
     assert [(c.module, c.schemes) for c in checks] == [("lnbits.db", ("postgres",))]
     assert url_scheme(checks[0].schemes) == "postgres"
+
+
+@pytest.mark.docker
+def test_the_readiness_probe_reaches_the_server_of_a_bare_postgres_url(tmp_path: Path, docker_client_fixture):
+    """LNbits' services got ``postgres://`` URLs (its own scheme) and SQLAlchemy 1.4: the probe opened
+    them with SQLAlchemy, which has no such dialect, and every service stayed unready
+    (``database: NoSuchModuleError``).  It reaches the server through psycopg now."""
+    import time
+
+    out, manifest = generate_fixture(tmp_path, DESK, SERVICES, SHARED)
+    from tests.generate_support import unit_source
+
+    app_dir = unit_source(out, manifest, "notes")
+    client = docker_client_fixture
+    pg = client.containers.run("postgres:15", detach=True, environment={"POSTGRES_PASSWORD": "pw"},
+                               name="decompose-test-probe-pg", remove=True)
+    try:
+        pg.reload()
+        ip = next(iter(pg.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+        check = ("import json, sys; from decompose_rt import probes; "
+                 "print(json.dumps([probes.database_problems(u) for u in sys.argv[1:]]))")
+        urls = [f"postgres://postgres:pw@{ip}:5432/postgres", f"postgresql+psycopg://postgres:pw@{ip}:5432/postgres",
+                f"postgres://postgres:wrong@{ip}:5432/postgres"]
+        deadline = time.monotonic() + 60
+        while True:
+            r = subprocess.run([sys.executable, "-c", check, *urls], cwd=app_dir, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(app_dir)}, timeout=60)
+            assert r.returncode == 0, r.stderr
+            answers = json.loads(r.stdout)
+            if answers[0] == [] or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert answers == [[], [], ["database: OperationalError"]], answers
+    finally:
+        pg.remove(force=True)
